@@ -1,0 +1,410 @@
+"""The import step: fetched files → canonical feature table + canonical sample table.
+
+:func:`import_dataset` reads the files listed in a dataset's fetch manifest with the readers registered
+for their ``format`` (:data:`gutskin.io.TABLE_READERS`, :data:`gutskin.io.SAMPLE_READERS`), harmonises the
+metadata (:func:`gutskin.harmonise.harmonise`), keeps the samples present in both the table and the
+metadata, removes features that are then all zero and writes, each atomically::
+
+    <out_dir>/table.biom     BIOM 2.1 HDF5 (observations = features, samples = samples)
+    <out_dir>/samples.tsv    canonical sample table, same samples in the same order as the table
+    <out_dir>/import.json    what was read, kept and dropped (written last)
+
+:func:`load_imported` reads the three back for the downstream steps.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from . import __version__
+from .errors import InputError
+from .harmonise import CANONICAL_COLUMNS, canonical_type, column_types, harmonise
+from .io import FeatureTable, atomic_path, read_biom, read_samples, read_table, write_biom
+
+__all__ = [
+    "IMPORT_JSON",
+    "SAMPLES_TSV",
+    "TABLE_BIOM",
+    "empty_samples",
+    "import_dataset",
+    "load_imported",
+    "read_samples_tsv",
+    "write_samples_tsv",
+]
+
+log = logging.getLogger(__name__)
+
+TABLE_BIOM = "table.biom"
+SAMPLES_TSV = "samples.tsv"
+IMPORT_JSON = "import.json"
+
+_ROLES = ("table", "samples")
+
+
+# ---------------------------------------------------------------------- samples.tsv
+def empty_samples() -> pd.DataFrame:
+    """A canonical sample table with no rows (the canonical columns, typed)."""
+    cols: dict[str, pd.Series] = {}
+    for c in CANONICAL_COLUMNS:
+        if canonical_type(c) in ("number", "integer"):
+            cols[c] = pd.Series([], dtype="float64")
+        else:
+            cols[c] = pd.Series([], dtype="str")
+    return pd.DataFrame(cols)
+
+
+def write_samples_tsv(
+    samples: pd.DataFrame, path: str | Path, types: Mapping[str, Mapping[str, Any]] | None = None
+) -> None:
+    """Write a canonical sample table as TSV, atomically.
+
+    Missing values are empty cells; integer-typed columns are written without a decimal point; floats
+    with full (round-trip) precision; tabs and line breaks inside text values become spaces (the file
+    is read without quote handling).
+    """
+    types = dict(types or column_types(samples))
+    out = pd.DataFrame(index=samples.index)
+    for c in samples.columns:
+        ctype = types.get(c, {}).get("type", "string")
+        col = samples[c]
+        if ctype in ("number", "integer"):
+            num = pd.to_numeric(col, errors="raise").astype("float64")
+            if ctype == "integer":
+                out[c] = num.map(lambda v: "" if np.isnan(v) else str(int(v)))
+            else:
+                out[c] = num.map(lambda v: "" if np.isnan(v) else repr(float(v)))
+        else:
+            obj = col.astype(object)
+            out[c] = obj.map(
+                lambda v: (
+                    ""
+                    if v is None or (isinstance(v, float) and np.isnan(v))
+                    else str(v).replace("\t", " ").replace("\r", " ").replace("\n", " ")
+                )
+            )
+    header = [str(c).replace("\t", " ").replace("\n", " ").replace("\r", " ") for c in out.columns]
+    lines = ["\t".join(header)]
+    lines.extend("\t".join(row) for row in out.itertuples(index=False, name=None))
+    with atomic_path(path) as tmp:
+        tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def read_samples_tsv(
+    path: str | Path, types: Mapping[str, Mapping[str, Any]] | None = None
+) -> pd.DataFrame:
+    """Read a ``samples.tsv`` written by :func:`write_samples_tsv`.
+
+    Parameters
+    ----------
+    path
+        The file.
+    types
+        Column → ``{"type": string|number|integer|ordinal, "levels": [...]}`` (the ``columns`` entry of
+        ``import.json``). Columns not described take the schema's type (canonical columns) or ``str``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Numbers as ``float64``, text as ``str``, ordinal columns as ordered ``Categorical``; missing
+        values are ``NA``.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(path, "file not found", hint="run the import step for this dataset")
+    raw = pd.read_csv(
+        path,
+        sep="\t",
+        dtype=str,
+        keep_default_na=False,
+        na_values=[""],
+        quoting=csv.QUOTE_NONE,
+    )
+    types = types or {}
+    out = pd.DataFrame(index=raw.index)
+    for c in raw.columns:
+        info = types.get(c) or {"type": canonical_type(c) or "string"}
+        ctype = info.get("type", "string")
+        col = raw[c]
+        if ctype in ("number", "integer"):
+            num = pd.to_numeric(col, errors="coerce").astype("float64")
+            bad = num.isna() & col.notna()
+            if bad.any():
+                raise InputError(
+                    path,
+                    f"column {c!r} should hold numbers but has {col[bad].iloc[0]!r}",
+                    where=f"column {c!r}, line {int(np.flatnonzero(bad.to_numpy())[0]) + 2}",
+                    hint="re-run the import step; do not edit results by hand",
+                )
+            out[c] = num
+        elif ctype == "ordinal":
+            levels = [str(v) for v in info.get("levels", [])]
+            bad = col.notna() & ~col.isin(levels)
+            if bad.any():
+                raise InputError(
+                    path,
+                    f"column {c!r} has {col[bad].iloc[0]!r}, not one of its levels {levels}",
+                    hint="re-run the import step; do not edit results by hand",
+                )
+            out[c] = pd.Categorical(col, categories=levels, ordered=True)
+        else:
+            out[c] = col.astype("str")
+    return out
+
+
+# ---------------------------------------------------------------------- helpers
+def _atomic_json(obj: Any, path: Path) -> None:
+    text = json.dumps(obj, indent=2, ensure_ascii=False, allow_nan=False, default=str) + "\n"
+    with atomic_path(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+
+
+def _file_records(manifest: Mapping[str, Any]) -> list[dict[str, Any]]:
+    files = manifest.get("files") or {}
+    records = []
+    for role, info in files.items():
+        if not isinstance(info, Mapping):
+            continue
+        rec = {"role": str(role)}
+        for key in ("url", "sha256", "format", "path", "size", "source", "retrieved_at"):
+            if key in info:
+                rec[key] = info[key]
+        records.append(rec)
+    return records
+
+
+def _empty_table(values: str) -> FeatureTable:
+    return FeatureTable(
+        counts=sp.csr_array((0, 0), dtype=np.float64),
+        sample_ids=np.array([], dtype=object),
+        feature_ids=np.array([], dtype=object),
+        values=values,
+    )
+
+
+def _base_info(name: str, dataset: Mapping[str, Any], manifest: Mapping[str, Any]) -> dict:
+    return {
+        "dataset": name,
+        "available": True,
+        "reason": None,
+        "title": dataset.get("title"),
+        "data_type": dataset.get("data_type"),
+        "values": dataset.get("values", "counts"),
+        "rarefaction_depth": dataset.get("rarefaction_depth"),
+        "n_samples": 0,
+        "n_features": 0,
+        "n_samples_table": 0,
+        "n_features_table": 0,
+        "n_features_removed_empty": 0,
+        "n_samples_mapping": 0,
+        "dropped": {"not_in_table": 0, "not_in_mapping": 0},
+        "dropped_examples": {"not_in_table": [], "not_in_mapping": []},
+        "files": _file_records(manifest),
+        "harmonisation": None,
+        "columns": {},
+        "gutskin_version": __version__,
+    }
+
+
+def _write_unavailable(info: dict[str, Any], out_dir: Path, reason: str) -> dict[str, Any]:
+    info.update(available=False, reason=reason)
+    samples = empty_samples()
+    info["columns"] = column_types(samples)
+    write_biom(_empty_table(info["values"] or "counts"), out_dir / TABLE_BIOM)
+    write_samples_tsv(samples, out_dir / SAMPLES_TSV, info["columns"])
+    _atomic_json(info, out_dir / IMPORT_JSON)
+    log.warning("dataset %s is unavailable: %s", info["dataset"], reason)
+    return info
+
+
+def _file_of(
+    name: str,
+    dataset: Mapping[str, Any],
+    manifest: Mapping[str, Any],
+    role: str,
+    manifest_path: str | Path | None,
+) -> tuple[Path, str]:
+    where = manifest_path or f"fetch manifest of dataset {name}"
+    entry = (manifest.get("files") or {}).get(role)
+    if not isinstance(entry, Mapping) or not entry.get("path"):
+        raise InputError(
+            where,
+            f"the manifest lists no fetched {role!r} file although the dataset is marked available",
+            where=f"key files/{role}/path",
+            hint="re-run the fetch step for this dataset",
+        )
+    spec = (dataset.get("files") or {}).get(role) or {}
+    fmt = spec.get("format") or entry.get("format")
+    if not fmt:
+        raise InputError(
+            "config/datasets.yaml",
+            f"no format given for the {role!r} file of dataset {name}",
+            where=f"key datasets/{name}/files/{role}/format",
+        )
+    return Path(entry["path"]), str(fmt)
+
+
+def _examples(ids: list[str], k: int = 3) -> str:
+    return ", ".join(repr(x) for x in ids[:k]) + (" …" if len(ids) > k else "")
+
+
+# ---------------------------------------------------------------------- the step
+def import_dataset(
+    name: str,
+    dataset: Mapping[str, Any],
+    manifest: Mapping[str, Any],
+    out_dir: str | Path,
+    *,
+    config_path: str | Path = "config/datasets.yaml",
+    manifest_path: str | Path | None = None,
+) -> dict[str, Any]:
+    """Import one dataset into ``out_dir`` (``table.biom``, ``samples.tsv``, ``import.json``).
+
+    Parameters
+    ----------
+    name
+        Dataset key in ``config/datasets.yaml``.
+    dataset
+        Its (validated) block: ``files`` with each role's ``format``, ``values`` and ``samples``.
+    manifest
+        The fetch manifest (``results/fetch/<name>.json``): ``available``, ``reason`` and
+        ``files[role]["path"]`` for the ``table`` and ``samples`` roles.
+    out_dir
+        Output directory (created if needed).
+    config_path, manifest_path
+        Named in error messages.
+
+    Returns
+    -------
+    dict
+        The content of ``import.json``: ``dataset``, ``available``, ``reason``, ``n_samples``,
+        ``n_features`` (kept), ``n_samples_table``, ``n_features_table``, ``n_features_removed_empty``,
+        ``n_samples_mapping`` (rows of the metadata), ``dropped`` (``not_in_table``: metadata rows whose
+        sample is not in the table; ``not_in_mapping``: table samples without metadata),
+        ``dropped_examples``, ``files``, ``harmonisation`` (the report of
+        :func:`~gutskin.harmonise.harmonise`, on the kept samples' source rows), ``columns`` (type and
+        levels of every column of ``samples.tsv``), ``title``, ``data_type``, ``values``,
+        ``rarefaction_depth``, ``gutskin_version``.
+
+    Raises
+    ------
+    InputError
+        Unreadable files, harmonisation errors, or a table and metadata that share no sample id (naming
+        both files with three example ids of each).
+    """
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    info = _base_info(name, dataset, manifest)
+    if manifest.get("available") is False:
+        reason = str(manifest.get("reason") or "the fetch step could not get its files")
+        return _write_unavailable(info, out_dir, reason)
+
+    values = str(dataset.get("values", "counts"))
+    table_path, table_fmt = _file_of(name, dataset, manifest, "table", manifest_path)
+    samples_path, samples_fmt = _file_of(name, dataset, manifest, "samples", manifest_path)
+    spec = dataset.get("samples") or {}
+
+    table = read_table(table_path, table_fmt, values=values)
+    raw = read_samples(
+        samples_path,
+        samples_fmt,
+        id_column=spec.get("id_column", "#SampleID"),
+        missing_values=spec.get("missing_values") or [],
+    )
+    samples, report = harmonise(raw, spec, name, samples_path, config_path=config_path)
+    info["n_samples_table"] = table.n_samples
+    info["n_features_table"] = table.n_features
+    info["n_samples_mapping"] = len(samples)
+
+    table_ids = pd.Index(table.sample_ids.astype(str))
+    map_ids = samples["sample_id"].astype(str)
+    in_table = map_ids.isin(table_ids).to_numpy()
+    in_map = table_ids.isin(map_ids)
+    if not in_table.any():
+        raise InputError(
+            f"{table_path} and {samples_path}",
+            "the feature table and the sample metadata share no sample id "
+            f"(table: {_examples(list(table_ids))}; metadata column "
+            f"{spec.get('id_column', '#SampleID')!r}: {_examples(list(map_ids))})",
+            hint=f"check datasets/{name}/samples/id_column in {config_path} and that both files "
+            "belong to the same release of the dataset",
+        )
+    not_in_table = list(map_ids[~in_table])
+    not_in_mapping = [str(x) for x in table_ids[~in_map]]
+    info["dropped"] = {"not_in_table": len(not_in_table), "not_in_mapping": len(not_in_mapping)}
+    info["dropped_examples"] = {
+        "not_in_table": not_in_table[:5],
+        "not_in_mapping": not_in_mapping[:5],
+    }
+    kept = samples.loc[in_table].reset_index(drop=True)
+    sub = table.subset_samples(kept["sample_id"].to_numpy()).filter_empty_features()
+    info["n_samples"] = sub.n_samples
+    info["n_features"] = sub.n_features
+    info["n_features_removed_empty"] = table.n_features - sub.n_features
+    report = dict(report)
+    report["missing_kept"] = {c: int(kept[c].isna().sum()) for c in kept.columns}
+    info["harmonisation"] = report
+    info["columns"] = column_types(kept, report.get("columns"))
+
+    write_biom(sub, out_dir / TABLE_BIOM, generated_by=f"gutskin {__version__}")
+    write_samples_tsv(kept, out_dir / SAMPLES_TSV, info["columns"])
+    _atomic_json(info, out_dir / IMPORT_JSON)
+    log.info(
+        "dataset %s: %d samples × %d features kept; %d metadata rows not in the table, %d table "
+        "samples without metadata, %d all-zero features removed",
+        name,
+        info["n_samples"],
+        info["n_features"],
+        len(not_in_table),
+        len(not_in_mapping),
+        info["n_features_removed_empty"],
+    )
+    return info
+
+
+def load_imported(out_dir: str | Path) -> tuple[FeatureTable, pd.DataFrame, dict[str, Any]]:
+    """Read back the outputs of :func:`import_dataset`.
+
+    Returns
+    -------
+    table : FeatureTable
+        With ``values`` as declared for the dataset.
+    samples : pandas.DataFrame
+        Canonical sample table, rows in the order of ``table.sample_ids``; numbers ``float64``, text
+        ``str``, ordinal columns ordered ``Categorical``, missing ``NA``.
+    info : dict
+        The content of ``import.json``.
+
+    Raises
+    ------
+    InputError
+        A missing or inconsistent file (e.g. ``samples.tsv`` and ``table.biom`` list different samples).
+    """
+    out_dir = Path(out_dir)
+    info_path = out_dir / IMPORT_JSON
+    if not info_path.is_file():
+        raise InputError(info_path, "file not found", hint="run the import step for this dataset")
+    try:
+        info = json.loads(info_path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise InputError(
+            info_path, f"not valid JSON: {exc.msg}", where=f"line {exc.lineno}"
+        ) from None
+    table = read_biom(out_dir / TABLE_BIOM, values=info.get("values") or "counts")
+    samples = read_samples_tsv(out_dir / SAMPLES_TSV, info.get("columns"))
+    ids = samples["sample_id"].astype(str).to_numpy() if len(samples) else np.array([], dtype=str)
+    if len(ids) != table.n_samples or not np.array_equal(ids, table.sample_ids.astype(str)):
+        raise InputError(
+            f"{out_dir / SAMPLES_TSV} and {out_dir / TABLE_BIOM}",
+            f"they list different samples ({len(ids)} vs {table.n_samples}) or in a different order",
+            hint="re-run the import step; do not edit results by hand",
+        )
+    return table, samples, info
