@@ -1,0 +1,563 @@
+"""Figures for the claims report: matplotlib (Agg, no pyplot state), deterministic, accessible.
+
+Every function returns a :class:`matplotlib.figure.Figure` built without :mod:`matplotlib.pyplot`, so no
+global figure registry grows, nothing is drawn on screen and the caller's backend is left alone (saving
+renders through matplotlib's SVG backend, or Agg for PNG, whatever the interactive backend is). :func:`save_figure` writes it as SVG (default)
+or PNG, atomically; SVGs carry the alt text as ``<title>`` and ``<desc>`` and are byte-identical for
+identical input (fixed ``svg.hashsalt``, no date, glyphs embedded as paths, seeded jitter).
+
+Colours are the Okabe–Ito palette (safe for the common colour-vision deficiencies), and groups are also
+told apart by marker shape or position, never by colour alone.
+"""
+
+from __future__ import annotations
+
+import functools
+import io
+import math
+import os
+import re
+import sys
+import tempfile
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+from xml.sax.saxutils import escape
+
+import matplotlib
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+from ..errors import InputError
+
+__all__ = [
+    "HEXBIN_THRESHOLD",
+    "OKABE_ITO",
+    "alpha_by_group",
+    "distance_scatter",
+    "forest",
+    "ordination",
+    "paired_scatter",
+    "save_figure",
+]
+
+#: Okabe & Ito (2008) colour-blind-safe palette, black last.
+OKABE_ITO: tuple[str, ...] = (
+    "#E69F00",  # orange
+    "#56B4E9",  # sky blue
+    "#009E73",  # bluish green
+    "#0072B2",  # blue
+    "#D55E00",  # vermillion
+    "#CC79A7",  # reddish purple
+    "#F0E442",  # yellow
+    "#000000",  # black
+)
+
+#: Marker shapes paired with the palette so groups never differ by colour alone.
+MARKERS: tuple[str, ...] = ("o", "s", "^", "D", "v", "P", "X", "*")
+
+#: :func:`distance_scatter` switches from points to a hexbin density above this many pairs.
+HEXBIN_THRESHOLD = 5000
+
+#: Scatter layers with more points than this are rasterised inside the SVG (keeps files small).
+RASTERISE_ABOVE = 800
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+_SALT = "gutskin"
+_RC: dict[str, Any] = {
+    "svg.hashsalt": _SALT,
+    "svg.fonttype": "path",
+    "font.family": "DejaVu Sans",
+    "font.size": 9.0,
+    "axes.titlesize": 10.0,
+    "axes.labelsize": 9.0,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "savefig.dpi": 150,
+    "path.simplify": True,
+}
+_SVG_METADATA = {"Date": None, "Creator": None, "Format": None, "Type": None}
+_PNG_METADATA = {"Software": None}
+
+
+def _where(name: str) -> str:
+    return f"argument {name!r}"
+
+
+def _with_rc(func: F) -> F:
+    """Run a plotting function inside the package's rc settings (fonts, sizes, spines)."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        with matplotlib.rc_context(_RC):
+            return func(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _new_figure(width: float, height: float) -> Figure:
+    return Figure(figsize=(width, height), layout="constrained")
+
+
+def _style_axes(ax: Any) -> None:
+    ax.spines["top"].set_visible(False)
+    ax.spines["right"].set_visible(False)
+    ax.tick_params(labelsize=8.5)
+
+
+def _finite_pairs(x: Any, y: Any, *, who: str) -> tuple[np.ndarray, np.ndarray]:
+    try:
+        xa = np.asarray(x, dtype=float).ravel()
+        ya = np.asarray(y, dtype=float).ravel()
+    except (TypeError, ValueError) as exc:
+        raise InputError(
+            None, f"{who}: x and y must be numeric ({exc})", hint="pass numeric arrays"
+        ) from None
+    if xa.shape != ya.shape:
+        raise InputError(
+            None,
+            f"{who}: x has {xa.size} values but y has {ya.size}",
+            where="arguments 'x'/'y'",
+            hint="pass paired values of equal length",
+        )
+    keep = np.isfinite(xa) & np.isfinite(ya)
+    return xa[keep], ya[keep]
+
+
+def _annotate(ax: Any, annotation: str | None) -> None:
+    if annotation:
+        ax.text(
+            0.02,
+            0.98,
+            annotation,
+            transform=ax.transAxes,
+            ha="left",
+            va="top",
+            fontsize=8.5,
+            bbox={"boxstyle": "round,pad=0.3", "facecolor": "white", "edgecolor": "#999999"},
+        )
+
+
+@_with_rc
+def alpha_by_group(
+    df: pd.DataFrame,
+    value: str,
+    group: str,
+    order: list[str],
+    ylabel: str,
+    title: str,
+    n_label: bool = True,
+    *,
+    seed: int = 0,
+) -> Figure:
+    """Box plot (no outlier markers) with jittered points of one alpha metric per group.
+
+    Parameters
+    ----------
+    df
+        One row per sample.
+    value
+        Column with the alpha-diversity values (missing values are left out).
+    group
+        Column with the group labels.
+    order
+        Groups to draw, left to right; rows of other groups are not drawn. A group without values is still
+        labelled (with n = 0) so an empty group is visible.
+    ylabel, title
+        Axis label and title.
+    n_label
+        Write the number of plotted values under each group label.
+    seed
+        Seed of the horizontal jitter (the same input always gives the same picture).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Raises
+    ------
+    InputError
+        If a column is missing, ``order`` is empty or the values are not numeric.
+    """
+    for col, arg in ((value, "value"), (group, "group")):
+        if col not in df.columns:
+            raise InputError(
+                None,
+                f"alpha_by_group: column {col!r} not in the data frame",
+                where=_where(arg),
+                hint=f"available columns: {', '.join(map(str, df.columns))}",
+            )
+    if not order:
+        raise InputError(None, "alpha_by_group: no groups to draw", where=_where("order"))
+    try:
+        vals = pd.to_numeric(df[value], errors="raise").astype(float)
+    except (TypeError, ValueError) as exc:
+        raise InputError(
+            None,
+            f"alpha_by_group: column {value!r} is not numeric ({exc})",
+            where=_where("value"),
+        ) from None
+    labels = df[group].astype("string")
+    data = [vals[(labels == str(g)).fillna(False).to_numpy()].dropna().to_numpy() for g in order]
+    rng = np.random.default_rng(seed)
+
+    fig = _new_figure(max(3.2, 1.0 + 0.9 * len(order)), 3.6)
+    ax = fig.subplots()
+    _style_axes(ax)
+    positions = np.arange(1, len(order) + 1, dtype=float)
+    drawn = [i for i, d in enumerate(data) if d.size]
+    if drawn:
+        ax.boxplot(
+            [data[i] for i in drawn],
+            positions=positions[drawn],
+            widths=0.55,
+            showfliers=False,
+            patch_artist=True,
+            medianprops={"color": "#000000", "linewidth": 1.6},
+            boxprops={"facecolor": "#FFFFFF", "edgecolor": "#333333"},
+            whiskerprops={"color": "#333333"},
+            capprops={"color": "#333333"},
+            zorder=1,
+        )
+    total = sum(d.size for d in data)
+    for i, d in enumerate(data):
+        if not d.size:
+            continue
+        jitter = rng.uniform(-0.18, 0.18, size=d.size)
+        ax.scatter(
+            positions[i] + jitter,
+            d,
+            s=9 if d.size > 200 else 16,
+            color=OKABE_ITO[i % len(OKABE_ITO)],
+            marker=MARKERS[i % len(MARKERS)],
+            alpha=0.55 if d.size > 200 else 0.8,
+            linewidths=0,
+            zorder=2,
+            rasterized=total > RASTERISE_ABOVE,
+        )
+    ticklabels = [
+        f"{g}\n(n = {d.size:,})" if n_label else str(g) for g, d in zip(order, data, strict=True)
+    ]
+    ax.set_xticks(positions, ticklabels)
+    ax.set_xlim(0.4, len(order) + 0.6)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    return fig
+
+
+@_with_rc
+def paired_scatter(
+    x: Sequence[float] | np.ndarray | pd.Series,
+    y: Sequence[float] | np.ndarray | pd.Series,
+    xlabel: str,
+    ylabel: str,
+    title: str,
+    annotation: str | None = None,
+) -> Figure:
+    """Scatter of paired values (e.g. gut vs skin diversity of the same subject).
+
+    Pairs with a missing or non-finite value are left out. ``annotation`` (e.g. "Spearman ρ = 0.05") is
+    written in a box in the upper-left corner.
+    """
+    xa, ya = _finite_pairs(x, y, who="paired_scatter")
+    fig = _new_figure(3.8, 3.6)
+    ax = fig.subplots()
+    _style_axes(ax)
+    ax.scatter(
+        xa,
+        ya,
+        s=14,
+        color=OKABE_ITO[3],
+        alpha=0.7,
+        linewidths=0,
+        rasterized=xa.size > RASTERISE_ABOVE,
+    )
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    _annotate(ax, annotation if annotation else f"n = {xa.size:,}")
+    return fig
+
+
+@_with_rc
+def distance_scatter(
+    dx: Sequence[float] | np.ndarray,
+    dy: Sequence[float] | np.ndarray,
+    xlabel: str,
+    ylabel: str,
+    title: str,
+    annotation: str | None = None,
+) -> Figure:
+    """Distance-vs-distance plot (Mantel-style); a hexbin density above :data:`HEXBIN_THRESHOLD` pairs.
+
+    ``dx``/``dy`` are matching condensed distance vectors; non-finite pairs are left out.
+    """
+    xa, ya = _finite_pairs(dx, dy, who="distance_scatter")
+    fig = _new_figure(4.2, 3.6)
+    ax = fig.subplots()
+    _style_axes(ax)
+    if xa.size > HEXBIN_THRESHOLD:
+        hb = ax.hexbin(
+            xa, ya, gridsize=40, cmap="cividis", mincnt=1, linewidths=0.2, rasterized=True
+        )
+        cb = fig.colorbar(hb, ax=ax)
+        cb.set_label("pairs per hexagon")
+    else:
+        ax.scatter(
+            xa,
+            ya,
+            s=8,
+            color=OKABE_ITO[3],
+            alpha=0.5,
+            linewidths=0,
+            rasterized=xa.size > RASTERISE_ABOVE,
+        )
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    _annotate(ax, annotation if annotation else f"{xa.size:,} pairs")
+    return fig
+
+
+def _opt_float(row: Mapping[str, Any], key: str, i: int) -> float | None:
+    v = row.get(key)
+    if v is None:
+        return None
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        raise InputError(
+            None,
+            f"forest: {key} = {v!r} is not a number",
+            where=f"rows[{i}]",
+            hint="use a number or null",
+        ) from None
+    return f if math.isfinite(f) else None
+
+
+@_with_rc
+def forest(
+    rows: list[dict[str, Any]],
+    xlabel: str,
+    sesoi: float | None = None,
+    title: str = "",
+) -> Figure:
+    """Forest plot: one point estimate with its CI per row, a zero line and a shaded ±SESOI band.
+
+    Parameters
+    ----------
+    rows
+        ``{"label", "estimate", "ci_low", "ci_high"}``, drawn top to bottom. A row whose estimate is missing
+        is labelled "not estimable"; a missing CI end is drawn as the point only.
+    xlabel
+        Axis label (the effect-size scale).
+    sesoi
+        Smallest effect size of interest; the band ``[-|sesoi|, |sesoi|]`` is shaded.
+    title
+        Axes title.
+    """
+    if not rows:
+        raise InputError(None, "forest: no rows to draw", where=_where("rows"))
+    parsed = []
+    for i, row in enumerate(rows):
+        if "label" not in row:
+            raise InputError(None, "forest: row without a 'label'", where=f"rows[{i}]")
+        parsed.append(
+            (
+                str(row["label"]),
+                _opt_float(row, "estimate", i),
+                _opt_float(row, "ci_low", i),
+                _opt_float(row, "ci_high", i),
+            )
+        )
+    fig = _new_figure(5.0, 0.9 + 0.42 * len(parsed))
+    ax = fig.subplots()
+    _style_axes(ax)
+    ax.spines["left"].set_visible(False)
+    ys = np.arange(len(parsed), 0, -1, dtype=float)
+    if sesoi is not None and math.isfinite(float(sesoi)) and float(sesoi) != 0:
+        s = abs(float(sesoi))
+        ax.axvspan(-s, s, color="#DDDDDD", alpha=0.8, lw=0, zorder=0, label=f"±SESOI ({s:g})")
+    ax.axvline(0.0, color="#555555", lw=0.9, ls="--", zorder=1)
+    extent: list[float] = [0.0]
+    if sesoi is not None and math.isfinite(float(sesoi)):
+        extent += [-abs(float(sesoi)), abs(float(sesoi))]
+    for y, (_label, est, lo, hi) in zip(ys, parsed, strict=True):
+        if est is None:
+            ax.text(0.0, y, "not estimable", ha="center", va="center", fontsize=8, color="#555555")
+            continue
+        if lo is not None and hi is not None:
+            ax.hlines(y, lo, hi, color="#000000", lw=1.4, zorder=2)
+            extent += [lo, hi]
+        ax.plot([est], [y], marker="s", ms=6, color=OKABE_ITO[3], mec="#000000", zorder=3)
+        extent.append(est)
+    lo_x, hi_x = min(extent), max(extent)
+    pad = 0.08 * (hi_x - lo_x) if hi_x > lo_x else 0.5
+    ax.set_xlim(lo_x - pad, hi_x + pad)
+    ax.set_yticks(ys, [p[0] for p in parsed])
+    ax.tick_params(axis="y", length=0)
+    ax.set_ylim(0.4, len(parsed) + 0.6)
+    ax.set_xlabel(xlabel)
+    if title:
+        ax.set_title(title)
+    if sesoi is not None and float(sesoi) != 0:
+        ax.legend(loc="lower right", fontsize=7.5, frameon=False)
+    return fig
+
+
+@_with_rc
+def ordination(
+    coords: pd.DataFrame,
+    groups: pd.Series,
+    title: str,
+    explained: list[float],
+) -> Figure:
+    """PC1 vs PC2 of a PCoA, coloured and shaped by group.
+
+    Parameters
+    ----------
+    coords
+        Samples × axes; the first two columns are drawn. Indexed by sample id.
+    groups
+        Group label per sample id (aligned on the index; samples without a label are drawn as "missing").
+    title
+        Axes title.
+    explained
+        Proportion of variance explained per axis, as fractions in [0, 1] (scikit-bio's
+        ``proportion_explained``); the first two label the axes as percentages.
+    """
+    if coords.shape[1] < 2:
+        raise InputError(
+            None,
+            f"ordination: need at least 2 axes, got {coords.shape[1]}",
+            where=_where("coords"),
+        )
+    if len(explained) < 2:
+        raise InputError(
+            None, "ordination: need the explained proportion of 2 axes", where=_where("explained")
+        )
+    ex = [float(e) for e in explained[:2]]
+    if any(not (0.0 <= e <= 1.0) for e in ex):
+        raise InputError(
+            None,
+            f"ordination: explained proportions {ex} are not fractions in [0, 1]",
+            where=_where("explained"),
+            hint="pass proportion_explained (e.g. 0.12), not percentages",
+        )
+    xy = coords.iloc[:, :2].astype(float)
+    lab = groups.reindex(xy.index).astype("string").fillna("missing")
+    levels = list(dict.fromkeys(sorted(lab.unique())))
+    fig = _new_figure(4.6, 3.8)
+    ax = fig.subplots()
+    _style_axes(ax)
+    big = len(xy) > RASTERISE_ABOVE
+    for i, lv in enumerate(levels):
+        m = (lab == lv).to_numpy()
+        ax.scatter(
+            xy.iloc[m, 0],
+            xy.iloc[m, 1],
+            s=12,
+            color=OKABE_ITO[i % len(OKABE_ITO)],
+            marker=MARKERS[i % len(MARKERS)],
+            alpha=0.75,
+            linewidths=0,
+            label=f"{lv} (n = {int(m.sum()):,})",
+            rasterized=big,
+        )
+    ax.set_xlabel(f"PC1 ({100 * ex[0]:.1f} %)")
+    ax.set_ylabel(f"PC2 ({100 * ex[1]:.1f} %)")
+    ax.set_title(title)
+    ax.legend(fontsize=7.5, frameon=False, loc="best", markerscale=1.3)
+    return fig
+
+
+_SVG_OPEN = re.compile(rb"<svg\b[^>]*>")
+
+
+def _svg_with_alt(svg: bytes, alt: str, desc: str) -> bytes:
+    m = _SVG_OPEN.search(svg)
+    if m is None:  # pragma: no cover - matplotlib always writes an <svg> element
+        raise RuntimeError("matplotlib wrote an SVG without an <svg> element")
+    open_tag = m.group(0)
+    new_open = open_tag[:-1] + b' role="img" aria-labelledby="fig-title fig-desc">'
+    inner = (
+        f'\n <title id="fig-title">{escape(alt)}</title>\n <desc id="fig-desc">{escape(desc)}</desc>'
+    ).encode()
+    return svg[: m.start()] + new_open + inner + svg[m.end() :]
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+_FILE_MODE = 0o666 & ~_umask()
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    """Write ``data`` to a temporary file beside ``path``, then rename it into place."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.chmod(tmp, _FILE_MODE)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+
+
+def save_figure(fig: Figure, path: Path, *, alt: str, desc: str | None = None) -> None:
+    """Write ``fig`` to ``path`` (SVG, or PNG for a ``.png`` suffix) atomically, then close it.
+
+    Parameters
+    ----------
+    fig
+        The figure; it is released afterwards (do not reuse it).
+    path
+        Output file; the suffix picks the format (``.svg`` or ``.png``). The directory is created.
+    alt
+        Text alternative. SVGs get it as ``<title>`` (and ``<desc>``), PNGs as their ``Title`` and
+        ``Description`` text chunks.
+    desc
+        Longer description for the SVG ``<desc>``; defaults to ``alt``.
+
+    Raises
+    ------
+    InputError
+        For another suffix or an empty ``alt``.
+    """
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in {".svg", ".png"}:
+        raise InputError(
+            path,
+            f"unsupported figure format {path.suffix or '(none)'!r}",
+            hint="name the figure *.svg (default) or *.png",
+        )
+    if not alt or not alt.strip():
+        raise InputError(path, "figure has no alt text", hint="describe what the figure shows")
+    buf = io.BytesIO()
+    try:
+        with matplotlib.rc_context(_RC):
+            if suffix == ".svg":
+                fig.savefig(buf, format="svg", metadata=_SVG_METADATA)
+                data = _svg_with_alt(buf.getvalue(), alt.strip(), (desc or alt).strip())
+            else:
+                meta = dict(_PNG_METADATA, Title=alt.strip(), Description=(desc or alt).strip())
+                fig.savefig(buf, format="png", metadata=meta)
+                data = buf.getvalue()
+    finally:
+        fig.clear()
+        # Figures made here are not registered with pyplot; a caller's pyplot figure is closed there.
+        plt = sys.modules.get("matplotlib.pyplot")
+        if plt is not None:
+            plt.close(fig)
+    _atomic_write(path, data)

@@ -1,0 +1,205 @@
+"""Tests of gutskin.report.figures: valid SVG with the alt text as <title>, deterministic bytes, content.
+
+Expected values (group sizes, medians, axis labels) are counted by hand from the tiny inputs below.
+"""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from matplotlib.collections import PathCollection, PolyCollection
+from matplotlib.figure import Figure
+
+from gutskin.errors import InputError
+from gutskin.report import figures as F
+
+SVG_NS = "{http://www.w3.org/2000/svg}"
+
+# 8 samples: none = 3 values (one NaN dropped), eczema = 4, psoriasis = 0 (only a NaN), rosacea absent
+DF = pd.DataFrame(
+    {
+        "group": [
+            "none",
+            "none",
+            "none",
+            "none",
+            "eczema",
+            "eczema",
+            "eczema",
+            "eczema",
+            "psoriasis",
+        ],
+        "shannon": [1.0, 2.0, 3.0, np.nan, 2.0, 4.0, 6.0, 100.0, np.nan],
+    }
+)
+
+
+def make_alpha() -> Figure:
+    return F.alpha_by_group(
+        DF, "shannon", "group", ["none", "eczema", "psoriasis"], "Shannon (nats)", "C8"
+    )
+
+
+def make_paired() -> Figure:
+    return F.paired_scatter(
+        [1.0, 2.0, 3.0, np.nan], [2.0, 1.0, 4.0, 5.0], "gut Shannon", "skin Shannon", "C9"
+    )
+
+
+def make_distance() -> Figure:
+    rng = np.random.default_rng(3)
+    return F.distance_scatter(rng.random(50), rng.random(50), "gut BC", "skin BC", "Mantel")
+
+
+def make_forest() -> Figure:
+    rows = [
+        {"label": "any condition", "estimate": -0.1, "ci_low": -0.3, "ci_high": 0.1},
+        {"label": "eczema", "estimate": None, "ci_low": None, "ci_high": None},
+        {"label": "psoriasis", "estimate": 0.5, "ci_low": 0.2, "ci_high": 0.8},
+    ]
+    return F.forest(rows, "Hedges g", sesoi=0.2, title="C8 effects")
+
+
+def make_ordination() -> Figure:
+    coords = pd.DataFrame(
+        {"PC1": [0.1, -0.2, 0.3], "PC2": [0.0, 0.5, -0.5], "PC3": [1.0, 1.0, 1.0]},
+        index=["s1", "s2", "s3"],
+    )
+    groups = pd.Series({"s1": "gut", "s2": "skin", "s3": "gut"})
+    return F.ordination(coords, groups, "PCoA", [0.4, 0.125, 0.05])
+
+
+MAKERS: dict[str, Callable[[], Figure]] = {
+    "alpha_by_group": make_alpha,
+    "paired_scatter": make_paired,
+    "distance_scatter": make_distance,
+    "forest": make_forest,
+    "ordination": make_ordination,
+}
+
+
+@pytest.mark.parametrize("name", list(MAKERS))
+def test_valid_svg_with_alt_title_and_identical_bytes(name: str, tmp_path: Path) -> None:
+    alt = f'{name}: gut & skin <diversity> "quoted"'
+    a, b = tmp_path / "a.svg", tmp_path / "b.svg"
+    F.save_figure(MAKERS[name](), a, alt=alt)
+    F.save_figure(MAKERS[name](), b, alt=alt)
+    data = a.read_bytes()
+    assert data == b.read_bytes(), "identical input must give identical bytes"
+    root = ET.fromstring(data)
+    assert root.tag == f"{SVG_NS}svg"
+    children = list(root)
+    assert children[0].tag == f"{SVG_NS}title"
+    assert children[0].text == alt
+    assert children[1].tag == f"{SVG_NS}desc"
+    assert root.get("role") == "img"
+    assert b"<dc:date>" not in data  # no timestamp
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.svg", "b.svg"]  # no temp files left
+
+
+def test_svg_differs_when_input_differs(tmp_path: Path) -> None:
+    F.save_figure(make_alpha(), tmp_path / "a.svg", alt="x")
+    other = F.alpha_by_group(
+        DF.assign(shannon=DF["shannon"] + 1), "shannon", "group", ["none", "eczema"], "S", "C8"
+    )
+    F.save_figure(other, tmp_path / "b.svg", alt="x")
+    assert (tmp_path / "a.svg").read_bytes() != (tmp_path / "b.svg").read_bytes()
+
+
+def test_alpha_by_group_counts_medians_and_no_fliers() -> None:
+    fig = make_alpha()
+    ax = fig.axes[0]
+    labels = [t.get_text() for t in ax.get_xticklabels()]
+    # counted by hand: none 1, 2, 3 (NaN dropped); eczema 2, 4, 6, 100; psoriasis only NaN
+    assert labels == ["none\n(n = 3)", "eczema\n(n = 4)", "psoriasis\n(n = 0)"]
+    flat = [tuple(line.get_ydata()) for line in ax.lines]
+    assert (2.0, 2.0) in flat  # median of 1, 2, 3
+    assert (5.0, 5.0) in flat  # median of 2, 4, 6, 100
+    # no outlier markers: every line of the box plot is drawn without markers
+    assert all(line.get_marker() in {"None", "", None} for line in ax.lines)
+    # the points: 3 + 4 jittered, all values present
+    pts = np.concatenate([c.get_offsets()[:, 1] for c in ax.collections])
+    assert sorted(pts.tolist()) == [1.0, 2.0, 2.0, 3.0, 4.0, 6.0, 100.0]
+
+
+def test_alpha_by_group_without_n_labels_and_errors() -> None:
+    fig = F.alpha_by_group(DF, "shannon", "group", ["none"], "S", "t", n_label=False)
+    assert [t.get_text() for t in fig.axes[0].get_xticklabels()] == ["none"]
+    with pytest.raises(InputError, match="column 'simpson' not in the data frame"):
+        F.alpha_by_group(DF, "simpson", "group", ["none"], "S", "t")
+    with pytest.raises(InputError, match="no groups"):
+        F.alpha_by_group(DF, "shannon", "group", [], "S", "t")
+
+
+def test_paired_scatter_drops_incomplete_pairs() -> None:
+    fig = make_paired()
+    ax = fig.axes[0]
+    assert ax.collections[0].get_offsets().tolist() == [[1.0, 2.0], [2.0, 1.0], [3.0, 4.0]]
+    assert [t.get_text() for t in ax.texts] == ["n = 3"]
+    fig2 = F.paired_scatter([1, 2], [3, 4], "x", "y", "t", annotation="Spearman ρ = 1.00")
+    assert [t.get_text() for t in fig2.axes[0].texts] == ["Spearman ρ = 1.00"]
+    with pytest.raises(InputError, match="x has 2 values but y has 3"):
+        F.paired_scatter([1, 2], [1, 2, 3], "x", "y", "t")
+
+
+def test_distance_scatter_switches_to_hexbin() -> None:
+    small = make_distance()
+    assert isinstance(small.axes[0].collections[0], PathCollection)
+    n = F.HEXBIN_THRESHOLD + 1
+    x = np.linspace(0, 1, n)
+    big = F.distance_scatter(x, x[::-1], "a", "b", "t")
+    coll = big.axes[0].collections[0]
+    assert isinstance(coll, PolyCollection) and not isinstance(coll, PathCollection)
+    assert coll.get_array().sum() == n  # every pair counted in some hexagon
+    assert [t.get_text() for t in big.axes[0].texts] == [f"{n:,} pairs"]
+
+
+def test_forest_band_zero_line_and_missing_row() -> None:
+    ax = make_forest().axes[0]
+    band = [p for p in ax.patches if p.get_label().startswith("±SESOI")]
+    assert len(band) == 1
+    x0, x1 = band[0].get_x(), band[0].get_x() + band[0].get_width()
+    assert (x0, x1) == pytest.approx((-0.2, 0.2))
+    assert any(tuple(line.get_xdata()) == (0.0, 0.0) for line in ax.lines)  # zero line
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["any condition", "eczema", "psoriasis"]
+    assert "not estimable" in [t.get_text() for t in ax.texts]
+    lo, hi = ax.get_xlim()
+    assert lo < -0.3 and hi > 0.8  # every CI end is inside the axis
+    with pytest.raises(InputError, match="is not a number"):
+        F.forest([{"label": "a", "estimate": "big"}], "g")
+
+
+def test_ordination_axis_labels_and_legend() -> None:
+    ax = make_ordination().axes[0]
+    assert ax.get_xlabel() == "PC1 (40.0 %)"
+    assert ax.get_ylabel() == "PC2 (12.5 %)"
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert legend == ["gut (n = 2)", "skin (n = 1)"]
+    with pytest.raises(InputError, match="not fractions"):
+        F.ordination(pd.DataFrame({"a": [1.0], "b": [2.0]}), pd.Series(["x"]), "t", [40.0, 10.0])
+
+
+def test_png_output_and_format_errors(tmp_path: Path) -> None:
+    out = tmp_path / "sub" / "fig.png"
+    F.save_figure(make_forest(), out, alt="Forest plot")
+    data = out.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    assert b"tEXtTitle\x00Forest plot" in data
+    with pytest.raises(InputError, match="unsupported figure format"):
+        F.save_figure(make_forest(), tmp_path / "fig.pdf", alt="x")
+    with pytest.raises(InputError, match="no alt text"):
+        F.save_figure(make_forest(), tmp_path / "fig.svg", alt="  ")
+    assert not (tmp_path / "fig.pdf").exists() and not (tmp_path / "fig.svg").exists()
+
+
+def test_overwrite_is_atomic_replace(tmp_path: Path) -> None:
+    out = tmp_path / "fig.svg"
+    out.write_text("old")
+    F.save_figure(make_paired(), out, alt="new figure")
+    assert out.read_text().startswith("<?xml")
+    assert [p.name for p in tmp_path.iterdir()] == ["fig.svg"]

@@ -1,0 +1,800 @@
+"""Tests of the HTML report (gutskin.report.html) and the provenance stamp (gutskin.report.provenance).
+
+The report is built from hand-written claims/dataset dicts; the checks parse the HTML with the standard
+library's ``html.parser`` so they do not depend on the code under test.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+import subprocess
+from datetime import UTC, datetime
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from gutskin.errors import InputError
+from gutskin.report import build_report, fmt_ci, fmt_num, fmt_p, write_report
+from gutskin.report import provenance as prov
+from gutskin.report.html import MAX_FIGURE_BYTES
+
+SCRIPT = "<script>alert(1)</script>"
+NASTY = 'Smith & Wesson <b>"bold"</b>'
+
+
+# --------------------------------------------------------------------------------------------------------
+# A small HTML inspector (standard library only)
+# --------------------------------------------------------------------------------------------------------
+
+
+class Inspector(HTMLParser):
+    """Collects elements, attributes and text, and tracks the open element stack."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.tags: list[tuple[str, dict[str, str | None]]] = []
+        self.stack: list[tuple[str, dict[str, str | None]]] = []
+        self.ids: list[str] = []
+        self.svgs: list[dict[str, Any]] = []  # {"attrs", "title": str | None, "depth"}
+        self.rows: list[dict[str, Any]] = []  # ledger rows: {"cells": [text], "classes"}
+        self.text_by_section: dict[str, list[str]] = {}
+        self.scripts: list[str] = []
+        self._svg_depth = 0
+        self._in_title_of_svg: dict[str, Any] | None = None
+        self._in_ledger = False
+        self._row: dict[str, Any] | None = None
+        self._section: str | None = None
+        self._in_script = False
+
+    VOID = frozenset({"meta", "link", "img", "br", "hr", "input", "source", "col", "wbr"})
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = dict(attrs)
+        self.tags.append((tag, a))
+        if a.get("id"):
+            self.ids.append(str(a["id"]))
+        if tag == "section" and a.get("id"):
+            self._section = str(a["id"])
+        if tag == "script":
+            self._in_script = True
+        if tag == "svg":
+            self._svg_depth += 1
+            if self._svg_depth == 1:
+                self.svgs.append({"attrs": a, "title": None, "first_child": None})
+        elif self._svg_depth and self.svgs[-1]["first_child"] is None:
+            self.svgs[-1]["first_child"] = tag
+        if tag == "title" and self._svg_depth:
+            self._in_title_of_svg = self.svgs[-1]
+            if self._in_title_of_svg["title"] is None:
+                self._in_title_of_svg["title"] = ""
+        if tag == "table" and "ledger" in (a.get("class") or ""):
+            self._in_ledger = True
+        if self._in_ledger and tag == "tr":
+            self._row = {"cells": [], "class": a.get("class") or ""}
+        if self._in_ledger and tag in {"td", "th"} and self._row is not None:
+            self._row["cells"].append("")
+        if tag not in self.VOID:
+            self.stack.append((tag, a))
+
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = dict(attrs)
+        self.tags.append((tag, a))
+        if a.get("id"):
+            self.ids.append(str(a["id"]))
+        if self._svg_depth and tag != "svg" and self.svgs[-1]["first_child"] is None:
+            self.svgs[-1]["first_child"] = tag
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "svg":
+            self._svg_depth -= 1
+        if tag == "title":
+            self._in_title_of_svg = None
+        if tag == "script":
+            self._in_script = False
+        if tag == "table" and self._in_ledger:
+            self._in_ledger = False
+        if tag == "tr" and self._row is not None:
+            self.rows.append(self._row)
+            self._row = None
+        if tag in self.VOID:
+            return
+        assert self.stack and self.stack[-1][0] == tag, (
+            f"</{tag}> closes <{self.stack[-1][0] if self.stack else None}>"
+        )
+        self.stack.pop()
+
+    def handle_data(self, data: str) -> None:
+        if self._in_title_of_svg is not None:
+            self._in_title_of_svg["title"] += data
+        if self._row is not None and self._row["cells"]:
+            self._row["cells"][-1] += data
+        if self._section:
+            self.text_by_section.setdefault(self._section, []).append(data)
+        if self._in_script:
+            self.scripts.append(data)
+
+    def section_text(self, sid: str) -> str:
+        return " ".join(" ".join(self.text_by_section.get(sid, [])).split())
+
+
+def inspect(html: str) -> Inspector:
+    p = Inspector()
+    p.feed(html)
+    p.close()
+    return p
+
+
+# --------------------------------------------------------------------------------------------------------
+# Hand-written inputs
+# --------------------------------------------------------------------------------------------------------
+
+SVG_FIGURE = """<?xml version="1.0" encoding="utf-8" standalone="no"?>
+<!DOCTYPE svg PUBLIC "-//W3C//DTD SVG 1.1//EN"
+  "http://www.w3.org/Graphics/SVG/1.1/DTD/svg11.dtd">
+<svg xmlns:xlink="http://www.w3.org/1999/xlink" width="100pt" height="50pt" viewBox="0 0 100 50"
+ xmlns="http://www.w3.org/2000/svg" version="1.1" role="img" aria-labelledby="fig-title fig-desc">
+ <title id="fig-title">Gut Shannon by condition</title>
+ <desc id="fig-desc">Gut Shannon by condition</desc>
+ <defs><path id="m1" d="M 0 0 L 0 3.5"/><clipPath id="p1"><rect x="0" y="0" width="100" height="50"/></clipPath></defs>
+ <g id="figure_1" clip-path="url(#p1)"><use xlink:href="#m1" x="10" y="10"/></g>
+</svg>
+"""
+
+# 1×1 transparent PNG
+PNG_BYTES = bytes.fromhex(
+    "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+    "1f15c4890000000d49444154789c6360000002000001e221bc330000000049454e44ae426082"
+)
+
+
+def write_figures(root: Path) -> None:
+    (root / "C8").mkdir(parents=True)
+    (root / "C8" / "shannon.svg").write_text(SVG_FIGURE, encoding="utf-8")
+    (root / "C8" / "forest.svg").write_text(SVG_FIGURE, encoding="utf-8")  # same ids on purpose
+    (root / "C9").mkdir()
+    (root / "C9" / "mantel.png").write_bytes(PNG_BYTES)
+    (root / "C8" / "data.tsv").write_text(
+        "sample_id\tshannon\tgroup\nS1\t3.14159\tnone\nS2\t2.5\teczema\n", encoding="utf-8"
+    )
+
+
+def make_claims() -> list[dict[str, Any]]:
+    return [
+        {
+            "id": "C8",
+            "title": "Gut diversity and skin conditions",
+            "quote": "The diversity and balance of these microbes determine " + SCRIPT,
+            "location": "The Microbiome Echo, paragraph 1",
+            "hypothesis": "Gut Shannon diversity is lower in people with a skin condition.",
+            "claim_type": "causal",
+            "testable": "yes",
+            "verdict": "inconclusive",
+            "verdict_label": "Inconclusive: underpowered",
+            "reason": "CI spans both 0 and the SESOI.",
+            "estimate": -0.0512,
+            "ci_low": -0.15,
+            "ci_high": 0.048,
+            "estimate_label": "Adjusted difference in gut Shannon (nats)",
+            "effect_size": -0.084,
+            "effect_size_ci": [-0.25, 0.08],
+            "effect_size_label": "Hedges g (adjusted)",
+            "sesoi": {"value": 0.2, "scale": "hedges_g"},
+            "p_value": 0.0004,
+            "p_adjusted": 0.0432,
+            "tost_p": 0.09,
+            "power": 0.43,
+            "n": 1523,
+            "n_groups": {"none": 1232, "eczema": 153, "psoriasis": 54, "rosacea": 84},
+            "datasets": ["agp_2014"],
+            "method": "OLS with HC3 standard errors.",
+            "covariates": ["age", "sex", "bmi"],
+            "holm_family": ["C8", "C9"],
+            "primary": True,
+            "tests": [
+                {
+                    "name": "eczema vs none",
+                    "role": "secondary",
+                    "estimate": -0.02,
+                    "ci_low": -0.1,
+                    "ci_high": 0.06,
+                    "p_value": 0.6,
+                    "p_adjusted": 1.0,
+                    "n": 1385,
+                    "note": "Holm within claim",
+                },
+                {
+                    "name": "any condition vs none",
+                    "role": "primary",
+                    "estimate": -0.0512,
+                    "ci_low": -0.15,
+                    "ci_high": 0.048,
+                    "p_value": 0.0004,
+                    "p_adjusted": 0.0432,
+                    "n": 1523,
+                    "note": None,
+                },
+            ],
+            "figures": [
+                {"path": "C8/shannon.svg", "caption": "Shannon by group.", "alt": "Box plot"},
+                {"path": "C8/forest.svg", "caption": "Forest plot.", "alt": "Forest plot"},
+                {"path": "C8/missing.svg", "caption": "A figure that was never drawn.", "alt": "x"},
+            ],
+            "tables": [{"path": "C8/data.tsv", "caption": "Model data"}],
+            "caveats": ["Self-reported diagnoses."],
+            "robustness": "agrees",
+            "sample_flow": [{"step": "fecal samples", "n": 1569}, {"step": "one per subject"}],
+        },
+        {
+            "id": "C9",
+            "title": "Gut mirrors skin",
+            "quote": "Gut imbalances echo on the skin.",
+            "location": "paragraph 2",
+            "hypothesis": "Gut and skin distances are concordant.",
+            "claim_type": "associational",
+            "testable": "yes",
+            "verdict": "not_supported",
+            "verdict_label": "Not supported",
+            "reason": "Mantel r within ±0.1 (TOST p < 0.05).",
+            "effect_size": 0.012,
+            "effect_size_ci": [-0.03, 0.05],
+            "effect_size_label": "Mantel r",
+            "sesoi": {"value": 0.1, "scale": "correlation"},
+            "p_value": 0.51,
+            "p_adjusted": 1.0,
+            "tost_p": 0.0001,
+            "power": 0.97,
+            "n": 181,
+            "datasets": ["hmp_v35"],
+            "tests": [],
+            "figures": [
+                {"path": "C9/mantel.png", "caption": "Mantel.", "alt": "Scatter of distances"}
+            ],
+            "caveats": [],
+        },
+        {
+            "id": "C4",
+            "title": "70% of the immune system",
+            "quote": "Your gut houses approximately 70% of your immune system.",
+            "location": "paragraph 3",
+            "claim_type": "factual",
+            "testable": "no",
+            "verdict": "not_testable",
+            "verdict_label": "Not testable with this data",
+            "reason": "Needs whole-body lymphocyte counts.",
+            "external_evidence": {
+                "rating": "overstated",
+                "summary": "About 70 % holds for IgA plasma cells only.",
+                "citations": [
+                    "Ganusov & De Boer 2007, Trends Immunol 28:514, doi:10.1016/j.it.2007.08.009"
+                ],
+            },
+        },
+        {
+            "id": "C26",
+            "title": "Fermented foods",
+            "verdict": "supported",
+            "reason": "Significant and above SESOI.",
+            "testable": "yes",
+            "effect_size": 0.31,
+            "effect_size_ci": [0.15, 0.47],
+            "effect_size_label": "Hedges g (adjusted)",
+            "sesoi": {"value": 0.2, "scale": "hedges_g"},
+            "n": 900,
+            "datasets": ["agp_2014"],
+        },
+        {
+            "id": "C33",
+            "title": "Inside-out healing",
+            "verdict": "contradicted",
+            "reason": "Opposite direction.",
+            "testable": "yes",
+            "effect_size": -0.4,
+            "effect_size_ci": [-0.6, -0.2],
+            "effect_size_label": "Hedges g (adjusted)",
+            "n": 400,
+        },
+    ]
+
+
+def make_datasets() -> dict[str, dict[str, Any]]:
+    return {
+        "agp_2014": {
+            "title": "American Gut Project, rounds 1–8",
+            "citation": "McDonald et al. 2018, mSystems 3:e00031-18 " + NASTY,
+            "doi": "10.1128/mSystems.00031-18",
+            "licence": "Modified BSD",
+            "files": {
+                "table": {"url": "https://example.org/agp/table.biom.gz", "sha256": "a" * 64},
+                "samples": {"url": "https://example.org/agp/map.txt", "sha256": "b" * 64},
+            },
+        },
+        "hmp_v35": {
+            "title": "Human Microbiome Project 16S V3–V5",
+            "citation": "HMP Consortium 2012",
+            "doi": "10.1038/nature11234",
+            "licence": "Modified BSD",
+            "files": {"table": {"url": "https://example.org/hmp/table.biom", "sha256": "c" * 64}},
+        },
+    }
+
+
+def make_fetches() -> dict[str, dict[str, Any]]:
+    return {
+        "agp_2014": {
+            "available": True,
+            "reason": None,
+            "files": {
+                "table": {
+                    "url": "https://example.org/agp/table.biom.gz",
+                    "sha256": "a" * 64,
+                    "path": "resources/cache/x",
+                    "size": 2945567,
+                    "source": "mirror",
+                    "source_detail": "/mirror/dir",
+                    "retrieved_at": "2026-01-02T03:04:05Z",
+                },
+                "samples": {
+                    "url": "https://example.org/agp/map.txt",
+                    "sha256": "b" * 64,
+                    "path": "resources/cache/y",
+                    "size": 3106906,
+                    "source": "cache",
+                    "source_detail": "network",
+                    "retrieved_at": "2026-01-02T03:04:06Z",
+                },
+            },
+        },
+        "hmp_v35": {
+            "available": False,
+            "reason": "no cache, no mirror and the network is disabled",
+            "files": {},
+        },
+    }
+
+
+def make_imports() -> dict[str, dict[str, Any]]:
+    return {
+        "agp_2014": {
+            "dataset": "agp_2014",
+            "available": True,
+            "reason": None,
+            "n_samples": 1962,
+            "n_features": 19236,
+            "n_samples_mapping": 1970,
+            "dropped": {"not_in_table": 8, "not_in_mapping": 0},
+        },
+        "hmp_v35": {
+            "dataset": "hmp_v35",
+            "available": False,
+            "reason": "fetch failed",
+            "n_samples": 0,
+        },
+    }
+
+
+def make_diversity() -> dict[str, dict[str, Any]]:
+    return {"agp_2014": {"depth": 5000, "n_retained": 1900, "n_dropped": 62, "rarefied": True}}
+
+
+def make_config() -> dict[str, Any]:
+    return {
+        "seed": 20261126,
+        "rarefaction": {"depth": 1000, "iterations": 100, "beta_iterations": 10},
+        "alpha_metrics": ["observed", "shannon"],
+        "beta_metrics": ["braycurtis", "robust_aitchison"],
+        "pcoa_dimensions": 10,
+        "permutations": 9999,
+        "bootstrap": 999,
+        "alpha": 0.05,
+        "power_target": 0.8,
+        "report": {"title": "gutskin test report", "previous_claims": ""},
+    }
+
+
+def make_provenance() -> dict[str, Any]:
+    return {
+        "config_hash": "0123456789ab",
+        "config_files": [{"path": "config/config.yaml", "sha256": "d" * 64}],
+        "git_commit": "f" * 40,
+        "git_dirty": False,
+        "versions": {"python": "3.11.7", "gutskin": "0.1.0", "numpy": "2.4.6", "meta": NASTY},
+        "lockfile_sha256": "e" * 64,
+        "seeds": {"seed": 20261126},
+        "platform": "Linux " + NASTY,
+        "timestamp": "2026-01-02T03:04:05Z",
+    }
+
+
+@pytest.fixture
+def figure_root(tmp_path: Path) -> Path:
+    root = tmp_path / "results"
+    write_figures(root)
+    return root
+
+
+def render(figure_root: Path, **kw: Any) -> str:
+    args: dict[str, Any] = {
+        "claims": make_claims(),
+        "datasets": make_datasets(),
+        "imports": make_imports(),
+        "fetches": make_fetches(),
+        "diversity": make_diversity(),
+        "config": make_config(),
+        "provenance": make_provenance(),
+        "figure_root": figure_root,
+    }
+    args.update(kw)
+    return build_report(**args)
+
+
+@pytest.fixture
+def report(figure_root: Path) -> str:
+    return render(figure_root)
+
+
+# --------------------------------------------------------------------------------------------------------
+# Structure
+# --------------------------------------------------------------------------------------------------------
+
+
+def test_parses_and_has_a_section_per_claim(report: str) -> None:
+    p = inspect(report)
+    assert report.lstrip().startswith("<!DOCTYPE html>")
+    assert p.stack == [], f"unclosed elements: {[t for t, _ in p.stack]}"
+    for cid in ("C8", "C9", "C4", "C26", "C33"):
+        assert cid in p.ids, f"no element with id {cid}"
+        assert ("a", {"href": f"#{cid}"}) in p.tags, f"no link to #{cid}"
+    assert len(p.ids) == len(set(p.ids)), "duplicate ids: " + ", ".join(
+        sorted({i for i in p.ids if p.ids.count(i) > 1})
+    )
+    for sid in ("ledger", "claims", "data", "methods", "reproducibility"):
+        assert sid in p.ids
+
+
+def test_ledger_row_per_claim_with_verdict_text_and_symbol(report: str) -> None:
+    p = inspect(report)
+    body = [r for r in p.rows if r["cells"] and r["cells"][0].strip().startswith("C")]
+    expected = {
+        "C8": ("?", "Inconclusive"),
+        "C9": ("≈", "Not supported"),
+        "C4": ("—", "Not testable"),
+        "C26": ("✔", "Supported"),
+        "C33": ("✖", "Contradicted"),
+    }
+    assert [r["cells"][0].strip() for r in body] == list(expected)
+    for row in body:
+        symbol, word = expected[row["cells"][0].strip()]
+        verdict_cell = " ".join(row["cells"][2].split())
+        assert verdict_cell == f"{symbol} {word}"
+    c8 = next(r for r in body if r["cells"][0].strip() == "C8")
+    assert c8["cells"][5].strip() == "1,523"  # n, thousands separator
+    # effect column of C8: g = -0.084 -> "−0.0840", CI [−0.250, 0.0800]
+    assert "−0.0840 [−0.250, 0.0800]" in " ".join(c8["cells"][4].split())
+
+
+def test_quote_script_is_escaped(report: str) -> None:
+    p = inspect(report)
+    assert SCRIPT not in report
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in report
+    assert not [t for t, _ in p.tags if t == "script"]
+    assert "<script>alert(1)</script>" in p.section_text("claims")  # shown as text
+
+
+def test_metadata_special_characters_are_escaped(report: str) -> None:
+    assert NASTY not in report
+    assert "Smith &amp; Wesson &lt;b&gt;&#34;bold&#34;&lt;/b&gt;" in report
+    p = inspect(report)
+    assert not [t for t, _ in p.tags if t == "b"]
+    assert NASTY in p.section_text("data")
+    assert NASTY in p.section_text("reproducibility")
+
+
+RESOURCE_ATTRS = {"src", "href", "xlink:href", "data", "poster", "srcset", "action", "formaction"}
+
+
+def test_no_network_resources(report: str) -> None:
+    p = inspect(report)
+    for tag, attrs in p.tags:
+        for name, value in attrs.items():
+            if name not in RESOURCE_ATTRS or value is None:
+                continue
+            v = value.strip().lower()
+            if tag == "a" and name == "href":
+                continue  # a link the reader may follow, not loaded
+            assert not v.startswith(("http:", "https:", "//", "ftp:")), (tag, name, value)
+            if tag in {"img", "image", "use"}:
+                assert v.startswith(("data:", "#")), (tag, name, value)
+    assert not [a for t, a in p.tags if t in {"link", "iframe", "object", "embed", "base"}]
+    # CSS cannot fetch either
+    assert not re.search(r"@import|url\(\s*['\"]?(https?:|//)", report, re.IGNORECASE)
+    # links to dataset URLs and DOIs are fine and present
+    assert ("a", {"href": "https://example.org/agp/table.biom.gz"}) in p.tags
+    assert ("a", {"href": "https://doi.org/10.1128/mSystems.00031-18"}) in p.tags
+
+
+def test_every_img_has_alt_and_every_svg_a_title(report: str) -> None:
+    p = inspect(report)
+    imgs = [a for t, a in p.tags if t == "img"]
+    assert len(imgs) == 1  # the C9 PNG
+    assert imgs[0]["alt"] == "Scatter of distances"
+    assert imgs[0]["src"].startswith("data:image/png;base64,")
+    assert len(p.svgs) >= 2 + 4  # two C8 figures + 4 inline effect bars (C8, C9, C26, C33)
+    for svg in p.svgs:
+        assert svg["title"] and svg["title"].strip(), svg["attrs"]
+        assert svg["first_child"] == "title"
+
+
+def test_figure_ids_are_unique_and_references_rewritten(report: str) -> None:
+    p = inspect(report)
+    # both C8 figures come from files with identical ids; after embedding they must differ
+    assert len([i for i in p.ids if i.endswith("m1")]) == 2
+    for _tag, attrs in p.tags:
+        for name in ("href", "xlink:href"):
+            ref = attrs.get(name)
+            if ref and ref.startswith("#") and _tag in {"use"}:
+                assert ref[1:] in p.ids, ref
+        cp = attrs.get("clip-path")
+        if cp:
+            assert cp[5:-1] in p.ids
+    assert "<?xml" not in report
+    assert "<!DOCTYPE svg" not in report
+
+
+def test_missing_figure_is_a_visible_note(report: str) -> None:
+    p = inspect(report)
+    assert "Figure file not found: C8/missing.svg." in p.section_text("claims")
+
+
+def test_external_evidence_is_labelled_and_causal_box_only_for_testable(report: str) -> None:
+    p = inspect(report)
+    text = p.section_text("claims")
+    assert text.count("External evidence (not a pipeline result)") == 1
+    assert "Rating from the literature: overstated" in text
+    assert ("a", {"href": "https://doi.org/10.1016/j.it.2007.08.009"}) in p.tags
+    # C8, C9, C26, C33 are testable; C4 is not
+    assert text.count("Association is not causation") == 4
+    c4 = report[report.index('id="C4"') : report.index('id="C26"')]
+    assert "Association is not causation" not in c4
+
+
+def test_unavailable_dataset_is_prominent(report: str) -> None:
+    p = inspect(report)
+    alerts = [a for t, a in p.tags if a.get("role") == "alert"]
+    assert len(alerts) == 1
+    assert "Unavailable: no cache, no mirror and the network is disabled" in p.section_text("data")
+
+
+def test_numbers_power_and_tables(report: str) -> None:
+    p = inspect(report)
+    text = p.section_text("claims")
+    assert "< 0.001" in text  # p = 0.0004
+    assert "0.0432" in text  # Holm-adjusted
+    assert "0.430" in text and "below the 0.8 target" in text  # power 0.43 < 0.8
+    assert "equivalence is not shown" in text  # C8: TOST p = 0.09 > 0.05
+    assert "the effect is shown to be smaller than the SESOI" in text  # C9: TOST p = 0.0001
+    assert "3.14" in text  # TSV cell 3.14159 at 3 significant digits
+    data = p.section_text("data")
+    assert "2.95 MB" in data  # 2,945,567 bytes
+    assert "19,236" in data
+    methods = p.section_text("methods")
+    assert "90 % confidence interval" in methods  # 1 − 2 × 0.05
+    assert "Holm correction across the primary tests (2: C8, C9)" in methods
+    assert "20261126" in methods
+
+
+def test_changelog_only_with_previous_claims(figure_root: Path, report: str) -> None:
+    assert 'id="changelog"' not in report
+    previous = copy.deepcopy(make_claims())
+    previous[0]["verdict"] = "supported"  # C8 was supported, is inconclusive now
+    previous = [c for c in previous if c["id"] != "C33"] + [{"id": "C99", "verdict": "supported"}]
+    html = render(figure_root, previous_claims=previous)
+    p = inspect(html)
+    assert "changelog" in p.ids
+    text = p.section_text("changelog")
+    assert "C8 ✔ Supported → ? Inconclusive" in text
+    assert "C9" not in text.split("New claims")[0]  # unchanged claims are not listed as changed
+    assert "New claims: C33." in text
+    assert "Claims no longer in the ledger: C99." in text
+    same = render(figure_root, previous_claims=make_claims())
+    assert "No verdict changed since the previous run (5 claims compared)." in inspect(
+        same
+    ).section_text("changelog")
+
+
+def test_size_and_atomic_write(tmp_path: Path, report: str) -> None:
+    assert len(report.encode("utf-8")) < 1_000_000  # small fixtures; 10 MB is the hard limit
+    out = tmp_path / "out" / "report.html"
+    write_report(report, out)
+    assert out.read_text(encoding="utf-8") == report
+    assert [f.name for f in out.parent.iterdir()] == ["report.html"]
+
+
+def test_oversized_figure_is_not_embedded(figure_root: Path) -> None:
+    big = figure_root / "C9" / "mantel.png"
+    big.write_bytes(PNG_BYTES + b"\0" * (MAX_FIGURE_BYTES + 1))
+    html = render(figure_root)
+    assert "data:image/png" not in html
+    assert "more than the" in inspect(html).section_text("claims")
+
+
+def test_svg_with_active_content_is_not_embedded(figure_root: Path) -> None:
+    (figure_root / "C8" / "shannon.svg").write_text(
+        '<svg xmlns="http://www.w3.org/2000/svg"><title>t</title><rect onload="alert(1)"/></svg>'
+    )
+    (figure_root / "C8" / "forest.svg").write_text(
+        '<svg xmlns="http://www.w3.org/2000/svg"><title>t</title>'
+        '<image href="https://evil.example/x.png"/><script>alert(2)</script></svg>'
+    )
+    html = render(figure_root)
+    assert "onload" not in html
+    assert "alert(2)" not in html
+    assert "evil.example" not in html
+    assert "could not be read" in inspect(html).section_text("claims")
+
+
+@pytest.mark.parametrize(
+    ("change", "where"),
+    [
+        ({"verdict": "maybe"}, "claim 'C26', key 'verdict'"),
+        ({"p_value": "small"}, "claim 'C26', key 'p_value'"),
+        ({"p_value": 1.5}, "claim 'C26', key 'p_value'"),
+        ({"n": 12.5}, "claim 'C26', key 'n'"),
+        ({"effect_size_ci": [0.1]}, "claim 'C26', key 'effect_size_ci'"),
+        ({"id": "C8"}, "claim #4"),
+    ],
+)
+def test_bad_claims_raise_input_error(
+    figure_root: Path, change: dict[str, Any], where: str
+) -> None:
+    claims = make_claims()
+    claims[3].update(change)
+    with pytest.raises(InputError) as exc:
+        render(figure_root, claims=claims, claims_source="results/claims.json")
+    assert exc.value.path == "results/claims.json"
+    assert exc.value.where == where
+
+
+def test_untestable_claim_with_nothing_but_id_and_verdict(figure_root: Path) -> None:
+    html = render(figure_root, claims=[{"id": "C1", "verdict": "not_testable"}], previous_claims=[])
+    p = inspect(html)
+    assert "C1" in p.ids
+    assert "Association is not causation" not in html  # verdict not_testable, no testable flag
+
+
+# --------------------------------------------------------------------------------------------------------
+# Number formatting (expected strings written out by hand)
+# --------------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("x", "expected"),
+    [
+        (0.012345, "0.0123"),
+        (0.2, "0.200"),
+        (-0.084, "−0.0840"),
+        (3.14159, "3.14"),
+        (9.996, "10.0"),  # rounds up to 10.0, still 3 significant digits
+        (1234.5, "1,230"),
+        (1523, "1,523"),  # ints in full
+        (2945567.0, "2,945,567"),  # whole-number float: a count
+        (0.00001234, "1.23 × 10⁻⁵"),
+        (None, "–"),
+        (float("nan"), "–"),
+        (0.0, "0"),
+        (-0.0001, "−0.000100"),
+    ],
+)
+def test_fmt_num(x: Any, expected: str) -> None:
+    assert fmt_num(x) == expected
+
+
+@pytest.mark.parametrize(
+    ("p", "expected"),
+    [(0.0004, "< 0.001"), (0.001, "0.00100"), (0.0432, "0.0432"), (1.0, "1.00"), (None, "–")],
+)
+def test_fmt_p(p: Any, expected: str) -> None:
+    assert fmt_p(p) == expected
+
+
+def test_fmt_ci() -> None:
+    assert fmt_ci(-0.25, 0.08) == "[−0.250, 0.0800]"
+    assert fmt_ci(None, 0.08) == "–"
+
+
+# --------------------------------------------------------------------------------------------------------
+# Provenance
+# --------------------------------------------------------------------------------------------------------
+
+
+def _git(repo: Path, *args: str) -> str:
+    return subprocess.run(
+        ["git", "-C", str(repo), "-c", "user.email=t@example.org", "-c", "user.name=t", *args],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+
+
+def test_provenance_outside_git(tmp_path: Path) -> None:
+    cfg = tmp_path / "config.yaml"
+    cfg.write_text("seed: 7\n", encoding="utf-8")
+    out = prov.collect_provenance(
+        {"seed": 7, "rarefaction": {"depth": 10}, "claims": [{"perm_seed": 3}]},
+        [cfg],
+        tmp_path,
+        now=datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC),
+    )
+    assert out["git_commit"] == "unknown"
+    assert out["git_dirty"] is None
+    assert out["timestamp"] == "2026-01-02T03:04:05Z"
+    assert out["seeds"] == {"seed": 7, "claims[0].perm_seed": 3}
+    # sha256 of b"seed: 7\n", from `printf 'seed: 7\n' | sha256sum`
+    assert out["config_files"] == [
+        {
+            "path": "config.yaml",
+            "sha256": "d9681d39bb2fa92577a01cb9bb51fceaef4376a9d9b2893ac2da0468b9c30a3e",
+        }
+    ]
+    assert out["versions"]["numpy"] == np.__version__
+    assert out["lockfile_sha256"] == "unknown"
+    assert len(out["config_hash"]) == 12
+
+
+def test_provenance_git_commit_and_dirty(tmp_path: Path) -> None:
+    if subprocess.run(["git", "--version"], capture_output=True, check=False).returncode != 0:
+        pytest.skip("git is not installed")
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    _git(repo, "init", "-q")
+    (repo / "src").mkdir()
+    (repo / "src" / "a.py").write_text("x = 1\n")
+    _git(repo, "add", "src/a.py")
+    _git(repo, "commit", "-q", "-m", "init")
+    head = _git(repo, "rev-parse", "HEAD")
+    assert prov.git_state(repo) == {"commit": head, "dirty": False}
+    (repo / "notes.txt").write_text("untracked, outside code dirs\n")
+    assert prov.git_state(repo)["dirty"] is False
+    (repo / "src" / "b.py").write_text("untracked code\n")
+    assert prov.git_state(repo)["dirty"] is True
+    (repo / "src" / "b.py").unlink()
+    (repo / "src" / "a.py").write_text("x = 2\n")
+    assert prov.git_state(repo) == {"commit": head, "dirty": True}
+
+
+def test_package_versions_missing_package() -> None:
+    out = prov.package_versions(["numpy", "surely-not-a-real-distribution-xyz"])
+    assert out["numpy"] == np.__version__
+    assert out["surely-not-a-real-distribution-xyz"] == "not installed"
+    assert re.fullmatch(r"\d+\.\d+\.\d+.*", out["python"])
+
+
+def test_provenance_missing_config_file(tmp_path: Path) -> None:
+    with pytest.raises(InputError) as exc:
+        prov.collect_provenance({}, [tmp_path / "nope.yaml"], tmp_path)
+    assert exc.value.path == str(tmp_path / "nope.yaml")
+
+
+def test_real_matplotlib_figures_embed_with_unique_ids(figure_root: Path) -> None:
+    from gutskin.report import figures
+
+    rows = [{"label": "any", "estimate": -0.1, "ci_low": -0.3, "ci_high": 0.1}]
+    for name in ("shannon.svg", "forest.svg"):  # two identical matplotlib SVGs: identical raw ids
+        figures.save_figure(
+            figures.forest(rows, "Hedges g", sesoi=0.2), figure_root / "C8" / name, alt="Forest"
+        )
+    html = render(figure_root)
+    p = inspect(html)
+    assert p.stack == []
+    assert len(p.ids) == len(set(p.ids))
+    glyphs = [i for i in p.ids if "DejaVuSans" in i]
+    assert glyphs and len(glyphs) % 2 == 0  # each glyph defined once per figure, under two prefixes
+    for tag, attrs in p.tags:
+        ref = attrs.get("xlink:href") or attrs.get("href")
+        if tag == "use":
+            assert ref is not None and ref[1:] in p.ids, ref
+    titled = [s for s in p.svgs if s["title"] == "Forest"]
+    assert len(titled) == 2
