@@ -1,0 +1,270 @@
+"""The diversity step of one dataset: rarefaction, alpha, beta, PCoA, written atomically to files.
+
+Callable without Snakemake (``scripts/diversity.py`` is a thin adapter around :func:`run_diversity`).
+
+Files written to ``out_dir``
+----------------------------
+``alpha.tsv``
+    ``sample_id``, ``<metric>_mean`` and ``<metric>_sd`` per metric, ``depth``, ``iterations``; one
+    row per retained sample.
+``depth.tsv``
+    ``sample_id``, ``reads`` (row total), ``retained`` (``True``/``False``); one row per sample.
+``beta_<metric>.npz``
+    ``ids`` (unicode array of the retained sample ids) and ``condensed`` (float64, ``squareform``
+    order), readable with ``numpy.load(..., allow_pickle=False)``.
+``pcoa_<metric>.tsv``
+    ``sample_id``, ``PC1`` .. ``PCk``.
+
+Every file is written to a temporary file in ``out_dir`` and renamed into place, so a failed run never
+leaves a half-written output. A table with 0 samples (an unavailable dataset) gives valid files with a
+header and no rows (and empty ``.npz`` arrays).
+
+Tables whose ``values`` are ``relative`` or ``signal`` are not rarefied: alpha diversity is computed on
+the proportions (``observed`` then counts features with a value > 0), Bray–Curtis on proportions,
+Jaccard on presence/absence of the unrarefied values, robust Aitchison on the values (rCLR is
+scale-invariant); samples whose values are all 0 are dropped. The summary then says
+``"rarefied": false``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from ..errors import InputError
+from .alpha import alpha_diversity
+from .beta import BETA_METRICS, beta_diversity, mean_rarefied_beta
+from .ordination import pcoa
+from .rarefy import _prepare, check_alpha_metrics, repeated_rarefaction_alpha
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..io.table import FeatureTable
+
+__all__ = ["run_diversity"]
+
+log = logging.getLogger(__name__)
+
+
+def _atomic_write(path: Path, write: Callable[[IO[bytes]], object]) -> None:
+    """Write ``path`` via a temporary file in the same directory and ``os.replace``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            write(fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def _write_tsv(df: pd.DataFrame, path: Path) -> None:
+    text = df.to_csv(sep="\t", index=False, lineterminator="\n", na_rep="")
+    _atomic_write(path, lambda fh: fh.write(text.encode("utf-8")))
+
+
+def _write_npz(path: Path, ids: np.ndarray, condensed: np.ndarray) -> None:
+    ids_u = np.asarray(ids, dtype=str)
+    if ids_u.size == 0:
+        ids_u = np.zeros(0, dtype="<U1")
+    cond = np.ascontiguousarray(condensed, dtype=np.float64)
+    _atomic_write(path, lambda fh: np.savez(fh, ids=ids_u, condensed=cond))
+
+
+def _check_metrics(beta_metrics: Sequence[str]) -> tuple[str, ...]:
+    metrics = tuple(beta_metrics)
+    unknown = [m for m in metrics if m not in BETA_METRICS]
+    if unknown:
+        raise InputError(
+            None,
+            f"unknown beta metric(s) {unknown}",
+            where="key beta_metrics",
+            hint=f"choose from {list(BETA_METRICS)}",
+        )
+    return metrics
+
+
+def _proportions(csr: sp.csr_array, rows: np.ndarray) -> sp.csr_array:
+    sub = sp.csr_array(csr[rows]) if rows.size != csr.shape[0] else csr
+    sums = np.asarray(sub.sum(axis=1)).ravel()
+    row_of = np.repeat(np.arange(sub.shape[0]), np.diff(sub.indptr))
+    data = sub.data / sums[row_of] if sub.data.size else sub.data.astype(np.float64)
+    return sp.csr_array((data, sub.indices, sub.indptr), shape=sub.shape)
+
+
+def run_diversity(
+    table: FeatureTable,
+    depth: int,
+    iterations: int,
+    beta_iterations: int,
+    seed: int,
+    alpha_metrics: Sequence[str],
+    beta_metrics: Sequence[str],
+    pcoa_dimensions: int,
+    out_dir: Path,
+) -> dict[str, Any]:
+    """Compute and write the diversity results of one dataset.
+
+    Parameters
+    ----------
+    table
+        The imported :class:`~gutskin.io.table.FeatureTable` (``counts`` samples x features).
+    depth
+        Rarefaction depth (reads per sample); samples with fewer reads are dropped. Ignored (not
+        rarefied) when ``table.values`` is not ``"counts"``.
+    iterations
+        Rarefactions averaged for alpha diversity.
+    beta_iterations
+        Rarefactions averaged for Bray–Curtis and Jaccard.
+    seed
+        Base seed; alpha iteration ``i`` and beta iteration ``i`` both use
+        ``SeedSequence(seed).spawn(n)[i]``.
+    alpha_metrics, beta_metrics
+        Metric names (``observed``/``shannon``/``simpson``; ``braycurtis``/``jaccard``/
+        ``robust_aitchison``).
+    pcoa_dimensions
+        PCoA axes to keep.
+    out_dir
+        Output directory (created if needed).
+
+    Returns
+    -------
+    dict
+        JSON-serialisable summary: ``n_samples_in``, ``n_retained``, ``n_dropped``, ``depth``,
+        ``iterations``, ``beta_iterations``, ``seed``, ``values``, ``rarefied``, ``metrics``
+        (``alpha``, ``beta``), ``pcoa`` (proportion explained per metric), ``files``, ``notes``,
+        ``seconds`` (wall time per step).
+
+    Raises
+    ------
+    InputError
+        For unknown metrics, a non-positive depth or iteration count, or a count table holding
+        non-integer values.
+    """
+    out_dir = Path(out_dir)
+    alpha_metrics = check_alpha_metrics(alpha_metrics)
+    beta_metrics = _check_metrics(beta_metrics)
+    values = str(getattr(table, "values", "counts"))
+    if values not in ("counts", "relative", "signal"):
+        raise InputError(
+            None,
+            f"unknown table values {values!r}",
+            where="key values",
+            hint="use counts, relative or signal in config/datasets.yaml",
+        )
+    rarefied = values == "counts"
+    for key, val in (("iterations", iterations), ("beta_iterations", beta_iterations)):
+        if isinstance(val, bool) or not isinstance(val, int | np.integer) or val < 1:
+            raise InputError(
+                None,
+                f"{key} must be a positive integer, got {val!r}",
+                where=f"key rarefaction.{key}",
+                hint="set it in config/config.yaml",
+            )
+    csr = sp.csr_array(table.counts)
+    ids = np.asarray(table.sample_ids, dtype=str)
+    n = csr.shape[0]
+    seconds: dict[str, float] = {}
+    notes: list[str] = []
+    files: list[str] = []
+
+    # -- reads per sample and retention --------------------------------------------------------
+    t0 = time.perf_counter()
+    if rarefied:
+        csr, _, depth, kept, totals = _prepare(csr, depth, source=None, ids=ids)
+        reads: np.ndarray = totals
+    else:
+        reads = np.asarray(csr.sum(axis=1), dtype=np.float64).ravel()
+        kept = np.flatnonzero(reads > 0).astype(np.int64)
+        notes.append(
+            f"values are {values}, not read counts: no rarefaction; alpha diversity and Bray–Curtis "
+            "on proportions, Jaccard on presence/absence of unrarefied values"
+        )
+    retained = np.zeros(n, dtype=bool)
+    retained[kept] = True
+    depth_df = pd.DataFrame({"sample_id": ids, "reads": reads, "retained": retained})
+    _write_tsv(depth_df, out_dir / "depth.tsv")
+    files.append("depth.tsv")
+    kept_ids = ids[kept]
+    if n and kept.size == 0:
+        notes.append(
+            f"no sample reached {'depth ' + str(depth) if rarefied else 'a non-zero total'}; "
+            "all outputs are empty"
+        )
+    seconds["depth"] = time.perf_counter() - t0
+
+    # -- alpha -----------------------------------------------------------------------------------
+    t0 = time.perf_counter()
+    if rarefied:
+        _, means, sds = repeated_rarefaction_alpha(csr, depth, iterations, seed, alpha_metrics)
+    else:
+        means = alpha_diversity(csr[kept] if kept.size != n else csr, alpha_metrics)
+        sds = {m: np.full(kept.size, np.nan) for m in alpha_metrics}
+    cols: dict[str, Any] = {"sample_id": kept_ids}
+    for m in alpha_metrics:
+        cols[f"{m}_mean"] = means[m]
+        cols[f"{m}_sd"] = sds[m]
+    cols["depth"] = np.full(kept.size, depth if rarefied else np.nan)
+    cols["iterations"] = np.full(kept.size, iterations if rarefied else 0, dtype=np.int64)
+    alpha_df = pd.DataFrame(cols)
+    if rarefied:
+        alpha_df["depth"] = alpha_df["depth"].astype(np.int64)
+    _write_tsv(alpha_df, out_dir / "alpha.tsv")
+    files.append("alpha.tsv")
+    seconds["alpha"] = time.perf_counter() - t0
+
+    # -- beta and PCoA -------------------------------------------------------------------------
+    pcoa_info: dict[str, Any] = {}
+    props = None if rarefied else _proportions(csr, kept)
+    for metric in beta_metrics:
+        t0 = time.perf_counter()
+        if kept.size == 0:
+            cond, bids = np.zeros(0), kept_ids
+        elif rarefied:
+            cond, bids = mean_rarefied_beta(csr, metric, depth, beta_iterations, seed, ids=ids)
+        else:
+            cond, bids = beta_diversity(props, metric, ids=kept_ids)
+        _write_npz(out_dir / f"beta_{metric}.npz", bids, cond)
+        files.append(f"beta_{metric}.npz")
+        seconds[f"beta_{metric}"] = time.perf_counter() - t0
+
+        t0 = time.perf_counter()
+        coords, prop = pcoa(cond, bids, pcoa_dimensions, seed=seed)
+        _write_tsv(coords.reset_index(), out_dir / f"pcoa_{metric}.tsv")
+        files.append(f"pcoa_{metric}.tsv")
+        pcoa_info[metric] = {
+            "axes": [str(c) for c in prop.index],
+            "proportion_explained": [float(x) for x in prop.to_numpy()],
+        }
+        seconds[f"pcoa_{metric}"] = time.perf_counter() - t0
+        log.info("beta %s: %d samples", metric, bids.size)
+
+    return {
+        "n_samples_in": int(n),
+        "n_retained": int(kept.size),
+        "n_dropped": int(n - kept.size),
+        "depth": int(depth) if rarefied else None,
+        "iterations": int(iterations) if rarefied else 0,
+        "beta_iterations": int(beta_iterations) if rarefied else 0,
+        "seed": int(seed),
+        "values": values,
+        "rarefied": bool(rarefied),
+        "metrics": {"alpha": list(alpha_metrics), "beta": list(beta_metrics)},
+        "pcoa": pcoa_info,
+        "files": files,
+        "notes": notes,
+        "seconds": {k: round(float(v), 4) for k, v in seconds.items()},
+    }
