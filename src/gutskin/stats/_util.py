@@ -1,0 +1,136 @@
+"""Small helpers shared by the ``gutskin.stats`` modules (not public API)."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from ..errors import InputError
+
+
+class StatsInputError(InputError, ValueError):
+    """Bad input to a statistics function.
+
+    It is an :class:`~gutskin.errors.InputError` (so the Snakemake adapters print only its message)
+    and a :class:`ValueError` (so generic callers can catch it as one).
+    """
+
+    def __init__(self, problem: str, *, where: str | None = None, hint: str | None = None) -> None:
+        super().__init__(None, problem, where=where, hint=hint)
+
+
+def to_builtin(value: Any) -> Any:
+    """Convert numpy scalars/arrays, tuples and dataclasses into JSON-able Python objects.
+
+    Non-finite floats (NaN, ±inf) become ``None`` so the output is valid JSON.
+    """
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: to_builtin(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, Mapping):
+        return {str(k): to_builtin(v) for k, v in value.items()}
+    if isinstance(value, np.ndarray):
+        return [to_builtin(v) for v in value.tolist()]
+    if isinstance(value, (list, tuple)):
+        return [to_builtin(v) for v in value]
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        f = float(value)
+        return f if math.isfinite(f) else None
+    return value
+
+
+class JsonMixin:
+    """Gives a frozen dataclass a ``to_dict()`` with JSON-able values only."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the fields as a dict of plain Python values (floats, ints, str, lists, None)."""
+        out = to_builtin(self)
+        assert isinstance(out, dict)
+        return out
+
+
+def check_finite(name: str, value: float) -> float:
+    """Return ``value`` as a float, raising :class:`StatsInputError` if it is not finite."""
+    try:
+        f = float(value)
+    except (TypeError, ValueError):
+        raise StatsInputError(f"{name} must be a number, got {value!r}", where=name) from None
+    if not math.isfinite(f):
+        raise StatsInputError(f"{name} must be finite, got {value!r}", where=name)
+    return f
+
+
+def as_vector(name: str, values: Sequence[float] | np.ndarray) -> np.ndarray:
+    """A 1-D float64 array of finite values, or :class:`StatsInputError` naming the bad entry."""
+    arr = np.asarray(values, dtype=np.float64)
+    if arr.ndim != 1:
+        raise StatsInputError(f"{name} must be one-dimensional, got shape {arr.shape}", where=name)
+    bad = np.flatnonzero(~np.isfinite(arr))
+    if bad.size:
+        raise StatsInputError(
+            f"{name} has {bad.size} missing or non-finite value(s) (first at position {bad[0]})",
+            where=name,
+            hint="drop the incomplete observations (or pairs) before calling",
+        )
+    return arr
+
+
+def derive_rng(seed: int | np.random.SeedSequence | None, stream: int) -> np.random.Generator:
+    """An independent generator for one purpose (``stream``) derived from ``seed``.
+
+    Permutations and bootstrap resamples use different streams so that changing the number of
+    bootstrap draws never changes the permutation p-value.
+    """
+    ss = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
+    return np.random.default_rng(ss.spawn(stream + 1)[stream])
+
+
+def strata_codes(
+    strata: Sequence[Any] | np.ndarray | None, n: int, name: str = "strata"
+) -> np.ndarray | None:
+    """Integer codes (0..k-1) for ``strata``; ``None`` when there are no strata."""
+    if strata is None:
+        return None
+    arr = np.asarray(strata, dtype=object)
+    if arr.ndim != 1 or arr.shape[0] != n:
+        raise StatsInputError(
+            f"{name} must have one entry per observation ({n}), got shape {arr.shape}", where=name
+        )
+    missing = [
+        i for i, v in enumerate(arr) if v is None or (isinstance(v, float) and math.isnan(v))
+    ]
+    if missing:
+        raise StatsInputError(
+            f"{name} has {len(missing)} missing value(s) (first at position {missing[0]})",
+            where=name,
+            hint="give every observation a stratum (e.g. its run centre), or drop it",
+        )
+    _, codes = np.unique(arr.astype(str), return_inverse=True)
+    return codes.astype(np.int64)
+
+
+def permutation_matrix(
+    n: int, permutations: int, rng: np.random.Generator, codes: np.ndarray | None
+) -> np.ndarray:
+    """``permutations`` × ``n`` array of index permutations, restricted within strata if given.
+
+    Row ``k`` is a permutation ``p``: the permuted data are ``y[p]``. With strata, ``p[i]`` is always
+    in the same stratum as ``i``.
+    """
+    if codes is None:
+        keys = rng.random((permutations, n))
+        return np.argsort(keys, axis=1)
+    order = np.argsort(codes, kind="stable")  # positions grouped by stratum
+    keys = rng.random((permutations, n)) + 2.0 * codes[order][None, :]
+    # argsort within each row sorts positions of `order` by (stratum, random key)
+    ranked = np.argsort(keys, axis=1)
+    perms = np.empty((permutations, n), dtype=np.int64)
+    perms[:, order] = order[ranked]
+    return perms

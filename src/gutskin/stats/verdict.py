@@ -1,0 +1,408 @@
+"""The verdict rubric of CLAIMS.md §3.7, in one place.
+
+:func:`decide` turns the numbers of one primary test (:class:`Evidence`) into a :class:`Verdict`
+with a one-sentence reason that quotes the effect, its CI, the (Holm-adjusted) p-value and the power
+at the smallest effect size of interest (SESOI). The steps are applied in this order:
+
+1. ``data_problem`` → *inconclusive* ("data insufficient: …").
+2. significant = (Holm-adjusted, else raw) ``p < alpha`` **and** the 95 % CI excludes 0.
+3. significant in the direction opposite to the claim → *contradicted*.
+4. equivalence (90 % CI strictly inside ``(-SESOI, +SESOI)``) → *not supported (equivalence
+   shown)*; for "mirror" claims, equivalence with a concordant positive control → *contradicted*.
+5. significant, in the claimed direction (or the claim is two-sided) and ``|estimate| >= SESOI`` →
+   *supported*, unless the sensitivity analyses disagree (→ *inconclusive*). Causal claims get the
+   label "Association consistent with the claim".
+6. significant but smaller than the SESOI, not equivalent → *inconclusive*.
+7. not significant, not equivalent → *inconclusive* (underpowered, or the CI spans 0 and the SESOI).
+
+A non-significant result is never worded as the absence of an effect: only the TOST (step 4) can
+support that reading.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from ._util import JsonMixin, StatsInputError
+
+__all__ = ["LABELS", "VERDICTS", "Evidence", "Verdict", "decide", "not_testable"]
+
+VERDICTS = ("supported", "not_supported", "contradicted", "inconclusive", "not_testable")
+
+LABELS = {
+    "supported": "Supported",
+    "not_supported": "Not supported (equivalence shown)",
+    "contradicted": "Contradicted",
+    "inconclusive": "Inconclusive",
+    "not_testable": "Not testable with microbiome data",
+}
+
+#: Label of a supported verdict for a claim worded causally.
+CAUSAL_SUPPORTED_LABEL = "Association consistent with the claim"
+
+_DIRECTIONS = ("positive", "negative", "two_sided")
+
+
+def _check_interval(name: str, ci: tuple[float, float] | None) -> None:
+    if ci is None:
+        return
+    if len(ci) != 2:
+        raise StatsInputError(f"{name} must be a (low, high) pair, got {ci!r}", where=name)
+    lo, hi = ci
+    for v in (lo, hi):
+        if v is None or not math.isfinite(float(v)):
+            raise StatsInputError(f"{name} must hold two finite numbers, got {ci!r}", where=name)
+    if lo > hi:
+        raise StatsInputError(
+            f"{name} must be (low, high) with low <= high, got {ci!r}", where=name
+        )
+
+
+def _check_optional_number(name: str, value: float | None, lo: float, hi: float) -> None:
+    if value is None:
+        return
+    v = float(value)
+    if not math.isfinite(v) or not lo <= v <= hi:
+        raise StatsInputError(f"{name} must be in [{lo:g}, {hi:g}], got {value!r}", where=name)
+
+
+@dataclass(frozen=True)
+class Evidence(JsonMixin):
+    """The numbers of one primary test, on the SESOI's scale.
+
+    Attributes
+    ----------
+    estimate
+        Effect estimate on the SESOI's scale (e.g. Hedges g, or r); ``None`` if not computed.
+    ci95, ci90
+        95 % CI (significance) and 90 % CI (TOST equivalence) of ``estimate``.
+    p_value
+        Raw p-value.
+    p_adjusted
+        Holm-adjusted p-value within the family of primary tests (``None``: use ``p_value``).
+    sesoi
+        Smallest effect size of interest (> 0), same scale as ``estimate``.
+    expected_direction
+        Direction the claim predicts: ``positive``, ``negative`` or ``two_sided``.
+    power
+        Power to detect the SESOI (``None``: not computed).
+    n
+        Sample size quoted in the reason.
+    alpha, power_target
+        Significance level and the power below which a non-significant result is "underpowered".
+    sensitivity_agrees
+        Whether the pre-specified sensitivity analyses agree (``None``: none run).
+    sensitivity_note
+        What the sensitivity analyses showed, quoted in the reason.
+    positive_control_ok
+        Mirror claims: did the positive control show concordance? (``None``: not run.)
+    mirror_claim
+        The claim is about concordance between sites ("mirroring").
+    causal_language
+        The claim is worded causally ("determine", "trigger", …).
+    data_problem
+        Why the data cannot answer (e.g. ``"dataset unavailable: …"``); forces *inconclusive*.
+    """
+
+    estimate: float | None
+    ci95: tuple[float, float] | None
+    ci90: tuple[float, float] | None
+    p_value: float | None
+    p_adjusted: float | None
+    sesoi: float
+    expected_direction: str
+    power: float | None
+    n: int
+    alpha: float = 0.05
+    power_target: float = 0.8
+    sensitivity_agrees: bool | None = None
+    sensitivity_note: str | None = None
+    positive_control_ok: bool | None = None
+    mirror_claim: bool = False
+    causal_language: bool = False
+    data_problem: str | None = None
+
+    def __post_init__(self) -> None:
+        """Validate the fields (raises :class:`~gutskin.stats._util.StatsInputError`)."""
+        try:
+            sesoi_ok = (
+                self.sesoi is not None and math.isfinite(float(self.sesoi)) and self.sesoi > 0
+            )
+        except (TypeError, ValueError):
+            sesoi_ok = False
+        if not sesoi_ok:
+            raise StatsInputError(f"sesoi must be a number > 0, got {self.sesoi!r}", where="sesoi")
+        if self.expected_direction not in _DIRECTIONS:
+            raise StatsInputError(
+                f"expected_direction must be one of {_DIRECTIONS}, got {self.expected_direction!r}",
+                where="expected_direction",
+            )
+        if self.estimate is not None and not math.isfinite(float(self.estimate)):
+            raise StatsInputError(
+                f"estimate must be finite or None, got {self.estimate!r}", where="estimate"
+            )
+        _check_interval("ci95", self.ci95)
+        _check_interval("ci90", self.ci90)
+        _check_optional_number("p_value", self.p_value, 0.0, 1.0)
+        _check_optional_number("p_adjusted", self.p_adjusted, 0.0, 1.0)
+        _check_optional_number("power", self.power, 0.0, 1.0)
+        if not 0 < self.alpha < 1:
+            raise StatsInputError(f"alpha must be in (0, 1), got {self.alpha!r}", where="alpha")
+        if not 0 < self.power_target < 1:
+            raise StatsInputError(
+                f"power_target must be in (0, 1), got {self.power_target!r}", where="power_target"
+            )
+        if self.n is None or int(self.n) != self.n or self.n < 0:
+            raise StatsInputError(f"n must be a non-negative integer, got {self.n!r}", where="n")
+
+
+@dataclass(frozen=True)
+class Verdict(JsonMixin):
+    """A claim's verdict: machine value, display label and a one-sentence reason."""
+
+    verdict: str
+    label: str
+    reason: str
+
+
+# ------------------------------------------------------------------------------------------------
+# wording helpers
+# ------------------------------------------------------------------------------------------------
+def _decimals(*values: float | None) -> int:
+    """Decimals showing the smallest non-zero |value| with 2 significant digits (2 to 4)."""
+    mags = [abs(float(v)) for v in values if v is not None and abs(float(v)) >= 1e-4]
+    if not mags:
+        return 2
+    return int(min(4, max(2, -math.floor(math.log10(min(mags))) + 1)))
+
+
+def _fmt(x: float, decimals: int | None = None) -> str:
+    """A number for prose, with ``decimals`` (default: chosen from the value itself)."""
+    d = _decimals(x) if decimals is None else decimals
+    out = f"{float(x):.{d}f}"
+    return f"{0.0:.{d}f}" if float(out) == 0 else out  # never "-0.00"
+
+
+def _fmt_p(p: float) -> str:
+    return "p < 0.001" if p < 0.001 else f"p = {p:.3g}"
+
+
+def _ci_text(ci: tuple[float, float], level: int, d: int) -> str:
+    return f"{level}% CI {_fmt(ci[0], d)} to {_fmt(ci[1], d)}"
+
+
+def _p_text(ev: Evidence) -> str:
+    parts = []
+    if ev.p_value is not None:
+        parts.append(_fmt_p(ev.p_value))
+    if ev.p_adjusted is not None:
+        parts.append("Holm-adjusted " + _fmt_p(ev.p_adjusted))
+    return ", ".join(parts) if parts else "no p-value available"
+
+
+def _power_text(ev: Evidence, d: int) -> str:
+    if ev.power is None:
+        return "power at the SESOI not computed"
+    return f"power {ev.power:.2f} to detect the SESOI of ±{_fmt(ev.sesoi, d)}"
+
+
+def _digits(ev: Evidence) -> int:
+    """One number of decimals for the estimate, its CIs and the SESOI of a reason."""
+    vals: list[float | None] = [ev.estimate, ev.sesoi]
+    for ci in (ev.ci95, ev.ci90):
+        if ci is not None:
+            vals.extend(ci)
+    return _decimals(*vals)
+
+
+def _summary(ev: Evidence, with_power: bool = True) -> str:
+    """Effect and CIs first, p-values second, then power and n (CLAIMS.md §3.7 wording rules)."""
+    assert ev.estimate is not None and ev.ci95 is not None
+    d = _digits(ev)
+    cis = _ci_text(ev.ci95, 95, d)
+    if ev.ci90 is not None:
+        cis += "; " + _ci_text(ev.ci90, 90, d)
+    power = f", {_power_text(ev, d)}" if with_power else ""
+    return f"estimate {_fmt(ev.estimate, d)} ({cis}), {_p_text(ev)}{power}, n = {ev.n}"
+
+
+def _sign(x: float) -> str:
+    return "positive" if x > 0 else "negative" if x < 0 else "zero"
+
+
+def _make(verdict: str, reason: str, label: str | None = None) -> Verdict:
+    reason = reason.strip()
+    if not reason.endswith("."):
+        reason += "."
+    return Verdict(verdict=verdict, label=label or LABELS[verdict], reason=reason)
+
+
+def not_testable(reason: str) -> Verdict:
+    """Verdict for a claim that microbiome data cannot test (mechanistic, interventional, …)."""
+    if not isinstance(reason, str) or not reason.strip():
+        raise StatsInputError("a not-testable verdict needs a reason", where="reason")
+    return _make("not_testable", reason)
+
+
+# ------------------------------------------------------------------------------------------------
+# the rubric
+# ------------------------------------------------------------------------------------------------
+def decide(ev: Evidence) -> Verdict:
+    """Apply the CLAIMS.md §3.7 rubric to one primary test.
+
+    Parameters
+    ----------
+    ev
+        The test's numbers; see :class:`Evidence`.
+
+    Returns
+    -------
+    Verdict
+        ``verdict`` (one of :data:`VERDICTS`), display ``label`` and a ``reason`` sentence quoting
+        effect, CIs, p (raw and Holm-adjusted), power at the SESOI and n.
+
+    Notes
+    -----
+    Boundaries are strict: ``p == alpha`` is not significant; a 95 % CI touching 0 does not
+    exclude it; a 90 % CI touching ±SESOI does not show equivalence; ``|estimate| == SESOI`` counts
+    as reaching the SESOI.
+    """
+    # 1. data problems
+    if ev.data_problem:
+        return _make("inconclusive", f"data insufficient: {ev.data_problem.strip().rstrip('.')}")
+    if ev.estimate is None or ev.ci95 is None:
+        return _make(
+            "inconclusive",
+            "data insufficient: the analysis produced no estimate or 95% CI to judge"
+            + (f" (n = {ev.n})" if ev.n is not None else ""),
+        )
+
+    est = float(ev.estimate)
+    lo95, hi95 = ev.ci95
+    sesoi = float(ev.sesoi)
+    d = _digits(ev)
+    summary = _summary(ev)
+    sesoi_txt = f"±{_fmt(sesoi, d)}"
+
+    # 2. significance
+    p_used = ev.p_adjusted if ev.p_adjusted is not None else ev.p_value
+    ci_excludes_zero = lo95 > 0 or hi95 < 0
+    p_below = p_used is not None and p_used < ev.alpha
+    sig = p_below and ci_excludes_zero
+
+    # 3. significant in the opposite direction
+    if sig and ev.expected_direction != "two_sided" and _sign(est) != ev.expected_direction:
+        return _make(
+            "contradicted",
+            f"significant effect in the opposite direction to the claim (the claim predicts a "
+            f"{ev.expected_direction} effect, the estimate is {_sign(est)}): {summary}",
+        )
+
+    # 4. equivalence
+    equivalent = ev.ci90 is not None and -sesoi < ev.ci90[0] and ev.ci90[1] < sesoi
+    if equivalent:
+        assert ev.ci90 is not None
+        eq = f"{_ci_text(ev.ci90, 90, d)} lies within ±SESOI ({sesoi_txt})"
+        if ev.mirror_claim:
+            if ev.positive_control_ok:
+                return _make(
+                    "contradicted",
+                    f"concordance equivalent to none while the positive control is concordant: "
+                    f"{eq}; {summary}",
+                )
+            control = (
+                "the positive control did not show concordance"
+                if ev.positive_control_ok is False
+                else "no positive control was run"
+            )
+            return _make(
+                "not_supported",
+                f"equivalence shown: {eq}; {control}, so the pipeline cannot tell a real absence "
+                f"of concordance from a method that misses it; {summary}",
+            )
+        extra = (
+            "; the effect is statistically detectable but smaller than the smallest effect of "
+            "interest"
+            if sig
+            else ""
+        )
+        return _make("not_supported", f"equivalence shown: {eq}{extra}; {summary}")
+
+    # 5. significant and at least as large as the SESOI
+    if sig and abs(est) >= sesoi:
+        if ev.sensitivity_agrees is False:
+            note = (
+                (
+                    ev.sensitivity_note
+                    or "a pre-specified sensitivity analysis did not reproduce the result"
+                )
+                .strip()
+                .rstrip(".")
+            )
+            return _make(
+                "inconclusive",
+                f"sensitivity analyses disagree: {note}; primary analysis: {summary}",
+            )
+        direction = (
+            "in the claimed direction"
+            if ev.expected_direction != "two_sided"
+            else "(the claim states no direction)"
+        )
+        reason = (
+            f"significant effect {direction}, at least as large as the SESOI of {sesoi_txt}: "
+            f"{summary}"
+        )
+        if ev.sensitivity_agrees is True:
+            reason += "; the sensitivity analyses agree"
+            if ev.sensitivity_note:
+                reason += f" ({ev.sensitivity_note.strip().rstrip('.')})"
+        else:
+            reason += "; no sensitivity analysis was run"
+        if ev.causal_language:
+            reason += "; the causal wording is not testable with cross-sectional data"
+            return _make("supported", reason, label=CAUSAL_SUPPORTED_LABEL)
+        return _make("supported", reason)
+
+    # 6. significant but small, equivalence not shown
+    if sig:
+        return _make(
+            "inconclusive",
+            f"significant but smaller than the SESOI ({sesoi_txt}), and equivalence not "
+            f"shown: {summary}",
+        )
+
+    # 7. not significant, equivalence not shown
+    eq_note = "" if ev.ci90 is not None else "; equivalence could not be assessed (no 90% CI)"
+    if ev.power is not None and ev.power < ev.power_target:
+        return _make(
+            "inconclusive",
+            f"underpowered: power {ev.power:.2f} at the SESOI (target {ev.power_target:.2f}); "
+            f"the result is not statistically significant and equivalence is not shown: "
+            f"{_summary(ev, with_power=False)}{eq_note}",
+        )
+    if ci_excludes_zero:
+        # the raw CI excludes 0 but the (adjusted) p-value is not below alpha
+        why = (
+            f"the Holm-adjusted p-value is not below alpha = {_fmt(ev.alpha)}"
+            if ev.p_adjusted is not None
+            else f"the p-value is not below alpha = {_fmt(ev.alpha)}"
+            if ev.p_value is not None
+            else "there is no p-value"
+        )
+        return _make(
+            "inconclusive",
+            f"not significant although the 95% CI excludes 0 ({why}), and equivalence not "
+            f"shown: {summary}{eq_note}",
+        )
+    if ev.ci90 is None:
+        return _make(
+            "inconclusive",
+            f"not statistically significant, and equivalence could not be assessed (no 90% CI): "
+            f"{summary}",
+        )
+    return _make(
+        "inconclusive",
+        f"the CI spans both 0 and the SESOI ({sesoi_txt}), so the data cannot distinguish a "
+        f"null from a meaningful effect: {summary}",
+    )

@@ -1,0 +1,524 @@
+"""The verdict rubric (CLAIMS.md §3.7) branch by branch, and Holm/BH against R's p.adjust."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from gutskin.errors import InputError
+from gutskin.stats import LABELS, VERDICTS, Evidence, Verdict, bh, decide, holm, not_testable
+from gutskin.stats.verdict import CAUSAL_SUPPORTED_LABEL
+
+REF = json.loads(
+    (Path(__file__).parents[1] / "fixtures" / "r_stats_reference.json").read_text(encoding="utf-8")
+)
+
+FORBIDDEN = ("no effect", "no difference", "no association", "no relationship", "does not affect")
+
+
+def ev(**kw: Any) -> Evidence:
+    """A baseline: a clear, large negative effect as claimed, well powered."""
+    base: dict[str, Any] = {
+        "estimate": -0.45,
+        "ci95": (-0.70, -0.20),
+        "ci90": (-0.66, -0.24),
+        "p_value": 0.0004,
+        "p_adjusted": 0.003,
+        "sesoi": 0.2,
+        "expected_direction": "negative",
+        "power": 0.95,
+        "n": 500,
+    }
+    base.update(kw)
+    return Evidence(**base)
+
+
+def check_wording(v: Verdict) -> None:
+    assert v.verdict in VERDICTS
+    low = v.reason.lower()
+    for phrase in FORBIDDEN:
+        assert phrase not in low, (phrase, v.reason)
+    assert v.reason.endswith(".")
+
+
+# ---------------------------------------------------------------------------------------------
+# 1. data problems
+# ---------------------------------------------------------------------------------------------
+def test_data_problem_is_inconclusive_whatever_the_numbers() -> None:
+    v = decide(ev(data_problem="too few samples (n = 4)"))
+    assert (v.verdict, v.label) == ("inconclusive", "Inconclusive")
+    assert v.reason == "data insufficient: too few samples (n = 4)."
+    check_wording(v)
+
+
+def test_missing_estimate_is_inconclusive() -> None:
+    v = decide(
+        ev(estimate=None, ci95=None, ci90=None, p_value=None, p_adjusted=None, power=None, n=0)
+    )
+    assert v.verdict == "inconclusive" and v.reason.startswith("data insufficient")
+    check_wording(v)
+
+
+# ---------------------------------------------------------------------------------------------
+# 3. contradicted (opposite direction)
+# ---------------------------------------------------------------------------------------------
+def test_significant_opposite_direction_is_contradicted() -> None:
+    v = decide(ev(estimate=0.45, ci95=(0.20, 0.70), ci90=(0.24, 0.66)))
+    assert (v.verdict, v.label) == ("contradicted", "Contradicted")
+    assert "opposite direction" in v.reason and "0.45" in v.reason
+    check_wording(v)
+
+
+def test_opposite_direction_but_small_and_equivalent_is_still_contradicted() -> None:
+    # rubric order: step 3 comes before the equivalence step
+    v = decide(ev(estimate=0.05, ci95=(0.02, 0.08), ci90=(0.025, 0.075), p_adjusted=0.01))
+    assert v.verdict == "contradicted"
+
+
+def test_two_sided_claim_is_never_contradicted_by_direction() -> None:
+    v = decide(
+        ev(estimate=0.45, ci95=(0.20, 0.70), ci90=(0.24, 0.66), expected_direction="two_sided")
+    )
+    assert v.verdict == "supported"
+    assert "states no direction" in v.reason
+    check_wording(v)
+
+
+def test_opposite_direction_not_significant_after_holm_is_not_contradicted() -> None:
+    v = decide(
+        ev(estimate=0.45, ci95=(0.20, 0.70), ci90=(0.24, 0.66), p_value=0.01, p_adjusted=0.06)
+    )
+    assert v.verdict == "inconclusive"
+    assert "Holm-adjusted" in v.reason
+    check_wording(v)
+
+
+# ---------------------------------------------------------------------------------------------
+# 4. equivalence
+# ---------------------------------------------------------------------------------------------
+def test_equivalence_not_significant_is_not_supported() -> None:
+    v = decide(
+        ev(
+            estimate=0.01,
+            ci95=(-0.10, 0.12),
+            ci90=(-0.08, 0.10),
+            p_value=0.8,
+            p_adjusted=1.0,
+            power=0.99,
+        )
+    )
+    assert (v.verdict, v.label) == ("not_supported", "Not supported (equivalence shown)")
+    assert v.reason.startswith(
+        "equivalence shown: 90% CI -0.080 to 0.100 lies within ±SESOI (±0.200)"
+    )
+    assert "statistically detectable" not in v.reason
+    check_wording(v)
+
+
+def test_equivalence_and_significant_says_detectable_but_small() -> None:
+    v = decide(
+        ev(
+            estimate=-0.08,
+            ci95=(-0.12, -0.04),
+            ci90=(-0.115, -0.045),
+            p_value=0.0001,
+            p_adjusted=0.0008,
+        )
+    )
+    assert v.verdict == "not_supported"
+    assert "statistically detectable but smaller than the smallest effect of interest" in v.reason
+    check_wording(v)
+
+
+def test_ci90_touching_the_bound_is_not_equivalence() -> None:
+    v = decide(
+        ev(
+            estimate=0.0,
+            ci95=(-0.25, 0.25),
+            ci90=(-0.2, 0.2),
+            p_value=0.9,
+            p_adjusted=1.0,
+            power=0.9,
+        )
+    )
+    assert v.verdict == "inconclusive"
+    just_inside = decide(
+        dataclasses.replace(
+            ev(
+                estimate=0.0,
+                ci95=(-0.25, 0.25),
+                ci90=(-0.1999, 0.1999),
+                p_value=0.9,
+                p_adjusted=1.0,
+            )
+        )
+    )
+    assert just_inside.verdict == "not_supported"
+
+
+def test_missing_ci90_never_shows_equivalence() -> None:
+    v = decide(
+        ev(estimate=0.0, ci95=(-0.05, 0.05), ci90=None, p_value=0.9, p_adjusted=1.0, power=0.99)
+    )
+    assert v.verdict == "inconclusive"
+    assert "could not be assessed" in v.reason
+    check_wording(v)
+
+
+def test_mirror_claim_equivalent_with_working_positive_control_is_contradicted() -> None:
+    v = decide(
+        ev(
+            estimate=0.01,
+            ci95=(-0.06, 0.08),
+            ci90=(-0.05, 0.07),
+            p_value=0.4,
+            p_adjusted=0.9,
+            sesoi=0.1,
+            expected_direction="positive",
+            mirror_claim=True,
+            positive_control_ok=True,
+        )
+    )
+    assert v.verdict == "contradicted"
+    assert v.reason.startswith(
+        "concordance equivalent to none while the positive control is concordant"
+    )
+    check_wording(v)
+
+
+@pytest.mark.parametrize("control", [False, None])
+def test_mirror_claim_equivalent_without_positive_control_is_not_supported(
+    control: bool | None,
+) -> None:
+    v = decide(
+        ev(
+            estimate=0.01,
+            ci95=(-0.06, 0.08),
+            ci90=(-0.05, 0.07),
+            p_value=0.4,
+            p_adjusted=0.9,
+            sesoi=0.1,
+            expected_direction="positive",
+            mirror_claim=True,
+            positive_control_ok=control,
+        )
+    )
+    assert v.verdict == "not_supported"
+    assert (
+        "did not show concordance" if control is False else "no positive control was run"
+    ) in v.reason
+    check_wording(v)
+
+
+def test_mirror_claim_not_equivalent_falls_through_to_power() -> None:
+    v = decide(
+        ev(
+            estimate=0.05,
+            ci95=(-0.10, 0.20),
+            ci90=(-0.08, 0.18),
+            p_value=0.4,
+            p_adjusted=0.9,
+            sesoi=0.1,
+            expected_direction="positive",
+            mirror_claim=True,
+            positive_control_ok=True,
+            power=0.3,
+        )
+    )
+    assert v.verdict == "inconclusive" and v.reason.startswith("underpowered")
+
+
+# ---------------------------------------------------------------------------------------------
+# 5. supported / sensitivity disagreement / causal wording
+# ---------------------------------------------------------------------------------------------
+def test_supported() -> None:
+    v = decide(ev(sensitivity_agrees=True, sensitivity_note="RLM g = -0.41"))
+    assert (v.verdict, v.label) == ("supported", "Supported")
+    for number in (
+        "-0.45",
+        "-0.70",
+        "-0.20",
+        "p < 0.001",
+        "Holm-adjusted p = 0.003",
+        "power 0.95",
+        "n = 500",
+    ):
+        assert number in v.reason, number
+    assert "sensitivity analyses agree (RLM g = -0.41)" in v.reason
+    # effect and CI come before the p-value
+    assert v.reason.index("estimate") < v.reason.index("95% CI") < v.reason.index("p <")
+    check_wording(v)
+
+
+def test_supported_without_sensitivity_analysis_says_so() -> None:
+    v = decide(ev())
+    assert v.verdict == "supported" and "no sensitivity analysis was run" in v.reason
+
+
+def test_estimate_exactly_at_sesoi_is_supported() -> None:
+    v = decide(ev(estimate=-0.2, ci95=(-0.35, -0.05), ci90=(-0.32, -0.08)))
+    assert v.verdict == "supported"
+
+
+def test_sensitivity_disagreement_is_inconclusive() -> None:
+    v = decide(
+        ev(
+            sensitivity_agrees=False,
+            sensitivity_note="matched analysis g = -0.05 (95% CI -0.3 to 0.2)",
+        )
+    )
+    assert v.verdict == "inconclusive"
+    assert v.reason.startswith("sensitivity analyses disagree: matched analysis g = -0.05")
+    check_wording(v)
+
+
+def test_causal_claim_gets_association_label() -> None:
+    v = decide(ev(causal_language=True))
+    assert v.verdict == "supported"
+    assert v.label == CAUSAL_SUPPORTED_LABEL == "Association consistent with the claim"
+    assert "the causal wording is not testable with cross-sectional data" in v.reason
+
+
+def test_causal_language_does_not_change_other_verdicts() -> None:
+    v = decide(ev(causal_language=True, estimate=0.45, ci95=(0.2, 0.7), ci90=(0.24, 0.66)))
+    assert (v.verdict, v.label) == ("contradicted", "Contradicted")
+
+
+# ---------------------------------------------------------------------------------------------
+# 2./6. significance boundaries; significant but small
+# ---------------------------------------------------------------------------------------------
+def test_p_exactly_alpha_is_not_significant() -> None:
+    v = decide(
+        ev(
+            p_value=0.05,
+            p_adjusted=None,
+            estimate=-0.45,
+            ci95=(-0.9, -0.01),
+            ci90=(-0.8, -0.1),
+            power=0.9,
+        )
+    )
+    assert v.verdict == "inconclusive"
+    assert "p = 0.05" in v.reason
+    check_wording(v)
+
+
+def test_ci95_touching_zero_is_not_significant() -> None:
+    v = decide(
+        ev(
+            p_value=0.049,
+            p_adjusted=None,
+            estimate=-0.3,
+            ci95=(-0.6, 0.0),
+            ci90=(-0.55, -0.05),
+            power=0.5,
+        )
+    )
+    assert v.verdict == "inconclusive" and v.reason.startswith("underpowered")
+
+
+def test_raw_p_used_when_no_adjusted_p() -> None:
+    v = decide(ev(p_adjusted=None, p_value=0.01))
+    assert v.verdict == "supported"
+    assert "Holm" not in v.reason
+
+
+def test_significant_but_smaller_than_sesoi() -> None:
+    v = decide(ev(estimate=-0.12, ci95=(-0.22, -0.02), ci90=(-0.205, -0.035), p_adjusted=0.02))
+    assert v.verdict == "inconclusive"
+    assert v.reason.startswith("significant but smaller than the SESOI")
+    assert "equivalence not shown" in v.reason
+    check_wording(v)
+
+
+# ---------------------------------------------------------------------------------------------
+# 7. not significant, not equivalent
+# ---------------------------------------------------------------------------------------------
+def test_not_significant_underpowered() -> None:
+    v = decide(
+        ev(
+            estimate=-0.15,
+            ci95=(-0.5, 0.2),
+            ci90=(-0.44, 0.14),
+            p_value=0.4,
+            p_adjusted=0.9,
+            power=0.31,
+        )
+    )
+    assert v.verdict == "inconclusive"
+    assert v.reason.startswith("underpowered: power 0.31 at the SESOI")
+    check_wording(v)
+
+
+def test_not_significant_power_at_target_is_not_called_underpowered() -> None:
+    v = decide(
+        ev(
+            estimate=-0.1,
+            ci95=(-0.3, 0.1),
+            ci90=(-0.27, 0.07),
+            p_value=0.3,
+            p_adjusted=0.6,
+            power=0.8,
+        )
+    )
+    assert v.verdict == "inconclusive"
+    assert v.reason.startswith("the CI spans both 0 and the SESOI")
+    check_wording(v)
+
+
+def test_not_significant_missing_power() -> None:
+    v = decide(
+        ev(
+            estimate=-0.1,
+            ci95=(-0.3, 0.1),
+            ci90=(-0.27, 0.07),
+            p_value=0.3,
+            p_adjusted=0.6,
+            power=None,
+        )
+    )
+    assert v.verdict == "inconclusive"
+    assert v.reason.startswith("the CI spans both 0 and the SESOI")
+    assert "power at the SESOI not computed" in v.reason
+    check_wording(v)
+
+
+def test_missing_p_value_is_not_significant() -> None:
+    v = decide(ev(p_value=None, p_adjusted=None, power=0.9))
+    assert v.verdict == "inconclusive"
+    assert "no p-value" in v.reason
+    check_wording(v)
+
+
+@pytest.mark.parametrize(
+    "kw",
+    [
+        {},
+        {"estimate": 0.45, "ci95": (0.2, 0.7), "ci90": (0.24, 0.66)},
+        {
+            "estimate": 0.0,
+            "ci95": (-0.1, 0.1),
+            "ci90": (-0.08, 0.08),
+            "p_value": 0.9,
+            "p_adjusted": 1.0,
+        },
+        {
+            "estimate": -0.1,
+            "ci95": (-0.5, 0.3),
+            "ci90": (-0.45, 0.25),
+            "p_value": 0.6,
+            "p_adjusted": 1.0,
+            "power": 0.2,
+        },
+        {
+            "estimate": -0.1,
+            "ci95": (-0.5, 0.3),
+            "ci90": (-0.45, 0.25),
+            "p_value": 0.6,
+            "p_adjusted": 1.0,
+            "power": 0.99,
+        },
+        {"estimate": -0.1, "ci95": (-0.15, -0.05), "ci90": (-0.14, -0.06), "p_adjusted": 0.5},
+        {"data_problem": "dataset unavailable: mirror empty"},
+    ],
+)
+def test_reasons_never_claim_absence_of_effect(kw: dict[str, Any]) -> None:
+    for extra in (
+        {},
+        {"mirror_claim": True, "positive_control_ok": True},
+        {"causal_language": True},
+    ):
+        check_wording(decide(ev(**kw, **extra)))
+
+
+# ---------------------------------------------------------------------------------------------
+# helpers, labels, validation
+# ---------------------------------------------------------------------------------------------
+def test_not_testable() -> None:
+    v = not_testable(
+        "mechanistic claim about short-chain fatty acids; no microbiome table measures it"
+    )
+    assert (v.verdict, v.label) == ("not_testable", "Not testable with microbiome data")
+    assert v.to_dict() == {
+        "verdict": "not_testable",
+        "label": LABELS["not_testable"],
+        "reason": v.reason,
+    }
+    with pytest.raises(InputError):
+        not_testable("  ")
+
+
+def test_labels_cover_every_verdict() -> None:
+    assert set(LABELS) == set(VERDICTS)
+    assert LABELS["supported"] == "Supported"
+    assert LABELS["contradicted"] == "Contradicted"
+    assert LABELS["inconclusive"] == "Inconclusive"
+
+
+def test_evidence_to_dict_is_json() -> None:
+    d = ev().to_dict()
+    assert json.loads(json.dumps(d))["ci95"] == [-0.70, -0.20]
+
+
+@pytest.mark.parametrize(
+    "kw",
+    [
+        {"sesoi": 0.0},
+        {"sesoi": -0.2},
+        {"expected_direction": "down"},
+        {"ci95": (0.3, -0.3)},
+        {"p_value": 1.5},
+        {"power": -0.1},
+        {"estimate": float("nan")},
+        {"n": -1},
+    ],
+)
+def test_evidence_validation(kw: dict[str, Any]) -> None:
+    with pytest.raises(InputError):
+        ev(**kw)
+
+
+# ---------------------------------------------------------------------------------------------
+# multiple testing (R: p.adjust)
+# ---------------------------------------------------------------------------------------------
+def test_holm_matches_r() -> None:
+    ref = REF["p_adjust"]
+    assert holm(ref["p"]) == pytest.approx(ref["holm"], abs=1e-12)
+
+
+def test_bh_matches_r() -> None:
+    ref = REF["p_adjust"]
+    assert bh(ref["p"]) == pytest.approx(ref["BH"], abs=1e-12)
+
+
+def test_holm_by_hand_with_none_passing_through() -> None:
+    # m = 3 non-missing: sorted 0.01, 0.02, 0.04 -> 0.03, 0.04, max(0.04, 0.04) = 0.04
+    assert holm([0.04, None, 0.01, 0.02]) == pytest.approx([0.04, None, 0.03, 0.04])
+    assert holm([None, None]) == [None, None]
+    assert holm([]) == []
+
+
+def test_bh_by_hand_with_none() -> None:
+    # m = 3: sorted 0.01, 0.02, 0.04 -> min over j >= i of 3 p(j) / j: 0.03, 0.03, 0.04
+    assert bh([0.04, None, 0.01, 0.02]) == pytest.approx([0.04, None, 0.03, 0.03])
+
+
+def test_adjustments_cap_at_one_and_reject_bad_p() -> None:
+    assert holm([0.6, 0.7]) == [1.0, 1.0]
+    with pytest.raises(InputError):
+        holm([0.1, float("nan")])
+    with pytest.raises(ValueError):
+        bh([0.1, 1.2])
+
+
+def test_numbers_share_decimals_and_never_show_negative_zero() -> None:
+    v = decide(ev(estimate=-0.08, ci95=(-0.12, -0.04), ci90=(-0.115, -0.045)))
+    assert "estimate -0.080 (95% CI -0.120 to -0.040; 90% CI -0.115 to -0.045)" in v.reason
+    v0 = decide(
+        ev(estimate=-0.00001, ci95=(-0.1, 0.1), ci90=(-0.08, 0.08), p_value=0.9, p_adjusted=1.0)
+    )
+    assert "estimate 0.000 (" in v0.reason and "-0.000" not in v0.reason
