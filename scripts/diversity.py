@@ -1,0 +1,30 @@
+"""Snakemake adapter: repeated rarefaction, alpha/beta diversity and PCoA (rule ``diversity``)."""
+
+from pathlib import Path
+
+import numba
+
+from gutskin._adapter import run_step
+from gutskin.claims.ledger import write_json
+from gutskin.diversity.pipeline import run_diversity
+from gutskin.io.table import read_biom
+
+
+def main(smk):
+    numba.set_num_threads(max(1, min(smk.threads, numba.config.NUMBA_NUM_THREADS)))
+    table = read_biom(smk.input.table)
+    summary = run_diversity(
+        table,
+        depth=int(smk.params.depth),
+        iterations=int(smk.params.iterations),
+        beta_iterations=int(smk.params.beta_iterations),
+        seed=int(smk.params.seed),
+        alpha_metrics=list(smk.params.alpha_metrics),
+        beta_metrics=list(smk.params.beta_metrics),
+        pcoa_dimensions=int(smk.params.pcoa_dimensions),
+        out_dir=Path(smk.output.summary).parent,
+    )
+    write_json(summary, Path(smk.output.summary))
+
+
+run_step(snakemake, main)

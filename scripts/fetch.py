@@ -1,0 +1,15 @@
+"""Snakemake adapter: fetch one dataset's files into the verified cache (rule ``fetch``)."""
+
+from pathlib import Path
+
+from gutskin import fetch
+from gutskin._adapter import run_step
+
+
+def main(smk):
+    settings = fetch.settings_from_config(smk.config)
+    manifest = fetch.fetch_dataset(smk.wildcards.dataset, smk.params.dataset, settings)
+    fetch.write_manifest(manifest, Path(smk.output.manifest))
+
+
+run_step(snakemake, main)

@@ -1,0 +1,22 @@
+"""Snakemake adapter: read and harmonise one dataset (rule ``import_dataset``)."""
+
+import json
+from pathlib import Path
+
+from gutskin._adapter import run_step
+from gutskin.importer import import_dataset
+
+
+def main(smk):
+    with open(smk.input.manifest, encoding="utf-8") as fh:
+        manifest = json.load(fh)
+    import_dataset(
+        smk.wildcards.dataset,
+        smk.params.dataset,
+        manifest,
+        Path(smk.output.info).parent,
+        manifest_path=smk.input.manifest,
+    )
+
+
+run_step(snakemake, main)

@@ -1,0 +1,21 @@
+"""Snakemake adapter: Holm across primary tests and the verdict rubric (rule ``ledger``)."""
+
+import json
+from pathlib import Path
+
+from gutskin._adapter import run_step
+from gutskin.claims.ledger import build_ledger, write_json, write_tsv
+
+
+def main(smk):
+    results = {}
+    for path in smk.input.results:
+        with open(path, encoding="utf-8") as fh:
+            r = json.load(fh)
+        results[r["id"]] = r
+    ledger = build_ledger(list(smk.params.claims), results, smk.config)
+    write_json(ledger, Path(smk.output.claims))
+    write_tsv(ledger, Path(smk.output.table))
+
+
+run_step(snakemake, main)

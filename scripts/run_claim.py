@@ -1,0 +1,22 @@
+"""Snakemake adapter: run the analysis of one claim (rule ``claim``)."""
+
+from pathlib import Path
+
+from gutskin._adapter import run_step
+from gutskin.claims import load_bundle, run_claim
+from gutskin.claims.ledger import write_json
+
+
+def main(smk):
+    claim = smk.params.claim
+    bundles = {
+        ds: load_bundle(ds, Path(f"results/import/{ds}"), Path(f"results/diversity/{ds}"))
+        for ds in claim.get("datasets", [])
+    }
+    out_dir = Path(smk.output.outdir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    result = run_claim(claim, bundles, smk.config, out_dir)
+    write_json(result.to_dict(), Path(smk.output.result))
+
+
+run_step(snakemake, main)

@@ -1,0 +1,71 @@
+"""Shared pieces of the claim runners: the result container and small helpers."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+
+def clean(value: Any) -> Any:
+    """Turn numpy scalars, NaN and tuples into JSON-able Python values (NaN/inf -> None)."""
+    if isinstance(value, dict):
+        return {str(k): clean(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [clean(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if value is pd.NA:
+        return None
+    return value
+
+
+@dataclass
+class ClaimResult:
+    """Numbers a runner computed for one claim; the ledger turns them into a verdict.
+
+    ``headline`` holds the primary test on the SESOI's scale: ``effect_size``, ``effect_size_ci`` (95 %),
+    ``effect_size_ci90``, plus the estimate in natural units (``estimate``, ``ci_low``, ``ci_high``), ``p_value``,
+    ``tost_p``, ``power`` and ``n``.
+    """
+
+    id: str
+    data_problem: str | None = None
+    headline: dict[str, Any] = field(default_factory=dict)
+    estimate_label: str = ""
+    effect_size_label: str = ""
+    method: str = ""
+    covariates: list[str] = field(default_factory=list)
+    n: int | None = None
+    n_groups: dict[str, int] = field(default_factory=dict)
+    tests: list[dict[str, Any]] = field(default_factory=list)
+    sensitivity_agrees: bool | None = None
+    sensitivity_note: str | None = None
+    positive_control_ok: bool | None = None
+    figures: list[dict[str, str]] = field(default_factory=list)
+    tables: list[dict[str, str]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    sample_flow: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able dict."""
+        return clean(dict(self.__dict__))
+
+
+def significant_same(
+    p1: float | None, est1: float | None, p2: float | None, est2: float | None, alpha: float
+) -> bool | None:
+    """Whether two analyses reach the same conclusion (both significant in the same direction, or both not)."""
+    if None in (p1, p2, est1, est2):
+        return None
+    s1, s2 = p1 < alpha, p2 < alpha  # type: ignore[operator]
+    if s1 != s2:
+        return False
+    if s1 and np.sign(est1) != np.sign(est2):
+        return False
+    return True

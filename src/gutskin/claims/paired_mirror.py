@@ -1,0 +1,349 @@
+"""Runner ``paired_mirror``: do gut and skin communities of the same people mirror each other?
+
+Design (CLAIMS.md C9, H9a and H9c): subjects with a stool sample and a skin sample (first available of the
+configured subsites) at the same visit, both retained at the rarefaction depth. The headline test is a Mantel
+test (Spearman) between the subjects' gut and skin Bray–Curtis matrices, with permutations restricted within a
+stratum (run centre) and a subject-bootstrap confidence interval. Secondary: Spearman correlation of gut and
+skin alpha diversity (permutation p). Positive control: left vs right retroauricular crease, which should be
+concordant if the method can detect concordance at all. Ordering check (CLAIMS.md R15): stool is more diverse
+than skin within subjects (paired Wilcoxon). Sensitivity: the Mantel test with the other beta metrics.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats as sps
+
+from ..stats import paired, power
+from ..stats._util import StatsInputError
+from .bundle import DatasetBundle
+from .common import ClaimResult, significant_same
+
+
+def _pairs(samples: pd.DataFrame, first: list[str], second: list[str]) -> pd.DataFrame:
+    """One row per subject: the first visit with a sample in ``first`` and one in ``second`` subsites.
+
+    Within a visit, the earliest-listed subsite wins (then the smallest sample id), so the choice is
+    deterministic.
+    """
+    s = samples.copy()
+    s["visit"] = s["visit"].astype(str)
+    rows = []
+    for (subj, visit), grp in s.sort_values(["subject_id", "visit", "sample_id"]).groupby(
+        ["subject_id", "visit"], sort=True
+    ):
+        a = next((grp[grp.body_subsite == x] for x in first if (grp.body_subsite == x).any()), None)
+        b = next(
+            (grp[grp.body_subsite == x] for x in second if (grp.body_subsite == x).any()), None
+        )
+        if a is None or b is None:
+            continue
+        sa = a.iloc[0]
+        sb = b.iloc[0]
+        if sa.sample_id == sb.sample_id:
+            continue
+        rows.append(
+            {
+                "subject_id": subj,
+                "visit": visit,
+                "x_sample": sa.sample_id,
+                "y_sample": sb.sample_id,
+                "x_subsite": sa.body_subsite,
+                "y_subsite": sb.body_subsite,
+                "stratum": sa.get("run_center", None),
+            }
+        )
+    df = pd.DataFrame(rows)
+    if df.empty:
+        return df
+    return df.drop_duplicates("subject_id", keep="first").reset_index(drop=True)
+
+
+def _mantel(
+    bundle: DatasetBundle, metric: str, pairs: pd.DataFrame, config: dict, strata: np.ndarray | None
+) -> Any:
+    dx = bundle.beta(metric, pairs["x_sample"].to_numpy())
+    dy = bundle.beta(metric, pairs["y_sample"].to_numpy())
+    r = paired.mantel(
+        dx,
+        dy,
+        method="spearman",
+        permutations=int(config["permutations"]),
+        seed=int(config["seed"]),
+        strata=strata,
+        alternative="two-sided",
+        n_boot=int(config.get("bootstrap", 999)),
+    )
+    return r, dx, dy
+
+
+def run(
+    claim: dict[str, Any],
+    bundles: dict[str, DatasetBundle],
+    config: dict[str, Any],
+    out_dir: Path,
+) -> ClaimResult:
+    """Run the analysis for ``claim``; figures and tables go to ``out_dir``.
+
+    A model that cannot be fitted on these data (e.g. a singular design) gives a result with a
+    ``data_problem`` instead of failing the workflow.
+    """
+    try:
+        return _run(claim, bundles, config, out_dir)
+    except StatsInputError as exc:
+        return ClaimResult(id=claim["id"], data_problem=f"the model could not be fitted: {exc}")
+
+
+def _run(
+    claim: dict[str, Any],
+    bundles: dict[str, DatasetBundle],
+    config: dict[str, Any],
+    out_dir: Path,
+) -> ClaimResult:
+    from ..report import figures
+
+    p = claim.get("params", {})
+    cid = claim["id"]
+    res = ClaimResult(id=cid)
+    gut = p.get("gut_subsite", "stool")
+    skin = list(p.get("skin_subsites", []))
+    control = list(p.get("control_pair", []))
+    metric = p.get("metric", "shannon")
+    beta_metric = p.get("beta_metric", "braycurtis")
+    strata_col = p.get("strata")
+    min_subjects = int(p.get("min_subjects", 10))
+    alpha_level = float(config.get("alpha", 0.05))
+    sesoi = float(claim["sesoi"]["value"])
+    res.estimate_label = f"Mantel r (Spearman) between gut and skin {beta_metric} distances"
+    res.effect_size_label = "Mantel r"
+    res.covariates = [f"permutations within {strata_col}"] if strata_col else []
+
+    ds = claim["datasets"][0]
+    bundle = bundles.get(ds)
+    if bundle is None or not bundle.available:
+        reason = bundle.reason if bundle is not None else "not configured"
+        res.data_problem = f"dataset {ds} unavailable: {reason}"
+        return res
+
+    s = bundle.samples
+    flow: list[dict[str, Any]] = [{"step": "samples in table and metadata", "n": len(s)}]
+    s = s[s["body_subsite"].isin([gut, *skin, *control])]
+    flow.append(
+        {"step": f"subsites {', '.join(dict.fromkeys([gut, *skin, *control]))}", "n": len(s)}
+    )
+    s = s.loc[s.index.intersection(bundle.alpha.index)]
+    flow.append(
+        {"step": f"retained at rarefaction depth {bundle.diversity_info.get('depth')}", "n": len(s)}
+    )
+    pairs = _pairs(s, [gut], skin)
+    flow.append({"step": "subjects with stool and skin at the same visit", "n": len(pairs)})
+    res.sample_flow = flow
+    res.n = len(pairs)
+    res.n_groups = {"subjects (gut + skin)": len(pairs)}
+    if len(pairs) < min_subjects:
+        res.data_problem = f"too few paired subjects: {len(pairs)} (minimum {min_subjects})"
+        return res
+
+    strata = None
+    if strata_col and strata_col in s.columns:
+        st = pairs["stratum"]
+        strata = st.fillna("missing").astype(str).to_numpy() if st.notna().any() else None
+
+    # Headline: Mantel between gut and skin distance matrices.
+    mt, dx, dy = _mantel(bundle, beta_metric, pairs, config, strata)
+    ci95 = list(mt.ci95) if mt.ci95 is not None else [None, None]
+    ci90 = list(mt.ci90) if mt.ci90 is not None else [None, None]
+    res.headline = {
+        "estimate": mt.r,
+        "ci_low": ci95[0],
+        "ci_high": ci95[1],
+        "p_value": mt.p_value,
+        "effect_size": mt.r,
+        "effect_size_ci": ci95,
+        "effect_size_ci90": ci90,
+        # Mantel distances are not independent, so no Fisher-z TOST: equivalence is judged from the
+        # subject-bootstrap 90% CI by the rubric.
+        "tost_p": None,
+        "power": None,
+        "n": len(pairs),
+    }
+    res.tests.append(
+        {
+            "name": f"Mantel gut vs skin ({beta_metric}, Spearman)",
+            "role": "primary",
+            "estimate": mt.r,
+            "ci_low": ci95[0],
+            "ci_high": ci95[1],
+            "p_value": mt.p_value,
+            "n": len(pairs),
+            "note": (
+                f"{config['permutations']} permutations"
+                + (f" within {strata_col}" if strata is not None else "")
+                + f"; 95% CI from {config.get('bootstrap', 999)} subject bootstraps"
+            ),
+        }
+    )
+
+    # Secondary: Spearman of alpha diversity.
+    col = f"{metric}_mean"
+    ax = bundle.alpha.loc[pairs["x_sample"], col].to_numpy(float)
+    ay = bundle.alpha.loc[pairs["y_sample"], col].to_numpy(float)
+    sp = paired.spearman_permutation(
+        ax, ay, permutations=int(config["permutations"]), seed=int(config["seed"]), strata=strata
+    )
+    res.tests.append(
+        {
+            "name": f"Spearman gut vs skin {metric}",
+            "role": "secondary",
+            "estimate": sp.rho,
+            "ci_low": sp.ci95[0],
+            "ci_high": sp.ci95[1],
+            "p_value": sp.p_value,
+            "n": sp.n,
+            "power": power.correlation_power(sesoi, sp.n, alpha=alpha_level),
+        }
+    )
+
+    # Sensitivity: other beta metrics.
+    agreements = []
+    for other in [m for m in ("jaccard", "robust_aitchison") if m in bundle.beta_files]:
+        mo, _, _ = _mantel(bundle, other, pairs, config, strata)
+        agree = significant_same(mt.p_value, mt.r, mo.p_value, mo.r, alpha_level)
+        agreements.append((other, mo, agree))
+        res.tests.append(
+            {
+                "name": f"Mantel gut vs skin ({other}, Spearman)",
+                "role": "sensitivity",
+                "estimate": mo.r,
+                "ci_low": (mo.ci95 or [None, None])[0],
+                "ci_high": (mo.ci95 or [None, None])[1],
+                "p_value": mo.p_value,
+                "n": len(pairs),
+            }
+        )
+    if agreements:
+        res.sensitivity_agrees = all(a is not False for _, _, a in agreements)
+        res.sensitivity_note = "; ".join(
+            f"{m}: r = {mo.r:+.3f}, p = {mo.p_value:.3g}" for m, mo, _ in agreements
+        ) + ("" if res.sensitivity_agrees else " — disagrees with the headline metric")
+
+    # Positive control: left vs right crease.
+    if len(control) == 2:
+        cpairs = _pairs(s, [control[0]], [control[1]])
+        if len(cpairs) >= min_subjects:
+            cstrata = None
+            if strata is not None:
+                cstrata = cpairs["stratum"].fillna("missing").astype(str).to_numpy()
+            cm, cdx, cdy = _mantel(bundle, beta_metric, cpairs, config, cstrata)
+            res.positive_control_ok = bool(cm.p_value < alpha_level and cm.r >= sesoi)
+            res.tests.append(
+                {
+                    "name": f"Positive control: Mantel {control[0]} vs {control[1]} ({beta_metric})",
+                    "role": "control",
+                    "estimate": cm.r,
+                    "ci_low": (cm.ci95 or [None, None])[0],
+                    "ci_high": (cm.ci95 or [None, None])[1],
+                    "p_value": cm.p_value,
+                    "n": len(cpairs),
+                    "note": "should be clearly concordant"
+                    + ("" if res.positive_control_ok else " — it is NOT"),
+                }
+            )
+            fig = figures.distance_scatter(
+                squareform_upper(cdx),
+                squareform_upper(cdy),
+                xlabel=f"{control[0]} {beta_metric}",
+                ylabel=f"{control[1]} {beta_metric}",
+                title=f"{cid} positive control: left vs right crease",
+                annotation=f"Mantel r = {cm.r:.2f}, n = {len(cpairs)} subjects",
+            )
+            path = out_dir / "control_left_right.svg"
+            alt = (
+                f"Scatter of pairwise {beta_metric} distances between subjects at the left crease versus the "
+                f"right crease; Mantel r = {cm.r:.2f}"
+            )
+            out_dir.mkdir(parents=True, exist_ok=True)
+            figures.save_figure(fig, path, alt=alt)
+            res.figures.append(
+                {
+                    "path": str(path),
+                    "caption": "Positive control: left vs right retroauricular crease.",
+                    "alt": alt,
+                }
+            )
+        else:
+            res.notes.append(f"positive control: only {len(cpairs)} subjects with both creases")
+
+    # Ordering check (R15): stool more diverse than skin within subjects.
+    if len(ax) >= 5:
+        w = sps.wilcoxon(ax, ay, alternative="two-sided")
+        res.tests.append(
+            {
+                "name": f"Ordering check: stool vs skin {metric} within subjects (Wilcoxon signed-rank)",
+                "role": "control",
+                "estimate": float(np.median(ax - ay)),
+                "p_value": float(w.pvalue),
+                "n": len(ax),
+                "note": "median paired difference; expected > 0 (HMP 2012)",
+            }
+        )
+
+    res.method = (
+        f"Subjects of {ds} with a {gut} sample and a skin sample ({' or '.join(skin)}, first available) at "
+        f"the same visit, rarefied to {bundle.diversity_info.get('depth')} reads. Headline: Mantel test "
+        f"(Spearman) between the subjects' gut and skin {beta_metric} matrices, {config['permutations']} "
+        f"permutations"
+        + (f" restricted within {strata_col}" if strata is not None else "")
+        + f", two-sided; 95%/90% CIs from {config.get('bootstrap', 999)} subject bootstraps. Secondary: "
+        f"Spearman correlation of gut and skin {metric}. Positive control: {' vs '.join(control)}. "
+        f"Equivalence: 90% CI within ±{sesoi}."
+    )
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    pairs_out = pairs.assign(**{f"gut_{metric}": ax, f"skin_{metric}": ay})
+    tpath = out_dir / "paired_subjects.tsv"
+    pairs_out.to_csv(tpath, sep="\t", index=False)
+    res.tables.append(
+        {"path": str(tpath), "caption": "Paired subjects, their samples and alpha diversity."}
+    )
+    fig = figures.paired_scatter(
+        ax,
+        ay,
+        xlabel=f"Gut {metric}",
+        ylabel=f"Skin {metric}",
+        title=f"{cid}: gut vs skin {metric}, same subject and visit",
+        annotation=f"Spearman ρ = {sp.rho:.2f}, n = {sp.n}",
+    )
+    path = out_dir / f"gut_vs_skin_{metric}.svg"
+    alt = f"Scatter of gut versus skin {metric} for {sp.n} subjects; Spearman rho = {sp.rho:.2f}"
+    figures.save_figure(fig, path, alt=alt)
+    res.figures.append(
+        {"path": str(path), "caption": f"Gut vs skin {metric}, one point per subject.", "alt": alt}
+    )
+    fig = figures.distance_scatter(
+        squareform_upper(dx),
+        squareform_upper(dy),
+        xlabel=f"Gut {beta_metric} between subjects",
+        ylabel=f"Skin {beta_metric} between subjects",
+        title=f"{cid}: gut vs skin community distances",
+        annotation=f"Mantel r = {mt.r:.2f}",
+    )
+    path = out_dir / f"gut_vs_skin_{beta_metric}.svg"
+    alt = (
+        f"Scatter of between-subject gut versus skin {beta_metric} distances; Mantel r = {mt.r:.2f}"
+    )
+    figures.save_figure(fig, path, alt=alt)
+    res.figures.append(
+        {"path": str(path), "caption": "Each point is a pair of subjects.", "alt": alt}
+    )
+    return res
+
+
+def squareform_upper(dm: np.ndarray) -> np.ndarray:
+    """Upper-triangle entries of a square matrix (condensed order)."""
+    iu = np.triu_indices(dm.shape[0], k=1)
+    return dm[iu]

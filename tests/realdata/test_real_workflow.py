@@ -1,0 +1,70 @@
+"""The whole workflow on the real public files, served from the mirror (GUTSKIN_MIRROR or ../shared/mirror).
+
+Skipped, with the reason, when the mirror is absent. The configuration is the repository's own
+(config/*.yaml) with fewer rarefactions and permutations so the suite stays quick; the data facts asserted
+come from DATASETS.md.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.integration.workdir import REPO, run_snakemake
+
+pytestmark = [pytest.mark.realdata, pytest.mark.slow]
+
+
+@pytest.fixture(scope="module")
+def real_run(tmp_path_factory: pytest.TempPathFactory, mirror_dir: Path) -> Path:
+    work = tmp_path_factory.mktemp("real_run")
+    (work / "config").mkdir()
+    for name in ("datasets.yaml", "claims.yaml"):
+        shutil.copy(REPO / "config" / name, work / "config" / name)
+    with (REPO / "config" / "config.yaml").open() as fh:
+        config = yaml.safe_load(fh)
+    config.update(
+        cache_dir=str(work / "cache"),
+        mirrors=[str(mirror_dir)],
+        network={"enabled": False},
+        rarefaction={"depth": 1000, "iterations": 20, "beta_iterations": 2},
+        permutations=999,
+        bootstrap=199,
+    )
+    (work / "config" / "config.yaml").write_text(yaml.safe_dump(config))
+    proc = run_snakemake(work)
+    assert proc.returncode == 0, proc.stderr[-6000:]
+    return work
+
+
+def test_real_agp_facts(real_run: Path) -> None:
+    info = json.loads((real_run / "results/import/agp_2014/import.json").read_text())
+    assert info["available"] is True
+    assert info["n_samples"] == 1962
+    import pandas as pd
+
+    samples = pd.read_csv(real_run / "results/import/agp_2014/samples.tsv", sep="\t")
+    assert (samples["body_site"] == "gut").sum() == 1569  # DATASETS.md §1: UBERON:feces 1,569
+
+
+def test_real_hmp_pairs_found(real_run: Path) -> None:
+    c9 = {c["id"]: c for c in json.loads((real_run / "results/claims.json").read_text())}["C9"]
+    assert c9["n"] is not None and c9["n"] >= 100  # subjects with stool + crease at the same visit
+
+
+def test_both_claims_get_verdicts(real_run: Path) -> None:
+    claims = {c["id"]: c for c in json.loads((real_run / "results/claims.json").read_text())}
+    for cid in ("C8", "C9"):
+        assert claims[cid]["verdict"] in {
+            "supported",
+            "not_supported",
+            "contradicted",
+            "inconclusive",
+        }
+        assert claims[cid]["reason"]
+    html = (real_run / "results/report.html").read_text()
+    assert "American Gut" in html and "Human Microbiome Project" in html

@@ -1,0 +1,46 @@
+# Stage 4: one job per testable claim, then the ledger (Holm across primary tests, verdict rubric).
+
+
+rule claim:
+    input:
+        unpack(claim_inputs),
+    output:
+        result="results/claims/{claim}.json",
+        outdir=directory("results/claims/{claim}"),
+    log:
+        "logs/claims/{claim}.log",
+    params:
+        claim=lambda wc: CLAIM_BY_ID[wc.claim],
+        seed=config["seed"],
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=60,
+    conda:
+        "../envs/gutskin.yaml"
+    script:
+        "../../scripts/run_claim.py"
+
+
+rule ledger:
+    input:
+        results=expand("results/claims/{claim}.json", claim=TESTABLE_CLAIMS),
+    output:
+        claims="results/claims.json",
+        table=report(
+            "results/claims.tsv",
+            caption="../report/claims.rst",
+            category="Claims ledger",
+        ),
+    log:
+        "logs/ledger.log",
+    params:
+        claims=CLAIMS,
+    threads: 1
+    resources:
+        mem_mb=500,
+        runtime=5,
+    conda:
+        "../envs/gutskin.yaml"
+    script:
+        "../../scripts/ledger.py"

@@ -1,0 +1,35 @@
+# Stage 3: repeated rarefaction, alpha and beta diversity, PCoA (all sparse).
+
+
+rule diversity:
+    input:
+        table="results/import/{dataset}/table.biom",
+        info="results/import/{dataset}/import.json",
+    output:
+        alpha="results/diversity/{dataset}/alpha.tsv",
+        depth="results/diversity/{dataset}/depth.tsv",
+        summary="results/diversity/{dataset}/diversity.json",
+        beta=expand(
+            "results/diversity/{{dataset}}/beta_{metric}.npz", metric=config["beta_metrics"]
+        ),
+        pcoa=expand(
+            "results/diversity/{{dataset}}/pcoa_{metric}.tsv", metric=config["beta_metrics"]
+        ),
+    log:
+        "logs/diversity/{dataset}.log",
+    params:
+        depth=rarefaction_depth,
+        iterations=config["rarefaction"]["iterations"],
+        beta_iterations=config["rarefaction"]["beta_iterations"],
+        seed=config["seed"],
+        alpha_metrics=config["alpha_metrics"],
+        beta_metrics=config["beta_metrics"],
+        pcoa_dimensions=config["pcoa_dimensions"],
+    threads: workflow.cores
+    resources:
+        mem_mb=table_mb,
+        runtime=120,
+    conda:
+        "../envs/gutskin.yaml"
+    script:
+        "../../scripts/diversity.py"

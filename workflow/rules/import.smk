@@ -1,0 +1,22 @@
+# Stage 2: read each dataset into the canonical sparse table + harmonised sample table.
+
+
+rule import_dataset:
+    input:
+        manifest="results/fetch/{dataset}.json",
+    output:
+        table="results/import/{dataset}/table.biom",
+        samples="results/import/{dataset}/samples.tsv",
+        info="results/import/{dataset}/import.json",
+    log:
+        "logs/import/{dataset}.log",
+    params:
+        dataset=lambda wc: DATASETS[wc.dataset],
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=30,
+    conda:
+        "../envs/gutskin.yaml"
+    script:
+        "../../scripts/import_dataset.py"

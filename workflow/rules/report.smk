@@ -1,0 +1,28 @@
+# Stage 5: the self-contained HTML report.
+
+
+rule report:
+    input:
+        claims="results/claims.json",
+        fetch=expand("results/fetch/{dataset}.json", dataset=USED_DATASETS),
+        imports=expand("results/import/{dataset}/import.json", dataset=USED_DATASETS),
+        diversity=expand("results/diversity/{dataset}/diversity.json", dataset=USED_DATASETS),
+        figures=expand("results/claims/{claim}", claim=TESTABLE_CLAIMS),
+    output:
+        html=report(
+            "results/report.html",
+            caption="../report/report.rst",
+            category="Report",
+        ),
+    log:
+        "logs/report.log",
+    params:
+        datasets={ds: DATASETS[ds] for ds in USED_DATASETS},
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    conda:
+        "../envs/gutskin.yaml"
+    script:
+        "../../scripts/report.py"
