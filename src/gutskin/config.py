@@ -106,7 +106,9 @@ def validate(
         Naming the file, the key path and what is expected, for the first (most relevant) error.
     """
     schema_d = load_schema(schema) if isinstance(schema, str) else schema
-    filled = _fill_defaults(copy.deepcopy(instance if instance is not None else {}), schema_d, schema_d)
+    filled = _fill_defaults(
+        copy.deepcopy(instance if instance is not None else {}), schema_d, schema_d
+    )
     validator_cls = jsonschema.validators.validator_for(schema_d)
     validator = validator_cls(schema_d)
     errors = sorted(validator.iter_errors(filled), key=lambda e: (len(e.path), e.path))
