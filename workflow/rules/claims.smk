@@ -9,15 +9,15 @@ rule claim:
         outdir=directory("results/claims/{claim}"),
     log:
         "logs/claims/{claim}.log",
-    params:
-        claim=lambda wc: CLAIM_BY_ID[wc.claim],
-        seed=config["seed"],
+    conda:
+        "../envs/gutskin.yaml"
     threads: 1
     resources:
         mem_mb=4000,
         runtime=60,
-    conda:
-        "../envs/gutskin.yaml"
+    params:
+        claim=lambda wc: CLAIM_BY_ID[wc.claim],
+        seed=config["seed"],
     script:
         "../../scripts/run_claim.py"
 
@@ -34,13 +34,13 @@ rule ledger:
         ),
     log:
         "logs/ledger.log",
-    params:
-        claims=CLAIMS,
+    conda:
+        "../envs/gutskin.yaml"
     threads: 1
     resources:
         mem_mb=500,
         runtime=5,
-    conda:
-        "../envs/gutskin.yaml"
+    params:
+        claims=CLAIMS,
     script:
         "../../scripts/ledger.py"

@@ -35,7 +35,9 @@ wildcard_constraints:
 
 
 def rarefaction_depth(wildcards):
-    return DATASETS[wildcards.dataset].get("rarefaction_depth", config["rarefaction"]["depth"])
+    return DATASETS[wildcards.dataset].get(
+        "rarefaction_depth", config["rarefaction"]["depth"]
+    )
 
 
 def table_mb(wildcards, input):

@@ -10,13 +10,21 @@ rule diversity:
         depth="results/diversity/{dataset}/depth.tsv",
         summary="results/diversity/{dataset}/diversity.json",
         beta=expand(
-            "results/diversity/{{dataset}}/beta_{metric}.npz", metric=config["beta_metrics"]
+            "results/diversity/{{dataset}}/beta_{metric}.npz",
+            metric=config["beta_metrics"],
         ),
         pcoa=expand(
-            "results/diversity/{{dataset}}/pcoa_{metric}.tsv", metric=config["beta_metrics"]
+            "results/diversity/{{dataset}}/pcoa_{metric}.tsv",
+            metric=config["beta_metrics"],
         ),
     log:
         "logs/diversity/{dataset}.log",
+    conda:
+        "../envs/gutskin.yaml"
+    threads: workflow.cores
+    resources:
+        mem_mb=table_mb,
+        runtime=120,
     params:
         depth=rarefaction_depth,
         iterations=config["rarefaction"]["iterations"],
@@ -25,11 +33,5 @@ rule diversity:
         alpha_metrics=config["alpha_metrics"],
         beta_metrics=config["beta_metrics"],
         pcoa_dimensions=config["pcoa_dimensions"],
-    threads: workflow.cores
-    resources:
-        mem_mb=table_mb,
-        runtime=120,
-    conda:
-        "../envs/gutskin.yaml"
     script:
         "../../scripts/diversity.py"

@@ -9,13 +9,13 @@ rule fetch:
         manifest="results/fetch/{dataset}.json",
     log:
         "logs/fetch/{dataset}.log",
-    params:
-        dataset=lambda wc: DATASETS[wc.dataset],
+    conda:
+        "../envs/gutskin.yaml"
     threads: 1
     resources:
         mem_mb=500,
         runtime=30,
-    conda:
-        "../envs/gutskin.yaml"
+    params:
+        dataset=lambda wc: DATASETS[wc.dataset],
     script:
         "../../scripts/fetch.py"

@@ -10,13 +10,13 @@ rule import_dataset:
         info="results/import/{dataset}/import.json",
     log:
         "logs/import/{dataset}.log",
-    params:
-        dataset=lambda wc: DATASETS[wc.dataset],
+    conda:
+        "../envs/gutskin.yaml"
     threads: 1
     resources:
         mem_mb=4000,
         runtime=30,
-    conda:
-        "../envs/gutskin.yaml"
+    params:
+        dataset=lambda wc: DATASETS[wc.dataset],
     script:
         "../../scripts/import_dataset.py"

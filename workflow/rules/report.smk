@@ -6,7 +6,9 @@ rule report:
         claims="results/claims.json",
         fetch=expand("results/fetch/{dataset}.json", dataset=USED_DATASETS),
         imports=expand("results/import/{dataset}/import.json", dataset=USED_DATASETS),
-        diversity=expand("results/diversity/{dataset}/diversity.json", dataset=USED_DATASETS),
+        diversity=expand(
+            "results/diversity/{dataset}/diversity.json", dataset=USED_DATASETS
+        ),
         figures=expand("results/claims/{claim}", claim=TESTABLE_CLAIMS),
     output:
         html=report(
@@ -16,13 +18,13 @@ rule report:
         ),
     log:
         "logs/report.log",
-    params:
-        datasets={ds: DATASETS[ds] for ds in USED_DATASETS},
+    conda:
+        "../envs/gutskin.yaml"
     threads: 1
     resources:
         mem_mb=2000,
         runtime=10,
-    conda:
-        "../envs/gutskin.yaml"
+    params:
+        datasets={ds: DATASETS[ds] for ds in USED_DATASETS},
     script:
         "../../scripts/report.py"
