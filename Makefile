@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.gutskin-installed
 CORES ?= all
 SNAKEMAKE_ARGS ?=
-PYTEST_ARGS ?=
+PYTEST_ARGS ?= -n auto
 
 .PHONY: report test lint format dry-run bench clean-results env
 
