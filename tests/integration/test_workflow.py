@@ -143,3 +143,30 @@ def test_checksum_mismatch_stops_the_run_and_caches_nothing(tmp_path: Path) -> N
     cached = [p for p in (work / "cache").rglob("*") if p.is_file() and p.suffix == ".txt"]
     assert not [p for p in cached if "agp" in str(p)], "a file with a bad checksum was cached"
     assert not (work / "results" / "report.html").exists()
+
+
+def test_malformed_mapping_gives_a_clear_error(tmp_path: Path) -> None:
+    """A mapping file without a column the config needs: the run stops, naming file and column."""
+    import hashlib
+
+    files = write_synthetic_mirror(
+        tmp_path / "mirror", Scenario(n_agp_subjects=300, n_hmp_subjects=40)
+    )
+    local = serve_paths(files, tmp_path / "mirror")
+    spec = files["agp_like"]["samples"]
+    path = local["/" + spec["url"].split("/", 3)[3]]
+    lines = path.read_text().splitlines()
+    header = lines[0].split("\t")
+    drop = header.index("SKIN_CONDITION")
+    rewritten = [
+        "\t".join(c for i, c in enumerate(line.split("\t")) if i != drop) for line in lines
+    ]
+    path.write_text("\n".join(rewritten) + "\n")
+    spec["sha256"] = hashlib.sha256(path.read_bytes()).hexdigest()
+    work = make_workdir(tmp_path / "work", files, mirrors=[str(tmp_path / "mirror")])
+    proc = run_snakemake(work)
+    assert proc.returncode != 0
+    assert "SKIN_CONDITION" in proc.stderr
+    assert path.name in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert not (work / "results" / "import" / "agp_like" / "samples.tsv").exists()

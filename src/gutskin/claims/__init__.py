@@ -12,22 +12,39 @@ applies the Holm correction across primary tests and the verdict rubric of :mod:
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from . import alpha_condition, paired_mirror
 from .bundle import DatasetBundle, load_bundle
 from .common import ClaimResult
 from .ledger import build_ledger
 
 Runner = Callable[[dict[str, Any], dict[str, DatasetBundle], dict[str, Any], Path], ClaimResult]
 
+
+def _discover() -> dict[str, Runner]:
+    """Find runner modules: any module of this package with a module-level ``ANALYSIS`` name and ``run``.
+
+    Adding an analysis is adding one module; nothing else needs to be edited.
+    """
+    found: dict[str, Runner] = {}
+    for info in pkgutil.iter_modules(__path__):
+        if info.name.startswith("_"):
+            continue
+        mod = importlib.import_module(f"{__name__}.{info.name}")
+        name = getattr(mod, "ANALYSIS", None)
+        if name is not None:
+            if name in found:
+                raise RuntimeError(f"two runner modules declare ANALYSIS = {name!r}")
+            found[name] = mod.run
+    return found
+
+
 #: Analysis runners by the ``analysis`` name used in claims.yaml.
-RUNNERS: dict[str, Runner] = {
-    "alpha_condition": alpha_condition.run,
-    "paired_mirror": paired_mirror.run,
-}
+RUNNERS: dict[str, Runner] = _discover()
 
 
 def run_claim(

@@ -21,6 +21,8 @@ from ..stats._util import StatsInputError
 from .bundle import DatasetBundle
 from .common import ClaimResult, significant_same
 
+ANALYSIS = "alpha_condition"
+
 _CATEGORICAL = {"sex", "antibiotics", "country", "body_subsite", "run_center"}
 
 

@@ -23,6 +23,8 @@ from ..stats._util import StatsInputError
 from .bundle import DatasetBundle
 from .common import ClaimResult, significant_same
 
+ANALYSIS = "paired_mirror"
+
 
 def _pairs(samples: pd.DataFrame, first: list[str], second: list[str]) -> pd.DataFrame:
     """One row per subject: the first visit with a sample in ``first`` and one in ``second`` subsites.
