@@ -1075,6 +1075,8 @@ def fetch_dataset(
         Dataset name (its key in ``config/datasets.yaml``).
     dataset
         Its block: ``dataset["files"]`` maps a role (``table``, ``samples``, …) to ``{url, sha256, format}``.
+        A block with ``source:`` instead (an API-backed dataset: Qiita, MGnify, GMrepo) is handed to
+        :func:`gutskin.sources.fetch_source`, which returns a manifest of the same shape.
     settings
         See :class:`FetchSettings`.
     source
@@ -1095,6 +1097,11 @@ def fetch_dataset(
     ChecksumMismatch
         Not caught: a wrong checksum stops the run.
     """
+    if isinstance(dataset, Mapping) and dataset.get("source") is not None:
+        # API-backed dataset (Qiita, MGnify, GMrepo): same manifest shape, see gutskin.sources.
+        from .sources import fetch_source
+
+        return fetch_source(name, dataset, settings, source=source)
     files = dataset.get("files") if isinstance(dataset, Mapping) else None
     if not isinstance(files, Mapping) or not files:
         raise ConfigError(

@@ -15,8 +15,11 @@ metadata, removes features that are then all zero and writes, each atomically::
 from __future__ import annotations
 
 import csv
+import difflib
+import inspect
 import json
 import logging
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -26,9 +29,19 @@ import pandas as pd
 import scipy.sparse as sp
 
 from . import __version__
-from .errors import InputError
+from .errors import ConfigError, InputError
 from .harmonise import CANONICAL_COLUMNS, canonical_type, column_types, harmonise
-from .io import FeatureTable, atomic_path, read_biom, read_samples, read_table, write_biom
+from .io import (
+    SAMPLE_READERS,
+    TABLE_READERS,
+    FeatureTable,
+    atomic_path,
+    read_biom,
+    read_samples,
+    read_table,
+    round_counts,
+    write_biom,
+)
 
 __all__ = [
     "IMPORT_JSON",
@@ -256,6 +269,262 @@ def _examples(ids: list[str], k: int = 3) -> str:
     return ", ".join(repr(x) for x in ids[:k]) + (" …" if len(ids) > k else "")
 
 
+# ---------------------------------------------------------------------- reader options and joins
+def _reader_options(
+    name: str, dataset: Mapping[str, Any], role: str, fmt: str, config_path: str | Path
+) -> dict[str, Any]:
+    """The ``options`` of a file, checked against the keyword arguments its reader accepts."""
+    options = dict(((dataset.get("files") or {}).get(role) or {}).get("options") or {})
+    reader = TABLE_READERS.get(fmt) if role == "table" else SAMPLE_READERS.get(fmt)
+    if not options or reader is None:
+        return options
+    params = inspect.signature(reader).parameters
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        return options
+    for key in options:
+        if key not in params:
+            accepted = sorted(
+                k for k, p in params.items() if p.kind is inspect.Parameter.KEYWORD_ONLY
+            )
+            raise ConfigError(
+                config_path,
+                f"option {key!r} does not apply to format {fmt!r}",
+                where=f"key datasets/{name}/files/{role}/options/{key}",
+                hint=f"options of {fmt!r}: {', '.join(accepted) or 'none'} (see config/README.md)",
+            )
+    return options
+
+
+def join_samples(
+    raw: pd.DataFrame,
+    joins: list[Mapping[str, Any]],
+    name: str,
+    dataset: Mapping[str, Any],
+    manifest: Mapping[str, Any],
+    manifest_path: str | Path | None = None,
+    config_path: str | Path = "config/datasets.yaml",
+) -> tuple[pd.DataFrame, list[dict[str, Any]], list[np.ndarray]]:
+    """Join further metadata files to the raw sample metadata (``samples.join`` of a dataset).
+
+    Each join reads the file of its ``role`` with the sample-metadata reader of its format, takes its key
+    column (``key``; the first column by default; optionally the one group of ``key_pattern``), and adds
+    its ``columns`` as raw columns ``<role>.<column>`` (missing where the sample's ``by`` value is missing
+    or not in the file). ``check`` compares main and joined columns (counted, never changed); ``fill``
+    then fills missing main values from the joined file.
+
+    Returns
+    -------
+    raw : pandas.DataFrame
+        The metadata with the joined columns (same rows, order and index).
+    reports : list of dict
+        Per join: ``role``, ``file``, ``by``, ``key``, ``key_pattern``, ``n_rows`` (of the joined file),
+        ``n_not_matching_pattern``, ``n_matched`` / ``n_unmatched`` / ``n_no_key`` (metadata rows),
+        ``unmatched_examples``, ``columns`` (added), ``check`` (per main column: ``joined``,
+        ``compared``, ``agree``, ``disagree``, ``examples``), ``filled`` (per main column), ``header_fix``.
+    matched : list of numpy.ndarray
+        Per join, which metadata rows (by position) found their key.
+
+    Raises
+    ------
+    ConfigError
+        A role without a file, a joined file whose format is not a sample-metadata format, a bad
+        ``key_pattern``, an added column that already exists.
+    InputError
+        A missing ``by``/``key``/joined column (with close matches), or keys that are not unique.
+    """
+    source = raw.attrs.get("source", "sample metadata")
+    raw = raw.copy()
+    reports: list[dict[str, Any]] = []
+    matched_masks: list[np.ndarray] = []
+    for j, join in enumerate(joins):
+        where = f"key datasets/{name}/samples/join/{j}"
+        role = str(join["role"])
+        if role not in (dataset.get("files") or {}):
+            raise ConfigError(
+                config_path,
+                f"join {j} reads the file of role {role!r}, which dataset {name} does not list",
+                where=f"{where}/role",
+                hint=f"add files.{role} (url, sha256, format) to the dataset or fix the role",
+            )
+        path, fmt = _file_of(name, dataset, manifest, role, manifest_path)
+        if fmt not in SAMPLE_READERS:
+            raise ConfigError(
+                config_path,
+                f"the joined file {role!r} has format {fmt!r}, which is not a sample-metadata format",
+                where=f"key datasets/{name}/files/{role}/format",
+                hint=f"use one of {', '.join(sorted(SAMPLE_READERS))}",
+            )
+        on = str(join["by"])
+        if on not in raw.columns:
+            raise InputError(
+                source,
+                f"there is no column {on!r} to join by (samples.join[{j}].by of dataset {name})",
+                where=f"column {on!r}",
+                hint=f"fix {where}/by in {config_path}",
+            )
+        other = read_samples(
+            path,
+            fmt,
+            id_column=join.get("key"),
+            missing_values=join.get("missing_values") or [],
+            **_reader_options(name, dataset, role, fmt, config_path),
+        )
+        key = str(join.get("key") or other.attrs["id_column"])
+        keys = other[key].astype(object)
+        pattern = join.get("key_pattern")
+        n_not_matching = 0
+        if pattern:
+            try:
+                rx = re.compile(str(pattern))
+            except re.error as exc:
+                raise ConfigError(
+                    config_path,
+                    f"key_pattern is not a regular expression: {exc}",
+                    where=f"{where}/key_pattern",
+                ) from None
+            if rx.groups != 1:
+                raise ConfigError(
+                    config_path,
+                    f"key_pattern must have exactly one group (it has {rx.groups})",
+                    where=f"{where}/key_pattern",
+                    hint=r'e.g. "^(.+)[.]V35$" keeps what comes before ".V35"',
+                )
+            found = [rx.search(str(k)) if k is not None and k == k else None for k in keys]
+            n_not_matching = sum(1 for m in found if m is None)
+            keys = pd.Series(
+                [m.group(1) if m else None for m in found], index=other.index, dtype=object
+            )
+            dup = keys.dropna().duplicated(keep=False)
+            if dup.any():
+                shown = ", ".join(repr(k) for k in pd.unique(keys.dropna()[dup])[:3])
+                raise InputError(
+                    path,
+                    f"key_pattern {pattern!r} makes {int(dup.sum())} rows share a key (e.g. {shown})",
+                    where=f"column {key!r}",
+                    hint="the key must identify one row; choose another key column or pattern",
+                )
+        wanted = [
+            *join["columns"],
+            *(join.get("fill") or {}).values(),
+            *(join.get("check") or {}).values(),
+        ]
+        for col in wanted:
+            if col not in other.columns:
+                close = difflib.get_close_matches(col, [str(c) for c in other.columns], n=3)
+                raise InputError(
+                    path,
+                    f"no column {col!r} (asked for by samples.join[{j}] of dataset {name})"
+                    + (f"; close matches: {', '.join(repr(c) for c in close)}" if close else ""),
+                    where=f"column {col!r}",
+                    hint=f"fix {where} in {config_path}",
+                )
+        for col in [*(join.get("fill") or {}), *(join.get("check") or {})]:
+            if col not in raw.columns:
+                raise InputError(
+                    source,
+                    f"no column {col!r} to fill or check (samples.join[{j}] of dataset {name})",
+                    where=f"column {col!r}",
+                    hint=f"fix {where} in {config_path}",
+                )
+        usable = keys.notna().to_numpy()
+        lookup = other.loc[usable].set_index(pd.Index(keys[usable].astype(str), name="key"))
+        main_keys = raw[on].astype(object)
+        has_key = main_keys.notna().to_numpy()
+        matched = has_key & main_keys.astype(str).isin(lookup.index).to_numpy()
+
+        report: dict[str, Any] = {
+            "role": role,
+            "file": str(path),
+            "by": on,
+            "key": key,
+            "key_pattern": pattern,
+            "n_rows": len(other),
+            "n_not_matching_pattern": n_not_matching,
+            "n_matched": int(matched.sum()),
+            "n_unmatched": int((has_key & ~matched).sum()),
+            "n_no_key": int((~has_key).sum()),
+            "unmatched_examples": [str(v) for v in main_keys[has_key & ~matched][:3]],
+            "columns": [],
+            "check": {},
+            "filled": {},
+            "header_fix": other.attrs.get("header_fix"),
+        }
+        for main_col, jcol in (join.get("check") or {}).items():
+            a, b = raw[main_col].astype(object), _joined_values(main_keys, matched, lookup, jcol)
+            both = (a.notna() & b.notna()).to_numpy()
+            differ = both & (a.astype(str) != b.astype(str)).to_numpy()
+            report["check"][main_col] = {
+                "joined": jcol,
+                "compared": int(both.sum()),
+                "agree": int((both & ~differ).sum()),
+                "disagree": int(differ.sum()),
+                "examples": [
+                    {
+                        "line": int(i) if isinstance(i, (int, np.integer)) else str(i),
+                        "main": str(x),
+                        "joined": str(y),
+                    }
+                    for i, x, y in zip(
+                        a.index[differ][:3], a[differ][:3], b[differ][:3], strict=True
+                    )
+                ],
+            }
+        for col in join["columns"]:
+            new = f"{role}.{col}"
+            if new in raw.columns:
+                raise ConfigError(
+                    config_path,
+                    f"joined column {new!r} already exists in the metadata",
+                    where=f"{where}/columns",
+                    hint="each file role may be joined once",
+                )
+            raw[new] = _joined_values(main_keys, matched, lookup, col).astype("str")
+            report["columns"].append(new)
+        for main_col, jcol in (join.get("fill") or {}).items():
+            values = _joined_values(main_keys, matched, lookup, jcol)
+            fill = (raw[main_col].isna() & values.notna()).to_numpy()
+            if fill.any():
+                filled = raw[main_col].astype(object)
+                filled[fill] = values[fill]
+                raw[main_col] = filled.astype("str")
+            report["filled"][main_col] = int(fill.sum())
+        log.info(
+            "dataset %s: joined %s by %s: %d of %d metadata rows matched",
+            name,
+            role,
+            on,
+            report["n_matched"],
+            len(raw),
+        )
+        reports.append(report)
+        matched_masks.append(matched)
+    return raw, reports, matched_masks
+
+
+def _joined_values(
+    main_keys: pd.Series, matched: np.ndarray, lookup: pd.DataFrame, col: str
+) -> pd.Series:
+    """Column ``col`` of the joined file, aligned to the metadata rows (``None`` where unmatched)."""
+    values = main_keys.astype(str).map(lookup[col].astype(object))
+    return values.where(pd.Series(matched, index=main_keys.index), None)
+
+
+def _taxonomy_summary(table: FeatureTable) -> dict[str, Any] | None:
+    """How many features have a name at each rank (``None`` when the table has no taxonomy)."""
+    if table.taxonomy is None:
+        return None
+    from .taxonomy import RANKS, lineage_table
+
+    try:
+        ranks = lineage_table(table.taxonomy)
+    except ValueError as exc:
+        return {"n_features": table.n_features, "error": str(exc)}
+    return {
+        "n_features": table.n_features,
+        "named_at_rank": {r: int(ranks[r].notna().sum()) for r in RANKS},
+    }
+
+
 # ---------------------------------------------------------------------- the step
 def import_dataset(
     name: str,
@@ -292,7 +561,10 @@ def import_dataset(
         ``dropped_examples``, ``files``, ``harmonisation`` (the report of
         :func:`~gutskin.harmonise.harmonise`, on the kept samples' source rows), ``columns`` (type and
         levels of every column of ``samples.tsv``), ``title``, ``data_type``, ``values``,
-        ``rarefaction_depth``, ``gutskin_version``.
+        ``rarefaction_depth``, ``gutskin_version``; ``taxonomy`` (features named at each rank, or
+        ``None``); ``rounding`` (the report of :func:`~gutskin.io.wide.round_counts`) when the dataset
+        declares ``round``; ``joins`` (the reports of :func:`join_samples`, each with
+        ``n_matched_kept``: kept samples whose key was found) when it declares ``samples.join``.
 
     Raises
     ------
@@ -312,13 +584,34 @@ def import_dataset(
     samples_path, samples_fmt = _file_of(name, dataset, manifest, "samples", manifest_path)
     spec = dataset.get("samples") or {}
 
-    table = read_table(table_path, table_fmt, values=values)
+    rounding = dataset.get("round")
+    if rounding and values != "counts":
+        raise ConfigError(
+            config_path,
+            f"round: {rounding} applies to tables of counts, but dataset {name} declares values: {values}",
+            where=f"key datasets/{name}/round",
+            hint="remove `round` (relative abundances and signal are not rounded)",
+        )
+    table = read_table(
+        table_path,
+        table_fmt,
+        values="signal" if rounding else values,  # non-integers allowed, then rounded below
+        **_reader_options(name, dataset, "table", table_fmt, config_path),
+    )
+    if rounding:
+        table, info["rounding"] = round_counts(table, str(rounding))
     raw = read_samples(
         samples_path,
         samples_fmt,
         id_column=spec.get("id_column", "#SampleID"),
         missing_values=spec.get("missing_values") or [],
+        **_reader_options(name, dataset, "samples", samples_fmt, config_path),
     )
+    joined: list[np.ndarray] = []
+    if spec.get("join"):
+        raw, info["joins"], joined = join_samples(
+            raw, spec["join"], name, dataset, manifest, manifest_path, config_path
+        )
     samples, report = harmonise(raw, spec, name, samples_path, config_path=config_path)
     info["n_samples_table"] = table.n_samples
     info["n_features_table"] = table.n_features
@@ -345,10 +638,13 @@ def import_dataset(
         "not_in_mapping": not_in_mapping[:5],
     }
     kept = samples.loc[in_table].reset_index(drop=True)
+    for join_report, matched in zip(info.get("joins") or [], joined, strict=True):
+        join_report["n_matched_kept"] = int(matched[in_table].sum())
     sub = table.subset_samples(kept["sample_id"].to_numpy()).filter_empty_features()
     info["n_samples"] = sub.n_samples
     info["n_features"] = sub.n_features
     info["n_features_removed_empty"] = table.n_features - sub.n_features
+    info["taxonomy"] = _taxonomy_summary(sub)
     report = dict(report)
     report["missing_kept"] = {c: int(kept[c].isna().sum()) for c in kept.columns}
     info["harmonisation"] = report

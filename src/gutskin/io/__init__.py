@@ -9,7 +9,8 @@
    mapping.read_delimited
 
 Readers are registered by the ``format`` names of ``config/datasets.yaml``: :data:`TABLE_READERS`
-(feature tables) and :data:`SAMPLE_READERS` (sample metadata). A table reader is called as
+(feature tables), :data:`SAMPLE_READERS` (sample metadata) and :data:`TREE_READERS` (phylogenies of the
+features, ``files.tree``; ``reader(path, **options) -> skbio.TreeNode``). A table reader is called as
 ``reader(path, values=...)`` and returns a :class:`FeatureTable`; a sample reader is called as
 ``reader(path, id_column=..., missing_values=...)`` and returns the raw metadata (see
 :mod:`gutskin.io.mapping`). To support a new format, add a function to the right dict and the name to
@@ -23,12 +24,16 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InputError
+from . import rdata as _rdata
+from .hmp_dacc import read_dacc_map, read_dacc_otu_table
 from .mapping import SAMPLE_READERS, read_delimited, read_qiime_mapping, read_samples
 from .table import VALUE_KINDS, FeatureTable, atomic_path, read_biom, write_biom
+from .wide import read_wide, read_wide_csv, read_wide_tsv, round_counts
 
 __all__ = [
     "SAMPLE_READERS",
     "TABLE_READERS",
+    "TREE_READERS",
     "VALUE_KINDS",
     "FeatureTable",
     "TableReader",
@@ -38,6 +43,9 @@ __all__ = [
     "read_qiime_mapping",
     "read_samples",
     "read_table",
+    "read_tree",
+    "read_wide",
+    "round_counts",
     "write_biom",
 ]
 
@@ -48,6 +56,57 @@ TableReader = Callable[..., FeatureTable]
 TABLE_READERS: dict[str, TableReader] = {
     "biom": read_biom,
 }
+
+# Wide CSV/TSV matrices and HMP DACC files (gutskin.io.wide, gutskin.io.hmp_dacc).
+TABLE_READERS["wide_csv"] = read_wide_csv
+TABLE_READERS["wide_tsv"] = read_wide_tsv
+TABLE_READERS["dacc_otu_table"] = read_dacc_otu_table
+SAMPLE_READERS["dacc_map"] = read_dacc_map
+
+
+def _read_mgnify_tsv(path: str | Path, *, values: str = "counts", **kwargs: Any) -> FeatureTable:
+    """MGnify taxonomic abundance TSV (:func:`gutskin.sources.mgnify.read_taxonomy_tsv`), imported lazily."""
+    from ..sources.mgnify import read_taxonomy_tsv
+
+    return read_taxonomy_tsv(path, values=values, **kwargs)
+
+
+TABLE_READERS["mgnify_tsv"] = _read_mgnify_tsv
+
+# R data files: phyloseq objects in .rds / .rda, MicrobiomeData lists in .rds (gutskin.io.rdata).
+TABLE_READERS.update(_rdata.TABLE_READERS)
+SAMPLE_READERS.update(_rdata.SAMPLE_READERS)
+
+
+def _read_newick(path: str | Path, **options: Any) -> Any:
+    """Newick tree (:func:`gutskin.diversity.phylogeny.read_newick`), imported lazily."""
+    from ..diversity.phylogeny import read_newick
+
+    if options:
+        raise InputError(
+            path,
+            f"option(s) {', '.join(sorted(options))} do not apply to format 'newick'",
+            hint="remove them from the file's options in config/datasets.yaml",
+        )
+    return read_newick(path)
+
+
+#: Tree readers (``files.tree`` role) by ``format``: ``reader(path, **options) -> skbio.TreeNode``.
+TREE_READERS: dict[str, Callable[..., Any]] = {"newick": _read_newick, **_rdata.TREE_READERS}
+
+
+def read_tree(path: str | Path, fmt: str, **kwargs: Any) -> Any:
+    """Read a phylogenetic tree with the reader registered for ``fmt`` in :data:`TREE_READERS`."""
+    try:
+        reader = TREE_READERS[fmt]
+    except KeyError:
+        raise InputError(
+            path,
+            f"unknown tree format {fmt!r}",
+            where="files.tree.format",
+            hint=f"use one of {', '.join(sorted(TREE_READERS))} in config/datasets.yaml",
+        ) from None
+    return reader(path, **kwargs)
 
 
 def read_table(

@@ -1,0 +1,698 @@
+"""Phylogenetic diversity: Faith's PD (alpha) and unweighted / weighted UniFrac (beta).
+
+These metrics need a rooted tree whose tips are the table's features. The import step stores it next
+to the imported table as ``results/import/{dataset}/tree.nwk`` (Newick, pruned to the features kept);
+datasets without a tree skip the phylogenetic metrics, and the diversity summary says so.
+
+Definitions
+-----------
+``faith_pd``
+    Sum of the lengths of the branches on the paths from the root to every feature present in the
+    sample (Faith 1992; the root is always included, as in scikit-bio, Striped UniFrac and picante).
+``unweighted_unifrac``
+    Branch length unique to one of the two samples / branch length covered by either (Lozupone & Knight
+    2005); presence/absence only.
+``weighted_unifrac``
+    Normalised weighted UniFrac (Lozupone et al. 2007): ``Σ_b l_b |p_Ab − p_Bb| / Σ_i d_i (p_Ai + p_Bi)``
+    with ``p`` the proportion of a sample's abundance below branch ``b`` (or at tip ``i``) and ``d_i``
+    the root-to-tip distance, so distances lie in [0, 1] whatever the tree's scale (phyloseq's
+    ``UniFrac(weighted = TRUE, normalized = TRUE)``, Striped UniFrac's ``weighted_normalized``).
+
+Back ends
+---------
+The `Striped UniFrac <https://github.com/biocore/unifrac>`_ package (``import unifrac``; a native
+library only conda/bioconda provides — see ``environment.yml``) is used when it can be imported;
+otherwise scikit-bio's implementation (:func:`skbio.diversity.alpha_diversity` ``"faith_pd"``,
+:func:`skbio.diversity.beta_diversity` ``"unweighted_unifrac"`` / ``"weighted_unifrac"`` with
+``normalized=True``). Both give the same numbers (a test checks it when ``unifrac`` is installed).
+scikit-bio takes integer counts only: presence/absence is passed for Faith PD and unweighted UniFrac
+(exact), and non-integer abundances (``values: relative`` / ``signal``) are passed to weighted UniFrac
+as proportions scaled to integers (``round(p · 2^40)``, a relative error below 1e-12; a present feature
+never rounds to absent).
+
+Rarefaction
+-----------
+For count tables, Faith PD is averaged over the same rarefactions as the other alpha metrics and UniFrac
+over the same rarefactions as Bray–Curtis: iteration ``i`` draws with
+``numpy.random.SeedSequence(seed).spawn(iterations)[i]`` (:func:`gutskin.diversity.rarefy_counts`), so
+the rarefied tables are identical to those behind ``alpha.tsv`` and ``beta_braycurtis.npz``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+
+from ..errors import InputError
+from ._common import as_csr, default_ids, split_table
+from .rarefy import _prepare, rarefy_counts
+
+__all__ = [
+    "PHYLO_ALPHA_METRICS",
+    "PHYLO_BETA_METRICS",
+    "TREE_FILE",
+    "backend_name",
+    "faith_pd",
+    "import_tree",
+    "load_tree",
+    "mean_rarefied_unifrac",
+    "prepare_tree",
+    "read_newick",
+    "repeated_rarefaction_faith_pd",
+    "unifrac",
+    "unifrac_available",
+    "write_newick",
+]
+
+#: Alpha metrics that need a tree.
+PHYLO_ALPHA_METRICS: tuple[str, ...] = ("faith_pd",)
+#: Beta metrics that need a tree.
+PHYLO_BETA_METRICS: tuple[str, ...] = ("unweighted_unifrac", "weighted_unifrac")
+#: The tree stored next to an imported table (``results/import/{dataset}/tree.nwk``).
+TREE_FILE = "tree.nwk"
+
+_SCALE = float(2**40)
+
+
+# ---------------------------------------------------------------------- back end
+def unifrac_available() -> bool:
+    """True when the Striped UniFrac package (``import unifrac``) can be imported."""
+    try:
+        import unifrac  # noqa: F401
+    except Exception:  # ImportError, or a broken native library
+        return False
+    return True
+
+
+def backend_name(backend: str | None = None) -> str:
+    """The back end to use: ``"unifrac"`` when importable (or asked for), else ``"skbio"``.
+
+    Raises
+    ------
+    InputError
+        If ``backend`` is not ``None``, ``"unifrac"`` or ``"skbio"``, or ``"unifrac"`` is asked for
+        but cannot be imported.
+    """
+    if backend is None:
+        return "unifrac" if unifrac_available() else "skbio"
+    if backend not in ("unifrac", "skbio"):
+        raise InputError(
+            None, f"unknown phylogenetic back end {backend!r}", hint="use unifrac or skbio"
+        )
+    if backend == "unifrac" and not unifrac_available():
+        raise InputError(
+            None,
+            "the Striped UniFrac package (unifrac) is not installed",
+            hint="install it with conda (conda install -c bioconda unifrac) or use backend='skbio'",
+        )
+    return backend
+
+
+# ---------------------------------------------------------------------- trees
+def _check_tree(tree: Any, source: str | Path | None) -> None:
+    from skbio import TreeNode
+
+    if not isinstance(tree, TreeNode):
+        raise InputError(source, f"expected a skbio.TreeNode, got {type(tree).__name__}")
+    names: dict[str, int] = {}
+    n_tips = 0
+    for tip in tree.tips():
+        n_tips += 1
+        if tip.name is None or tip.name == "":
+            raise InputError(
+                source, "a tip of the tree has no name", hint="every tip must be a feature id"
+            )
+        names[tip.name] = names.get(tip.name, 0) + 1
+    if n_tips == 0:
+        raise InputError(source, "the tree has no tips")
+    dups = [k for k, v in names.items() if v > 1]
+    if dups:
+        raise InputError(
+            source,
+            f"{len(dups)} tip name(s) occur more than once (e.g. {', '.join(map(repr, dups[:3]))})",
+            hint="tip names must be unique feature ids",
+        )
+    if len(tree.children) > 2:
+        raise InputError(
+            source,
+            f"the tree's root has {len(tree.children)} children, so the tree is unrooted (as ape's "
+            "is.rooted() and scikit-bio see it)",
+            hint="Faith PD and UniFrac need a rooted tree: root it first, e.g. at its midpoint "
+            "(R: phangorn::midpoint(); Python: skbio TreeNode.root_at_midpoint())",
+        )
+    for node in tree.traverse(include_self=False):
+        if node.length is None or not np.isfinite(node.length) or node.length < 0:
+            name = node.name if node.name else "an unnamed internal node"
+            raise InputError(
+                source,
+                f"branch above {name!r} has length {node.length!r}; every branch needs a finite "
+                "length >= 0",
+                hint="Faith PD and UniFrac need a tree with branch lengths",
+            )
+
+
+def read_newick(path: str | Path) -> Any:
+    """Read a Newick tree (standard Newick: an underscore in an unquoted name is a space).
+
+    Returns
+    -------
+    skbio.TreeNode
+
+    Raises
+    ------
+    InputError
+        If the file is missing, empty, not Newick, or its tips are unnamed or repeated, or a branch
+        has no length.
+    """
+    from skbio import TreeNode
+
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(path, "file not found", hint="check the fetch or import step")
+    text = path.read_text(encoding="utf-8", errors="replace").strip()
+    if not text:
+        raise InputError(path, "the tree file is empty")
+    if not text.endswith(";"):
+        raise InputError(
+            path,
+            "not a Newick tree (it does not end with ';')",
+            hint="the file may be truncated; fetch it again",
+        )
+    try:
+        tree = TreeNode.read(io.StringIO(text), format="newick")
+    except Exception as exc:  # skbio raises NewickFormatError and others
+        raise InputError(path, f"cannot parse the Newick tree ({exc})") from None
+    _check_tree(tree, path)
+    return tree
+
+
+def write_newick(tree: Any, path: str | Path) -> None:
+    """Write ``tree`` as Newick, atomically (temporary file in the same directory, then rename)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    buf = io.StringIO()
+    tree.write(buf, format="newick")
+    text = buf.getvalue()
+    if not text.endswith("\n"):
+        text += "\n"
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def load_tree(import_dir: str | Path) -> Any | None:
+    """The tree of an imported dataset (``<import_dir>/tree.nwk``), or ``None`` when there is none.
+
+    A missing or empty ``tree.nwk`` means the dataset has no tree.
+    """
+    path = Path(import_dir) / TREE_FILE
+    if not path.is_file() or path.stat().st_size == 0:
+        return None
+    return read_newick(path)
+
+
+def prepare_tree(
+    tree: Any, feature_ids: Sequence[str] | np.ndarray, *, source: str | Path | None = None
+) -> Any:
+    """Check ``tree`` against a table's features and prune it to them.
+
+    Parameters
+    ----------
+    tree
+        A rooted :class:`skbio.TreeNode` with branch lengths.
+    feature_ids
+        The table's features; each must be a tip of the tree.
+    source
+        Named in error messages (the tree file).
+
+    Returns
+    -------
+    skbio.TreeNode
+        A copy holding only the paths to ``feature_ids`` (``TreeNode.shear``: single-child nodes are
+        merged, summing their branch lengths, so every root-to-tip distance and so Faith PD and
+        UniFrac are unchanged).
+
+    Raises
+    ------
+    InputError
+        If a feature is not a tip, or a tip name repeats, or a branch lacks a length.
+    """
+    _check_tree(tree, source)
+    wanted = [str(f) for f in feature_ids]
+    tips = {t.name for t in tree.tips()}
+    missing = [f for f in wanted if f not in tips]
+    if missing:
+        raise InputError(
+            source,
+            f"{len(missing)} of the table's {len(wanted)} features are not tips of the tree "
+            f"(e.g. {', '.join(map(repr, missing[:3]))})",
+            hint="the tree must hold every feature of the table (use the tree that came with it)",
+        )
+    if not wanted:
+        raise InputError(source, "the table has no features to place on the tree")
+    if len(wanted) == 1:
+        raise InputError(
+            source,
+            "the table has a single feature; phylogenetic diversity needs at least two tips",
+        )
+    if len(tips) == len(wanted):
+        out = tree.copy()
+    else:
+        out = tree.shear(wanted)
+    out.prune()
+    if out.length is not None or len(out.children) > 2:
+        # pruning made an inner node the root and kept the length of the branch above it (the path to
+        # the original root, which Faith PD and UniFrac count); keep it as an ordinary branch under a
+        # new root, so that every Newick reader sees it and the tree stays rooted
+        from skbio import TreeNode
+
+        if out.length is None:
+            out.length = 0.0
+        out = TreeNode(children=[out])
+    return out
+
+
+def import_tree(
+    tree: Any | None,
+    feature_ids: Sequence[str] | np.ndarray,
+    out_path: str | Path,
+    *,
+    source: str | Path | None = None,
+) -> dict[str, Any] | None:
+    """Store a dataset's tree for the diversity step (``results/import/{dataset}/tree.nwk``).
+
+    The tree is checked and pruned to the table's features (:func:`prepare_tree`) and written as
+    Newick, atomically. Without a tree (``tree=None``) an empty file is written, which
+    :func:`load_tree` reads as "no tree" — so the file can be a declared output of every import job
+    and a stale tree from an earlier run never survives.
+
+    Returns
+    -------
+    dict or None
+        ``{"file", "n_tips", "n_tips_source", "n_tips_removed", "total_branch_length"}`` for
+        ``import.json``; ``None`` without a tree.
+
+    Raises
+    ------
+    InputError
+        As :func:`prepare_tree` (a feature that is not a tip, an unrooted tree, missing lengths).
+    """
+    out_path = Path(out_path)
+    if tree is None:
+        out_path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=out_path.parent, prefix=f".{out_path.name}.", suffix=".tmp")
+        os.close(fd)
+        os.replace(tmp, out_path)
+        return None
+    n_source = sum(1 for _ in tree.tips())
+    pruned = prepare_tree(tree, feature_ids, source=source)
+    write_newick(pruned, out_path)
+    n_tips = sum(1 for _ in pruned.tips())
+    total = float(sum(n.length or 0.0 for n in pruned.traverse(include_self=False)))
+    return {
+        "file": out_path.name,
+        "n_tips": n_tips,
+        "n_tips_source": n_source,
+        "n_tips_removed": n_source - n_tips,
+        "total_branch_length": total,
+    }
+
+
+# ---------------------------------------------------------------------- inputs
+def _inputs(
+    data: Any,
+    feature_ids: Sequence[str] | np.ndarray | None,
+    ids: Sequence[str] | np.ndarray | None,
+    source: str | None,
+) -> tuple[sp.csr_array, np.ndarray, np.ndarray]:
+    matrix, table_ids, _ = split_table(data)
+    if feature_ids is None:
+        feature_ids = getattr(data, "feature_ids", None)
+    if feature_ids is None:
+        raise InputError(source, "feature ids are needed to place features on the tree")
+    csr = as_csr(matrix, source=source)
+    fids = np.asarray(feature_ids, dtype=str)
+    if fids.shape != (csr.shape[1],):
+        raise InputError(
+            source, f"{fids.size} feature ids given for a table of {csr.shape[1]} features"
+        )
+    sids = default_ids(csr.shape[0], ids if ids is not None else table_ids)
+    empty = np.flatnonzero(np.diff(csr.indptr) == 0)
+    if empty.size:
+        raise InputError(
+            source,
+            f"{empty.size} sample(s) have no non-zero feature (e.g. {str(sids[empty[0]])!r}); "
+            "phylogenetic diversity is undefined for them",
+            hint="drop empty samples first (rarefaction does)",
+        )
+    return csr, fids, sids
+
+
+def _dense_columns(csr: sp.csr_array) -> np.ndarray:
+    return np.flatnonzero(np.bincount(csr.indices, minlength=csr.shape[1]) > 0)
+
+
+def _as_integers(block: np.ndarray) -> np.ndarray:
+    """Integer abundances for scikit-bio: counts as they are, other values as scaled proportions."""
+    if np.all(block == np.floor(block)):
+        return block.astype(np.int64)
+    props = block / block.sum(axis=1, keepdims=True)
+    out = np.rint(props * _SCALE).astype(np.int64)
+    out[(block > 0) & (out == 0)] = 1
+    return out
+
+
+class _Engine:
+    """A checked, pruned tree and the back end that computes on it.
+
+    The tree is checked and pruned once (:func:`prepare_tree`); later calls only map the table's
+    features onto it (both back ends accept a tree with more tips than the table has features). For
+    the ``unifrac`` back end the tree is written to a temporary Newick file once.
+    """
+
+    def __init__(
+        self,
+        tree: Any,
+        feature_ids: np.ndarray,
+        backend: str | None,
+        source: str | Path | None,
+    ) -> None:
+        self.tree = prepare_tree(tree, feature_ids, source=source)
+        self.backend = backend_name(backend)
+        self._tmp: tempfile.TemporaryDirectory[str] | None = None
+
+    def __enter__(self) -> _Engine:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._tmp is not None:
+            self._tmp.cleanup()
+            self._tmp = None
+
+    # -- scikit-bio ---------------------------------------------------------------------------
+    def _skbio_alpha(self, csr: sp.csr_array, fids: np.ndarray, sids: np.ndarray) -> np.ndarray:
+        from skbio.diversity import alpha_diversity
+
+        cols = _dense_columns(csr)
+        presence = (csr[:, cols].toarray() > 0).astype(np.int64)
+        res = alpha_diversity(
+            "faith_pd", presence, list(sids), taxa=list(fids[cols]), tree=self.tree
+        )
+        return np.asarray(res.to_numpy(), dtype=np.float64)
+
+    def _skbio_beta(
+        self, csr: sp.csr_array, fids: np.ndarray, sids: np.ndarray, metric: str
+    ) -> np.ndarray:
+        from skbio.diversity import beta_diversity
+
+        cols = _dense_columns(csr)
+        block = csr[:, cols].toarray()
+        taxa = list(fids[cols])
+        if metric == "unweighted_unifrac":
+            dm = beta_diversity(
+                "unweighted_unifrac",
+                (block > 0).astype(np.int64),
+                list(sids),
+                taxa=taxa,
+                tree=self.tree,
+            )
+        else:
+            dm = beta_diversity(
+                "weighted_unifrac",
+                _as_integers(block),
+                list(sids),
+                taxa=taxa,
+                tree=self.tree,
+                normalized=True,
+            )
+        return np.asarray(dm.condensed_form(), dtype=np.float64)
+
+    # -- Striped UniFrac ------------------------------------------------------------------------
+    def _files(self, csr: sp.csr_array, fids: np.ndarray, sids: np.ndarray) -> tuple[str, str]:
+        from ..io.table import FeatureTable, write_biom
+
+        if self._tmp is None:
+            self._tmp = tempfile.TemporaryDirectory(prefix="gutskin-unifrac-")
+            write_newick(self.tree, Path(self._tmp.name) / "tree.nwk")
+        cols = _dense_columns(csr)
+        sub = FeatureTable(counts=csr[:, cols], sample_ids=sids, feature_ids=fids[cols])
+        table_path = Path(self._tmp.name) / "table.biom"
+        write_biom(sub, table_path)
+        return str(table_path), str(Path(self._tmp.name) / "tree.nwk")
+
+    def _unifrac_alpha(self, csr: sp.csr_array, fids: np.ndarray, sids: np.ndarray) -> np.ndarray:
+        import unifrac as su
+
+        series = su.faith_pd(*self._files(csr, fids, sids))
+        return np.asarray(series.reindex([str(x) for x in sids]).to_numpy(), dtype=np.float64)
+
+    def _unifrac_beta(
+        self, csr: sp.csr_array, fids: np.ndarray, sids: np.ndarray, metric: str
+    ) -> np.ndarray:
+        import unifrac as su
+
+        func = su.unweighted if metric == "unweighted_unifrac" else su.weighted_normalized
+        dm = func(*self._files(csr, fids, sids))
+        dm = dm.filter([str(x) for x in sids])
+        return np.asarray(dm.condensed_form(), dtype=np.float64)
+
+    # -- dispatch -------------------------------------------------------------------------------
+    def _failed(self, what: str, exc: Exception) -> InputError:
+        return InputError(
+            None,
+            f"{self.backend} could not compute {what}: {type(exc).__name__}: {exc}",
+            hint="check that the tree is rooted, has branch lengths and holds every feature",
+        )
+
+    def alpha(self, csr: sp.csr_array, fids: np.ndarray, sids: np.ndarray) -> np.ndarray:
+        """Faith PD of every row of ``csr`` (rows non-empty; features on the tree)."""
+        if csr.shape[0] == 0:
+            return np.zeros(0, dtype=np.float64)
+        try:
+            if self.backend == "unifrac":
+                return self._unifrac_alpha(csr, fids, sids)
+            return self._skbio_alpha(csr, fids, sids)
+        except (ValueError, KeyError) as exc:
+            raise self._failed("Faith PD", exc) from None
+
+    def beta(
+        self, csr: sp.csr_array, fids: np.ndarray, sids: np.ndarray, metric: str
+    ) -> np.ndarray:
+        """Condensed UniFrac distances between the rows of ``csr``."""
+        if csr.shape[0] < 2:
+            return np.zeros(0, dtype=np.float64)
+        try:
+            if self.backend == "unifrac":
+                return self._unifrac_beta(csr, fids, sids, metric)
+            return self._skbio_beta(csr, fids, sids, metric)
+        except (ValueError, KeyError) as exc:
+            raise self._failed(metric, exc) from None
+
+
+def _check_beta_metric(metric: str) -> None:
+    if metric not in PHYLO_BETA_METRICS:
+        raise InputError(
+            None,
+            f"unknown phylogenetic beta metric {metric!r}",
+            where="key beta_metrics",
+            hint=f"choose from {list(PHYLO_BETA_METRICS)}",
+        )
+
+
+# ---------------------------------------------------------------------- metrics
+def faith_pd(
+    data: Any,
+    tree: Any,
+    *,
+    feature_ids: Sequence[str] | np.ndarray | None = None,
+    ids: Sequence[str] | np.ndarray | None = None,
+    backend: str | None = None,
+    source: str | None = None,
+) -> np.ndarray:
+    """Faith's phylogenetic diversity of every sample (row).
+
+    Parameters
+    ----------
+    data
+        A FeatureTable or a samples × features sparse matrix (any non-negative values; only presence
+        matters).
+    tree
+        Rooted :class:`skbio.TreeNode` with branch lengths; every feature present in a sample must be
+        one of its tips.
+    feature_ids
+        Feature ids (columns); taken from a FeatureTable when omitted.
+    ids
+        Sample ids (for messages and the ``unifrac`` back end).
+    backend
+        ``"unifrac"``, ``"skbio"`` or ``None`` (unifrac when importable).
+    source
+        File named in error messages.
+
+    Returns
+    -------
+    numpy.ndarray
+        float64, one value per sample, in row order.
+
+    Raises
+    ------
+    InputError
+        An empty sample, a feature that is not a tip, a tree without branch lengths.
+    """
+    csr, fids, sids = _inputs(data, feature_ids, ids, source)
+    with _Engine(tree, fids[_dense_columns(csr)], backend, source) as engine:
+        return engine.alpha(csr, fids, sids)
+
+
+def unifrac(
+    data: Any,
+    tree: Any,
+    metric: str,
+    *,
+    feature_ids: Sequence[str] | np.ndarray | None = None,
+    ids: Sequence[str] | np.ndarray | None = None,
+    backend: str | None = None,
+    source: str | None = None,
+) -> np.ndarray:
+    """UniFrac distances between all samples (rows), condensed (``squareform`` order).
+
+    Parameters
+    ----------
+    data, tree, feature_ids, ids, backend, source
+        As :func:`faith_pd`.
+    metric
+        ``"unweighted_unifrac"`` or ``"weighted_unifrac"`` (normalised; see the module docs).
+
+    Returns
+    -------
+    numpy.ndarray
+        float64 condensed distances.
+    """
+    _check_beta_metric(metric)
+    csr, fids, sids = _inputs(data, feature_ids, ids, source)
+    if csr.shape[0] < 2:
+        return np.zeros(0, dtype=np.float64)
+    with _Engine(tree, fids[_dense_columns(csr)], backend, source) as engine:
+        return engine.beta(csr, fids, sids, metric)
+
+
+def _iterations(value: Any, key: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
+        raise InputError(
+            None, f"{key} must be a positive integer, got {value!r}", where=f"key {key}"
+        )
+    return int(value)
+
+
+def _feature_ids(data: Any, feature_ids: Any, source: str | None, n: int) -> np.ndarray:
+    if feature_ids is None:
+        feature_ids = getattr(data, "feature_ids", None)
+    if feature_ids is None:
+        raise InputError(source, "feature ids are needed to place features on the tree")
+    fids = np.asarray(feature_ids, dtype=str)
+    if fids.shape != (n,):
+        raise InputError(source, f"{fids.size} feature ids given for a table of {n} features")
+    return fids
+
+
+def repeated_rarefaction_faith_pd(
+    data: Any,
+    tree: Any,
+    depth: int,
+    iterations: int,
+    seed: int | np.random.SeedSequence,
+    *,
+    feature_ids: Sequence[str] | np.ndarray | None = None,
+    backend: str | None = None,
+    source: str | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Faith PD averaged over repeated rarefactions (the draws of the other alpha metrics).
+
+    Iteration ``i`` rarefies with ``numpy.random.SeedSequence(seed).spawn(iterations)[i]``, exactly
+    as :func:`~gutskin.diversity.rarefy.repeated_rarefaction_alpha`.
+
+    Returns
+    -------
+    kept : numpy.ndarray
+        Row indices of the samples with at least ``depth`` reads.
+    mean, sd : numpy.ndarray
+        Mean and sample standard deviation (``ddof=1``; NaN for one iteration) per kept sample.
+    """
+    iterations = _iterations(iterations, "rarefaction.iterations")
+    matrix, table_ids, _ = split_table(data)
+    csr, _, depth, kept, _ = _prepare(matrix, depth, source=source, ids=table_ids)
+    fids = _feature_ids(data, feature_ids, source, csr.shape[1])
+    sids = default_ids(csr.shape[0], table_ids)[kept]
+    if kept.size == 0:
+        return kept, np.zeros(0), np.zeros(0)
+    seq = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
+    values = np.empty((iterations, kept.size), dtype=np.float64)
+    with _Engine(tree, fids[_dense_columns(csr[kept])], backend, source) as engine:
+        for i, child in enumerate(seq.spawn(iterations)):
+            rare, kept_i = rarefy_counts(csr, depth, child, source=source)
+            if not np.array_equal(kept_i, kept):  # pragma: no cover - same rows every time
+                raise RuntimeError("rarefaction kept different samples across iterations")
+            values[i] = engine.alpha(rare, fids, sids)
+    mean = values.sum(axis=0) / iterations
+    sd = values.std(axis=0, ddof=1) if iterations > 1 else np.full(kept.size, np.nan)
+    return kept, mean, sd
+
+
+def mean_rarefied_unifrac(
+    data: Any,
+    tree: Any,
+    metric: str,
+    depth: int,
+    iterations: int,
+    seed: int | np.random.SeedSequence,
+    *,
+    feature_ids: Sequence[str] | np.ndarray | None = None,
+    ids: Sequence[str] | np.ndarray | None = None,
+    backend: str | None = None,
+    source: str | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """UniFrac averaged over rarefactions (the draws of Bray–Curtis with the same seed).
+
+    Iteration ``i`` rarefies with ``numpy.random.SeedSequence(seed).spawn(iterations)[i]``, exactly
+    as :func:`~gutskin.diversity.beta.mean_rarefied_beta`.
+
+    Returns
+    -------
+    condensed : numpy.ndarray
+        Mean distances over the samples with at least ``depth`` reads, ``squareform`` order.
+    ids : numpy.ndarray
+        Their ids.
+    """
+    _check_beta_metric(metric)
+    iterations = _iterations(iterations, "rarefaction.beta_iterations")
+    matrix, table_ids, _ = split_table(data)
+    all_ids = default_ids(matrix.shape[0], ids if ids is not None else table_ids)
+    csr, _, depth, kept, _ = _prepare(matrix, depth, source=source, ids=all_ids)
+    fids = _feature_ids(data, feature_ids, source, csr.shape[1])
+    kept_ids = all_ids[kept]
+    n = kept.size
+    out = np.zeros(n * (n - 1) // 2, dtype=np.float64)
+    if n < 2:
+        return out, kept_ids
+    seq = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
+    with _Engine(tree, fids[_dense_columns(csr[kept])], backend, source) as engine:
+        for child in seq.spawn(iterations):
+            rare, _ = rarefy_counts(csr, depth, child, source=source)
+            out += engine.beta(rare, fids, kept_ids, metric)
+    out /= iterations
+    return out, kept_ids

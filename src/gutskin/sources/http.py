@@ -1,0 +1,1190 @@
+"""A polite JSON and file client for public web APIs, with the semantics of :mod:`gutskin.fetch`.
+
+:class:`ApiClient` is what the source adapters (:mod:`~gutskin.sources.qiita`,
+:mod:`~gutskin.sources.mgnify`, :mod:`~gutskin.sources.gmrepo`) use to talk to remote services:
+
+- **timeouts, retries, backoff**: connection and read timeouts; 5xx, 429, connection errors, read timeouts
+  and truncated bodies are retried with exponential backoff (``backoff * 2**(k-1)``, capped), at least as
+  long as the server's ``Retry-After`` asks, within an overall deadline per request
+  (``give_up_after``); other 4xx answers are not retried and raise :class:`ApiStatusError`;
+- **rate limiting**: at most ``requests_per_second`` requests to one host (every attempt counts, retries
+  included; answers from the cache do not);
+- **a response cache on disk**: every JSON answer is stored under
+  ``<cache_dir>/api/<host>/<kk>/<key>.json`` with a ``<key>.meta.json`` record (method, URL, request
+  body, sha256, size, when), where ``key`` is the sha256 of method + URL + the sha256 of the request body.
+  Both files are written atomically (temporary file + :func:`os.replace`). A cached answer is re-hashed
+  and re-parsed before use; a corrupt or incomplete entry is deleted and fetched again. A second run with
+  the same configuration therefore makes no request at all;
+- **files** (zip archives, TSV tables) are cached like :func:`gutskin.fetch.fetch` caches them, keyed by
+  URL (``<cache_dir>/<host>/<path>``), and looked up in the mirrors too. When no sha256 is known in advance,
+  the sha256 of the downloaded bytes is recorded next to the file (``<file>.sha256.json``, the sidecar
+  format of :mod:`gutskin.fetch`) and the cached copy is re-hashed and checked against that record every
+  time it is re-used. With a sha256 given, :func:`gutskin.fetch.fetch` itself is used.
+
+Errors
+------
+:class:`~gutskin.errors.DataUnavailable`
+    Network disabled and nothing cached, retries or deadline exhausted, or a body that is not JSON (the
+    message names the URL and shows the start of the body). Not cached.
+:class:`ApiStatusError`
+    A subclass of ``DataUnavailable`` for HTTP 4xx answers other than 429, with the ``status``; adapters
+    use it to fall back (e.g. MGnify API v2 → v1 on a 404).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gzip
+import hashlib
+import io
+import json
+import logging
+import math
+import os
+import secrets
+import time
+import zlib
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, TypeVar
+from urllib.parse import urlencode, urlsplit, urlunsplit
+
+import requests
+import urllib3
+
+from ..errors import DataUnavailable, InputError
+from ..fetch import (
+    BACKOFF_CAP,
+    MIRROR_ENV,
+    USER_AGENT,
+    FetchSettings,
+    _file_lock,
+    _LockTimeout,
+    _retry_after_seconds,
+    _short,
+    cache_path,
+    fetch,
+    mirror_path,
+    sha256_file,
+)
+from ..fetch import _decode_content as _fetch_decode_content
+
+__all__ = [
+    "API_CACHE_DIR",
+    "ApiClient",
+    "ApiSettings",
+    "ApiStatusError",
+    "Downloaded",
+    "Paged",
+    "RateLimiter",
+    "canonical_url",
+    "paged_count_items",
+    "paged_jsonapi",
+    "paged_skip_limit",
+]
+
+log = logging.getLogger("gutskin.sources")
+
+#: Sub-directory of the cache holding JSON answers.
+API_CACHE_DIR = "api"
+#: Bytes read at a time when streaming a body.
+CHUNK_SIZE = 1 << 20
+#: Log progress of file downloads about every this many bytes.
+PROGRESS_STEP = 50 * 1024 * 1024
+
+_SIDECAR_SUFFIX = ".sha256.json"
+_LOCK_SUFFIX = ".lock"
+_PART_INFIX = ".part-"
+
+T = TypeVar("T")
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Settings, results, errors
+# ----------------------------------------------------------------------------------------------------------
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+@dataclass(frozen=True)
+class ApiSettings:
+    """How :class:`ApiClient` talks to remote services.
+
+    Parameters
+    ----------
+    cache_dir
+        Root of the cache (``cache_dir`` of ``config/config.yaml``). JSON answers go to
+        ``<cache_dir>/api/``; files to ``<cache_dir>/<host>/<path>`` as in :mod:`gutskin.fetch`.
+    mirrors
+        Mirror directories searched for *files* (not JSON answers) before the network.
+    network
+        Allow requests. With ``False`` only cached answers and files (and mirrors) are used.
+    connect_timeout, read_timeout
+        Seconds to wait for a connection, and for data on an open connection.
+    retries
+        Extra attempts after the first, for 5xx, 429, connection errors, read timeouts and truncated
+        bodies.
+    backoff
+        Seconds; the wait before retry *k* is ``backoff * 2**(k-1)``, capped at
+        :data:`gutskin.fetch.BACKOFF_CAP`, and at least the server's ``Retry-After``.
+    give_up_after
+        Overall deadline in seconds for one request (all its attempts and waits).
+    requests_per_second
+        Politeness: at most this many requests per second to one host.
+    max_pages
+        Most pages a paged listing may follow; a listing cut short is reported, never hidden.
+    max_json_bytes
+        Largest JSON body accepted (bytes).
+    progress
+        Log progress of large file downloads (logger ``gutskin.sources``, level INFO).
+    """
+
+    cache_dir: Path
+    mirrors: tuple[Path, ...] = ()
+    network: bool = True
+    connect_timeout: float = 10.0
+    read_timeout: float = 30.0
+    retries: int = 3
+    backoff: float = 1.0
+    give_up_after: float = 60.0
+    requests_per_second: float = 2.0
+    max_pages: int = 1000
+    max_json_bytes: int = 256 * 1024 * 1024
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "cache_dir", Path(self.cache_dir))
+        object.__setattr__(self, "mirrors", tuple(Path(m) for m in self.mirrors))
+        for name in ("connect_timeout", "read_timeout", "give_up_after", "requests_per_second"):
+            value = getattr(self, name)
+            if not _is_number(value) or not value > 0 or not math.isfinite(value):
+                raise InputError(
+                    None, f"ApiSettings.{name} must be a positive number, got {value!r}"
+                )
+        if not _is_number(self.backoff) or self.backoff < 0 or not math.isfinite(self.backoff):
+            raise InputError(
+                None, f"ApiSettings.backoff must be >= 0 seconds, got {self.backoff!r}"
+            )
+        for name in ("retries", "max_pages", "max_json_bytes"):
+            value = getattr(self, name)
+            low = 0 if name == "retries" else 1
+            if isinstance(value, bool) or not isinstance(value, int) or value < low:
+                raise InputError(
+                    None, f"ApiSettings.{name} must be an integer >= {low}, got {value!r}"
+                )
+
+    @classmethod
+    def from_fetch_settings(cls, settings: FetchSettings, **overrides: Any) -> ApiSettings:
+        """Take cache, mirrors, network, timeouts, retries, backoff and deadline from ``settings``.
+
+        ``overrides`` (e.g. ``requests_per_second``, ``max_pages``, ``give_up_after``) replace single values.
+        """
+        base: dict[str, Any] = {
+            "cache_dir": settings.cache_dir,
+            "mirrors": settings.mirrors,
+            "network": settings.network,
+            "connect_timeout": settings.connect_timeout,
+            "read_timeout": settings.read_timeout,
+            "retries": settings.retries,
+            "backoff": settings.backoff,
+            "give_up_after": settings.give_up_after,
+            "progress": settings.progress,
+        }
+        base.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**base)
+
+    def fetch_settings(self, give_up_after: float | None = None) -> FetchSettings:
+        """The equivalent :class:`~gutskin.fetch.FetchSettings` (for sha256-pinned files)."""
+        return FetchSettings(
+            cache_dir=self.cache_dir,
+            mirrors=self.mirrors,
+            network=self.network,
+            connect_timeout=self.connect_timeout,
+            read_timeout=self.read_timeout,
+            retries=self.retries,
+            backoff=self.backoff,
+            give_up_after=give_up_after or self.give_up_after,
+            progress=self.progress,
+        )
+
+
+class ApiStatusError(DataUnavailable):
+    """An HTTP 4xx answer (other than 429): not retried.
+
+    Attributes
+    ----------
+    status
+        The HTTP status code.
+    """
+
+    def __init__(self, url: str, status: int, reason: str) -> None:
+        self.status = status
+        super().__init__(url, reason)
+
+
+@dataclass(frozen=True)
+class Downloaded:
+    """A local, recorded copy of a remote file.
+
+    Attributes
+    ----------
+    url
+        The URL asked for.
+    path
+        The file in the cache.
+    sha256
+        Its sha256 (the recorded one, checked against the bytes).
+    size
+        Its size in bytes.
+    source
+        Where the bytes came from in this call: ``"cache"``, ``"mirror"`` or ``"network"``.
+    source_detail
+        The mirror, the URL actually downloaded, or (for a cache hit) where the cached copy came from.
+    retrieved_at
+        ISO 8601 UTC time the bytes were obtained.
+    """
+
+    url: str
+    path: Path
+    sha256: str
+    size: int
+    source: Literal["cache", "mirror", "network"]
+    source_detail: str
+    retrieved_at: str
+
+
+@dataclass
+class Paged:
+    """The items of a paged listing.
+
+    Attributes
+    ----------
+    items
+        Every item, in the order served.
+    pages
+        Pages requested (or read from the cache).
+    complete
+        ``False`` when the page limit stopped the listing before its end.
+    expected
+        The total the service announced (``count``), if it did.
+    """
+
+    items: list[Any] = field(default_factory=list)
+    pages: int = 0
+    complete: bool = True
+    expected: int | None = None
+
+
+class _Retryable(Exception):
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.retry_after = retry_after
+
+
+class _Fatal(Exception):
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Small helpers
+# ----------------------------------------------------------------------------------------------------------
+
+
+def _utc_now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+def canonical_url(url: str, params: Mapping[str, Any] | None = None) -> str:
+    """``url`` with ``params`` appended to its query string (parameters sorted by name).
+
+    The result is what is requested and what the cache is keyed on, so the same logical request always
+    hits the same cache entry.
+
+    Raises
+    ------
+    InputError
+        If ``url`` is not an http(s) URL with a host.
+    """
+    parts = urlsplit(url)
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        raise InputError(
+            None, f"not an http(s) URL: {url!r}", hint="check base_url in the source block"
+        )
+    if not params:
+        return url
+    extra = urlencode(sorted((str(k), str(v)) for k, v in params.items() if v is not None))
+    query = f"{parts.query}&{extra}" if parts.query else extra
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, query, parts.fragment))
+
+
+def _host_key(url: str) -> str:
+    parts = urlsplit(url)
+    host = (parts.hostname or "unknown").lower()
+    default = {"http": 80, "https": 443}.get(parts.scheme.lower())
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    return f"{host}:{port}" if port is not None and port != default else host
+
+
+def _atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file in the same directory and :func:`os.replace`."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}-{secrets.token_hex(4)}")
+    try:
+        with open(tmp, "xb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+
+
+def _remove(path: Path) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        path.unlink()
+
+
+def _new_part(final: Path) -> Path:
+    return final.with_name(f"{final.name}{_PART_INFIX}{os.getpid()}-{secrets.token_hex(4)}")
+
+
+def _decode_body(data: bytes, encoding: str) -> bytes:
+    """Undo a Content-Encoding the server applied although ``identity`` was asked for."""
+    if encoding in ("gzip", "x-gzip"):
+        return gzip.decompress(data)
+    if encoding == "deflate":
+        wbits = zlib.MAX_WBITS if len(data) >= 2 and (data[0] * 256 + data[1]) % 31 == 0 else -15
+        return zlib.decompress(data, wbits)
+    return data
+
+
+def _snippet(data: bytes, n: int = 80) -> str:
+    text = data[:n].decode("utf-8", errors="replace")
+    text = " ".join(text.split())
+    return text + ("…" if len(data) > n else "")
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Rate limiting
+# ----------------------------------------------------------------------------------------------------------
+
+
+class RateLimiter:
+    """At most ``rate`` request starts per second per key (host): successive starts are ≥ 1/rate apart.
+
+    Parameters
+    ----------
+    rate
+        Requests per second (> 0).
+    clock, sleep
+        Monotonic clock and sleep function (injectable for tests).
+    """
+
+    def __init__(
+        self,
+        rate: float,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        if not _is_number(rate) or not rate > 0 or not math.isfinite(rate):
+            raise InputError(None, f"requests_per_second must be a positive number, got {rate!r}")
+        self.interval = 1.0 / float(rate)
+        self._clock = clock
+        self._sleep = sleep
+        self._next: dict[str, float] = {}
+        #: Seconds slept so far, per key.
+        self.waited: dict[str, float] = {}
+
+    def wait(self, key: str) -> None:
+        """Block until a request to ``key`` may start, and book the slot."""
+        now = self._clock()
+        due = self._next.get(key, now)
+        if due > now:
+            self._sleep(due - now)
+            self.waited[key] = self.waited.get(key, 0.0) + (due - now)
+            now = max(self._clock(), due)
+        self._next[key] = now + self.interval
+
+
+# ----------------------------------------------------------------------------------------------------------
+# The client
+# ----------------------------------------------------------------------------------------------------------
+
+
+class ApiClient:
+    """Cached, rate-limited, retrying JSON and file client (see the module documentation).
+
+    Parameters
+    ----------
+    settings
+        See :class:`ApiSettings`.
+    sleep, clock
+        Injectable for tests (backoff waits and the rate limiter use them).
+
+    Attributes
+    ----------
+    stats
+        Counters: ``requests`` (attempts sent over the network), ``cache_hits``, ``retries``,
+        ``network`` (answers obtained over the network), ``mirror``.
+    newest
+        ISO time of the newest answer used (network or cache), for manifests.
+    """
+
+    def __init__(
+        self,
+        settings: ApiSettings,
+        *,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.settings = settings
+        self._sleep = sleep
+        self._clock = clock
+        self.limiter = RateLimiter(settings.requests_per_second, clock=clock, sleep=sleep)
+        self.stats: dict[str, int] = {
+            "requests": 0,
+            "cache_hits": 0,
+            "retries": 0,
+            "network": 0,
+            "mirror": 0,
+        }
+        self.newest: str | None = None
+        self._session: requests.Session | None = None
+
+    # -- lifecycle -----------------------------------------------------------------------------------
+    def __enter__(self) -> ApiClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the HTTP session."""
+        if self._session is not None:
+            self._session.close()
+            self._session = None
+
+    @property
+    def session(self) -> requests.Session:
+        """The HTTP session (created on first use)."""
+        if self._session is None:
+            self._session = requests.Session()
+            self._session.headers.update({"User-Agent": USER_AGENT, "Accept-Encoding": "identity"})
+        return self._session
+
+    def _seen(self, when: str | None) -> None:
+        if when and (self.newest is None or when > self.newest):
+            self.newest = when
+
+    # -- JSON ----------------------------------------------------------------------------------------
+    def get_json(self, url: str, params: Mapping[str, Any] | None = None) -> Any:
+        """GET ``url`` (with ``params`` added to its query) and return the parsed JSON answer.
+
+        Raises
+        ------
+        DataUnavailable
+            See the module documentation; :class:`ApiStatusError` for 4xx answers.
+        """
+        return self._json("GET", canonical_url(url, params), None)
+
+    def post_json(self, url: str, body: Any) -> Any:
+        """POST ``body`` as JSON to ``url`` and return the parsed JSON answer (cached like GET answers)."""
+        return self._json("POST", canonical_url(url), body)
+
+    def cache_entry(self, method: str, url: str, body: Any = None) -> tuple[Path, Path]:
+        """The cache files (answer, record) of a request: ``<cache>/api/<host>/<kk>/<key>.json``."""
+        body_bytes = _body_bytes(body)
+        key = hashlib.sha256(
+            f"{method.upper()}\n{url}\n{hashlib.sha256(body_bytes).hexdigest()}".encode()
+        ).hexdigest()
+        folder = self.settings.cache_dir / API_CACHE_DIR / _host_key(url) / key[:2]
+        return folder / f"{key}.json", folder / f"{key}.meta.json"
+
+    def _json(self, method: str, url: str, body: Any) -> Any:
+        body_bytes = _body_bytes(body) if method == "POST" else b""
+        data_path, meta_path = self.cache_entry(method, url, body)
+        cached = self._read_cached(method, url, data_path, meta_path)
+        if cached is not None:
+            return cached
+        if not self.settings.network:
+            raise DataUnavailable(
+                url,
+                f"this {method} answer is not in the API cache ({self.settings.cache_dir / API_CACHE_DIR}) "
+                "and the network is disabled — set network.enabled: true in config/config.yaml, or copy "
+                "a cache filled on a machine with network access",
+            )
+        data, where = self._with_retries(method, url, body_bytes, self._read_json_body)
+        try:
+            obj = json.loads(data.decode("utf-8-sig"))
+        except UnicodeDecodeError as exc:
+            raise DataUnavailable(
+                url,
+                f"the answer{_from(where, url)} is not UTF-8 text (byte {exc.start}); it starts with "
+                f"{_snippet(data)!r}. Nothing was cached",
+            ) from None
+        except json.JSONDecodeError as exc:
+            raise DataUnavailable(
+                url,
+                f"the answer{_from(where, url)} is not valid JSON ({exc.msg} at line {exc.lineno}, "
+                f"column {exc.colno}); it starts with {_snippet(data)!r}. Nothing was cached; the "
+                "service may be down or have changed its interface",
+            ) from None
+        now = _utc_now()
+        meta = {
+            "method": method,
+            "url": url,
+            "final_url": where,
+            "request_body": body if method == "POST" else None,
+            "sha256": hashlib.sha256(data).hexdigest(),
+            "size": len(data),
+            "retrieved_at": now,
+        }
+        try:
+            _atomic_write_bytes(data_path, data)
+            _atomic_write_bytes(meta_path, (json.dumps(meta, indent=1) + "\n").encode())
+        except OSError as exc:  # a read-only cache still lets the run go on
+            log.warning("could not cache the answer of %s %s: %s", method, url, exc)
+        self.stats["network"] += 1
+        self._seen(now)
+        return obj
+
+    def _read_cached(self, method: str, url: str, data_path: Path, meta_path: Path) -> Any | None:
+        if not data_path.exists() and not meta_path.exists():
+            return None
+        problem = None
+        obj: Any = None
+        try:
+            meta = json.loads(meta_path.read_text(encoding="utf-8"))
+            data = data_path.read_bytes()
+            if not isinstance(meta, dict) or meta.get("url") != url or meta.get("method") != method:
+                problem = "its record does not describe this request"
+            elif meta.get("size") != len(data):
+                problem = f"it has {len(data)} bytes, the record says {meta.get('size')}"
+            elif meta.get("sha256") != hashlib.sha256(data).hexdigest():
+                problem = "its sha256 differs from the record"
+            else:
+                obj = json.loads(data.decode("utf-8-sig"))
+        except FileNotFoundError as exc:
+            problem = f"{Path(exc.filename or '').name or 'a file'} is missing"
+        except (OSError, ValueError) as exc:
+            problem = f"it cannot be read ({exc.__class__.__name__}: {exc})"
+        if problem is None:
+            self.stats["cache_hits"] += 1
+            self._seen(meta.get("retrieved_at"))
+            return obj
+        log.warning(
+            "corrupt cache entry for %s %s (%s): deleting it and fetching again",
+            method,
+            url,
+            problem,
+        )
+        _remove(data_path)
+        _remove(meta_path)
+        return None
+
+    def _read_json_body(
+        self, resp: requests.Response, total: int | None, host: str, deadline: float
+    ) -> bytes:
+        buf = io.BytesIO()
+        size = 0
+        cap = self.settings.max_json_bytes
+        while True:
+            if self._clock() > deadline:
+                raise _Retryable(
+                    f"the answer was still arriving at the deadline ({size} bytes received)"
+                )
+            chunk = _read_chunk(resp, host, size, total)
+            if not chunk:
+                break
+            size += len(chunk)
+            if size > cap:
+                raise _Fatal(f"the answer is larger than {cap} bytes (ApiSettings.max_json_bytes)")
+            buf.write(chunk)
+        if total is not None and size != total:
+            raise _Retryable(f"truncated body from {host}: got {size} of {total} bytes")
+        data = buf.getvalue()
+        encoding = (resp.headers.get("Content-Encoding") or "identity").strip().lower()
+        if encoding not in ("identity", ""):
+            try:
+                data = _decode_body(data, encoding)
+            except (OSError, EOFError, zlib.error) as exc:
+                raise _Retryable(f"cannot decode the {encoding}-encoded body: {exc}") from None
+        return data
+
+    # -- files ---------------------------------------------------------------------------------------
+    def download(
+        self, url: str, *, sha256: str | None = None, give_up_after: float | None = None
+    ) -> Downloaded:
+        """A local copy of the file at ``url``: from the cache, a mirror or the network.
+
+        Parameters
+        ----------
+        url
+            An http(s) URL (a query string is fine: it is part of the cache name).
+        sha256
+            If known, the expected sha256: then :func:`gutskin.fetch.fetch` is used (verified, mismatch =
+            :class:`~gutskin.errors.ChecksumMismatch`). Otherwise the sha256 of the bytes is recorded and
+            the cached copy is checked against that record whenever it is re-used.
+        give_up_after
+            Deadline for this download in seconds (default: the settings' ``give_up_after``).
+
+        Raises
+        ------
+        DataUnavailable
+            No cache, mirror or network could provide the file.
+        """
+        if sha256:
+            res = fetch(url, sha256, self.settings.fetch_settings(give_up_after))
+            if res.source == "network":
+                self.stats["network"] += 1
+            elif res.source == "mirror":
+                self.stats["mirror"] += 1
+            else:
+                self.stats["cache_hits"] += 1
+            self._seen(res.retrieved_at)
+            return Downloaded(
+                res.url,
+                res.path,
+                res.sha256,
+                res.size,
+                res.source,
+                res.source_detail,
+                res.retrieved_at,
+            )
+        final = cache_path(self.settings.cache_dir, url)
+        deadline = give_up_after or self.settings.give_up_after
+        lock_wait = deadline + self.settings.read_timeout + 5.0
+        try:
+            final.parent.mkdir(parents=True, exist_ok=True)
+            with _file_lock(final.with_name(final.name + _LOCK_SUFFIX), lock_wait):
+                return self._download_locked(url, final, deadline)
+        except _LockTimeout:
+            raise DataUnavailable(
+                url, f"another process has been downloading it for over {lock_wait:.0f} s"
+            ) from None
+        except OSError as exc:
+            raise DataUnavailable(
+                url, f"cannot write it to the cache directory {self.settings.cache_dir}: {exc}"
+            ) from None
+
+    def _download_locked(self, url: str, final: Path, deadline: float) -> Downloaded:
+        hit = self._cached_file(url, final)
+        if hit is not None:
+            self.stats["cache_hits"] += 1
+            self._seen(hit.retrieved_at)
+            return hit
+        for stale in final.parent.glob(f"{_glob_escape(final.name)}{_PART_INFIX}*"):
+            _remove(stale)
+        for mirror in self.settings.mirrors:
+            src = mirror_path(mirror, url)
+            if src.is_file():
+                return self._copy_from_mirror(url, src, mirror, final)
+        if not self.settings.network:
+            looked = (
+                "no mirror holds it (looked in: " + ", ".join(map(str, self.settings.mirrors)) + ")"
+                if self.settings.mirrors
+                else f"no mirror is configured (${MIRROR_ENV})"
+            )
+            raise DataUnavailable(
+                url,
+                f"it is not in the cache ({self.settings.cache_dir}), {looked} and the network is "
+                "disabled — set network.enabled: true, or put a copy in a mirror laid out as "
+                "<mirror>/<host>/<path>",
+            )
+
+        def handle(
+            resp: requests.Response, total: int | None, host: str, dl: float
+        ) -> tuple[Path, str, int]:
+            return self._stream_to_part(url, resp, total, host, dl, final)
+
+        (part, sha, size), where = self._with_retries("GET", url, b"", handle, deadline)
+        try:
+            os.replace(part, final)
+        finally:
+            _remove(part)
+        now = _utc_now()
+        self._write_sidecar(final, url, sha, "network", where, now)
+        self.stats["network"] += 1
+        self._seen(now)
+        log.info("%s: downloaded (%d bytes, sha256 %s)", url, size, sha)
+        return Downloaded(url, final, sha, size, "network", where, now)
+
+    def _stream_to_part(
+        self,
+        url: str,
+        resp: requests.Response,
+        total: int | None,
+        host: str,
+        deadline: float,
+        final: Path,
+    ) -> tuple[Path, str, int]:
+        part = _new_part(final)
+        h = hashlib.sha256()
+        size = 0
+        next_log = PROGRESS_STEP
+        ok = False
+        try:
+            with open(part, "xb") as fo:
+                while True:
+                    if self._clock() > deadline:
+                        raise _Retryable(
+                            f"the download was still running at the deadline ({size} of "
+                            f"{total if total is not None else '?'} bytes received)"
+                        )
+                    chunk = _read_chunk(resp, host, size, total)
+                    if not chunk:
+                        break
+                    h.update(chunk)
+                    fo.write(chunk)
+                    size += len(chunk)
+                    if self.settings.progress and size >= next_log:
+                        log.info("downloading %s: %.0f MiB", url, size / 2**20)
+                        next_log += PROGRESS_STEP
+                fo.flush()
+                os.fsync(fo.fileno())
+            if total is not None and size != total:
+                raise _Retryable(f"truncated body from {host}: got {size} of {total} bytes")
+            encoding = (resp.headers.get("Content-Encoding") or "identity").strip().lower()
+            if encoding in ("gzip", "x-gzip", "deflate"):
+                got = _fetch_decode_content(part, encoding, final)
+                if got is None:
+                    raise _Retryable(f"cannot decode the {encoding}-encoded body")
+                _remove(part)
+                part, sha_hex, size = got
+                ok = True
+                return part, sha_hex, size
+            ok = True
+            return part, h.hexdigest(), size
+        finally:
+            if not ok:
+                _remove(part)
+
+    def _cached_file(self, url: str, final: Path) -> Downloaded | None:
+        """A verified cached copy: its sha256 must equal the recorded one, else it is deleted."""
+        if not final.is_file():
+            return None
+        side = _read_sidecar(final)
+        recorded = side.get("sha256") if side else None
+        if not isinstance(recorded, str):
+            log.warning(
+                "cached copy of %s has no sha256 record (%s): deleting it and fetching again",
+                url,
+                _sidecar(final),
+            )
+            _remove(final)
+            return None
+        actual, size = sha256_file(final)
+        if actual != recorded:
+            log.warning(
+                "cached copy of %s is corrupt (sha256 %s, recorded %s): deleting it and fetching again",
+                url,
+                actual,
+                recorded,
+            )
+            _remove(final)
+            _remove(_sidecar(final))
+            return None
+        assert side is not None
+        origin = str(side.get("source") or "cache")
+        detail = f"{origin}: {side.get('source_detail', '')}".rstrip(": ")
+        when = side.get("retrieved_at")
+        return Downloaded(
+            url, final, actual, size, "cache", detail, when if isinstance(when, str) else _utc_now()
+        )
+
+    def _copy_from_mirror(self, url: str, src: Path, mirror: Path, final: Path) -> Downloaded:
+        part = _new_part(final)
+        h = hashlib.sha256()
+        size = 0
+        try:
+            with open(src, "rb") as fi, open(part, "xb") as fo:
+                while chunk := fi.read(CHUNK_SIZE):
+                    h.update(chunk)
+                    fo.write(chunk)
+                    size += len(chunk)
+                fo.flush()
+                os.fsync(fo.fileno())
+            os.replace(part, final)
+        finally:
+            _remove(part)
+        now = _utc_now()
+        sha = h.hexdigest()
+        self._write_sidecar(final, url, sha, "mirror", str(mirror), now)
+        self.stats["mirror"] += 1
+        self._seen(now)
+        log.info("%s: copied from mirror %s (sha256 %s recorded)", url, mirror, sha)
+        return Downloaded(url, final, sha, size, "mirror", str(mirror), now)
+
+    @staticmethod
+    def _write_sidecar(
+        path: Path, url: str, sha: str, origin: str, detail: str, retrieved_at: str
+    ) -> None:
+        st = path.stat()
+        record = {
+            "url": url,
+            "sha256": sha,
+            "size": st.st_size,
+            "mtime_ns": st.st_mtime_ns,
+            "source": origin,
+            "source_detail": detail,
+            "retrieved_at": retrieved_at,
+            "verified_at": _utc_now(),
+        }
+        _atomic_write_bytes(_sidecar(path), (json.dumps(record, indent=2) + "\n").encode())
+
+    # -- the retry loop ------------------------------------------------------------------------------
+    def _with_retries(
+        self,
+        method: str,
+        url: str,
+        body: bytes,
+        handle: Callable[[requests.Response, int | None, str, float], T],
+        give_up_after: float | None = None,
+    ) -> tuple[T, str]:
+        """Send the request until it succeeds; return ``handle``'s result and the final URL."""
+        limit = give_up_after or self.settings.give_up_after
+        start = self._clock()
+        deadline = start + limit
+        max_attempts = 1 + self.settings.retries
+        attempts = 0
+        host = _host_key(url)
+        while True:
+            attempts += 1
+            self.limiter.wait(host)
+            try:
+                return self._attempt(method, url, body, handle, deadline)
+            except _Fatal as exc:
+                if exc.status is not None:
+                    raise ApiStatusError(url, exc.status, exc.message) from None
+                raise DataUnavailable(url, exc.message) from None
+            except _Retryable as exc:
+                last, retry_after = exc.message, exc.retry_after
+            elapsed = self._clock() - start
+            if attempts >= max_attempts:
+                raise DataUnavailable(
+                    url,
+                    f"gave up after {attempts} attempt{'s' if attempts > 1 else ''} in {elapsed:.1f} s "
+                    f"(network.retries = {self.settings.retries}), last error: {last}",
+                )
+            wait = min(self.settings.backoff * 2 ** (attempts - 1), BACKOFF_CAP)
+            if retry_after is not None:
+                wait = max(wait, retry_after)
+            remaining = deadline - self._clock()
+            if wait >= remaining:
+                asked = (
+                    f"; the server asked to wait {retry_after:.3g} s"
+                    if retry_after is not None
+                    else ""
+                )
+                raise DataUnavailable(
+                    url,
+                    f"gave up after {elapsed:.1f} s (deadline {limit:g} s): {attempts} "
+                    f"attempt{'s' if attempts > 1 else ''}, last error: {last}{asked}",
+                )
+            log.warning(
+                "%s %s: %s — retrying in %.2f s (attempt %d of %d)",
+                method,
+                url,
+                last,
+                wait,
+                attempts + 1,
+                max_attempts,
+            )
+            self.stats["retries"] += 1
+            self._sleep(wait)
+
+    def _attempt(
+        self,
+        method: str,
+        url: str,
+        body: bytes,
+        handle: Callable[[requests.Response, int | None, str, float], T],
+        deadline: float,
+    ) -> tuple[T, str]:
+        remaining = deadline - self._clock()
+        if remaining <= 0.001:
+            raise _Retryable("the deadline was reached before the attempt could start")
+        timeout = (
+            min(self.settings.connect_timeout, remaining),
+            min(self.settings.read_timeout, remaining),
+        )
+        host = urlsplit(url).netloc
+        headers = {"Accept": "application/json, */*;q=0.5"}
+        if method == "POST":
+            headers["Content-Type"] = "application/json"
+        self.stats["requests"] += 1
+        try:
+            resp = self.session.request(
+                method,
+                url,
+                data=body if method == "POST" else None,
+                headers=headers,
+                stream=True,
+                timeout=timeout,
+                allow_redirects=True,
+            )
+        except requests.exceptions.ConnectTimeout:
+            raise _Retryable(f"connecting to {host} timed out after {timeout[0]:.3g} s") from None
+        except requests.exceptions.ReadTimeout:
+            raise _Retryable(
+                f"{host} sent no response within {timeout[1]:.3g} s (read timeout)"
+            ) from None
+        except requests.exceptions.SSLError as exc:
+            raise _Fatal(f"TLS/SSL error talking to {host}: {exc}") from None
+        except requests.exceptions.ConnectionError as exc:
+            raise _Retryable(f"could not connect to {host}: {_short(exc)}") from None
+        except requests.exceptions.RequestException as exc:
+            raise _Fatal(f"request to {url} failed: {_short(exc)}") from None
+        with resp:
+            status = resp.status_code
+            where = resp.url or url
+            if status == 429 or 500 <= status <= 599:
+                raise _Retryable(
+                    f"HTTP {status} {resp.reason or ''} from {where}".replace("  ", " "),
+                    _retry_after_seconds(resp.headers.get("Retry-After")),
+                )
+            if status >= 400:
+                hint = (
+                    " (not found: check the identifiers in the source block)"
+                    if status == 404
+                    else ""
+                )
+                raise _Fatal(
+                    f"HTTP {status} {resp.reason or ''} from {where}{hint}".replace("  ", " "),
+                    status,
+                )
+            if status != 200:
+                raise _Fatal(f"unexpected HTTP {status} {resp.reason or ''} from {where}")
+            total: int | None = None
+            length = resp.headers.get("Content-Length")
+            if length is not None:
+                with contextlib.suppress(ValueError):
+                    total = int(length.strip())
+            return handle(resp, total, host, deadline), where
+
+
+def _from(where: str, url: str) -> str:
+    return f" from {where}" if where and where != url else ""
+
+
+def _body_bytes(body: Any) -> bytes:
+    if body is None:
+        return b""
+    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def _read_chunk(resp: requests.Response, host: str, size: int, total: int | None) -> bytes:
+    try:
+        return resp.raw.read(CHUNK_SIZE, decode_content=False)
+    except (urllib3.exceptions.ReadTimeoutError, TimeoutError):
+        raise _Retryable(
+            f"read from {host} timed out ({size} of {total if total is not None else '?'} bytes "
+            "received)"
+        ) from None
+    except (urllib3.exceptions.HTTPError, OSError) as exc:
+        raise _Retryable(
+            f"connection to {host} broke after {size} of {total if total is not None else '?'} "
+            f"bytes: {_short(exc)}"
+        ) from None
+
+
+def _sidecar(path: Path) -> Path:
+    return path.with_name(path.name + _SIDECAR_SUFFIX)
+
+
+def _read_sidecar(path: Path) -> dict[str, Any] | None:
+    try:
+        data = json.loads(_sidecar(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _glob_escape(name: str) -> str:
+    out = []
+    for ch in name:
+        out.append(f"[{ch}]" if ch in "*?[" else ch)
+    return "".join(out)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Paging
+# ----------------------------------------------------------------------------------------------------------
+
+
+def paged_count_items(
+    client: ApiClient,
+    url: str,
+    params: Mapping[str, Any] | None = None,
+    *,
+    page_size: int = 100,
+    max_pages: int | None = None,
+) -> Paged:
+    """Follow a ``{"count": N, "items": [...]}`` listing (MGnify API v2) page by page to its end.
+
+    Pages are requested with ``page=1, 2, …`` and ``page_size``; the listing ends when ``count`` items
+    have been read, or a page is empty or shorter than ``page_size``.
+
+    Raises
+    ------
+    DataUnavailable
+        From the client, or when an answer is not a ``{"count", "items"}`` object.
+    """
+    limit = max_pages or client.settings.max_pages
+    out = Paged()
+    page = 1
+    while True:
+        query = {**(params or {}), "page": page, "page_size": page_size}
+        doc = client.get_json(url, query)
+        if not isinstance(doc, Mapping) or not isinstance(doc.get("items"), list):
+            raise DataUnavailable(
+                canonical_url(url, query),
+                'the answer is not a {"count", "items"} listing (API v2 paging); the service may '
+                "have changed its interface",
+            )
+        items = doc["items"]
+        count = doc.get("count")
+        if isinstance(count, int) and not isinstance(count, bool):
+            out.expected = count
+        out.items.extend(items)
+        out.pages += 1
+        done = (
+            not items
+            or len(items) < page_size
+            or (out.expected is not None and len(out.items) >= out.expected)
+        )
+        if done:
+            return out
+        if out.pages >= limit:
+            out.complete = False
+            log.warning(
+                "%s: stopped after %d pages (max_pages) with %d of %s items",
+                url,
+                out.pages,
+                len(out.items),
+                out.expected if out.expected is not None else "?",
+            )
+            return out
+        page += 1
+
+
+def paged_jsonapi(
+    client: ApiClient,
+    url: str,
+    params: Mapping[str, Any] | None = None,
+    *,
+    max_pages: int | None = None,
+) -> Paged:
+    """Follow a JSON:API listing (MGnify API v1: ``data``, ``links.next``, ``meta.pagination``) to its end.
+
+    Raises
+    ------
+    DataUnavailable
+        From the client, when an answer is not a JSON:API list, or when ``links.next`` points back to a
+        page already read (a loop).
+    """
+    limit = max_pages or client.settings.max_pages
+    out = Paged()
+    next_url: str | None = canonical_url(url, params)
+    seen: set[str] = set()
+    while next_url:
+        if next_url in seen:
+            raise DataUnavailable(
+                next_url, "links.next points back to a page already read (a paging loop)"
+            )
+        seen.add(next_url)
+        doc = client.get_json(next_url)
+        if not isinstance(doc, Mapping) or not isinstance(doc.get("data"), list):
+            raise DataUnavailable(
+                next_url,
+                "the answer is not a JSON:API list (no 'data' array); the service may have changed "
+                "its interface",
+            )
+        out.items.extend(doc["data"])
+        out.pages += 1
+        meta = doc.get("meta")
+        pagination = meta.get("pagination") if isinstance(meta, Mapping) else None
+        if isinstance(pagination, Mapping) and isinstance(pagination.get("count"), int):
+            out.expected = pagination["count"]
+        links = doc.get("links")
+        nxt = links.get("next") if isinstance(links, Mapping) else None
+        next_url = nxt if isinstance(nxt, str) and nxt else None
+        if next_url and out.pages >= limit:
+            out.complete = False
+            log.warning(
+                "%s: stopped after %d pages (max_pages) with %d of %s items",
+                url,
+                out.pages,
+                len(out.items),
+                out.expected if out.expected is not None else "?",
+            )
+            break
+    return out
+
+
+def paged_skip_limit(
+    fetch_page: Callable[[int, int], Sequence[Any]],
+    *,
+    limit: int,
+    total: int | None,
+    max_pages: int,
+    what: str,
+) -> Paged:
+    """Read a ``skip``/``limit`` listing (GMrepo): pages until ``total`` items, an empty or short page.
+
+    Parameters
+    ----------
+    fetch_page
+        ``fetch_page(skip, limit)`` returns one page of items.
+    limit
+        Items per page.
+    total
+        The announced number of items, if known.
+    max_pages
+        Most pages to read.
+    what
+        Named in the warning when the page limit stops the listing.
+    """
+    out = Paged(expected=total)
+    skip = 0
+    while True:
+        if total is not None and skip >= total:
+            return out
+        items = list(fetch_page(skip, limit))
+        out.items.extend(items)
+        out.pages += 1
+        skip += limit
+        if not items or len(items) < limit:
+            return out
+        if out.pages >= max_pages and (total is None or len(out.items) < total):
+            out.complete = False
+            log.warning(
+                "%s: stopped after %d pages (max_pages) with %d of %s items",
+                what,
+                out.pages,
+                len(out.items),
+                total if total is not None else "?",
+            )
+            return out
+
+
+@contextlib.contextmanager
+def open_client(settings: ApiSettings) -> Iterator[ApiClient]:
+    """An :class:`ApiClient` that is closed on exit."""
+    client = ApiClient(settings)
+    try:
+        yield client
+    finally:
+        client.close()

@@ -1,0 +1,142 @@
+"""gutskin.coverage: the covariate coverage map, counted by hand on small sample tables.
+
+The sample tables are written as literal TSV in the canonical layout; every expected count is read off
+the table in the comments.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from gutskin.coverage import CORE_VARIABLES, build_coverage, coverage_table, write_coverage
+from gutskin.errors import InputError
+
+HEADER = (
+    "sample_id\tsubject_id\tdataset\tbody_site\tbody_subsite\tvisit\tcondition\tage\tsex\tbmi\t"
+    "antibiotics\ttypes_of_plants\tsleep_duration\trun_center"
+)
+#  id  subject site  condition  age  sex     bmi  abx        plants         sleep       run_center
+ROWS = [
+    "s1\tA\tds_a\tgut\tgut\t1\teczema\t30\tfemale\t22.5\tpast_year\t6 to 10\t7-8 hours\tX",
+    "s2\tA\tds_a\tskin\tskin\t1\teczema\t30\tfemale\t\t\t\t\tX",
+    "s3\tB\tds_a\tgut\tgut\t\tnone\t\tmale\t25\t\tLess than 5\t\t",
+    "s4\tC\tds_a\tskin\tskin\t\t\t41\t\t\t\t\t\tY",
+    "s5\tB\tds_a\tskin\tskin\t2\tnone\t52\tmale\t\t\t\t\t",
+]
+COLUMNS = {
+    "types_of_plants": {"type": "ordinal", "levels": ["Less than 5", "6 to 10"]},
+    "sleep_duration": {"type": "string"},
+    "run_center": {"type": "string"},
+}
+EMPTY_HEADER = "sample_id\tsubject_id\tdataset\tbody_site\tbody_subsite\tvisit\tcondition\tage\tsex\tbmi\tantibiotics"
+CLAIMS = [
+    {"id": "C8", "analysis": "alpha_condition", "datasets": ["ds_a"]},
+    {"id": "C1", "testable": "no"},  # no analysis: uses no dataset
+    {"id": "C9", "analysis": "paired_mirror", "datasets": ["ds_a", "ds_b"]},
+]
+
+
+def _write(tmp_path: Path) -> dict[str, tuple[Path, Path]]:
+    a = tmp_path / "ds_a"
+    a.mkdir()
+    (a / "samples.tsv").write_text(HEADER + "\n" + "\n".join(ROWS) + "\n")
+    (a / "import.json").write_text(
+        json.dumps({"dataset": "ds_a", "available": True, "columns": COLUMNS})
+    )
+    b = tmp_path / "ds_b"
+    b.mkdir()
+    (b / "samples.tsv").write_text(EMPTY_HEADER + "\n")
+    (b / "import.json").write_text(
+        json.dumps({"dataset": "ds_b", "available": False, "reason": "no mirror", "columns": {}})
+    )
+    return {
+        "ds_a": (a / "samples.tsv", a / "import.json"),
+        "ds_b": (b / "samples.tsv", b / "import.json"),
+    }
+
+
+def test_counts_by_hand(tmp_path: Path) -> None:
+    cov = build_coverage(_write(tmp_path), CLAIMS)
+    a = cov["datasets"]["ds_a"]
+    assert a["available"] is True
+    assert a["n_samples"] == 5
+    assert a["body_sites"] == {"gut": 2, "skin": 3}
+    # subjects A (s1 gut, s2 skin) and B (s3 gut, s5 skin) gave both; C only skin
+    assert a["paired_gut_skin_subjects"] == 2
+    expected = {
+        "condition": 4,  # s1 s2 s3 s5
+        "body_site": 5,
+        "paired_subjects": 4,  # s1 s2 s3 s5
+        "subject_id": 5,
+        "visit": 3,  # s1 s2 s5
+        "age": 4,  # all but s3
+        "sex": 4,  # all but s4
+        "bmi": 2,  # s1 s3
+        "antibiotics": 1,  # s1
+        "diet_plants": 2,  # types_of_plants: s1 s3
+        "probiotics": 0,
+        "sleep": 1,  # sleep_duration: s1
+        "run_center": 3,  # s1 s2 s4
+    }
+    assert {v: e["n_non_missing"] for v, e in a["variables"].items()} == expected
+    assert a["variables"]["visit"]["fraction"] == pytest.approx(3 / 5)
+    assert a["variables"]["probiotics"]["fraction"] == 0.0
+    assert a["claims"] == ["C8", "C9"]
+    assert cov["concept_columns"]["ds_a"] == {
+        "diet_plants": ["types_of_plants"],
+        "sleep": ["sleep_duration"],
+    }
+
+
+def test_structure_and_order(tmp_path: Path) -> None:
+    cov = build_coverage(_write(tmp_path), CLAIMS)
+    # core variables first, then further columns; concept columns are not repeated
+    assert cov["variables"] == [*CORE_VARIABLES, "run_center"]
+    assert cov["variables"][:3] == ["condition", "body_site", "paired_subjects"]
+    assert set(cov) == {"variables", "definitions", "concept_columns", "datasets"}
+    for entry in cov["datasets"].values():
+        assert set(entry) == {
+            "available",
+            "n_samples",
+            "body_sites",
+            "paired_gut_skin_subjects",
+            "variables",
+            "claims",
+        }
+        assert list(entry["variables"]) == cov["variables"]
+        for v in entry["variables"].values():
+            assert set(v) == {"n_non_missing", "fraction"}
+
+
+def test_unavailable_dataset(tmp_path: Path) -> None:
+    b = build_coverage(_write(tmp_path), CLAIMS)["datasets"]["ds_b"]
+    assert b["available"] is False
+    assert b["n_samples"] == 0
+    assert b["body_sites"] == {}
+    assert b["paired_gut_skin_subjects"] == 0
+    assert all(v == {"n_non_missing": 0, "fraction": 0.0} for v in b["variables"].values())
+    assert b["claims"] == ["C9"]
+
+
+def test_written_files(tmp_path: Path) -> None:
+    cov = build_coverage(_write(tmp_path), CLAIMS)
+    out = tmp_path / "results"
+    write_coverage(cov, out / "coverage.json", out / "coverage.tsv")
+    assert json.loads((out / "coverage.json").read_text()) == cov
+    lines = (out / "coverage.tsv").read_text().splitlines()
+    assert lines[0].split("\t") == ["dataset", "available", "n_samples", *cov["variables"]]
+    assert lines[1].split("\t")[:6] == ["ds_a", "yes", "5", "4", "5", "4"]
+    assert lines[2].split("\t")[:4] == ["ds_b", "no", "0", "0"]
+    assert len(lines) == 3
+    assert list(coverage_table(cov)["dataset"]) == ["ds_a", "ds_b"]
+    assert not list(out.glob(".*.tmp"))  # no temporary files left behind
+
+
+def test_missing_import_json(tmp_path: Path) -> None:
+    files = _write(tmp_path)
+    files["ds_a"][1].unlink()
+    with pytest.raises(InputError, match=r"import\.json"):
+        build_coverage(files, CLAIMS)
