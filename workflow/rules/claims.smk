@@ -6,7 +6,14 @@ rule claim:
         unpack(claim_inputs),
     output:
         result="results/claims/{claim}.json",
-        outdir=directory("results/claims/{claim}"),
+        outdir=report(
+            directory("results/claims/{claim}"),
+            patterns=["{name}.svg"],
+            caption="../report/claim_figure.rst",
+            category="Claims",
+            subcategory="{claim}",
+            labels={"claim": "{claim}", "figure": "{name}"},
+        ),
     log:
         "logs/claims/{claim}.log",
     conda:

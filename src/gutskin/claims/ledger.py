@@ -44,6 +44,7 @@ def _claim_entry(claim: dict[str, Any]) -> dict[str, Any]:
         "sesoi",
         "expected_direction",
         "primary",
+        "data_unavailable",
         "external_evidence",
     )
     out = {k: claim.get(k) for k in keep if k in claim}
@@ -85,6 +86,21 @@ def build_ledger(
     for claim in claims:
         entry = _claim_entry(claim)
         cid = claim["id"]
+        if not claim.get("analysis") and claim.get("data_unavailable"):
+            # testable in principle, but no configured dataset has the field it needs: inconclusive,
+            # never "not testable" (that verdict is for claims microbiome data cannot test at all)
+            missing = (claim.get("not_testable_reason") or "").strip() or "not stated"
+            v = verdict.Verdict(
+                verdict="inconclusive",
+                label=verdict.LABELS["inconclusive"],
+                reason=f"no dataset has the needed field: {missing.rstrip('.')}.",
+            )
+            entry.update(verdict=v.verdict, verdict_label=v.label, reason=v.reason)
+            entry.update(dict.fromkeys(_NUMERIC_FIELDS))
+            entry.update(tests=[], figures=[], tables=[], n_groups={}, method="")
+            entry.update(data_problem=v.reason, holm_family=[])
+            ledger.append(clean(entry))
+            continue
         if not claim.get("analysis"):
             v = verdict.not_testable(
                 claim.get("not_testable_reason") or "no microbiome measurement can test this claim"
@@ -171,6 +187,7 @@ def write_json(obj: Any, path: Path) -> None:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             json.dump(obj, fh, indent=2, ensure_ascii=False, allow_nan=False)
             fh.write("\n")
+        os.chmod(tmp, 0o644)  # mkstemp creates 0600; results are meant to be shared
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -210,6 +227,7 @@ def write_tsv(ledger: list[dict[str, Any]], path: Path) -> None:
     os.close(fd)
     try:
         pd.DataFrame(rows, columns=list(LEDGER_COLUMNS)).to_csv(tmp, sep="\t", index=False)
+        os.chmod(tmp, 0o644)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -1,0 +1,38 @@
+"""Snakemake adapter: false-positive rate and power of the primary tests (rule ``calibration``)."""
+
+import os
+
+# One BLAS thread per process: the simulations fit thousands of small models, for which multithreaded BLAS
+# only adds contention. Set before numpy is imported (Snakemake's script preamble does not import it).
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
+import logging  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+from gutskin._adapter import run_step  # noqa: E402
+from gutskin.calibration import run_calibration, write_calibration  # noqa: E402
+
+
+def main(smk):
+    log = logging.getLogger("gutskin.calibration")
+    result = run_calibration(
+        smk.params.calibration,
+        seed=int(smk.params.seed),
+        alpha=float(smk.params.alpha),
+        workers=int(smk.threads),
+    )
+    for t in result["tests"]:
+        log.info(
+            "%s: FPR %.3f (%d/%d), %s; %.0f s",
+            t["claim"],
+            t["fpr"],
+            t["null_rejections"],
+            t["replicates"],
+            ", ".join(f"power at {p['effect']} {p['power']:.2f}" for p in t["planted"]),
+            t["seconds"],
+        )
+    write_calibration(result, Path(smk.output.calibration))
+
+
+run_step(snakemake, main)

@@ -1,0 +1,908 @@
+"""Runner ``differential_abundance``: gut taxa that differ between people with and without a skin condition.
+
+Design (CLAIMS.md C10 (a), §3.1–3.2, §3.5):
+
+Samples
+    One sample per subject from the chosen body site (gut), in the case group (``case``, e.g. rosacea) or
+    the reference group (e.g. ``none``) of ``exposure``, with at least ``min_reads`` reads and complete
+    covariates. Counts are **not rarefied** (McMurdie & Holmes 2014).
+
+Headline (the primary test, one number on one scale)
+    The article's claim is directional: "beneficial gut bacteria diminish and problematic species
+    proliferate". Before looking at the data we name the taxa (CLAIMS.md C10): the short-chain fatty acid
+    producers *Faecalibacterium*, *Roseburia*, Lachnospiraceae and Ruminococcaceae (predicted lower) and
+    Enterobacteriaceae (predicted higher). The headline is one log-ratio per sample,
+
+    ``R = mean_i log(producer_i + ½) − mean_j log(Enterobacteriaceae_j + ½)``
+
+    (reads of each named taxon summed over its features; natural log), i.e. the log of the ratio of the
+    producers' geometric mean to the Enterobacteriaceae. ``R ~ case + covariates`` is fitted by OLS with HC3
+    standard errors (:func:`gutskin.stats.regression.ols_hc3`), exactly as the alpha-diversity claims. The
+    coefficient of ``case`` is the adjusted **log fold change of that ratio** between cases and reference
+    (negative = as the article predicts), with a 95 % CI, TOST against the SESOI (``|LFC| = 1``, an e-fold
+    ≈ 2.7× change; CLAIMS.md §3.7) and power at the SESOI (two-sample t approximation with the model's
+    residual SD). Why a log-ratio: 16S counts are compositional, so a single taxon's fold change is only
+    defined relative to a reference frame, which the DA methods must estimate (ANCOM-BC's bias term, the CLR
+    mean of ALDEx2); the ratio of two sets of taxa from the same sample does not depend on the sampling
+    fraction at all (Morton et al. 2019, *Nat Commun* 10:2719). One pre-registered test also keeps the claim
+    at one p-value in the Holm family of primary tests. Sensitivity: Huber robust regression of the same
+    model; it must agree (both significant in the same direction, or both not).
+
+Per-taxon differential abundance (secondary, exploratory)
+    At each rank of ``ranks`` (genus, and family for the pre-registered families), taxa present in at least
+    ``min_prevalence`` of the analysed samples are tested by two methods: ANCOM-BC2
+    (``skbio.stats.composition.ancombc2``, the covariate formula, repeated at pseudocounts 0, 0.1, 0.5 and 1;
+    a taxon counts only if every pseudocount gives the same significant call — the ANCOMBC authors'
+    sensitivity analysis; without it ANCOM-BC2 made up to 12 calls per run on permuted AGP labels) and the
+    ALDEx2-like Dirichlet-multinomial Welch test (``dirmult_ttest``; no covariates). q-values are
+    Benjamini–Hochberg over every per-taxon test of the claim (all ranks and contrasts; one family per
+    method). A **consensus** call is significant in both methods with the same sign. The pre-registered
+    taxa's consensus directions are summarised as the share matching the prediction. A label-permutation
+    check (``null_permutations`` runs with the case labels shuffled) reports how many consensus calls the
+    same procedure makes when there is nothing to find.
+
+Proxies
+    ``proxies`` adds secondary contrasts (e.g. ``acne_medication`` yes vs no as an acne proxy, since acne is
+    not a condition level in the 2014 American Gut release): the same log-ratio model and per-taxon tests.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..errors import ConfigError
+from ..io.table import FeatureTable, read_biom
+from ..stats import da, equivalence, power, regression
+from ..stats._util import StatsInputError, derive_rng
+from .bundle import DatasetBundle
+from .common import ClaimResult, significant_same
+
+ANALYSIS = "differential_abundance"
+
+log = logging.getLogger("gutskin.claims.differential")
+
+_CATEGORICAL = {"sex", "antibiotics", "country", "body_subsite", "run_center", "sample_plate"}
+
+#: Parameters and their defaults (claims.yaml ``params``).
+DEFAULTS: dict[str, Any] = {
+    "body_site": "gut",
+    "exposure": "condition",
+    "reference": "none",
+    "case": None,
+    "proxies": [],
+    "covariates": [],
+    "one_sample_per_subject": "first",
+    "min_group_size": 10,
+    "min_reads": 1000,
+    "ranks": ["genus", "family"],
+    "min_prevalence": 0.1,
+    "ancombc_method": "ancombc2",
+    "pseudocounts": [0, 0.1, 0.5, 1],
+    "dirmult_draws": 128,
+    "log_ratio_pseudocount": 0.5,
+    "taxa": [],
+    "null_permutations": 3,
+}
+
+_RANK_WORD = {"genus": "genera", "family": "families"}
+
+
+# ------------------------------------------------------------------------------------------------
+# parameters and inputs
+# ------------------------------------------------------------------------------------------------
+def _params(claim: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
+    cid = claim["id"]
+    src = config.get("claims_file", "config/claims.yaml")
+    raw = dict(claim.get("params") or {})
+    unknown = sorted(set(raw) - set(DEFAULTS))
+    if unknown:
+        raise ConfigError(
+            src,
+            f"unknown parameter(s) {unknown} for analysis {ANALYSIS}",
+            where=f"claims/{cid}/params",
+            hint=f"known parameters: {', '.join(DEFAULTS)}",
+        )
+    p = {**DEFAULTS, **raw}
+    if not p["case"]:
+        raise ConfigError(
+            src,
+            "the case level of the exposure is not set",
+            where=f"claims/{cid}/params/case",
+            hint="e.g. case: rosacea",
+        )
+    try:
+        p["taxa"] = da.parse_taxa(p["taxa"], where=f"claims/{cid}/params/taxa")
+    except StatsInputError as exc:
+        raise ConfigError(src, exc.problem, where=exc.where, hint=exc.hint) from None
+    lower = [t for t in p["taxa"] if t.direction == "lower"]
+    higher = [t for t in p["taxa"] if t.direction == "higher"]
+    if not lower or not higher:
+        raise ConfigError(
+            src,
+            "the headline log-ratio needs pre-registered taxa of both directions (lower and higher)",
+            where=f"claims/{cid}/params/taxa",
+            hint="give each taxon a direction: lower or higher",
+        )
+    missing_ranks = sorted({t.rank for t in p["taxa"]} - set(p["ranks"]))
+    if missing_ranks:
+        raise ConfigError(
+            src,
+            f"pre-registered taxa are at rank(s) {missing_ranks} that are not in ranks {p['ranks']}",
+            where=f"claims/{cid}/params/ranks",
+            hint="add the ranks so the taxa are tested one by one",
+        )
+    for i, prox in enumerate(p["proxies"]):
+        if not isinstance(prox, dict) or not {"exposure", "case", "reference"} <= set(prox):
+            raise ConfigError(
+                src,
+                f"proxy contrast {prox!r} needs exposure, case and reference",
+                where=f"claims/{cid}/params/proxies[{i}]",
+                hint="e.g. {exposure: acne_medication, case: 'yes', reference: 'no', label: acne proxy}",
+            )
+    return p
+
+
+def _feature_table(bundle: DatasetBundle) -> tuple[FeatureTable | None, str | None]:
+    """The dataset's canonical (unrarefied) table, or the reason it cannot be had."""
+    path = getattr(bundle, "table_path", None)
+    if path is None:
+        path = Path("results") / "import" / bundle.name / "table.biom"
+    path = Path(path)
+    if not path.exists():
+        return None, f"the feature table of {bundle.name} was not found ({path})"
+    table = read_biom(path, values=bundle.import_info.get("values", "counts"))
+    if table.values != "counts":
+        return None, (
+            f"dataset {bundle.name} holds {table.values} values, not read counts; differential "
+            "abundance needs counts"
+        )
+    return table, None
+
+
+def _one_per_subject(df: pd.DataFrame, how: str, seed: int) -> pd.DataFrame:
+    df = df.sort_values(["subject_id", "sample_id"])
+    if how == "random":
+        keys = np.random.default_rng(seed).random(len(df))
+        df = df.assign(_k=keys).sort_values(["subject_id", "_k"]).drop(columns="_k")
+    return df.drop_duplicates("subject_id", keep="first")
+
+
+def _term(var: str, data: pd.DataFrame) -> str:
+    if var in _CATEGORICAL or not pd.api.types.is_numeric_dtype(data[var]):
+        ref = data[var].value_counts().idxmax()
+        return f"C({var}, Treatment({ref!r}))"
+    return var
+
+
+def _covariate_frame(data: pd.DataFrame, covariates: list[str]) -> pd.DataFrame:
+    out = data.copy()
+    for c in covariates:
+        if c in _CATEGORICAL or not pd.api.types.is_numeric_dtype(out[c]):
+            out[c] = out[c].astype(str)
+    return out
+
+
+# ------------------------------------------------------------------------------------------------
+# one contrast
+# ------------------------------------------------------------------------------------------------
+class _Contrast:
+    """Samples of one two-group comparison with their covariates, counts and log-ratio."""
+
+    def __init__(
+        self,
+        name: str,
+        label: str,
+        exposure: str,
+        case: str,
+        reference: str,
+        data: pd.DataFrame,
+        covariates: list[str],
+    ) -> None:
+        self.name = name
+        self.label = label
+        self.exposure = exposure
+        self.case_level = case
+        self.reference = reference
+        #: index sample_id; columns: exposure, covariates, case, reads, log_depth, log_ratio
+        self.data = data
+        self.covariates = covariates
+
+    @property
+    def n_case(self) -> int:
+        return int(self.data["case"].sum())
+
+    @property
+    def n_reference(self) -> int:
+        return int(len(self.data) - self.data["case"].sum())
+
+    def rhs(self) -> str:
+        return _rhs(self.data, self.covariates)
+
+
+def _rhs(data: pd.DataFrame, covariates: list[str]) -> str:
+    return " + ".join(["case", *(_term(c, data) for c in covariates)])
+
+
+def fit_log_ratio(
+    data: pd.DataFrame, covariates: list[str], robust: bool = False
+) -> regression.RegressionResult:
+    """The headline model: ``log_ratio ~ case + covariates``, OLS with HC3 (or Huber with ``robust``).
+
+    Parameters
+    ----------
+    data
+        One row per sample with ``log_ratio``, ``case`` (0/1) and the covariates; a covariate is
+        categorical when it is a known categorical name (``sex``, ``antibiotics`` …) or not numeric, with its
+        most frequent level as reference.
+    covariates
+        Covariate columns.
+    robust
+        Fit Huber's robust regression instead (the sensitivity analysis).
+
+    Returns
+    -------
+    RegressionResult
+        The ``case`` coefficient: the adjusted log fold change of the ratio (natural log).
+    """
+    formula = f"log_ratio ~ {_rhs(data, covariates)}"
+    fit = regression.rlm_huber if robust else regression.ols_hc3
+    return fit(data, formula, "case")
+
+
+def _select(
+    samples: pd.DataFrame,
+    exposure: str,
+    case: str,
+    reference: str,
+    covariates: list[str],
+    depth: pd.Series,
+    p: dict[str, Any],
+    seed: int,
+    flow: list[dict[str, Any]] | None,
+) -> pd.DataFrame:
+    def step(text: str, df: pd.DataFrame, **extra: Any) -> None:
+        if flow is not None:
+            flow.append({"step": text, "n": len(df), **extra})
+
+    if exposure not in samples.columns:
+        raise StatsInputError(
+            f"column {exposure!r} is not in the canonical sample table",
+            where=f"column {exposure!r}",
+            hint="map it in config/datasets.yaml or remove the contrast",
+        )
+    missing_cov = [c for c in covariates if c not in samples.columns]
+    if missing_cov:
+        raise StatsInputError(
+            f"covariate column(s) {missing_cov} are not in the canonical sample table",
+            where=f"columns {missing_cov}",
+            hint="map them in config/datasets.yaml or drop them from the claim's covariates",
+        )
+    s = samples[samples["body_site"] == p["body_site"]]
+    step(f"body site {p['body_site']}", s)
+    s = s[s.index.isin(depth.index)]
+    step("in the feature table", s)
+    low = depth.reindex(s.index) < p["min_reads"]
+    step(
+        f"at least {p['min_reads']} reads",
+        s[~low],
+        dropped_by_group=s.loc[low, exposure].fillna("missing").value_counts().to_dict(),
+    )
+    s = s[~low]
+    s = _one_per_subject(s, p["one_sample_per_subject"], seed)
+    step("one sample per subject", s)
+    s = s[s[exposure].astype(str).isin([str(case), str(reference)])]
+    step(f"{exposure} is {case} or {reference}", s)
+    s = s.dropna(subset=covariates)
+    step("complete covariates " + (", ".join(covariates) or "(none)"), s)
+    out = _covariate_frame(s[["sample_id", "subject_id", exposure, *covariates]], covariates)
+    out["case"] = (s[exposure].astype(str) == str(case)).astype(float)
+    out["reads"] = depth.reindex(s.index).to_numpy(float)
+    return out
+
+
+def _fit_log_ratio(contrast: _Contrast, robust: bool = False) -> regression.RegressionResult:
+    return fit_log_ratio(contrast.data, contrast.covariates, robust=robust)
+
+
+def _da_rows(
+    contrast: _Contrast,
+    collapsed: FeatureTable,
+    rank: str,
+    p: dict[str, Any],
+    rng: np.random.Generator,
+    case: pd.Series | None = None,
+) -> pd.DataFrame:
+    """Both DA methods on one contrast at one rank (raw p-values; adjust with :func:`da.call_taxa`)."""
+    ids = contrast.data.index.to_numpy()
+    sub = collapsed.subset_samples(ids)
+    counts = da.counts_frame(sub)
+    counts = da.prevalence_filter(counts, float(p["min_prevalence"]))
+    nonempty = counts.sum(axis=1) > 0
+    counts = counts.loc[nonempty]
+    meta = contrast.data.loc[counts.index, ["case", *contrast.covariates]].copy()
+    if case is not None:
+        meta["case"] = case.loc[counts.index].to_numpy(float)
+    anc = da.ancombc_test(
+        counts,
+        meta,
+        contrast.rhs(),
+        "case",
+        method=p["ancombc_method"],
+        pseudocounts=p["pseudocounts"],
+    )
+    dm = da.dirmult_test(
+        counts, meta["case"] > 0.5, draws=int(p["dirmult_draws"]), seed=rng, pseudocount=0.5
+    )
+    labels = da.taxon_labels(sub.taxonomy.reindex(counts.columns), rank)
+    props = counts.div(counts.sum(axis=1), axis=0)
+    rows = pd.DataFrame(
+        {
+            "contrast": contrast.name,
+            "rank": rank,
+            "taxon": counts.columns,
+            "label": labels.to_numpy(),
+            "n_case": int((meta["case"] > 0.5).sum()),
+            "n_reference": int((meta["case"] <= 0.5).sum()),
+            "prevalence": (counts > 0).mean(axis=0).to_numpy(),
+            "mean_proportion": props.mean(axis=0).to_numpy(),
+        }
+    )
+    for col in anc.columns:
+        rows[f"ancombc_{col}"] = anc[col].to_numpy()
+    for col in dm.columns:
+        rows[f"dirmult_{col}"] = dm[col].to_numpy()
+    return rows
+
+
+def _find_taxon(
+    rows: pd.DataFrame, collapsed: FeatureTable, taxon: da.TaxonSpec
+) -> pd.Series | None:
+    cand = rows[rows["rank"] == taxon.rank]
+    if cand.empty:
+        return None
+    from ..taxonomy import lineage_table
+
+    parsed = lineage_table(collapsed.taxonomy.reindex(cand["taxon"].astype(str)))
+    match = [
+        not pd.isna(v) and str(v).casefold() == taxon.name.casefold() for v in parsed[taxon.rank]
+    ]
+    hits = cand[np.asarray(match, dtype=bool)]
+    if hits.empty:
+        return None
+    return hits.sort_values("mean_proportion", ascending=False).iloc[0]
+
+
+# ------------------------------------------------------------------------------------------------
+# the runner
+# ------------------------------------------------------------------------------------------------
+def run(
+    claim: dict[str, Any],
+    bundles: dict[str, DatasetBundle],
+    config: dict[str, Any],
+    out_dir: Path,
+) -> ClaimResult:
+    """Run the analysis for ``claim``; figures and tables go to ``out_dir``.
+
+    Bad parameters raise :class:`~gutskin.errors.ConfigError`. Data that cannot answer (dataset
+    unavailable, too few cases, a model that cannot be fitted) give a result with a ``data_problem``
+    instead of failing the workflow.
+    """
+    p = _params(claim, config)
+    try:
+        return _run(claim, p, bundles, config, Path(out_dir))
+    except StatsInputError as exc:
+        return ClaimResult(id=claim["id"], data_problem=f"the analysis could not be run: {exc}")
+
+
+def _run(
+    claim: dict[str, Any],
+    p: dict[str, Any],
+    bundles: dict[str, DatasetBundle],
+    config: dict[str, Any],
+    out_dir: Path,
+) -> ClaimResult:
+    t_start = time.perf_counter()
+    cid = claim["id"]
+    seed = int(config["seed"])
+    alpha_level = float(config.get("alpha", 0.05))
+    sesoi = float(claim["sesoi"]["value"])
+    covariates = list(p["covariates"])
+    taxa: list[da.TaxonSpec] = p["taxa"]
+    lower = [t for t in taxa if t.direction == "lower"]
+    higher = [t for t in taxa if t.direction == "higher"]
+    res = ClaimResult(id=cid)
+    res.covariates = list(covariates)
+    ratio_words = (
+        f"({' · '.join(t.name for t in lower)})^(1/{len(lower)}) : "
+        f"{' · '.join(t.name for t in higher)}"
+    )
+    res.estimate_label = (
+        f"Adjusted log fold change (natural log), {p['case']} vs {p['reference']}, of the ratio of "
+        f"predicted-lower to predicted-higher taxa, {ratio_words}"
+    )
+    res.effect_size_label = "log fold change of the pre-registered taxon ratio (natural log)"
+
+    ds = claim["datasets"][0]
+    bundle = bundles.get(ds)
+    if bundle is None or not bundle.available:
+        reason = bundle.reason if bundle is not None else "not configured"
+        res.data_problem = f"dataset {ds} unavailable: {reason}"
+        return res
+    table, problem = _feature_table(bundle)
+    if problem:
+        res.data_problem = problem
+        return res
+    assert table is not None
+    depth = pd.Series(table.depths(), index=table.sample_ids.astype(str))
+
+    # ----- samples of each contrast
+    flow: list[dict[str, Any]] = [
+        {"step": "samples in table and metadata", "n": len(bundle.samples)}
+    ]
+    specs = [
+        {
+            "name": "primary",
+            "label": f"{p['case']} vs {p['reference']}",
+            "exposure": p["exposure"],
+            "case": p["case"],
+            "reference": p["reference"],
+        }
+    ]
+    for prox in p["proxies"]:
+        specs.append(
+            {
+                "name": f"{prox['exposure']}={prox['case']}",
+                "label": prox.get("label")
+                or f"{prox['exposure']} {prox['case']} vs {prox['reference']}",
+                "exposure": prox["exposure"],
+                "case": prox["case"],
+                "reference": prox["reference"],
+            }
+        )
+    contrasts: list[_Contrast] = []
+    skipped: list[str] = []
+    for i, spec in enumerate(specs):
+        try:
+            data = _select(
+                bundle.samples,
+                spec["exposure"],
+                spec["case"],
+                spec["reference"],
+                covariates,
+                depth,
+                p,
+                seed,
+                flow if i == 0 else None,
+            )
+        except StatsInputError as exc:
+            if i == 0:
+                raise
+            skipped.append(f"{spec['label']} left out: {exc}")
+            continue
+        n_case = int(data["case"].sum())
+        n_ref = len(data) - n_case
+        if i == 0:
+            res.sample_flow = flow
+            res.n = len(data)
+            res.n_groups = {str(p["case"]): n_case, str(p["reference"]): n_ref}
+        if min(n_case, n_ref) < int(p["min_group_size"]):
+            msg = (
+                f"too few samples for {spec['label']}: {n_case} cases and {n_ref} reference "
+                f"(minimum {p['min_group_size']} per group)"
+            )
+            if i == 0:
+                res.data_problem = msg
+                return res
+            skipped.append(msg)
+            continue
+        cov = list(covariates)
+        if data["reads"].nunique() > 1:
+            data["log_depth"] = np.log10(data["reads"])
+            cov.append("log_depth")
+        contrasts.append(
+            _Contrast(
+                spec["name"],
+                spec["label"],
+                spec["exposure"],
+                spec["case"],
+                spec["reference"],
+                data,
+                cov,
+            )
+        )
+    res.notes.extend(skipped)
+    primary = contrasts[0]
+
+    # ----- headline: pre-registered log-ratio
+    all_ids = sorted(set().union(*(c.data.index for c in contrasts)))
+    sub = table.subset_samples(all_ids)
+    tcounts = da.taxon_counts(sub, taxa)
+    for c in contrasts:
+        c.data["log_ratio"] = da.log_ratio(
+            tcounts.loc[c.data.index],
+            [t.label for t in lower],
+            [t.label for t in higher],
+            pseudocount=float(p["log_ratio_pseudocount"]),
+        ).to_numpy()
+    prim = _fit_log_ratio(primary)
+    n_case, n_ref = primary.n_case, primary.n_reference
+    tost = equivalence.tost(prim.estimate, prim.se, prim.df_resid, sesoi, alpha=alpha_level)
+    pw = power.regression_term_power(sesoi / prim.resid_sd, n_case, n_ref, alpha=alpha_level)
+    res.n = prim.n
+    res.headline = {
+        "estimate": prim.estimate,
+        "ci_low": prim.ci95[0],
+        "ci_high": prim.ci95[1],
+        "p_value": prim.p_value,
+        "effect_size": prim.estimate,
+        "effect_size_ci": list(prim.ci95),
+        "effect_size_ci90": list(prim.ci90),
+        "tost_p": tost.p_value,
+        "power": pw,
+        "n": prim.n,
+        "resid_sd": prim.resid_sd,
+    }
+    res.tests.append(
+        {
+            "name": f"pre-registered log-ratio, {primary.label} (OLS, HC3)",
+            "role": "primary",
+            "estimate": prim.estimate,
+            "ci_low": prim.ci95[0],
+            "ci_high": prim.ci95[1],
+            "effect_size": prim.estimate,
+            "effect_size_ci": list(prim.ci95),
+            "p_value": prim.p_value,
+            "n": prim.n,
+            "power": pw,
+            "note": (
+                f"{n_case} cases, {n_ref} reference; residual SD {prim.resid_sd:.3g} (natural log); "
+                f"TOST p against ±{sesoi:g}: {tost.p_value:.3g}"
+            ),
+        }
+    )
+    rob = _fit_log_ratio(primary, robust=True)
+    agrees = significant_same(prim.p_value, prim.estimate, rob.p_value, rob.estimate, alpha_level)
+    res.sensitivity_agrees = agrees
+    res.sensitivity_note = (
+        f"Huber robust regression: {rob.estimate:+.3g} (95% CI {rob.ci95[0]:.3g} to "
+        f"{rob.ci95[1]:.3g}), p = {rob.p_value:.3g}"
+        + ("" if agrees is not False else " — disagrees with OLS")
+    )
+    res.tests.append(
+        {
+            "name": f"pre-registered log-ratio, {primary.label} (Huber robust regression)",
+            "role": "sensitivity",
+            "estimate": rob.estimate,
+            "ci_low": rob.ci95[0],
+            "ci_high": rob.ci95[1],
+            "p_value": rob.p_value,
+            "n": rob.n,
+        }
+    )
+    for c in list(contrasts[1:]):
+        try:
+            r = _fit_log_ratio(c)
+        except StatsInputError as exc:
+            res.notes.append(f"{c.label} left out: {exc}")
+            contrasts.remove(c)
+            continue
+        res.tests.append(
+            {
+                "name": f"pre-registered log-ratio, {c.label} (OLS, HC3)",
+                "role": "secondary",
+                "estimate": r.estimate,
+                "ci_low": r.ci95[0],
+                "ci_high": r.ci95[1],
+                "effect_size": r.estimate,
+                "effect_size_ci": list(r.ci95),
+                "p_value": r.p_value,
+                "n": r.n,
+                "power": power.regression_term_power(
+                    sesoi / r.resid_sd, c.n_case, c.n_reference, alpha=alpha_level
+                ),
+                "note": f"{c.n_case} cases, {c.n_reference} reference",
+            }
+        )
+
+    # ----- per-taxon DA, both methods, every contrast and rank
+    collapsed = {rank: da.collapse_to_rank(sub, rank) for rank in p["ranks"]}
+    mname = "ANCOM-BC2" if p["ancombc_method"] == "ancombc2" else "ANCOM-BC"
+    parts = []
+    for ci, c in enumerate(contrasts):
+        # the primary contrast at every rank; proxies at the first (finest) rank only
+        for ri, rank in enumerate(p["ranks"] if ci == 0 else p["ranks"][:1]):
+            t0 = time.perf_counter()
+            try:
+                parts.append(
+                    _da_rows(c, collapsed[rank], rank, p, derive_rng(seed, 10 + 10 * ci + ri))
+                )
+            except StatsInputError as exc:
+                if ci == 0:
+                    raise
+                res.notes.append(f"per-taxon tests of {c.label} at {rank} level left out: {exc}")
+                continue
+            log.info("DA %s at %s: %.1f s", c.label, rank, time.perf_counter() - t0)
+    called = da.call_taxa(pd.concat(parts, ignore_index=True), alpha=alpha_level)
+
+    # pre-registered taxa, one by one (primary contrast) and their share matching the prediction
+    prim_rows = called[called["contrast"] == primary.name]
+    matches = 0
+    lines = []
+    found: dict[str, pd.Series] = {}
+    for taxon in taxa:
+        row = _find_taxon(prim_rows, collapsed[taxon.rank], taxon)
+        if row is None:
+            lines.append(f"{taxon.name}: not tested (below {p['min_prevalence']:.0%} prevalence)")
+            continue
+        found[taxon.label] = row
+        cons = row["consensus"] or "no consensus call"
+        ok = bool(row["consensus"]) and row["consensus"] == taxon.direction
+        matches += int(ok)
+        lines.append(
+            f"{taxon.name}: predicted {taxon.direction}, {cons}" + (" (match)" if ok else "")
+        )
+        res.tests.append(
+            {
+                "name": f"{taxon.label}, {primary.label}: {mname} log fold change",
+                "role": "secondary",
+                "estimate": row["ancombc_lfc"],
+                "ci_low": row["ancombc_ci_low"],
+                "ci_high": row["ancombc_ci_high"],
+                "p_value": row["ancombc_p"],
+                "p_adjusted": row["ancombc_q"],
+                "n": int(row["n_case"] + row["n_reference"]),
+                "note": (
+                    f"predicted {taxon.direction}; Dirichlet-multinomial LFC {row['dirmult_lfc']:+.2f} "
+                    f"(q = {row['dirmult_q']:.3g}); consensus: {cons}; p_adjusted is the BH q within "
+                    "the claim"
+                ),
+            }
+        )
+    res.tests.append(
+        {
+            "name": f"pre-registered taxa whose consensus call matches the prediction, {primary.label}",
+            "role": "secondary",
+            "estimate": matches / len(taxa),
+            "n": len(taxa),
+            "note": f"{matches} of {len(taxa)}: " + "; ".join(lines),
+        }
+    )
+    for ci, c in enumerate(contrasts):
+        for rank in p["ranks"] if ci == 0 else p["ranks"][:1]:
+            rows = called[(called["contrast"] == c.name) & (called["rank"] == rank)]
+            if rows.empty:
+                continue
+            cons = rows[rows["consensus"] != ""]
+            desc = ", ".join(
+                f"{r.label} {'↑' if r.consensus == 'higher' else '↓'}"
+                for r in cons.sort_values("ancombc_q").itertuples()
+            )
+            res.tests.append(
+                {
+                    "name": f"{_RANK_WORD.get(rank, rank)} called by both methods, {c.label}",
+                    "role": "secondary",
+                    "estimate": float(len(cons)),
+                    "n": len(rows),
+                    "note": (
+                        f"{len(cons)} of {len(rows)} {_RANK_WORD.get(rank, rank)} tested "
+                        f"({mname} alone {int(rows['ancombc_signif'].sum())}, Dirichlet-multinomial "
+                        f"alone {int(rows['dirmult_signif'].sum())}); BH q < {alpha_level:g}"
+                        + (f": {desc}" if desc else "")
+                    ),
+                }
+            )
+
+    # ----- null check: the same per-taxon procedure on shuffled case labels
+    k_null = int(p["null_permutations"])
+    rank = p["ranks"][0]
+    calls: list[int] = []
+    if k_null > 0:
+        prng = derive_rng(seed, 1)
+        for k in range(k_null):
+            shuffled = pd.Series(
+                prng.permutation(primary.data["case"].to_numpy()), index=primary.data.index
+            )
+            try:
+                rows = _da_rows(
+                    primary, collapsed[rank], rank, p, derive_rng(seed, 1000 + k), shuffled
+                )
+            except StatsInputError as exc:
+                res.notes.append(f"null check, shuffle {k + 1}: {exc}")
+                continue
+            calls.append(int((da.call_taxa(rows, alpha=alpha_level)["consensus"] != "").sum()))
+    if calls:
+        res.tests.append(
+            {
+                "name": f"null check: consensus {_RANK_WORD.get(rank, rank)} with shuffled {primary.exposure} labels",
+                "role": "control",
+                "estimate": float(np.mean(calls)),
+                "n": len(calls),
+                "note": (
+                    f"calls per shuffle: {calls} (expected about 0: BH controls the chance of any false "
+                    f"call at {alpha_level:g} when nothing differs)"
+                ),
+            }
+        )
+
+    rank_text = " and ".join(p["ranks"])
+    res.method = (
+        f"One {p['body_site']} sample per subject (dataset {ds}) with ≥ {p['min_reads']} reads, not "
+        f"rarefied; {primary.label}. Headline: per-sample log-ratio of the geometric mean of "
+        f"{', '.join(t.name for t in lower)} (predicted lower) to {', '.join(t.name for t in higher)} "
+        f"(predicted higher), reads + {p['log_ratio_pseudocount']}, natural log; log-ratio ~ case + "
+        f"{' + '.join(primary.covariates) or 'no covariates'} by OLS with HC3 standard errors; "
+        f"sensitivity: Huber robust regression; equivalence: TOST against ±{sesoi:g}; power: two-sample t "
+        f"approximation at LFC {sesoi:g} with the residual SD. Per taxon at {rank_text} level (prevalence "
+        f"≥ {p['min_prevalence']:.0%}): {p['ancombc_method'].upper()} (scikit-bio, same covariates, "
+        f"pseudocounts {', '.join(f'{x:g}' for x in p['pseudocounts'])}; a call must hold at every "
+        f"pseudocount) and the Dirichlet-multinomial Welch test (ALDEx2-like, {p['dirmult_draws']} draws, "
+        f"no covariates); BH q over every per-taxon test of the claim; consensus = significant in both "
+        f"with the same sign."
+    )
+    # Timing goes to the log, not into claims.json: identical inputs must give identical outputs.
+    log.info("C10 analysis took %.0f s", time.perf_counter() - t_start)
+
+    # ----- outputs
+    out_dir.mkdir(parents=True, exist_ok=True)
+    _write_outputs(
+        res, cid, primary, contrasts, called, tcounts, taxa, found, mname, sesoi, out_dir
+    )
+    return res
+
+
+def _write_tsv(df: pd.DataFrame, path: Path) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    df.to_csv(tmp, sep="\t", index=False)
+    tmp.replace(path)
+
+
+def _write_outputs(
+    res: ClaimResult,
+    cid: str,
+    primary: _Contrast,
+    contrasts: list[_Contrast],
+    called: pd.DataFrame,
+    tcounts: pd.DataFrame,
+    taxa: list[da.TaxonSpec],
+    found: dict[str, pd.Series],
+    mname: str,
+    sesoi: float,
+    out_dir: Path,
+) -> None:
+    from ..report import figures
+
+    da_path = out_dir / "differential_taxa.tsv"
+    order = {c.name: i for i, c in enumerate(contrasts)}
+    first = [
+        "contrast",
+        "rank",
+        "label",
+        "consensus",
+        "ancombc_lfc",
+        "ancombc_ci_low",
+        "ancombc_ci_high",
+        "ancombc_q",
+        "ancombc_robust",
+        "dirmult_lfc",
+        "dirmult_ci_low",
+        "dirmult_ci_high",
+        "dirmult_q",
+        "prevalence",
+        "mean_proportion",
+        "n_case",
+        "n_reference",
+    ]
+    rank_order = {r: i for i, r in enumerate(dict.fromkeys(called["rank"]))}
+    table = called.assign(
+        _c=called["contrast"].map(order),
+        _r=called["rank"].map(rank_order),
+        _called=called["consensus"] == "",
+    ).sort_values(["_c", "_r", "_called", "ancombc_p"], kind="stable")
+    table = table[first + [c for c in called.columns if c not in first]]
+    _write_tsv(table, da_path)
+    res.tables.append(
+        {
+            "path": str(da_path),
+            "caption": (
+                f"Per-taxon differential abundance: {mname} and Dirichlet-multinomial log fold changes "
+                "(natural log) with 95% CIs, raw p and BH q within the claim, and the consensus call."
+            ),
+        }
+    )
+    frames = []
+    for c in contrasts:
+        d = c.data.drop(columns=["case"]).copy()
+        d.insert(0, "contrast", c.name)
+        d["group"] = np.where(c.data["case"] > 0.5, str(c.case_level), str(c.reference))
+        frames.append(d.join(tcounts, how="left"))
+    data_path = out_dir / "analysis_data.tsv"
+    _write_tsv(pd.concat(frames, ignore_index=True), data_path)
+    res.tables.append(
+        {
+            "path": str(data_path),
+            "caption": "Samples, covariates, reads of the pre-registered taxa and the log-ratio.",
+        }
+    )
+
+    plot = primary.data.assign(
+        group=np.where(primary.data["case"] > 0.5, str(primary.case_level), str(primary.reference))
+    )
+    order = [str(primary.reference), str(primary.case_level)]
+    fig = figures.alpha_by_group(
+        plot,
+        value="log_ratio",
+        group="group",
+        order=order,
+        ylabel="log(predicted-lower : predicted-higher taxa)",
+        title=f"{cid}: pre-registered log-ratio by group",
+    )
+    path = out_dir / "log_ratio_by_group.svg"
+    alt = (
+        f"Box and point plot of the per-sample log-ratio of predicted-lower to predicted-higher taxa for "
+        f"{order[0]} (n = {primary.n_reference}) and {order[1]} (n = {primary.n_case})"
+    )
+    figures.save_figure(fig, path, alt=alt)
+    res.figures.append(
+        {
+            "path": str(path),
+            "caption": "Per-sample log-ratio (natural log), unadjusted; boxes show quartiles.",
+            "alt": alt,
+        }
+    )
+
+    rows = [
+        {
+            "label": "log-ratio (headline)",
+            "estimate": res.headline["estimate"],
+            "ci_low": res.headline["ci_low"],
+            "ci_high": res.headline["ci_high"],
+        }
+    ]
+    for taxon in taxa:
+        r = found.get(taxon.label)
+        if r is None:
+            rows.append({"label": f"{taxon.name} (not tested)", "estimate": None})
+            continue
+        rows.append(
+            {
+                "label": f"{taxon.name}, {mname}",
+                "estimate": r["ancombc_lfc"],
+                "ci_low": r["ancombc_ci_low"],
+                "ci_high": r["ancombc_ci_high"],
+            }
+        )
+        rows.append(
+            {
+                "label": f"{taxon.name}, Dirichlet-mult.",
+                "estimate": r["dirmult_lfc"],
+                "ci_low": r["dirmult_ci_low"],
+                "ci_high": r["dirmult_ci_high"],
+            }
+        )
+    fig = figures.forest(
+        rows,
+        xlabel=f"log fold change, {primary.label} (natural log; 95% CI)",
+        sesoi=sesoi,
+        title=f"{cid}: pre-registered taxa",
+    )
+    path = out_dir / "forest.svg"
+    alt = "Forest plot of log fold changes with 95% confidence intervals: " + "; ".join(
+        f"{r['label']} {r['estimate']:+.2f}" for r in rows if r.get("estimate") is not None
+    )
+    figures.save_figure(fig, path, alt=alt)
+    res.figures.append(
+        {
+            "path": str(path),
+            "caption": (
+                f"Headline log-ratio and each pre-registered taxon by both methods; the shaded band is "
+                f"±SESOI ({sesoi:g})."
+            ),
+            "alt": alt,
+        }
+    )

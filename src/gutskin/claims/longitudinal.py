@@ -1,0 +1,448 @@
+"""Runner ``longitudinal_mixed``: alpha diversity over repeated samples per subject, by a linear mixed model.
+
+Two designs, both with a random intercept per subject (REML; :func:`gutskin.stats.mixed.mixed_random_intercept`,
+checked against R's lme4 and nlme):
+
+``group_by_time``
+    Before/after trials and diet swaps: ``metric ~ treated * after + covariates``, where ``treated`` marks the
+    intervention group (vs the reference group) and ``after`` the follow-up samples (vs baseline). The
+    headline is the interaction — the difference between the groups in their change from baseline. The
+    pre-registered sensitivity analysis compares per-subject changes (follow-up mean − baseline mean) between
+    the groups by OLS with HC3 SEs.
+``group``
+    Case–control with repeated visits (e.g. atopic-dermatitis vs healthy skin): ``metric ~ case + covariates``;
+    the headline is the group difference. Sensitivity: OLS (HC3) on one mean per subject.
+
+Effect sizes are standardised by the SD of one observation around the fixed part,
+``sqrt(σ²_subject + σ²_residual)``, so they are on the same footing as a cross-sectional Hedges g; the SESOI
+(``sesoi.value``) is on that scale. Equivalence (TOST) and power use the t distribution with nlme's
+containment degrees of freedom, so a between-subject contrast is judged by the number of subjects, not of
+samples.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..stats import equivalence, mixed, regression
+from ..stats._util import StatsInputError
+from .bundle import DatasetBundle
+from .common import ClaimResult, significant_same
+from .exposure_trend import (
+    METRIC_WORDS,
+    covariate_term,
+    dataset_problem,
+    norm_series,
+    prepare_covariates,
+    values_caveat,
+)
+
+ANALYSIS = "longitudinal_mixed"
+
+_DESIGNS = ("group_by_time", "group")
+
+
+def run(
+    claim: dict[str, Any],
+    bundles: dict[str, DatasetBundle],
+    config: dict[str, Any],
+    out_dir: Path,
+) -> ClaimResult:
+    """Run the analysis for ``claim``; figures and tables go to ``out_dir``.
+
+    Parameters (``claim["params"]``)
+    --------------------------------
+    design
+        ``group_by_time`` or ``group``.
+    metric, body_site, subsites
+        Alpha metric (default ``shannon``); optional filters on ``body_site`` and ``body_subsite``.
+    group
+        ``{column, reference, levels, labels (optional)}``: the grouping column, the reference (control)
+        value(s) and the value(s) of the compared group (several values are pooled).
+    time
+        ``group_by_time`` only: ``{column, baseline: [values], followup: [values]}``; samples at other
+        values are left out.
+    covariates
+        Fixed-effect covariates (subject- or sample-level), e.g. ``[body_subsite]``.
+    min_subjects
+        Subjects needed in each group (default 5).
+
+    A model that cannot be fitted gives a result with a ``data_problem`` instead of failing the workflow.
+    """
+    try:
+        return _run(claim, bundles, config, Path(out_dir))
+    except StatsInputError as exc:
+        return ClaimResult(id=claim["id"], data_problem=f"the model could not be fitted: {exc}")
+
+
+def _values(v: Any) -> list[str]:
+    if v is None:
+        return []
+    vals = v if isinstance(v, list | tuple) else [v]
+    out = [norm_series(pd.Series([x], dtype=object)).iloc[0] for x in vals]
+    return [x for x in out if x is not None]
+
+
+def _run(
+    claim: dict[str, Any],
+    bundles: dict[str, DatasetBundle],
+    config: dict[str, Any],
+    out_dir: Path,
+) -> ClaimResult:
+    p = claim.get("params", {})
+    cid = claim["id"]
+    res = ClaimResult(id=cid)
+    design = p.get("design", "group_by_time")
+    if design not in _DESIGNS:
+        res.data_problem = f"params.design must be one of {_DESIGNS}, got {design!r}"
+        return res
+    metric = p.get("metric", "shannon")
+    mlabel = METRIC_WORDS.get(metric, metric)
+    site = p.get("body_site")
+    subsites = _values(p.get("subsites"))
+    g = p.get("group") or {}
+    g_col = g.get("column")
+    g_ref = _values(g.get("reference"))
+    g_lv = _values(g.get("levels"))
+    labels = g.get("labels") or {}
+    t = p.get("time") or {}
+    t_col = t.get("column")
+    base = _values(t.get("baseline"))
+    follow = _values(t.get("followup"))
+    covariates = list(p.get("covariates", []))
+    min_subj = int(p.get("min_subjects", 5))
+    alpha_level = float(config.get("alpha", 0.05))
+    sesoi = float(claim["sesoi"]["value"])
+    if not g_col or not g_ref or not g_lv:
+        res.data_problem = "params.group needs column, reference and levels"
+        return res
+    if design == "group_by_time" and (not t_col or not base or not follow):
+        res.data_problem = (
+            "params.time needs column, baseline and followup for design group_by_time"
+        )
+        return res
+    ref_label = labels.get("reference") or "/".join(g_ref)
+    grp_label = labels.get("group") or "/".join(g_lv)
+    res.covariates = covariates
+    res.effect_size_label = "standardised difference (β / total SD)"
+    if design == "group_by_time":
+        res.estimate_label = f"Difference in change of {mlabel} from baseline, {grp_label} minus {ref_label} (mixed model)"
+    else:
+        res.estimate_label = (
+            f"Adjusted difference in {mlabel}, {grp_label} vs {ref_label} (mixed model)"
+        )
+
+    ds = claim["datasets"][0]
+    bundle = bundles.get(ds)
+    problem = dataset_problem(bundle, ds)
+    if problem:
+        res.data_problem = problem
+        return res
+    assert bundle is not None
+    needed = [g_col, *covariates] + ([t_col] if design == "group_by_time" else [])
+    missing_cols = [c for c in needed if c not in bundle.samples.columns]
+    if missing_cols:
+        res.data_problem = (
+            f"dataset {ds} has no column(s) {', '.join(missing_cols)} in its sample table; "
+            "add them to its samples.columns in config/datasets.yaml"
+        )
+        return res
+    col = f"{metric}_mean"
+    if col not in bundle.alpha.columns:
+        res.data_problem = f"alpha metric {metric} not computed for {ds}"
+        return res
+    caveat = values_caveat(bundle)
+    if caveat:
+        res.notes.append(caveat)
+
+    # ---- sample flow
+    flow: list[dict[str, Any]] = []
+    s = bundle.samples[bundle.samples["subject_id"].notna()]
+    flow.append({"step": "samples with a subject id", "n": len(s)})
+    if site:
+        s = s[s["body_site"] == site]
+        flow.append({"step": f"body site {site}", "n": len(s)})
+    if subsites:
+        s = s[norm_series(s["body_subsite"]).isin(subsites)]
+        flow.append({"step": f"body subsites {', '.join(subsites)}", "n": len(s)})
+    grp = norm_series(s[g_col])
+    s = s[grp.isin(g_ref + g_lv)]
+    flow.append({"step": f"{g_col} in {g_ref + g_lv}", "n": len(s)})
+    if design == "group_by_time":
+        tv = norm_series(s[t_col])
+        s = s[tv.isin(base + follow)]
+        flow.append({"step": f"{t_col} baseline {base} or follow-up {follow}", "n": len(s)})
+    retained = s.index.intersection(bundle.alpha.index)
+    depth = bundle.diversity_info.get("depth")
+    rarefied = bundle.diversity_info.get("rarefied", True)
+    s = s.loc[retained]
+    flow.append(
+        {
+            "step": f"retained at rarefaction depth {depth}"
+            if rarefied
+            else "with alpha diversity (not rarefied)",
+            "n": len(s),
+        }
+    )
+    data = s[["sample_id", "subject_id", *covariates]].copy()
+    data["subject_id"] = data["subject_id"].astype(str)
+    data["case"] = norm_series(s[g_col]).isin(g_lv).astype(float)
+    data["group_label"] = np.where(data["case"] == 1.0, grp_label, ref_label)
+    if design == "group_by_time":
+        data["after"] = norm_series(s[t_col]).isin(follow).astype(float)
+        data["period"] = np.where(data["after"] == 1.0, "follow-up", "baseline")
+    data[metric] = bundle.alpha.loc[data.index, col].astype(float)
+    complete = data.dropna(subset=[metric, *covariates])
+    flow.append(
+        {"step": "complete covariates " + (", ".join(covariates) or "(none)"), "n": len(complete)}
+    )
+    res.sample_flow = flow
+
+    # a subject must stay in one group
+    per_subj = complete.groupby("subject_id")["case"].nunique()
+    switching = per_subj[per_subj > 1].index.tolist()
+    if switching:
+        res.data_problem = (
+            f"{len(switching)} subject(s) change {g_col} between samples (e.g. {switching[:3]}); the "
+            "group must be constant within a subject"
+        )
+        return res
+    if design == "group_by_time":
+        both = complete.groupby("subject_id")["after"].nunique()
+        keep_subj = both[both == 2].index
+        dropped = int(complete["subject_id"].nunique() - len(keep_subj))
+        complete = complete[complete["subject_id"].isin(keep_subj)]
+        flow.append(
+            {
+                "step": "subjects with both baseline and follow-up samples",
+                "n": len(complete),
+                "dropped_subjects": dropped,
+            }
+        )
+    subj_case = complete.groupby("subject_id")["case"].first()
+    n_subj_case = int(subj_case.sum())
+    n_subj_ref = int(len(subj_case) - n_subj_case)
+    res.n_groups = {f"{grp_label} (subjects)": n_subj_case, f"{ref_label} (subjects)": n_subj_ref}
+    res.n = len(complete)
+    if n_subj_case < min_subj or n_subj_ref < min_subj:
+        res.data_problem = f"too few subjects: {grp_label} {n_subj_case}, {ref_label} {n_subj_ref} (minimum {min_subj} per group)"
+        return res
+
+    model_data = prepare_covariates(complete, covariates)
+    cov_terms = [covariate_term(c, model_data) for c in covariates]
+    rhs = " + ".join(cov_terms)
+    if design == "group_by_time":
+        formula = f"{metric} ~ case * after" + (f" + {rhs}" if rhs else "")
+        term = "case:after"
+    else:
+        formula = f"{metric} ~ case" + (f" + {rhs}" if rhs else "")
+        term = "case"
+    fit = mixed.mixed_random_intercept(model_data, formula, "subject_id", term)
+    sd = fit.total_sd
+    tost = equivalence.tost(fit.estimate, fit.se, fit.df, sesoi * sd, alpha=alpha_level)
+    pw = mixed.mixed_power(sesoi * sd, fit.se, fit.df, alpha=alpha_level)
+    res.headline = {
+        "estimate": fit.estimate,
+        "ci_low": fit.ci95[0],
+        "ci_high": fit.ci95[1],
+        "p_value": fit.p_value,
+        "effect_size": fit.estimate / sd,
+        "effect_size_ci": [fit.ci95[0] / sd, fit.ci95[1] / sd],
+        "effect_size_ci90": [fit.ci90[0] / sd, fit.ci90[1] / sd],
+        "tost_p": tost.p_value,
+        "power": pw,
+        "n": fit.n_obs,
+        "n_subjects": fit.n_subjects,
+        "df": fit.df,
+        "total_sd": sd,
+        "icc": fit.icc,
+    }
+    res.tests.append(
+        {
+            "name": (
+                f"{grp_label} vs {ref_label}: change from baseline (group × time, mixed model)"
+                if design == "group_by_time"
+                else f"{grp_label} vs {ref_label} (mixed model, random subject intercept)"
+            ),
+            "role": "primary",
+            "estimate": fit.estimate,
+            "ci_low": fit.ci95[0],
+            "ci_high": fit.ci95[1],
+            "effect_size": fit.estimate / sd,
+            "effect_size_ci": [fit.ci95[0] / sd, fit.ci95[1] / sd],
+            "p_value": fit.p_value,
+            "n": fit.n_obs,
+            "power": pw,
+            "note": (
+                f"{fit.n_obs} samples from {fit.n_subjects} subjects; t test with {fit.df:g} df (nlme "
+                f"containment); subject variance {fit.subject_var:.3g}, residual {fit.resid_var:.3g}, "
+                f"ICC {fit.icc:.2f}"
+                + ("; the subject variance is at its boundary (0)" if fit.boundary else "")
+            ),
+        }
+    )
+    if fit.boundary:
+        res.notes.append(
+            "The random-intercept variance was estimated at 0 (singular fit): the mixed model reduces to "
+            "ordinary least squares with the same fixed effects."
+        )
+
+    # ---- secondary: change within each group (group_by_time)
+    if design == "group_by_time":
+        for flag, label in ((0.0, ref_label), (1.0, grp_label)):
+            sub = model_data[model_data["case"] == flag]
+            f_w = f"{metric} ~ after" + (f" + {rhs}" if rhs else "")
+            try:
+                w = mixed.mixed_random_intercept(sub, f_w, "subject_id", "after")
+            except StatsInputError as exc:
+                res.notes.append(f"Change within {label}: not estimable ({exc}).")
+                continue
+            res.tests.append(
+                {
+                    "name": f"change from baseline within {label} (mixed model)",
+                    "role": "secondary",
+                    "estimate": w.estimate,
+                    "ci_low": w.ci95[0],
+                    "ci_high": w.ci95[1],
+                    "effect_size": w.estimate / sd,
+                    "effect_size_ci": [w.ci95[0] / sd, w.ci95[1] / sd],
+                    "p_value": w.p_value,
+                    "n": w.n_obs,
+                    "note": f"{w.n_subjects} subjects; standardised by the total SD of the headline model",
+                }
+            )
+
+    # ---- sensitivity: subject-level analysis
+    sens = _subject_level(model_data, metric, design)
+    if sens is not None:
+        agrees = significant_same(
+            fit.p_value, fit.estimate, sens.p_value, sens.estimate, alpha_level
+        )
+        res.sensitivity_agrees = agrees
+        what = (
+            "per-subject change (follow-up − baseline mean) by group"
+            if design == "group_by_time"
+            else "one mean per subject by group"
+        )
+        res.sensitivity_note = (
+            f"OLS with HC3 SEs on {what}: {sens.estimate:+.3g} (95% CI {sens.ci95[0]:.3g} to "
+            f"{sens.ci95[1]:.3g}), p = {sens.p_value:.3g}, {sens.n} subjects"
+            + ("" if agrees is not False else " — disagrees with the mixed model")
+        )
+        res.tests.append(
+            {
+                "name": f"{grp_label} vs {ref_label}: subject-level OLS ({what})",
+                "role": "sensitivity",
+                "estimate": sens.estimate,
+                "ci_low": sens.ci95[0],
+                "ci_high": sens.ci95[1],
+                "p_value": sens.p_value,
+                "n": sens.n,
+                "note": "covariates are not included in this check",
+            }
+        )
+
+    where = f"{site} samples" if site else "samples"
+    if subsites:
+        where += f" from {', '.join(subsites)}"
+    div = (
+        f"rarefied to {depth} reads ({bundle.diversity_info.get('iterations', '?')} rarefactions averaged)"
+        if rarefied
+        else "not rarefied"
+    )
+    res.method = (
+        f"All {where} of {ds} ({div}); {mlabel} ~ "
+        + (
+            f"{grp_label} × (follow-up vs baseline)"
+            if design == "group_by_time"
+            else f"{grp_label} vs {ref_label}"
+        )
+        + (f" + {' + '.join(covariates)}" if covariates else "")
+        + " with a random intercept per subject, fitted by REML (statsmodels MixedLM; standard errors and "
+        "nlme's containment degrees of freedom as in R). Effect standardised by the total SD "
+        f"(√(σ²_subject + σ²_residual)); SESOI ±{sesoi:g} on that scale; equivalence by two one-sided t tests; "
+        "power of the t test at the SESOI from the fitted SE. Sensitivity: "
+        + (
+            "OLS (HC3) of per-subject change on group."
+            if design == "group_by_time"
+            else "OLS (HC3) of per-subject means on group."
+        )
+    )
+    out_dir.mkdir(parents=True, exist_ok=True)
+    table_path = out_dir / "analysis_data.tsv"
+    model_data.to_csv(table_path, sep="\t", index=False)
+    res.tables.append(
+        {
+            "path": str(table_path),
+            "caption": "Samples, subjects, groups and diversity used in the mixed model.",
+        }
+    )
+    _figure(res, model_data, metric, mlabel, design, grp_label, ref_label, cid, out_dir)
+    return res
+
+
+def _subject_level(model_data: pd.DataFrame, metric: str, design: str) -> Any:
+    """OLS (HC3) on one number per subject: change (group_by_time) or mean (group)."""
+    if design == "group_by_time":
+        m = model_data.groupby(["subject_id", "after"])[metric].mean().unstack("after")
+        per = pd.DataFrame({"y": m[1.0] - m[0.0]})
+    else:
+        per = pd.DataFrame({"y": model_data.groupby("subject_id")[metric].mean()})
+    per["case"] = model_data.groupby("subject_id")["case"].first()
+    per = per.dropna()
+    try:
+        return regression.ols_hc3(per, "y ~ case", "case")
+    except StatsInputError:
+        return None
+
+
+def _figure(
+    res: ClaimResult,
+    model_data: pd.DataFrame,
+    metric: str,
+    mlabel: str,
+    design: str,
+    grp_label: str,
+    ref_label: str,
+    cid: str,
+    out_dir: Path,
+) -> None:
+    from ..report import figures  # matplotlib is only imported when a figure is drawn
+
+    df = model_data.copy()
+    if design == "group_by_time":
+        df["panel"] = df["group_label"] + " · " + df["period"]
+        order = [f"{g} · {t}" for g in (ref_label, grp_label) for t in ("baseline", "follow-up")]
+    else:
+        df["panel"] = df["group_label"]
+        order = [ref_label, grp_label]
+    counts = df["panel"].value_counts()
+    order = [o for o in order if counts.get(o, 0) > 0]
+    fig = figures.alpha_by_group(
+        df,
+        value=metric,
+        group="panel",
+        order=order,
+        ylabel=mlabel,
+        title=f"{cid}: {mlabel} by group",
+    )
+    path = out_dir / f"{metric}_by_group.svg"
+    alt = (
+        f"Box and point plot of {mlabel} by "
+        + ("group and period" if design == "group_by_time" else "group")
+        + "; samples: "
+        + ", ".join(f"{o} {int(counts.get(o, 0))}" for o in order)
+    )
+    figures.save_figure(fig, path, alt=alt)
+    res.figures.append(
+        {
+            "path": str(path),
+            "caption": f"{mlabel} of every sample (repeated samples of a subject included), unadjusted; "
+            "boxes show quartiles.",
+            "alt": alt,
+        }
+    )

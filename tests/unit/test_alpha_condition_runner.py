@@ -1,0 +1,393 @@
+"""The ``alpha_condition`` runner (C8) on small hand-built DatasetBundles with planted effects.
+
+Covers the beta-diversity analogue (adjusted PERMANOVA + PERMDISP as secondary tests, the "dispersion
+differs" flag), several datasets (per-dataset adjusted g, random-effects pooling, forest plot, prediction
+interval only for k >= 3), ``headline: meta``, per-dataset overrides (covariates, cluster-robust SEs by
+family) and parameter validation. Reference numbers are computed in the tests from the runner's own
+per-dataset outputs with the textbook formulas written out (inverse-variance pooling, CR1 sandwich).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+from scipy.spatial.distance import pdist
+
+from gutskin.claims import alpha_condition
+from gutskin.claims.bundle import DatasetBundle
+from gutskin.errors import InputError
+
+CONFIG = {"seed": 7, "permutations": 199, "alpha": 0.05}
+
+
+def _claim(datasets: list[str], **params: Any) -> dict[str, Any]:
+    base = {
+        "body_site": "gut",
+        "metric": "shannon",
+        "exposure": "condition",
+        "reference": "none",
+        "levels": ["eczema", "psoriasis"],
+        "covariates": ["age", "sex", "bmi", "antibiotics"],
+        "min_group_size": 10,
+    }
+    base.update(params)
+    return {
+        "id": "C8",
+        "datasets": datasets,
+        "params": base,
+        "sesoi": {"value": 0.2, "scale": "hedges_g"},
+        "expected_direction": "negative",
+    }
+
+
+def _bundle(
+    tmp: Path,
+    name: str,
+    *,
+    n_ctrl: int = 80,
+    n_case: dict[str, int] | None = None,
+    g: float = -0.8,
+    shift: float = 0.0,
+    spread: float = 1.0,
+    seed: int = 1,
+    families: bool = False,
+    antibiotics: bool = True,
+) -> DatasetBundle:
+    """One dataset: Shannon lowered by ``g`` SDs in cases; compositions shifted by ``shift`` in cases.
+
+    Cases' compositions have ``spread`` times the control noise (dispersion difference).
+    """
+    rng = np.random.default_rng(seed)
+    n_case = n_case or {"eczema": 30, "psoriasis": 30}
+    cond = ["none"] * n_ctrl + [lv for lv, k in n_case.items() for _ in range(k)]
+    n = len(cond)
+    ids = [f"{name}_s{i:03d}" for i in range(n)]
+    case = np.array([c != "none" for c in cond])
+    age = rng.uniform(20, 70, n).round()
+    sex = rng.choice(["female", "male"], n)
+    bmi = rng.normal(25, 4, n)
+    abx = rng.choice(["past_month", "not_past_year"], n, p=[0.2, 0.8])
+    shannon = 3.0 + 0.005 * (age - 45) + g * case + rng.normal(0, 1.0, n)
+    samples = pd.DataFrame(
+        {
+            "sample_id": ids,
+            "subject_id": [f"{name}_p{i:03d}" for i in range(n)],
+            "dataset": name,
+            "body_site": "gut",
+            "condition": cond,
+            "age": age,
+            "sex": sex,
+            "bmi": bmi,
+            "antibiotics": abx if antibiotics else np.nan,
+        }
+    )
+    if families:
+        samples["family_id"] = [f"fam{i // 3:02d}" for i in rng.permutation(n)]
+    samples.index = pd.Index(ids)
+    alpha = pd.DataFrame({"shannon_mean": shannon}, index=pd.Index(ids, name="sample_id"))
+    # Compositions: 40 taxa, log-normal noise; cases shifted on 8 taxa and (optionally) noisier.
+    base = rng.normal(0, 1, 40)
+    noise = rng.normal(0, 0.6, (n, 40)) * np.where(case, spread, 1.0)[:, None]
+    eff = np.zeros(40)
+    eff[:8] = shift
+    comp = np.exp(base + noise + case[:, None] * eff)
+    cond_vec = pdist(comp / comp.sum(axis=1, keepdims=True), "braycurtis")
+    path = tmp / f"{name}_beta_braycurtis.npz"
+    np.savez(path, ids=np.array(ids), condensed=cond_vec)
+    return DatasetBundle(
+        name=name,
+        available=True,
+        reason=None,
+        samples=samples,
+        alpha=alpha,
+        depth=pd.DataFrame(),
+        beta_files={"braycurtis": path},
+        diversity_info={"depth": 1000, "iterations": 10},
+    )
+
+
+def _tests(res: Any) -> dict[str, dict[str, Any]]:
+    return {t["name"]: t for t in res.tests}
+
+
+def _one(res: Any, prefix: str) -> dict[str, Any]:
+    hits = [t for t in res.tests if t["name"].startswith(prefix)]
+    assert len(hits) == 1, [t["name"] for t in res.tests]
+    return hits[0]
+
+
+# ------------------------------------------------------------------------------------------------
+# one dataset: existing behaviour plus the beta-diversity analogue
+# ------------------------------------------------------------------------------------------------
+def test_single_dataset_keeps_headline_and_adds_permanova(tmp_path: Path) -> None:
+    b = _bundle(tmp_path, "agp", shift=0.5)
+    res = alpha_condition.run(_claim(["agp"]), {"agp": b}, CONFIG, tmp_path / "out")
+    assert res.data_problem is None
+    h = res.headline
+    # planted g = -0.8 with 60 cases / 80 controls
+    assert h["effect_size"] < -0.4 and h["effect_size_ci"][1] < 0
+    roles = [t["role"] for t in res.tests]
+    assert roles.count("primary") == 1 and roles.count("sensitivity") == 1
+    prim = next(t for t in res.tests if t["role"] == "primary")
+    assert set(prim) == {
+        "name",
+        "role",
+        "estimate",
+        "ci_low",
+        "ci_high",
+        "effect_size",
+        "p_value",
+        "n",
+        "note",
+    }
+    pm = _one(res, "PERMANOVA R², any condition vs none")
+    assert pm["role"] == "secondary"
+    # a planted composition shift on 8 of 40 taxa: detectable, R² between 0 and 1
+    assert pm["p_value"] < 0.05
+    assert 0 < pm["estimate"] < 1 and pm["estimate"] == pm["r2"]
+    assert pm["statistic"] > 1 and pm["df"] == [1, 140 - 1 - 5]  # any + age, sex, bmi, abx(1 dummy)
+    assert pm["permutations"] == 199
+    assert "adjusted for age, sex, bmi, antibiotics" in pm["note"]
+    disp = _one(res, "PERMDISP dispersion difference")
+    assert disp["p_value"] is not None and disp["n"] == 140
+    assert "Freedman–Lane" in res.method and "PERMDISP" in res.method
+    assert (tmp_path / "out" / "forest.svg").is_file()
+    assert not (tmp_path / "out" / "meta_forest.svg").exists()
+    json.dumps(res.to_dict(), allow_nan=False)
+
+
+def test_no_composition_shift_gives_no_permanova_signal(tmp_path: Path) -> None:
+    b = _bundle(tmp_path, "agp", shift=0.0, seed=3)
+    res = alpha_condition.run(_claim(["agp"]), {"agp": b}, CONFIG, tmp_path / "out")
+    pm = _one(res, "PERMANOVA R², any condition vs none")
+    # No planted difference: R² of one df among 140 samples is small (E[R²] ≈ 1/139 under H0).
+    assert pm["estimate"] < 0.03
+    assert pm["p_value"] > 0.01
+
+
+def test_dispersion_difference_is_flagged(tmp_path: Path) -> None:
+    # Same centre, cases twice as noisy: PERMDISP must see it and the PERMANOVA is flagged ambiguous.
+    b = _bundle(tmp_path, "agp", shift=0.0, spread=2.0, seed=5)
+    res = alpha_condition.run(_claim(["agp"]), {"agp": b}, CONFIG, tmp_path / "out")
+    disp = _one(res, "PERMDISP dispersion difference")
+    assert disp["p_value"] < 0.05 and disp["estimate"] > 0  # cases further from their median
+    pm = _one(res, "PERMANOVA R², any condition vs none")
+    assert pm["dispersion_differs"] is True
+    assert "dispersion differs: PERMANOVA ambiguous" in pm["note"]
+    assert any("dispersion differs: PERMANOVA ambiguous" in n for n in res.notes)
+
+
+def test_permanova_permutations_are_capped_by_the_claim_param(tmp_path: Path) -> None:
+    b = _bundle(tmp_path, "agp")
+    claim = _claim(["agp"], permanova_permutations=49)
+    res = alpha_condition.run(claim, {"agp": b}, {**CONFIG, "permutations": 9999}, tmp_path / "o")
+    pm = _one(res, "PERMANOVA R², any condition vs none")
+    assert pm["permutations"] == 49
+    # p-values of 49 permutations are multiples of 1/50
+    assert math.isclose(pm["p_value"] * 50, round(pm["p_value"] * 50), abs_tol=1e-9)
+
+
+def test_missing_beta_metric_is_a_note_not_a_failure(tmp_path: Path) -> None:
+    b = _bundle(tmp_path, "agp")
+    b.beta_files = {}
+    res = alpha_condition.run(_claim(["agp"]), {"agp": b}, CONFIG, tmp_path / "out")
+    assert res.data_problem is None and res.headline
+    assert not [t for t in res.tests if t["name"].startswith("PERMANOVA")]
+    assert any("beta metric braycurtis not computed" in n for n in res.notes)
+
+
+# ------------------------------------------------------------------------------------------------
+# several datasets: per-dataset g, random-effects pooling
+# ------------------------------------------------------------------------------------------------
+def _cohort(tmp: Path, name: str, g: float, seed: int) -> DatasetBundle:
+    return _bundle(
+        tmp,
+        name,
+        n_ctrl=45,
+        n_case={"psoriasis": 60},
+        g=g,
+        seed=seed,
+        families=True,
+        antibiotics=False,
+    )
+
+
+def test_two_datasets_pooled_as_secondary_headline_stays_first(tmp_path: Path) -> None:
+    agp = _bundle(tmp_path, "agp")
+    pso = _cohort(tmp_path, "pso", g=-0.3, seed=11)
+    single = alpha_condition.run(_claim(["agp"]), {"agp": agp}, CONFIG, tmp_path / "one")
+    res = alpha_condition.run(
+        _claim(["agp", "pso"]), {"agp": agp, "pso": pso}, CONFIG, tmp_path / "two"
+    )
+    # The headline is still the first dataset's primary test, unchanged by the second dataset.
+    assert res.headline["effect_size"] == pytest.approx(single.headline["effect_size"], rel=1e-12)
+    assert res.headline["p_value"] == pytest.approx(single.headline["p_value"], rel=1e-12)
+    # The cohort has no antibiotics data: the covariate is dropped there, with a note.
+    assert any(n.startswith("pso: covariate(s) antibiotics missing") for n in res.notes)
+    pso_test = _one(res, "any of psoriasis vs none (OLS, HC3) — pso")
+    assert pso_test["role"] == "secondary" and pso_test["n"] == 105
+    m = _one(res, "random-effects meta-analysis")
+    assert m["role"] == "secondary"
+    # Hand check of the pooling: w_i = 1 / (se_i² + τ²), μ = Σ w y / Σ w, SE = 1/sqrt(Σ w).
+    agp_prim = next(t for t in res.tests if t["role"] == "primary")
+    y = np.array([agp_prim["effect_size"], pso_test["effect_size"]])
+    se = np.array([agp_prim["effect_size_se"], pso_test["effect_size_se"]])
+    w = 1 / (se**2 + m["tau2"])
+    mu = float(np.sum(w * y) / np.sum(w))
+    assert m["estimate"] == pytest.approx(mu, rel=1e-10)
+    half = stats.norm.ppf(0.975) / math.sqrt(np.sum(w))
+    assert m["ci_low"] == pytest.approx(mu - half, rel=1e-10)
+    # Cochran's Q with fixed-effect weights
+    wf = 1 / se**2
+    mu_f = np.sum(wf * y) / np.sum(wf)
+    assert m["q"] == pytest.approx(float(np.sum(wf * (y - mu_f) ** 2)), rel=1e-10)
+    # k = 2: no prediction interval, and the report says why
+    assert m["prediction_interval"] is None
+    assert any("prediction interval not computed" in n for n in res.notes)
+    assert (tmp_path / "two" / "meta_forest.svg").is_file()
+    assert any(f["path"].endswith("meta_forest.svg") for f in res.figures)
+    # sample flow is labelled by dataset
+    assert {r["dataset"] for r in res.sample_flow} == {"agp", "pso"}
+    # PERMANOVA for each dataset
+    assert len([t for t in res.tests if t["name"].startswith("PERMANOVA")]) == 2
+    json.dumps(res.to_dict(), allow_nan=False)
+
+
+def test_three_datasets_give_a_prediction_interval(tmp_path: Path) -> None:
+    bundles = {
+        "agp": _bundle(tmp_path, "agp"),
+        "pso": _cohort(tmp_path, "pso", g=-0.2, seed=12),
+        "pso2": _cohort(tmp_path, "pso2", g=0.3, seed=13),
+    }
+    res = alpha_condition.run(
+        _claim(list(bundles), headline="meta"), bundles, CONFIG, tmp_path / "o"
+    )
+    m = _one(res, "random-effects meta-analysis")
+    assert m["role"] == "primary"
+    assert res.tests[0] is m
+    k = 3
+    pi = m["prediction_interval"]
+    assert pi is not None
+    # Higgins et al. 2009: μ ± t_{0.975, k-2} sqrt(τ² + SE²), SE from the 95% CI half-width
+    se = (m["ci_high"] - m["ci_low"]) / (2 * stats.norm.ppf(0.975))
+    half = stats.t.ppf(0.975, k - 2) * math.sqrt(m["tau2"] + se**2)
+    assert pi[0] == pytest.approx(m["estimate"] - half, rel=1e-9)
+    assert pi[1] == pytest.approx(m["estimate"] + half, rel=1e-9)
+    # headline = pooled estimate; the first dataset's test is now secondary
+    assert res.headline["effect_size"] == pytest.approx(m["estimate"], rel=1e-12)
+    assert res.headline["n"] == sum(
+        t["n"] for t in res.tests if t["name"].startswith("any of") and "(OLS" in t["name"]
+    )
+    assert [t["role"] for t in res.tests if t["name"].startswith("any of")] == ["secondary"] * 3
+    assert "Pooled" in res.estimate_label
+    # t with 1 df makes a very wide interval, spanning 0 and -SESOI: heterogeneity -> not "agrees"
+    assert pi[0] < -0.2 and pi[1] > 0
+    assert res.sensitivity_agrees is False
+    assert "prediction interval" in (res.sensitivity_note or "")
+
+
+def test_headline_meta_without_two_estimates_is_a_data_problem(tmp_path: Path) -> None:
+    agp = _bundle(tmp_path, "agp")
+    gone = DatasetBundle(
+        name="pso",
+        available=False,
+        reason="no network",
+        samples=pd.DataFrame(),
+        alpha=pd.DataFrame(),
+        depth=pd.DataFrame(),
+    )
+    res = alpha_condition.run(
+        _claim(["agp", "pso"], headline="meta"), {"agp": agp, "pso": gone}, CONFIG, tmp_path / "o"
+    )
+    assert res.data_problem is not None and "at least 2 datasets" in res.data_problem
+    assert not [t for t in res.tests if t["role"] == "primary"]
+    assert any("pso: not analysed: dataset pso unavailable: no network" in n for n in res.notes)
+
+
+def test_first_dataset_missing_keeps_the_others_visible(tmp_path: Path) -> None:
+    gone = DatasetBundle(
+        name="agp",
+        available=False,
+        reason="no network",
+        samples=pd.DataFrame(),
+        alpha=pd.DataFrame(),
+        depth=pd.DataFrame(),
+    )
+    pso = _cohort(tmp_path, "pso", g=-0.3, seed=11)
+    res = alpha_condition.run(
+        _claim(["agp", "pso"]), {"agp": gone, "pso": pso}, CONFIG, tmp_path / "o"
+    )
+    # headline "first": no headline without the first dataset, but the cohort's result is reported
+    assert res.data_problem == "dataset agp unavailable: no network"
+    assert not res.headline
+    assert _one(res, "any of psoriasis vs none (OLS, HC3) — pso")["role"] == "secondary"
+    assert any("meta-analysis not computed: 1 of 2 datasets" in n for n in res.notes)
+
+
+def test_cluster_robust_standard_errors_by_family(tmp_path: Path) -> None:
+    pso = _cohort(tmp_path, "pso", g=-0.5, seed=21)
+    claim = _claim(
+        ["pso"],
+        levels=["psoriasis"],
+        covariates=["age", "sex", "bmi"],
+        per_dataset={"pso": {"cluster": "family_id", "strata": "family_id"}},
+    )
+    res = alpha_condition.run(claim, {"pso": pso}, CONFIG, tmp_path / "o")
+    prim = next(t for t in res.tests if t["role"] == "primary")
+    assert "cluster-robust by family_id" in prim["name"]
+    # CR1 sandwich by hand: V = c (X'X)^-1 [Σ_g X_g' e_g e_g' X_g] (X'X)^-1,
+    # c = G/(G-1) · (N-1)/(N-K); CI with t on G-1 df.
+    d = pso.samples.copy()
+    d["y"] = pso.alpha["shannon_mean"]
+    d["any"] = (d["condition"] != "none").astype(float)
+    X = np.column_stack(
+        [np.ones(len(d)), d["any"], d["age"], (d["sex"] == "male").astype(float), d["bmi"]]
+    )
+    yv = d["y"].to_numpy()
+    beta, *_ = np.linalg.lstsq(X, yv, rcond=None)
+    e = yv - X @ beta
+    xtx_inv = np.linalg.inv(X.T @ X)
+    meat = np.zeros((5, 5))
+    fam = d["family_id"].to_numpy()
+    groups = np.unique(fam)
+    for gname in groups:
+        m = fam == gname
+        s = X[m].T @ e[m]
+        meat += np.outer(s, s)
+    n_obs, k = X.shape
+    gcount = len(groups)
+    c = gcount / (gcount - 1) * (n_obs - 1) / (n_obs - k)
+    se = math.sqrt(c * (xtx_inv @ meat @ xtx_inv)[1, 1])
+    tq = stats.t.ppf(0.975, gcount - 1)
+    assert prim["estimate"] == pytest.approx(beta[1], rel=1e-9)
+    assert prim["ci_low"] == pytest.approx(beta[1] - tq * se, rel=1e-8)
+    assert prim["ci_high"] == pytest.approx(beta[1] + tq * se, rel=1e-8)
+    pm = _one(res, "PERMANOVA R², any condition vs none")
+    assert "within family_id" in pm["note"]
+
+
+# ------------------------------------------------------------------------------------------------
+# parameter validation
+# ------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("params", "key"),
+    [
+        ({"headline": "best"}, "params.headline"),
+        ({"meta_method": "ML"}, "params.meta_method"),
+        ({"permanova_permutations": -1}, "params.permanova_permutations"),
+        ({"per_dataset": {"other": {"cluster": "family_id"}}}, "params.per_dataset.other"),
+        ({"per_dataset": {"agp": {"colour": "red"}}}, "params.per_dataset.agp"),
+    ],
+)
+def test_bad_params_name_the_key(tmp_path: Path, params: dict[str, Any], key: str) -> None:
+    b = _bundle(tmp_path, "agp")
+    with pytest.raises(InputError) as err:
+        alpha_condition.run(_claim(["agp"], **params), {"agp": b}, CONFIG, tmp_path / "o")
+    assert key in str(err.value) and "claim C8" in str(err.value)

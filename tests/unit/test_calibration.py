@@ -1,0 +1,157 @@
+"""Calibration (gutskin.calibration): false-positive rates and power of the primary tests by simulation.
+
+Honest thresholds: with R null replicates at a true rate of 0.05 the binomial SE of the observed FPR is
+sqrt(0.05 · 0.95 / R); the accepted window [0.03, 0.07] is ±0.02 around 0.05. Power is compared with the
+analytic value of gutskin.stats.power within 3.5 binomial SEs. Seeds are fixed, so the outcomes are
+reproducible; the windows are wide enough that a correct test passes for almost every seed.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from gutskin import calibration as cal
+from gutskin.config import validate
+from gutskin.stats import paired, power
+
+
+def test_clopper_pearson_interval_matches_hand_values() -> None:
+    # k = 0 of 10: upper = 1 − 0.025^(1/10) = 0.30850; k = 10 of 10: lower = 0.025^(1/10) = 0.69150.
+    lo, hi = cal.binomial_ci(0, 10)
+    assert lo == 0.0 and hi == pytest.approx(1 - 0.025 ** (1 / 10), abs=1e-9)
+    lo, hi = cal.binomial_ci(10, 10)
+    assert lo == pytest.approx(0.025 ** (1 / 10), abs=1e-9) and hi == 1.0
+    # R: binom.test(5, 10)$conf.int = 0.1870860 0.8129140
+    lo, hi = cal.binomial_ci(5, 10)
+    assert (lo, hi) == pytest.approx((0.1870860, 0.8129140), abs=1e-6)
+    with pytest.raises(ValueError):
+        cal.binomial_ci(11, 10)
+
+
+def test_ols_hc3_false_positive_rate_is_nominal() -> None:
+    # 1,000 null cohorts of 30 cases / 90 controls with skewed residuals whose SD is 1.2× larger in the
+    # smaller group (where ordinary OLS standard errors fail). SE of the FPR = sqrt(.05·.95/1000) = 0.0069,
+    # so [0.03, 0.07] is ±2.9 SE.
+    r = cal.calibrate_alpha_ols(30, 90, 1000, [], seed=101, sd_ratio=1.2)
+    assert r["replicates"] == 1000 and r["planted"] == []
+    assert 0.03 <= r["fpr"] <= 0.07, r
+    assert r["fpr"] == r["null_rejections"] / 1000
+    assert r["fpr_ci"][0] < r["fpr"] < r["fpr_ci"][1]
+
+
+def test_ols_hc3_power_matches_the_analytic_power() -> None:
+    # Equal variances, g = 0.25 with 200 vs 200: the exact two-sample t power (noncentral t) is the target.
+    # At this size HC3's small-sample inflation of the SE (about 1/(1 − k/n), k = 8 coefficients) and the
+    # covariates' few degrees of freedom change the power by well under 0.01. 400 replicates: SE of the
+    # simulated power = sqrt(.7·.3/400) = 0.023; accepted within 3.5 SE.
+    r = cal.calibrate_alpha_ols(200, 200, 400, [0.25], seed=102, sd_ratio=1.0)
+    p = r["planted"][0]
+    expected = power.two_sample_power(0.25, 200, 200)
+    assert p["analytic_power"] == pytest.approx(expected)
+    se = math.sqrt(expected * (1 - expected) / 400)
+    assert abs(p["power"] - expected) < 3.5 * se, (p, expected)
+    assert p["mean_estimate_g"] == pytest.approx(0.25, abs=0.03)
+    # the null half of the same run: equal variances, skewed residuals (SE 0.011)
+    assert 0.02 <= r["fpr"] <= 0.09
+
+
+def test_mantel_false_positive_rate_is_nominal_with_strata() -> None:
+    # 2,000 null cohorts of 40 subjects in 3 strata with a batch shift of 1 SD per stratum and site;
+    # 199 permutations within strata give P(p < 0.05) = 9/200 = 0.045 exactly under exchangeability.
+    # SE = sqrt(.045·.955/2000) = 0.0046.
+    r = cal.calibrate_mantel([15, 15, 10], 2000, [], permutations=199, seed=103, batch_shift=1.0)
+    assert 0.03 <= r["fpr"] <= 0.07, r
+
+
+def test_the_batch_effect_would_fool_unrestricted_permutations() -> None:
+    # The same null cohorts tested WITHOUT strata: the shared batch structure makes the two matrices look
+    # concordant, so the FPR is far above 0.05. This shows the simulated null is not trivially easy.
+    rejections = 0
+    for k, ss in enumerate(np.random.SeedSequence(104).spawn(200)):
+        dx, dy, _ = cal.simulate_paired_distances(
+            [15, 15, 10], 0.0, np.random.default_rng(ss), batch_shift=1.0
+        )
+        res = paired.mantel(dx, dy, permutations=99, seed=k, alternative="two-sided", n_boot=0)
+        rejections += res.p_value < 0.05
+    assert rejections / 200 > 0.2
+
+
+def test_mantel_coupling_gives_the_target_correlation() -> None:
+    # For a pair of subjects the profile differences are Δu and aΔu + √(1−a²)Δe; the Pearson correlation
+    # of their squared norms is exactly a² (Cov(X², Y²) = 2ρ²σ⁴ per axis for a bivariate normal).
+    # The solved a must give the target Spearman r on fresh draws, and a² must exceed it slightly.
+    a = cal.mantel_coupling(0.2)
+    rng = np.random.default_rng(7)
+    du = rng.standard_normal((200_000, 10))
+    s = a * du + math.sqrt(1 - a * a) * rng.standard_normal((200_000, 10))
+    g2, s2 = (du**2).sum(axis=1), (s**2).sum(axis=1)
+    assert stats.spearmanr(g2, s2)[0] == pytest.approx(0.2, abs=0.01)
+    assert np.corrcoef(g2, s2)[0, 1] == pytest.approx(a * a, abs=0.01)
+    assert a * a > 0.2
+    assert cal.mantel_coupling(0.0) == 0.0
+
+
+def test_mantel_power_grows_with_the_planted_r() -> None:
+    r = cal.calibrate_mantel([30, 30], 150, [0.1, 0.3], permutations=99, seed=105, batch_shift=0.0)
+    low, high = r["planted"]
+    assert low["power"] < high["power"]
+    assert high["power"] > 0.9
+    # the mean Mantel r of the planted cohorts is near the population value
+    assert high["mean_r"] == pytest.approx(0.3, abs=0.04)
+
+
+def test_log_ratio_calibration_runs_the_runner_model() -> None:
+    # 200 null cohorts: SE of the FPR = 0.0154, so [0.01, 0.10] is a loose but real check; the planted
+    # LFC of −2 must be detected nearly always, and its estimate is attenuated by zeros and the
+    # pseudocount, never inflated.
+    r = cal.calibrate_log_ratio(40, 120, 200, [2.0], seed=106)
+    assert 0.01 <= r["fpr"] <= 0.10, r
+    p = r["planted"][0]
+    assert p["effect"] == "LFC = −2" and p["value"] == -2.0
+    assert p["power"] > 0.8
+    assert -2.2 < p["mean_estimate"] < -1.0
+    # Enterobacteriaceae is absent from a sizeable share of samples, as in American Gut
+    assert 0.1 < p["mean_zero_share"] < 0.5
+
+
+def test_run_calibration_writes_the_documented_json(tmp_path: Path) -> None:
+    block = validate({}, "config")["calibration"]
+    assert block == cal.DEFAULTS
+    small = {
+        "alpha_ols": {"replicates": 20, "n_cases": 20, "n_controls": 40},
+        "mantel": {"replicates": 20, "strata_sizes": [10, 10], "permutations": 49},
+        "log_ratio": {"replicates": 20, "n_cases": 20, "n_controls": 40, "depth": 2000},
+    }
+    out = cal.run_calibration(small, seed=5, alpha=0.05)
+    assert out["alpha"] == 0.05 and out["seed"] == 6  # seed + seed_offset (default 1)
+    assert [t["claim"] for t in out["tests"]] == ["C8", "C9", "C10"]
+    for t in out["tests"]:
+        assert {
+            "claim",
+            "test",
+            "replicates",
+            "null_rejections",
+            "fpr",
+            "fpr_ci",
+            "planted",
+        } <= set(t)
+        assert {"design", "seconds"} <= set(t)
+        assert t["replicates"] == 20 and len(t["planted"]) == 2
+        for p in t["planted"]:
+            assert {"effect", "power", "power_ci"} <= set(p)
+            assert p["power_ci"][0] <= p["power"] <= p["power_ci"][1]
+    assert out["tests"][0]["planted"][0]["effect"] == "g = 0.2"
+    path = tmp_path / "calibration.json"
+    cal.write_calibration(out, path)
+    assert json.loads(path.read_text()) == json.loads(json.dumps(out))
+    assert [p.name for p in tmp_path.iterdir()] == ["calibration.json"]
+    # the same seed gives the same numbers, in one process or two
+    again = cal.run_calibration(small, seed=5, alpha=0.05, workers=2)
+    strip = [{k: v for k, v in t.items() if k != "seconds"} for t in out["tests"]]
+    assert [{k: v for k, v in t.items() if k != "seconds"} for t in again["tests"]] == strip

@@ -1,0 +1,120 @@
+"""Random-effects meta-analysis against R metafor::rma and a hand computation.
+
+References: ``tests/fixtures/metafor_rma.json`` made by ``tests/fixtures/make_metafor_rma.R`` (metafor 3.8,
+REML / DL / PM with tight convergence; the 95 % prediction interval computed there with t on k − 2 df).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+
+from gutskin.stats._util import StatsInputError
+from gutskin.stats.meta import random_effects, z_test_power
+
+FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "metafor_rma.json"
+EXAMPLES = ("k3", "k5", "k4_homogeneous", "k2")
+
+
+@pytest.fixture(scope="module")
+def ref() -> dict:
+    return json.loads(FIXTURE.read_text())["examples"]
+
+
+@pytest.mark.parametrize("name", EXAMPLES)
+@pytest.mark.parametrize("method", ["REML", "DL", "PM"])
+def test_matches_metafor(ref: dict, name: str, method: str) -> None:
+    ex = ref[name]
+    m = ex[method]
+    r = random_effects(ex["yi"], ex["sei"], method=method)
+    assert r.k == len(ex["yi"])
+    assert r.estimate == pytest.approx(m["estimate"], rel=1e-8, abs=1e-12)
+    assert r.se == pytest.approx(m["se"], rel=1e-8)
+    assert r.ci95 == pytest.approx((m["ci_lb"], m["ci_ub"]), rel=1e-8, abs=1e-12)
+    assert r.z == pytest.approx(m["zval"], rel=1e-8, abs=1e-12)
+    assert r.p_value == pytest.approx(m["pval"], rel=1e-7)
+    assert r.tau2 == pytest.approx(m["tau2"], rel=1e-7, abs=1e-12)
+    assert r.i2 == pytest.approx(m["I2"], rel=1e-7, abs=1e-9)
+    assert r.h2 == pytest.approx(m["H2"], rel=1e-7)
+    assert r.q == pytest.approx(m["QE"], rel=1e-10)
+    assert r.q_p == pytest.approx(m["QEp"], rel=1e-8)
+    assert r.weights == pytest.approx(m["weights"], rel=1e-7)
+    if m["pi95"] is None:
+        assert r.pi95 is None
+        assert r.pi_note is not None and "at least 3 studies" in r.pi_note
+    else:
+        assert r.pi95 == pytest.approx(tuple(m["pi95"]), rel=1e-8)
+        assert r.pi_note is None
+
+
+def test_homogeneous_studies_have_zero_tau2_and_i2(ref: dict) -> None:
+    ex = ref["k4_homogeneous"]
+    r = random_effects(ex["yi"], ex["sei"])
+    assert r.tau2 == 0.0 and r.i2 == 0.0 and r.h2 == 1.0
+    assert r.estimate == pytest.approx(r.fixed_estimate, rel=1e-12)
+
+
+def test_dersimonian_laird_by_hand() -> None:
+    """Three studies, y = 0.1, 0.5, -0.2, SE = 0.2, 0.3, 0.25 (v = 0.04, 0.09, 0.0625).
+
+    DerSimonian & Laird (1986), written out below: w = 1/v = 25, 11.11, 16;
+    ȳ_FE = Σ w y / Σ w = (2.5 + 5.556 − 3.2)/52.11 = 0.0932; Q = Σ w (y − ȳ_FE)²;
+    C = Σ w − Σ w² / Σ w; τ² = max(0, (Q − (k − 1)) / C); then w* = 1/(v + τ²), μ = Σ w* y / Σ w*.
+    """
+    y = [0.1, 0.5, -0.2]
+    v = [0.04, 0.09, 0.0625]
+    w = [1 / x for x in v]
+    sw = sum(w)
+    mu_fe = sum(wi * yi for wi, yi in zip(w, y, strict=True)) / sw
+    q = sum(wi * (yi - mu_fe) ** 2 for wi, yi in zip(w, y, strict=True))
+    c = sw - sum(wi * wi for wi in w) / sw
+    tau2 = max(0.0, (q - 2) / c)
+    ws = [1 / (x + tau2) for x in v]
+    mu = sum(wi * yi for wi, yi in zip(ws, y, strict=True)) / sum(ws)
+    se = 1 / math.sqrt(sum(ws))
+    i2 = 100 * (q - 2) / q
+    r = random_effects(y, [math.sqrt(x) for x in v], method="DL")
+    assert r.q == pytest.approx(q, rel=1e-12)
+    assert r.tau2 == pytest.approx(tau2, rel=1e-10)
+    assert r.estimate == pytest.approx(mu, rel=1e-10)
+    assert r.se == pytest.approx(se, rel=1e-10)
+    assert r.i2 == pytest.approx(i2, rel=1e-9)  # DL: I² = (Q − df)/Q
+    # Higgins 2009 prediction interval with t on k − 2 = 1 df: t_{0.975, 1} = 12.7062
+    half = 12.706204736174707 * math.sqrt(tau2 + se * se)
+    assert r.pi95 == pytest.approx((mu - half, mu + half), rel=1e-9)
+    assert r.ci90 == pytest.approx((mu - 1.6448536269514722 * se, mu + 1.6448536269514722 * se))
+
+
+def test_labels_and_fixed_effect() -> None:
+    r = random_effects([0.2, 0.4], [0.1, 0.1], labels=["agp", "cohort"])
+    assert r.labels == ("agp", "cohort")
+    # equal SEs: the common-effect estimate is the plain mean, SE = 0.1/sqrt(2)
+    assert r.fixed_estimate == pytest.approx(0.3)
+    assert r.fixed_se == pytest.approx(0.1 / math.sqrt(2))
+    assert r.weights == pytest.approx((50.0, 50.0))
+    assert r.to_dict()["pi95"] is None
+
+
+def test_z_test_power_by_hand() -> None:
+    # effect = z_{0.975}·se: power = Φ(0) + Φ(−2·1.959964) = 0.5 + 4.42877e-5
+    assert z_test_power(1.959963984540054 * 0.1, 0.1) == pytest.approx(0.5 + 4.42877e-5, abs=1e-9)
+    # effect 0: power = alpha
+    assert z_test_power(0.0, 0.2, alpha=0.05) == pytest.approx(0.05)
+
+
+def test_bad_input() -> None:
+    with pytest.raises(StatsInputError, match="at least 2 studies"):
+        random_effects([0.1], [0.1])
+    with pytest.raises(StatsInputError, match="SE must be > 0"):
+        random_effects([0.1, 0.2], [0.1, 0.0])
+    with pytest.raises(StatsInputError, match="differ in length"):
+        random_effects([0.1, 0.2], [0.1])
+    with pytest.raises(StatsInputError, match="method"):
+        random_effects([0.1, 0.2], [0.1, 0.1], method="ML")
+    with pytest.raises(StatsInputError, match="non-finite"):
+        random_effects([0.1, float("nan")], [0.1, 0.1])
+    with pytest.raises(StatsInputError, match="labels"):
+        random_effects([0.1, 0.2], [0.1, 0.1], labels=["a"])
