@@ -1,28 +1,38 @@
 """Snakemake adapter: render the self-contained HTML report (rule ``report``)."""
 
-import json
 from pathlib import Path
 
 from gutskin._adapter import run_step
 from gutskin.report.html import build_report, write_report
 from gutskin.report.provenance import collect_provenance
+from gutskin.report.qc import load_depth, read_json
 
 
-def _load(path):
-    with open(path, encoding="utf-8") as fh:
-        return json.load(fh)
+def _optional(smk, name):
+    """The parsed JSON of an optional input (coverage, calibration), or None when the rule has none."""
+    path = getattr(smk.input, name, None)
+    if not path:
+        return None, None
+    path = path if isinstance(path, str) else path[0]
+    return read_json(path), path
 
 
 def main(smk):
-    claims = _load(smk.input.claims)
+    claims = read_json(smk.input.claims)
     names = list(smk.params.datasets)
-    fetches = {n: _load(p) for n, p in zip(names, smk.input.fetch, strict=True)}
-    imports = {n: _load(p) for n, p in zip(names, smk.input.imports, strict=True)}
-    diversity = {n: _load(p) for n, p in zip(names, smk.input.diversity, strict=True)}
+    fetches = {n: read_json(p) for n, p in zip(names, smk.input.fetch, strict=True)}
+    imports = {n: read_json(p) for n, p in zip(names, smk.input.imports, strict=True)}
+    diversity = {n: read_json(p) for n, p in zip(names, smk.input.diversity, strict=True)}
+    depths = {
+        n: load_depth(d, s)
+        for n, d, s in zip(names, smk.input.depth, smk.input.samples, strict=True)
+    }
+    coverage, coverage_path = _optional(smk, "coverage")
+    calibration, calibration_path = _optional(smk, "calibration")
     previous = None
     prev_path = smk.config["report"].get("previous_claims")
     if prev_path:
-        previous = _load(prev_path)
+        previous = read_json(prev_path)
     config_files = [
         Path("config/config.yaml"),
         Path(smk.config["datasets_file"]),
@@ -39,6 +49,12 @@ def main(smk):
         provenance=provenance,
         figure_root=Path("."),
         previous_claims=previous,
+        claims_source=smk.input.claims,
+        depths=depths,
+        coverage=coverage,
+        calibration=calibration,
+        coverage_source=coverage_path or "results/coverage.json",
+        calibration_source=calibration_path or "results/calibration.json",
     )
     write_report(html, Path(smk.output.html))
 

@@ -99,7 +99,14 @@ def test_valid_svg_with_alt_title_and_identical_bytes(name: str, tmp_path: Path)
     assert children[1].tag == f"{SVG_NS}desc"
     assert root.get("role") == "img"
     assert b"<dc:date>" not in data  # no timestamp
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.svg", "b.svg"]  # no temp files left
+    # no temp files left; every figure has its data twin, identical for identical input
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "a.data.tsv",
+        "a.svg",
+        "b.data.tsv",
+        "b.svg",
+    ]
+    assert (tmp_path / "a.data.tsv").read_bytes() == (tmp_path / "b.data.tsv").read_bytes()
 
 
 def test_svg_differs_when_input_differs(tmp_path: Path) -> None:
@@ -202,4 +209,123 @@ def test_overwrite_is_atomic_replace(tmp_path: Path) -> None:
     out.write_text("old")
     F.save_figure(make_paired(), out, alt="new figure")
     assert out.read_text().startswith("<?xml")
-    assert [p.name for p in tmp_path.iterdir()] == ["fig.svg"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["fig.data.tsv", "fig.svg"]
+
+
+# --------------------------------------------------------------------------------------------------------
+# Data twins: the numbers drawn, beside each figure
+# --------------------------------------------------------------------------------------------------------
+
+
+def _twin(tmp_path: Path, fig: Figure, **kw: object) -> pd.DataFrame:
+    out = tmp_path / "fig.svg"
+    F.save_figure(fig, out, alt="x", **kw)  # type: ignore[arg-type]
+    assert F.data_path(out) == tmp_path / "fig.data.tsv"
+    return pd.read_csv(F.data_path(out), sep="\t")
+
+
+def test_alpha_twin_holds_the_plotted_points(tmp_path: Path) -> None:
+    df = _twin(tmp_path, make_alpha())
+    # none: 1, 2, 3 (the NaN is not drawn); eczema: 2, 4, 6, 100; psoriasis: only a NaN -> no row
+    assert list(df.columns) == ["group", "shannon"]
+    assert df["group"].tolist() == ["none"] * 3 + ["eczema"] * 4
+    assert df["shannon"].tolist() == [1.0, 2.0, 3.0, 2.0, 4.0, 6.0, 100.0]
+
+
+def test_paired_and_forest_twins(tmp_path: Path) -> None:
+    df = _twin(tmp_path, make_paired())
+    assert list(df.columns) == ["gut Shannon", "skin Shannon"]
+    assert df.to_numpy().tolist() == [
+        [1.0, 2.0],
+        [2.0, 1.0],
+        [3.0, 4.0],
+    ]  # the NaN pair is left out
+    df = _twin(tmp_path, make_forest())
+    assert df["label"].tolist() == ["any condition", "eczema", "psoriasis"]
+    assert df["estimate"].tolist()[0] == -0.1 and np.isnan(df["estimate"].tolist()[1])
+    assert df["ci_high"].tolist()[2] == 0.8
+    assert df["sesoi"].tolist() == [0.2, 0.2, 0.2]
+
+
+def test_ordination_twin_and_explicit_or_no_data(tmp_path: Path) -> None:
+    df = _twin(tmp_path, make_ordination())
+    assert df.to_dict("list") == {
+        "sample_id": ["s1", "s2", "s3"],
+        "PC1": [0.1, -0.2, 0.3],
+        "PC2": [0.0, 0.5, -0.5],
+        "group": ["gut", "skin", "gut"],
+    }
+    given = pd.DataFrame({"a": [1, 2]})
+    assert _twin(tmp_path, make_forest(), data=given).to_dict("list") == {"a": [1, 2]}
+    (tmp_path / "fig.data.tsv").unlink()
+    F.save_figure(make_forest(), tmp_path / "fig.svg", alt="x", data=False)
+    assert not (tmp_path / "fig.data.tsv").exists()
+    with pytest.raises(InputError, match="data must be a DataFrame"):
+        F.save_figure(make_forest(), tmp_path / "fig.svg", alt="x", data="yes")  # type: ignore[arg-type]
+
+
+# --------------------------------------------------------------------------------------------------------
+# Sequencing depth histogram
+# --------------------------------------------------------------------------------------------------------
+
+
+def _bar_heights(fig: Figure) -> tuple[list[float], list[float], list[str]]:
+    ax = fig.axes[0]
+    n = len(ax.patches) // 2
+    kept = [p.get_height() for p in ax.patches[:n]]
+    dropped = [p.get_height() for p in ax.patches[n:]]
+    hatches = [p.get_hatch() or "" for p in ax.patches[n:]]
+    return kept, dropped, hatches
+
+
+def test_depth_histogram_counts_line_and_hatching() -> None:
+    # 10 samples: 3 below depth 1,000 (0, 200, 900) and 7 at or above it; range 0..50,000 -> log axis
+    reads = [0, 200, 900, 1000, 1500, 2000, 5000, 10000, 20000, 50000]
+    fig = F.depth_histogram(reads, 1000, "depth")
+    ax = fig.axes[0]
+    assert ax.get_xscale() == "log"  # 50,000 / 200 > 30
+    kept, dropped, hatches = _bar_heights(fig)
+    assert sum(kept) == 7 and sum(dropped) == 3  # the 0-read sample is counted in the first bin
+    assert all(h == "////" for h in hatches)  # dropped samples differ by hatching, not colour only
+    lines = [ln for ln in ax.get_lines() if list(ln.get_xdata()) == [1000, 1000]]
+    assert len(lines) == 1 and lines[0].get_linestyle() == "--"
+    legend = fig.legends + ([ax.get_legend()] if ax.get_legend() else [])
+    texts = [t.get_text() for lg in legend for t in lg.get_texts()]
+    assert texts == ["used (n = 7)", "dropped, below depth (n = 3)"]
+    assert "1 samples with 0 reads" in legend[0].get_title().get_text()
+    data = F.figure_data(fig)
+    assert data is not None and data["retained"].tolist() == [False] * 3 + [True] * 7
+
+
+def test_depth_histogram_equal_depth_explicit_flags_and_errors() -> None:
+    fig = F.depth_histogram([1000.0] * 5, None, "pre-rarefied")
+    ax = fig.axes[0]
+    assert ax.get_xscale() == "linear"
+    kept, dropped, _ = _bar_heights(fig)
+    assert sum(kept) == 5 and sum(dropped) == 0
+    assert not [ln for ln in ax.get_lines()]  # no depth line when not rarefied
+    # explicit flags win over reads >= depth
+    kept, dropped, _ = _bar_heights(F.depth_histogram([10, 20, 30], 15, "t", retained=[1, 1, 0]))
+    assert sum(kept) == 2 and sum(dropped) == 1
+    with pytest.raises(InputError, match="3 read counts but 2 retained flags"):
+        F.depth_histogram([10, 20, 30], 15, "t", retained=[True, False])
+    with pytest.raises(InputError, match="negative read counts"):
+        F.depth_histogram([10, -1], 5, "t")
+
+
+def test_svg_text_inlines_alt_and_releases_the_figure() -> None:
+    fig = F.depth_histogram([100, 200, 300], 150, "t")
+    text = F.svg_text(fig, alt='Depth & "reads" <3')
+    root = ET.fromstring(text.encode("utf-8"))
+    first = next(iter(root))
+    assert first.tag == f"{SVG_NS}title"
+    assert first.text == 'Depth & "reads" <3'
+    assert not fig.axes  # released
+    with pytest.raises(InputError, match="no alt text"):
+        F.svg_text(F.depth_histogram([1, 2], 1, "t"), alt=" ")
+
+
+def test_data_suffix_matches_the_report() -> None:
+    from gutskin.report.html import FIGURE_DATA_SUFFIX
+
+    assert F.DATA_SUFFIX == FIGURE_DATA_SUFFIX == ".data.tsv"

@@ -461,19 +461,31 @@ def test_ledger_row_per_claim_with_verdict_text_and_symbol(report: str) -> None:
     expected = {
         "C8": ("?", "Inconclusive"),
         "C9": ("≈", "Not supported"),
-        "C4": ("—", "Not testable"),
         "C26": ("✔", "Supported"),
         "C33": ("✖", "Contradicted"),
+        "C4": (
+            "—",
+            "Not testable",
+        ),  # untestable claims come in their own table, after the tested ones
     }
     assert [r["cells"][0].strip() for r in body] == list(expected)
+    refinement = {"C8": " underpowered"}  # verdict_label "Inconclusive: underpowered"
     for row in body:
-        symbol, word = expected[row["cells"][0].strip()]
+        cid = row["cells"][0].strip()
+        symbol, word = expected[cid]
         verdict_cell = " ".join(row["cells"][2].split())
-        assert verdict_cell == f"{symbol} {word}"
+        assert verdict_cell == f"{symbol} {word}{refinement.get(cid, '')}"
     c8 = next(r for r in body if r["cells"][0].strip() == "C8")
     assert c8["cells"][5].strip() == "1,523"  # n, thousands separator
-    # effect column of C8: g = -0.084 -> "−0.0840", CI [−0.250, 0.0800]
-    assert "−0.0840 [−0.250, 0.0800]" in " ".join(c8["cells"][4].split())
+    # effect column of C8: g = -0.084 -> "−0.0840", CI [−0.250, 0.0800], on its own scale
+    assert "−0.0840 [−0.250, 0.0800]; SESOI ±0.2" in " ".join(c8["cells"][4].split())
+    assert c8["cells"][6].strip() == "sensitivity agrees"
+    c26 = next(r for r in body if r["cells"][0].strip() == "C26")
+    assert c26["cells"][6].strip() == "not assessed"
+    c4 = next(r for r in body if r["cells"][0].strip() == "C4")
+    assert " ".join(c4["cells"][3].split()) == "Needs whole-body lymphocyte counts."
+    assert c4["cells"][4].strip() == "overstated"  # the literature rating, in its labelled column
+    assert "Literature rating (external, not a pipeline result)" in p.section_text("ledger")
 
 
 def test_quote_script_is_escaped(report: str) -> None:
@@ -798,3 +810,427 @@ def test_real_matplotlib_figures_embed_with_unique_ids(figure_root: Path) -> Non
             assert ref is not None and ref[1:] in p.ids, ref
     titled = [s for s in p.svgs if s["title"] == "Forest"]
     assert len(titled) == 2
+
+
+# --------------------------------------------------------------------------------------------------------
+# Ledger: one line per claim, effect bars on one scale (multiples of the SESOI)
+# --------------------------------------------------------------------------------------------------------
+
+MINI_SVG = re.compile(r'<svg class="mini"[^>]*aria-label="([^"]*)"[^>]*>(.*?)</svg>', re.DOTALL)
+
+
+def _ledger_bars(html: str) -> dict[str, str]:
+    """Inline effect bars of the tested-claims ledger, by claim id (taken from the row)."""
+    table = html[html.index('<table class="ledger tested">') : html.index("</table>")]
+    rows = re.findall(
+        r'<tr class="v-[a-z_]+">\s*<th scope="row"><a href="#(C\d+)">(.*?)</tr>', table, re.S
+    )
+    out = {}
+    for cid, row in rows:
+        m = MINI_SVG.search(row)
+        if m:
+            out[cid] = m.group(0)
+    return out
+
+
+def test_effect_bars_share_one_scale_in_sesoi_units(report: str) -> None:
+    bars = _ledger_bars(report)
+    # C33 has no SESOI: no bar (its numbers are still shown)
+    assert sorted(bars) == ["C26", "C8", "C9"]
+    # In SESOI units: C8 -0.42 [-1.25, 0.40]; C9 0.12 [-0.3, 0.5]; C26 1.55 [0.75, 2.35].
+    # Largest |end| 2.35 x 1.05 = 2.47 -> axis +-3; x(u) = 8 + (u + 3) / 6 * 184 (200 px wide, 8 px pad).
+    c8 = bars["C8"]
+    assert (
+        '<rect class="band" x="69.3" y="2" width="61.3"' in c8
+    )  # x(-1) = 69.33, x(1) - x(-1) = 61.33
+    assert '<line class="null" x1="100.0"' in c8  # x(0) = 100
+    assert 'x1="61.7" y1="11" x2="112.3"' in c8  # CI: x(-1.25) = 61.67, x(0.4) = 112.27
+    assert '<rect class="pt" x="83.6"' in c8  # x(-0.42) = 87.12, minus half the 7 px square
+    assert '<rect class="pt" x="144.0"' in bars["C26"]  # x(1.55) = 147.53 - 3.5
+    assert "the estimate is −0.420 SESOIs (CI −1.25 to 0.400)" in c8  # the label says it in words
+    assert 'class="arrow"' not in report  # nothing is clipped on a +-3 axis
+    axis = report[report.index('<svg class="mini axis"') :]
+    axis = axis[: axis.index("</svg>")]
+    assert re.findall(r">([−+]?\d)</text>", axis) == ["−3", "−2", "−1", "0", "+1", "+2", "+3"]
+    c33_row = inspect(report).rows
+    c33 = next(r for r in c33_row if r["cells"] and r["cells"][0].strip() == "C33")
+    assert "−0.400 [−0.600, −0.200]" in " ".join(c33["cells"][4].split())
+
+
+def test_effect_bar_axis_is_capped_and_clipped_ends_are_marked(figure_root: Path) -> None:
+    claims = make_claims()
+    claims[3]["effect_size_ci"] = [0.15, 1.5]  # C26: up to 7.5 SESOIs -> axis capped at +-5
+    bars = _ledger_bars(render(figure_root, claims=claims))
+    # x(5) = 8 + 10 / 10 * 184 = 192: the CI is cut there and an arrow head points outwards
+    assert '<path class="arrow" d="M192.0 7 L197.0 11 L192.0 15 Z">' in bars["C26"]
+    assert 'class="arrow"' not in bars["C8"]
+
+
+@pytest.mark.parametrize(
+    ("reason", "verdict", "expected"),
+    [
+        (
+            "equivalence shown: 90% CI -0.181 to 0.067 lies within ±SESOI (±0.200); estimate -0.057 "
+            "(95% CI -0.204 to 0.091), p = 0.453, n = 1215.",
+            "not_supported",
+            "Equivalence shown: 90% CI -0.181 to 0.067 lies within ±SESOI (±0.200).",
+        ),
+        (
+            "underpowered: power 0.26 at the SESOI (target 0.80); the result is not statistically "
+            "significant and equivalence is not shown: estimate 0.079 (95% CI -0.07 to 0.23), n = 171.",
+            "inconclusive",
+            "Underpowered: power 0.26 at the SESOI (target 0.80); the result is not statistically "
+            "significant and equivalence is not shown.",
+        ),
+        ("data insufficient: no samples", "inconclusive", "Data insufficient: no samples."),
+        (
+            "Microbiome tables say nothing about where immune cells are (e.g. gut vs. spleen). It would "
+            "need whole-body counts.",
+            "not_testable",
+            "Microbiome tables say nothing about where immune cells are (e.g. gut vs. spleen).",
+        ),
+        ("", "inconclusive", ""),
+    ],
+)
+def test_short_reason(reason: str, verdict: str, expected: str) -> None:
+    from gutskin.report.html import short_reason
+
+    assert short_reason(reason, verdict) == expected
+
+
+# --------------------------------------------------------------------------------------------------------
+# Claim sections: plain-language power, sample flow, figure data, tables with identifiers
+# --------------------------------------------------------------------------------------------------------
+
+
+def test_power_and_equivalence_in_plain_words(report: str) -> None:
+    text = inspect(report).section_text("claims")
+    assert (
+        "Power: if the true effect were exactly as large as the smallest effect of interest (±0.2 on "
+        "the Hedges g scale), this analysis, with its sample size, would detect it at α = 0.05 with "
+        "probability 0.430. That is below the 0.8 target, so a non-significant result here cannot be "
+        "read as “no effect”."
+    ) in text
+    assert "Equivalence (TOST, two one-sided tests) asks the reverse question" in text
+    assert "It holds when the 90 % confidence interval lies entirely inside that band." in text
+    # C9: power 0.97 >= 0.8 and TOST p = 0.0001
+    assert "That meets the 0.8 target." in text
+    assert "Here p < 0.001: the effect is shown to be smaller than the SESOI" in text
+
+
+def test_sample_flow_table_and_data_blocks(figure_root: Path) -> None:
+    claims = make_claims()
+    claims[0]["sample_flow"] = [
+        {"step": "fecal samples", "n": 1569, "dropped_by_group": {}},
+        {"step": "one per subject", "n": 1523, "dropped_by_group": {"eczema": 3, "none": 43}},
+    ]
+    html = render(figure_root, claims=claims)
+    c8 = html[html.index('<article class="claim" id="C8"') : html.index('id="C9"')]
+    p = inspect(c8)
+    heads = [t for t, _ in p.tags if t == "th"]
+    assert heads  # parsed
+    flow = c8[c8.index('<table class="flow">') :]
+    flow = flow[: flow.index("</table>")]
+    cells = re.findall(r"<t[hd](?:\s[^>]*)?>(.*?)</t[hd]>", flow)
+    assert cells == [
+        "Step",
+        "n",
+        "Dropped, by group",
+        "fecal samples",
+        "1,569",
+        "none",
+        "one per subject",
+        "1,523",
+        "eczema: 3; none: 43",
+    ]
+    # which data and why: the dataset's title, linked to its Data entry
+    assert '<a href="#data-agp_2014">American Gut Project, rounds 1–8</a>' in c8
+
+
+def test_figure_data_twins_are_named_and_listed(figure_root: Path) -> None:
+    (figure_root / "C8" / "shannon.data.tsv").write_text("group\tshannon\nnone\t3.1\n")
+    html = render(figure_root)
+    p = inspect(html)
+    claims_text = p.section_text("claims")
+    assert "Shannon by group. Data drawn: C8/shannon.data.tsv" in claims_text
+    assert "Forest plot. No data file was written for this figure." in claims_text
+    files = p.section_text("files")
+    assert "results/claims.json — the claims ledger" in files
+    assert "results/claims.tsv — one row per claim" in files
+    assert "C8 Shannon by group. C8/shannon.svg C8/shannon.data.tsv" in files
+    assert "C8 Forest plot. C8/forest.svg none written" in files
+    assert "C8 Model data – C8/data.tsv" in files  # a table is its own data
+    # 3 C8 figures + 1 C9 figure, one with a twin
+    assert "(3 without a data file)" in files
+
+
+def test_identifier_columns_are_not_reformatted(figure_root: Path) -> None:
+    (figure_root / "C8" / "data.tsv").write_text(
+        "sample_id\tvisit\tage\tshannon\tcount\n000011224.1210932\t1.0\t26.0\t3.14159\t12345\n",
+        encoding="utf-8",
+    )
+    html = render(figure_root)
+    table = html[html.index("<h4>Model data</h4>") :]
+    cells = re.findall(r"<td>(.*?)</td>", table[: table.index("</table>")])
+    # ids and whole numbers as written; a measurement at 3 significant digits
+    assert cells == ["000011224.1210932", "1.0", "26.0", "3.14", "12345"]
+
+
+# --------------------------------------------------------------------------------------------------------
+# Data: sequencing depth, coverage map; calibration; limitations; reproducibility
+# --------------------------------------------------------------------------------------------------------
+
+DEPTH_TSV = "sample_id\treads\tretained\nS1\t100\tFalse\nS2\t2500\tTrue\nS3\t3000\tTrue\nS4\t50\tFalse\nS5\t8000\tTrue\n"
+SAMPLES_TSV = "sample_id\tsubject_id\tbody_site\nS1\tA\tgut\nS2\tB\tgut\nS3\tC\tskin\nS4\tD\tskin\nS5\tE\tgut\n"
+
+
+@pytest.fixture
+def depth_files(tmp_path: Path) -> tuple[Path, Path]:
+    d = tmp_path / "depth.tsv"
+    s = tmp_path / "samples.tsv"
+    d.write_text(DEPTH_TSV, encoding="utf-8")
+    s.write_text(SAMPLES_TSV, encoding="utf-8")
+    return d, s
+
+
+def test_load_depth_joins_body_sites(depth_files: tuple[Path, Path]) -> None:
+    from gutskin.report.qc import load_depth
+
+    df = load_depth(*depth_files)
+    assert df["reads"].tolist() == [100.0, 2500.0, 3000.0, 50.0, 8000.0]
+    assert df["retained"].tolist() == [False, True, True, False, True]
+    assert df["body_site"].tolist() == ["gut", "gut", "skin", "skin", "gut"]
+    assert df.attrs["path"] == str(depth_files[0])
+    alone = load_depth(depth_files[0])
+    assert set(alone["body_site"]) == {""}
+
+
+@pytest.mark.parametrize(
+    ("text", "where", "problem"),
+    [
+        ("sample_id\treads\nS1\t10\n", "header", "column 'retained' is missing"),
+        (
+            "sample_id\treads\tretained\nS1\t10\tTrue\nS2\tmany\tTrue\n",
+            "column 'reads', line 3",
+            "'many'",
+        ),
+        ("sample_id\treads\tretained\nS1\t-4\tTrue\n", "column 'reads', line 2", "non-negative"),
+        ("sample_id\treads\tretained\nS1\t10\tmaybe\n", "column 'retained', line 2", "'maybe'"),
+    ],
+)
+def test_load_depth_errors_name_file_column_and_line(
+    tmp_path: Path, text: str, where: str, problem: str
+) -> None:
+    from gutskin.report.qc import load_depth
+
+    f = tmp_path / "depth.tsv"
+    f.write_text(text, encoding="utf-8")
+    with pytest.raises(InputError) as exc:
+        load_depth(f)
+    assert exc.value.path == str(f)
+    assert exc.value.where is not None and exc.value.where.startswith(where)
+    assert problem in str(exc.value)
+    with pytest.raises(InputError, match="file not found"):
+        load_depth(tmp_path / "nope.tsv")
+
+
+def test_depth_qc_in_data_section(figure_root: Path, depth_files: tuple[Path, Path]) -> None:
+    from gutskin.report.qc import load_depth
+
+    diversity = {"agp_2014": {"depth": 1000, "n_retained": 3, "n_dropped": 2, "rarefied": True}}
+    html = render(figure_root, diversity=diversity, depths={"agp_2014": load_depth(*depth_files)})
+    p = inspect(html)
+    assert p.stack == []
+    data = p.section_text("data")
+    # 5 samples; sorted reads 50, 100, 2500, 3000, 8000 -> median 2,500
+    assert (
+        "5 samples; reads per sample: median 2,500, range 50 to 8,000. Rarefied to 1,000 reads: 3 used, "
+        "2 dropped below the depth."
+    ) in data
+    # by body site: gut S1 (100, dropped), S2, S5 -> 3, 1 dropped, 2 used, median 2,500;
+    # skin S3, S4 (50, dropped) -> 2, 1, 1, median (50 + 3000) / 2 = 1,525
+    assert "gut 3 1 2 2,500" in data and "skin 2 1 1 1,525" in data
+    assert "Data drawn: " in data and str(depth_files[0]) in data
+    # the steps table: imported, dropped below depth, used
+    assert "− Below the rarefaction depth (1,000 reads) 2" in data
+    assert "Used for diversity 3" in data
+    svgs = [s for s in p.svgs if "figure-svg" in (s["attrs"].get("class") or "")]
+    titles = [s["title"] for s in svgs]
+    assert any(t.startswith("Histogram of reads per sample in agp_2014: 5 samples") for t in titles)
+    assert "Sequencing depth: no depth table for this dataset in this run." not in data
+
+
+def test_coverage_and_calibration_not_computed(report: str) -> None:
+    p = inspect(report)
+    assert (
+        "Covariate coverage Not computed in this run (no results/coverage.json"
+        in p.section_text("data")
+    )
+    assert "Not computed in this run (no results/calibration.json" in p.section_text("calibration")
+
+
+COVERAGE = {
+    "variables": ["condition", "age", "bmi", SCRIPT],
+    "datasets": {
+        "agp_2014": {
+            "available": True,
+            "n_samples": 2000,
+            "body_sites": {"gut": 1500, "skin": 500},
+            "paired_gut_skin_subjects": 12,
+            "variables": {
+                "condition": {"n_non_missing": 1700, "fraction": 0.85},
+                "age": {"n_non_missing": 500, "fraction": 0.25},
+                "bmi": {"n_non_missing": 1200, "fraction": 0.6},
+            },
+            "claims": ["C8"],
+        },
+        "hmp_v35": {
+            "available": False,
+            "n_samples": 0,
+            "body_sites": {},
+            "paired_gut_skin_subjects": 0,
+            "variables": {"condition": {"n_non_missing": 0, "fraction": 0.0}},
+            "claims": ["C9"],
+        },
+    },
+}
+
+
+def test_coverage_map_grid(figure_root: Path) -> None:
+    html = render(figure_root, coverage=copy.deepcopy(COVERAGE))
+    assert SCRIPT not in html
+    grid = html[html.index('<table class="coverage">') :]
+    grid = grid[: grid.index("</table>")]
+    rows = re.findall(r"<tr[^>]*>(.*?)</tr>", grid, re.S)
+
+    def cells(row: str) -> list[str]:
+        return [
+            re.sub(r"<[^>]+>", " ", c).split()
+            for c in re.findall(r"<t[hd](?:\s[^>]*)?>(.*?)</t[hd]>", row)
+        ]
+
+    table = {" ".join(c[0]): [" ".join(x) for x in c[1:]] for c in map(cells, rows[1:])}
+    assert table["Samples"] == ["2,000", "0"]
+    assert table["Body sites (samples)"] == ["gut 1,500; skin 500", "–"]
+    assert table["Subjects with paired gut and skin samples"] == ["12", "0"]
+    assert table["Claims using it"] == ["C8", "C9"]
+    assert table["condition"] == ["85 % 1,700", "0 % 0"]
+    assert table["age"] == ["25 % 500", "–"]
+    assert table["bmi"] == ["60 % 1,200", "–"]
+    # shading follows the fraction (the number is always written too)
+    assert re.search(r'class="num cov cov4"[^>]*>85 %', grid)
+    assert re.search(r'class="num cov cov2"[^>]*>25 %', grid)
+    assert re.search(r'class="num cov cov3"[^>]*>60 %', grid)
+    assert re.search(r'class="num cov cov0"[^>]*>0 %', grid)
+    assert "(unavailable)" in grid
+    assert "&lt;script&gt;" in grid  # a variable name from data is text
+
+
+def test_coverage_with_a_wrong_type_names_the_key(figure_root: Path) -> None:
+    bad = copy.deepcopy(COVERAGE)
+    bad["datasets"]["agp_2014"]["variables"]["age"]["fraction"] = 1.5
+    with pytest.raises(InputError) as exc:
+        render(figure_root, coverage=bad, coverage_source="results/coverage.json")
+    assert exc.value.path == "results/coverage.json"
+    assert exc.value.where == "datasets.agp_2014.variables.age.fraction"
+
+
+CALIBRATION = {
+    "alpha": 0.05,
+    "tests": [
+        {
+            "claim": "C8",
+            "test": "OLS HC3",
+            "replicates": 1000,
+            "null_rejections": 52,
+            "fpr": 0.052,
+            "fpr_ci": [0.039, 0.068],
+            "planted": [
+                {
+                    "effect": "g = 0.2",
+                    "power": 0.77,
+                    "power_ci": [0.74, 0.8],
+                    "analytic_power": 0.771,
+                }
+            ],
+            "design": "n = 1215",
+            "seconds": 3.2,
+        },
+        {
+            "claim": "C9",
+            "test": "Mantel",
+            "replicates": 400,
+            "null_rejections": 34,
+            "fpr": 0.085,
+            "fpr_ci": [0.06, 0.116],
+            "planted": [],
+            "design": "171 subjects",
+            "seconds": 9.0,
+        },
+        {"claim": "C10", "test": "DA", "replicates": 200, "fpr": 0.01, "fpr_ci": [0.002, 0.036]},
+    ],
+}
+
+
+def test_calibration_table(figure_root: Path) -> None:
+    html = render(figure_root, calibration=copy.deepcopy(CALIBRATION))
+    p = inspect(html)
+    text = p.section_text("calibration")
+    assert "0.0520 [0.0390, 0.0680] — consistent with α" in text
+    assert "0.0850 [0.0600, 0.116] — too many false positives" in text
+    assert "0.0100 [0.00200, 0.0360] — conservative (fewer false positives than α)" in text
+    assert "g = 0.2: 0.770 [0.740, 0.800] (formula used in the claim: 0.771)" in text
+    # the dot of C8: x = 5 + 0.052 / 0.15 * 140 = 53.53 on the 0-15 % scale; alpha line at 51.67
+    assert '<circle class="pt" cx="53.5" cy="10" r="3.5">' in html
+    assert '<line class="null" x1="51.7"' in html
+    limits = p.section_text("limitations")
+    assert (
+        "Calibration of C9 (Mantel): the false-positive rate on simulated null data was 0.0850 (95 % CI "
+        "0.0600 to 0.116), not the nominal α = 0.05" in limits
+    )
+    assert "Calibration of C8" not in limits
+
+
+def test_calibration_with_a_bad_interval_names_the_key(figure_root: Path) -> None:
+    bad = copy.deepcopy(CALIBRATION)
+    bad["tests"][1]["fpr_ci"] = [0.06]
+    with pytest.raises(InputError) as exc:
+        render(figure_root, calibration=bad)
+    assert exc.value.where == "tests[1].fpr_ci"
+
+
+def test_limitations_follow_from_the_run(figure_root: Path) -> None:
+    html = render(figure_root, coverage=copy.deepcopy(COVERAGE))
+    limits = inspect(html).section_text("limitations")
+    assert (
+        "Dataset hmp_v35 was unavailable in this run (no cache, no mirror and the network is "
+        "disabled); C9 could not use it."
+    ) in limits
+    # C8: power 0.43 < 0.8 and no equivalence (TOST p = 0.09)
+    assert "C8: power to detect the smallest effect of interest is 0.430" in limits
+    # C9 is underpowered? no: power 0.97; it is not listed
+    assert "C9: power" not in limits
+    # coverage: C8 adjusts for age (25 %) and bmi (60 %) in agp_2014; sex is not in the map
+    assert "C8 adjusts for age, which is recorded for only 25 % of agp_2014 samples" in limits
+    assert "C8 adjusts for bmi, which is recorded for only 60 % of agp_2014 samples" in limits
+    assert "adjusts for sex" not in limits
+
+
+def test_reproducibility_lists_data_sha256(report: str) -> None:
+    text = inspect(report).section_text("reproducibility")
+    assert f"agp_2014 table {'a' * 64} mirror" in text
+    assert f"agp_2014 samples {'b' * 64} cache" in text
+
+
+def test_read_json_errors(tmp_path: Path) -> None:
+    from gutskin.report.qc import read_json
+
+    f = tmp_path / "x.json"
+    f.write_text('{"a": 1,\n "b": }', encoding="utf-8")
+    with pytest.raises(InputError) as exc:
+        read_json(f)
+    assert exc.value.where == "line 2, column 7"
+    with pytest.raises(InputError, match="file not found"):
+        read_json(tmp_path / "missing.json")
+    f.write_text('[{"id": "C1"}]', encoding="utf-8")
+    assert read_json(f) == [{"id": "C1"}]

@@ -1,15 +1,23 @@
-"""The self-contained HTML report, its figures and the provenance stamp.
+"""The self-contained HTML report, its figures, QC views, the provenance stamp and a browser check.
 
 Modules
 -------
 figures
     Deterministic, accessible matplotlib figures (:func:`~gutskin.report.figures.alpha_by_group`,
-    :func:`~gutskin.report.figures.forest`, …) and :func:`~gutskin.report.figures.save_figure`.
+    :func:`~gutskin.report.figures.forest`, :func:`~gutskin.report.figures.depth_histogram`, …) and
+    :func:`~gutskin.report.figures.save_figure`, which also writes each figure's data as ``<stem>.data.tsv``.
 html
-    :func:`build_report` renders the claims ledger, one section per claim, data, methods and
-    reproducibility as one HTML file; :func:`write_report` writes it atomically.
+    :func:`build_report` renders the claims ledger, one section per claim, data, calibration, methods,
+    limitations, reproducibility and the list of machine-readable files as one HTML file;
+    :func:`write_report` writes it atomically.
+qc
+    :func:`load_depth` (sequencing depth per sample), :func:`read_json`, and the view models of the depth
+    histogram, the covariate coverage map and the calibration table.
 provenance
     :func:`collect_provenance`: configuration hash, git commit, package versions, seeds, time.
+browser
+    :func:`~gutskin.report.browser.open_page`: the report in headless Chromium (DOM, console, images,
+    screenshot); ``python -m gutskin.report.browser`` takes the README screenshot.
 
 ``figures`` imports matplotlib; it is not imported here, so ``import gutskin.report`` stays light.
 """
@@ -18,6 +26,7 @@ from __future__ import annotations
 
 from .html import VERDICTS, build_report, fmt_ci, fmt_num, fmt_p, write_report
 from .provenance import collect_provenance
+from .qc import load_depth, read_json
 
 __all__ = [
     "VERDICTS",
@@ -26,5 +35,7 @@ __all__ = [
     "fmt_ci",
     "fmt_num",
     "fmt_p",
+    "load_depth",
+    "read_json",
     "write_report",
 ]

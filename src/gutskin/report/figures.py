@@ -8,6 +8,10 @@ identical input (fixed ``svg.hashsalt``, no date, glyphs embedded as paths, seed
 
 Colours are the Okabe–Ito palette (safe for the common colour-vision deficiencies), and groups are also
 told apart by marker shape or position, never by colour alone.
+
+Every plotting function records the numbers it drew on the figure (:func:`figure_data`), and
+:func:`save_figure` writes them beside the image as ``<stem>.data.tsv`` (:func:`data_path`): each figure has a
+machine-readable twin that the report lists.
 """
 
 from __future__ import annotations
@@ -32,14 +36,19 @@ from matplotlib.figure import Figure
 from ..errors import InputError
 
 __all__ = [
+    "DATA_SUFFIX",
     "HEXBIN_THRESHOLD",
     "OKABE_ITO",
     "alpha_by_group",
+    "data_path",
+    "depth_histogram",
     "distance_scatter",
+    "figure_data",
     "forest",
     "ordination",
     "paired_scatter",
     "save_figure",
+    "svg_text",
 ]
 
 #: Okabe & Ito (2008) colour-blind-safe palette, black last.
@@ -63,7 +72,12 @@ HEXBIN_THRESHOLD = 5000
 #: Scatter layers with more points than this are rasterised inside the SVG (keeps files small).
 RASTERISE_ABOVE = 800
 
+#: Suffix of the data twin written beside each figure (``forest.svg`` -> ``forest.data.tsv``).
+DATA_SUFFIX = ".data.tsv"
+
 F = TypeVar("F", bound=Callable[..., Any])
+
+_DATA_ATTR = "_gutskin_data"
 
 _SALT = "gutskin"
 _RC: dict[str, Any] = {
@@ -138,6 +152,30 @@ def _annotate(ax: Any, annotation: str | None) -> None:
             fontsize=8.5,
             bbox={"boxstyle": "round,pad=0.3", "facecolor": "white", "edgecolor": "#999999"},
         )
+
+
+def _attach_data(fig: Figure, data: pd.DataFrame) -> Figure:
+    """Record the numbers drawn on ``fig`` (written as its data twin by :func:`save_figure`)."""
+    setattr(fig, _DATA_ATTR, data.reset_index(drop=True))
+    return fig
+
+
+def figure_data(fig: Figure) -> pd.DataFrame | None:
+    """The numbers a plotting function of this module drew on ``fig`` (one row per mark), or None."""
+    data = getattr(fig, _DATA_ATTR, None)
+    return data if isinstance(data, pd.DataFrame) else None
+
+
+def data_path(figure_path: Path | str) -> Path:
+    """Where the data twin of a figure file lives: ``dir/forest.svg`` -> ``dir/forest.data.tsv``."""
+    p = Path(figure_path)
+    return p.with_name(p.stem + DATA_SUFFIX)
+
+
+def _xy_columns(xlabel: str, ylabel: str) -> tuple[str, str]:
+    x = xlabel.strip() or "x"
+    y = ylabel.strip() or "y"
+    return (x, y) if x != y else (f"{x} (x)", f"{y} (y)")
 
 
 @_with_rc
@@ -244,7 +282,13 @@ def alpha_by_group(
     ax.set_xlim(0.4, len(order) + 0.6)
     ax.set_ylabel(ylabel)
     ax.set_title(title)
-    return fig
+    drawn_rows = pd.DataFrame(
+        {
+            group: np.repeat([str(g) for g in order], [d.size for d in data]),
+            value: np.concatenate(data) if data else np.array([], dtype=float),
+        }
+    )
+    return _attach_data(fig, drawn_rows)
 
 
 @_with_rc
@@ -278,7 +322,8 @@ def paired_scatter(
     ax.set_ylabel(ylabel)
     ax.set_title(title)
     _annotate(ax, annotation if annotation else f"n = {xa.size:,}")
-    return fig
+    cx, cy = _xy_columns(xlabel, ylabel)
+    return _attach_data(fig, pd.DataFrame({cx: xa, cy: ya}))
 
 
 @_with_rc
@@ -318,7 +363,8 @@ def distance_scatter(
     ax.set_ylabel(ylabel)
     ax.set_title(title)
     _annotate(ax, annotation if annotation else f"{xa.size:,} pairs")
-    return fig
+    cx, cy = _xy_columns(xlabel, ylabel)
+    return _attach_data(fig, pd.DataFrame({cx: xa, cy: ya}))
 
 
 def _opt_float(row: Mapping[str, Any], key: str, i: int) -> float | None:
@@ -404,7 +450,9 @@ def forest(
         ax.set_title(title)
     if sesoi is not None and float(sesoi) != 0:
         ax.legend(loc="lower right", fontsize=7.5, frameon=False)
-    return fig
+    drawn = pd.DataFrame(parsed, columns=["label", "estimate", "ci_low", "ci_high"])
+    drawn["sesoi"] = abs(float(sesoi)) if sesoi is not None else np.nan
+    return _attach_data(fig, drawn)
 
 
 @_with_rc
@@ -470,7 +518,152 @@ def ordination(
     ax.set_ylabel(f"PC2 ({100 * ex[1]:.1f} %)")
     ax.set_title(title)
     ax.legend(fontsize=7.5, frameon=False, loc="best", markerscale=1.3)
-    return fig
+    drawn = pd.DataFrame(
+        {
+            "sample_id": xy.index.astype(str),
+            "PC1": xy.iloc[:, 0].to_numpy(),
+            "PC2": xy.iloc[:, 1].to_numpy(),
+            "group": lab.to_numpy(dtype=object),
+        }
+    )
+    return _attach_data(fig, drawn)
+
+
+@_with_rc
+def depth_histogram(
+    reads: Sequence[float] | np.ndarray | pd.Series,
+    depth: float | None,
+    title: str,
+    *,
+    retained: Sequence[bool] | np.ndarray | pd.Series | None = None,
+    xlabel: str = "Reads per sample",
+) -> Figure:
+    """Histogram of sequencing depth (reads per sample) with the rarefaction depth marked.
+
+    Samples kept for diversity are drawn as plain bars, dropped samples (below the depth) as hatched bars, so
+    the two are told apart without colour. The x axis is logarithmic when depths span more than a factor of
+    30; samples with 0 reads are then counted in the first bin (and stated in the annotation).
+
+    Parameters
+    ----------
+    reads
+        Reads per sample (missing values are left out).
+    depth
+        Rarefaction depth, drawn as a dashed vertical line; ``None`` when the table is not rarefied.
+    title
+        Axes title.
+    retained
+        Whether each sample was kept; default ``reads >= depth`` (all kept when ``depth`` is None).
+    xlabel
+        Axis label.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Raises
+    ------
+    InputError
+        For non-numeric or negative reads, or ``retained`` of another length.
+    """
+    try:
+        r = np.asarray(reads, dtype=float).ravel()
+    except (TypeError, ValueError) as exc:
+        raise InputError(
+            None, f"depth_histogram: reads must be numeric ({exc})", where=_where("reads")
+        ) from None
+    if retained is None:
+        kept = np.ones(r.shape, dtype=bool) if depth is None else r >= float(depth)
+    else:
+        kept = np.asarray(retained, dtype=bool).ravel()
+        if kept.shape != r.shape:
+            raise InputError(
+                None,
+                f"depth_histogram: {r.size} read counts but {kept.size} retained flags",
+                where=_where("retained"),
+                hint="pass one flag per sample",
+            )
+    finite = np.isfinite(r)
+    r, kept = r[finite], kept[finite]
+    if (r < 0).any():
+        raise InputError(
+            None,
+            "depth_histogram: negative read counts",
+            where=_where("reads"),
+            hint="check depth.tsv",
+        )
+    fig = _new_figure(6.4, 3.0)
+    ax = fig.subplots()
+    _style_axes(ax)
+    positive = r[r > 0]
+    lo = float(positive.min()) if positive.size else 1.0
+    hi = float(r.max()) if r.size else 1.0
+    log = positive.size > 0 and hi / lo > 30
+    n_zero = int((r == 0).sum())
+    if not r.size:
+        bins = np.linspace(0.0, 1.0, 2)
+    elif hi == float(
+        r.min()
+    ):  # every sample has the same depth (e.g. a table rarefied by its authors)
+        bins = np.linspace(hi * 0.95 if hi else -0.5, hi * 1.05 if hi else 0.5, 4)
+    elif log:
+        bins = np.geomspace(lo, hi * 1.0001, 41)
+    else:
+        bins = np.linspace(float(r.min()), hi, 41)
+    plotted = np.clip(r, bins[0], bins[-1]) if r.size else r
+    ax.hist(
+        [plotted[kept], plotted[~kept]],
+        bins=bins,
+        stacked=True,
+        color=[OKABE_ITO[3], OKABE_ITO[4]],
+        edgecolor="#000000",
+        linewidth=0.4,
+        hatch=None,
+        label=[
+            f"used (n = {int(kept.sum()):,})",
+            f"dropped, below depth (n = {int((~kept).sum()):,})",
+        ],
+    )
+    for patch in ax.patches[len(ax.patches) // 2 :] if (~kept).any() else []:
+        patch.set_hatch("////")
+    if log:
+        ax.set_xscale("log")
+    if depth is not None:
+        ax.axvline(float(depth), color="#000000", ls="--", lw=1.2)
+        ax.text(
+            float(depth),
+            0.5,
+            f"rarefaction depth {float(depth):,.0f} ",
+            transform=ax.get_xaxis_transform(),
+            rotation=90,
+            ha="right",
+            va="center",
+            fontsize=7.5,
+            bbox={"boxstyle": "square,pad=0.1", "facecolor": "white", "edgecolor": "none"},
+        )
+    ax.set_xlabel(xlabel + (" (log scale)" if log else ""))
+    ax.set_ylabel("Samples")
+    ax.set_title(title)
+    handles, labels = ax.get_legend_handles_labels()
+    if not (~kept).any():
+        handles, labels = handles[:1], labels[:1]
+    ax.legend(
+        handles,
+        labels,
+        fontsize=7.5,
+        frameon=False,
+        loc="upper left",
+        bbox_to_anchor=(0.0, -0.22),
+        ncols=2,
+        title=(
+            f"{n_zero:,} samples with 0 reads are counted in the first bin"
+            if log and n_zero
+            else None
+        ),
+        title_fontsize=7.5,
+        borderaxespad=0.0,
+    )
+    return _attach_data(fig, pd.DataFrame({"reads": r, "retained": kept}))
 
 
 _SVG_OPEN = re.compile(rb"<svg\b[^>]*>")
@@ -514,7 +707,45 @@ def _atomic_write(path: Path, data: bytes) -> None:
         raise
 
 
-def save_figure(fig: Figure, path: Path, *, alt: str, desc: str | None = None) -> None:
+def _render_svg(fig: Figure, alt: str, desc: str | None) -> bytes:
+    buf = io.BytesIO()
+    with matplotlib.rc_context(_RC):
+        fig.savefig(buf, format="svg", metadata=_SVG_METADATA)
+    return _svg_with_alt(buf.getvalue(), alt.strip(), (desc or alt).strip())
+
+
+def _release(fig: Figure) -> None:
+    fig.clear()
+    # Figures made here are not registered with pyplot; a caller's pyplot figure is closed there.
+    plt = sys.modules.get("matplotlib.pyplot")
+    if plt is not None:
+        plt.close(fig)
+
+
+def svg_text(fig: Figure, *, alt: str, desc: str | None = None) -> str:
+    """Render ``fig`` as an SVG string with ``alt`` as its ``<title>`` (for inlining), then release it.
+
+    Raises
+    ------
+    InputError
+        For an empty ``alt``.
+    """
+    if not alt or not alt.strip():
+        raise InputError(None, "figure has no alt text", hint="describe what the figure shows")
+    try:
+        return _render_svg(fig, alt, desc).decode("utf-8")
+    finally:
+        _release(fig)
+
+
+def save_figure(
+    fig: Figure,
+    path: Path,
+    *,
+    alt: str,
+    desc: str | None = None,
+    data: pd.DataFrame | bool | None = None,
+) -> None:
     """Write ``fig`` to ``path`` (SVG, or PNG for a ``.png`` suffix) atomically, then close it.
 
     Parameters
@@ -528,6 +759,10 @@ def save_figure(fig: Figure, path: Path, *, alt: str, desc: str | None = None) -
         ``Description`` text chunks.
     desc
         Longer description for the SVG ``<desc>``; defaults to ``alt``.
+    data
+        The numbers drawn, written as a tab-separated twin at :func:`data_path` (``<stem>.data.tsv``). Default
+        (``None``): the data recorded by the plotting function (:func:`figure_data`), if any; ``False``: no
+        twin.
 
     Raises
     ------
@@ -544,20 +779,30 @@ def save_figure(fig: Figure, path: Path, *, alt: str, desc: str | None = None) -
         )
     if not alt or not alt.strip():
         raise InputError(path, "figure has no alt text", hint="describe what the figure shows")
+    if data is None:
+        table = figure_data(fig)
+    elif isinstance(data, pd.DataFrame):
+        table = data
+    elif data is False:
+        table = None
+    else:
+        raise InputError(
+            path, f"data must be a DataFrame, None or False, not {data!r}", where=_where("data")
+        )
     buf = io.BytesIO()
     try:
-        with matplotlib.rc_context(_RC):
-            if suffix == ".svg":
-                fig.savefig(buf, format="svg", metadata=_SVG_METADATA)
-                data = _svg_with_alt(buf.getvalue(), alt.strip(), (desc or alt).strip())
-            else:
-                meta = dict(_PNG_METADATA, Title=alt.strip(), Description=(desc or alt).strip())
+        if suffix == ".svg":
+            image = _render_svg(fig, alt, desc)
+        else:
+            meta = dict(_PNG_METADATA, Title=alt.strip(), Description=(desc or alt).strip())
+            with matplotlib.rc_context(_RC):
                 fig.savefig(buf, format="png", metadata=meta)
-                data = buf.getvalue()
+            image = buf.getvalue()
     finally:
-        fig.clear()
-        # Figures made here are not registered with pyplot; a caller's pyplot figure is closed there.
-        plt = sys.modules.get("matplotlib.pyplot")
-        if plt is not None:
-            plt.close(fig)
-    _atomic_write(path, data)
+        _release(fig)
+    if table is not None:
+        _atomic_write(
+            data_path(path),
+            table.to_csv(sep="\t", index=False, lineterminator="\n", na_rep="").encode("utf-8"),
+        )
+    _atomic_write(path, image)

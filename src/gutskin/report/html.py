@@ -1,10 +1,11 @@
-"""The self-contained HTML report: claims ledger, one section per claim, data, methods, reproducibility.
+"""The self-contained HTML report: ledger, claims, data, calibration, methods, limitations, reproducibility.
 
-:func:`build_report` turns the run's JSON outputs into one HTML string that needs no network to view (CSS
-and figures are inlined, figures as SVG or base64 PNG), prints cleanly and stays readable without colour
+:func:`build_report` turns the run's JSON and TSV outputs into one HTML string that needs no network to view
+(CSS and figures are inlined, figures as SVG or base64 PNG), prints cleanly and stays readable without colour
 (every verdict has a symbol and a word). All text that comes from data goes through Jinja2 autoescaping; the
-only markup built in Python is the figures (sanitised SVG from our own files) and the small inline forest
-bars, which contain numbers and escaped text only.
+only markup built in Python is the figures (sanitised SVG from our own files or from matplotlib) and the small
+inline bars (the ledger's effect bars on one scale, in multiples of each claim's SESOI, and the calibration's
+false-positive rates), which contain numbers and escaped text only.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup
 
 from ..errors import InputError
+from .qc import calibration_view, coverage_view, depth_view
 
 __all__ = [
     "VERDICTS",
@@ -48,6 +50,9 @@ MAX_TABLE_ROWS = 15
 P_FLOOR = 0.001
 
 DEFAULT_CLAIMS_SOURCE = "results/claims.json"
+
+#: Suffix of a figure's data twin (as written by :func:`gutskin.report.figures.save_figure`).
+FIGURE_DATA_SUFFIX = ".data.tsv"
 
 
 @dataclass(frozen=True)
@@ -288,66 +293,104 @@ class _Checker:
 # --------------------------------------------------------------------------------------------------------
 
 _RATIO_WORDS = re.compile(r"odds ratio|risk ratio|hazard ratio|\bratio\b|^or\b", re.IGNORECASE)
+_LOG_WORDS = re.compile(r"\blog\b|_log\b|\blog[- ]", re.IGNORECASE)
+
+#: Width of the inline effect bars and of their shared axis (CSS px).
+BAR_WIDTH = 200.0
+BAR_PAD = 8.0
+#: The common axis of the ledger spans at least ±2 and at most ±5 SESOIs.
+BAR_MIN_HALF = 2.0
+BAR_MAX_HALF = 5.0
 
 
 def _is_ratio(label: str, sesoi_scale: str) -> bool:
-    return bool(_RATIO_WORDS.search(label or "")) or bool(
-        _RATIO_WORDS.search((sesoi_scale or "").replace("_", " "))
+    """An effect reported as a ratio (null 1), not on a log or difference scale."""
+    text = f"{label or ''} {(sesoi_scale or '').replace('_', ' ')}"
+    return bool(_RATIO_WORDS.search(text)) and not _LOG_WORDS.search(
+        f"{label or ''} {sesoi_scale or ''}"
     )
 
 
-def _axis_key(label: str) -> str:
-    """Claims whose effect sizes share a label share one axis in the ledger."""
-    return re.sub(r"\s*\(.*?\)\s*", " ", label or "").strip().lower()
+def _in_sesoi_units(x: float | None, sesoi: float, ratio: bool) -> float | None:
+    """An effect in multiples of the SESOI (ratios on the log scale), or None."""
+    if x is None:
+        return None
+    if ratio:
+        s = sesoi if sesoi > 1 else 1 / sesoi
+        if x <= 0 or s == 1:
+            return None
+        return math.log(x) / math.log(s)
+    return x / sesoi
+
+
+def _bar_x(u: float, half: float) -> float:
+    u = max(-half, min(half, u))
+    return BAR_PAD + (u + half) / (2 * half) * (BAR_WIDTH - 2 * BAR_PAD)
 
 
 def _mini_forest(
     est: float | None,
     lo: float | None,
     hi: float | None,
-    sesoi: float | None,
-    half_range: float,
-    ratio: bool,
+    half: float,
     label: str,
 ) -> Markup | None:
-    """A 150×22 px SVG: shaded ±SESOI band, null line, CI bar, point. Numbers only, plus escaped title."""
+    """A small SVG on the common scale (multiples of the SESOI): ±1 band, null line, CI bar, point.
+
+    Values beyond ±``half`` are clipped and marked with an arrow head. Numbers only, plus escaped text.
+    """
     if est is None:
         return None
-    if ratio and (est <= 0 or (lo is not None and lo <= 0) or (hi is not None and hi <= 0)):
-        return None
-    w, h, pad = 150.0, 22.0, 6.0
-
-    def tr(v: float) -> float:
-        v = math.log(v) if ratio else v
-        v = max(-half_range, min(half_range, v))
-        return pad + (v + half_range) / (2 * half_range) * (w - 2 * pad)
-
+    w, h = BAR_WIDTH, 22.0
     parts = [
         f'<svg class="mini" width="{w:g}" height="{h:g}" viewBox="0 0 {w:g} {h:g}" role="img" '
         f'aria-label="{_html.escape(label, quote=True)}" focusable="false">',
         f"<title>{_html.escape(label)}</title>",
     ]
-    null = 1.0 if ratio else 0.0
-    if sesoi is not None and sesoi > 0 and (not ratio or sesoi != 1):
-        if ratio:
-            s = sesoi if sesoi > 1 else 1 / sesoi
-            a, b = tr(1 / s), tr(s)
-        else:
-            a, b = tr(-sesoi), tr(sesoi)
-        parts.append(
-            f'<rect class="band" x="{a:.1f}" y="2" width="{b - a:.1f}" height="{h - 4:g}"></rect>'
-        )
-    z = tr(null)
-    parts.append(f'<line class="null" x1="{z:.1f}" y1="1" x2="{z:.1f}" y2="{h - 1:g}"></line>')
-    if lo is not None and hi is not None:
-        x1, x2 = tr(lo), tr(hi)
-        parts.append(
-            f'<line class="ci" x1="{x1:.1f}" y1="{h / 2:g}" x2="{x2:.1f}" y2="{h / 2:g}"></line>'
-        )
-    x = tr(est)
+    a, b = _bar_x(-1.0, half), _bar_x(1.0, half)
     parts.append(
-        f'<rect class="pt" x="{x - 3.5:.1f}" y="{h / 2 - 3.5:g}" width="7" height="7"></rect>'
+        f'<rect class="band" x="{a:.1f}" y="2" width="{b - a:.1f}" height="{h - 4:g}"></rect>'
     )
+    z = _bar_x(0.0, half)
+    parts.append(f'<line class="null" x1="{z:.1f}" y1="1" x2="{z:.1f}" y2="{h - 1:g}"></line>')
+    y = h / 2
+    if lo is not None and hi is not None:
+        x1, x2 = _bar_x(lo, half), _bar_x(hi, half)
+        parts.append(f'<line class="ci" x1="{x1:.1f}" y1="{y:g}" x2="{x2:.1f}" y2="{y:g}"></line>')
+        for v, x in ((lo, x1), (hi, x2)):
+            if abs(v) > half:  # clipped: arrow head pointing outwards
+                d = 5.0 if v > 0 else -5.0
+                parts.append(
+                    f'<path class="arrow" d="M{x:.1f} {y - 4:g} L{x + d:.1f} {y:g} L{x:.1f} {y + 4:g} Z">'
+                    "</path>"
+                )
+    x = _bar_x(est, half)
+    parts.append(f'<rect class="pt" x="{x - 3.5:.1f}" y="{y - 3.5:g}" width="7" height="7"></rect>')
+    parts.append("</svg>")
+    return Markup("".join(parts))
+
+
+def _bar_axis(half: float) -> Markup:
+    """The shared axis of the ledger's effect bars: ticks at whole multiples of the SESOI."""
+    w, h = BAR_WIDTH, 26.0
+    step = 1 if half <= 3 else 2
+    ticks = [t for t in range(-int(half), int(half) + 1) if t % step == 0]
+    parts = [
+        f'<svg class="mini axis" width="{w:g}" height="{h:g}" viewBox="0 0 {w:g} {h:g}" role="img" '
+        'aria-label="Axis of the effect bars: effect in multiples of the claim\'s SESOI" '
+        'focusable="false">',
+        "<title>Axis of the effect bars: effect in multiples of the claim's SESOI</title>",
+        f'<rect class="band" x="{_bar_x(-1, half):.1f}" y="{h - 8:g}" '
+        f'width="{_bar_x(1, half) - _bar_x(-1, half):.1f}" height="6"></rect>',
+        f'<line class="axis" x1="{BAR_PAD:g}" y1="{h - 8:g}" x2="{w - BAR_PAD:g}" y2="{h - 8:g}"></line>',
+    ]
+    for t in ticks:
+        x = _bar_x(float(t), half)
+        label = "0" if t == 0 else f"{t:+d}".replace("-", "−")
+        parts.append(
+            f'<line class="tick" x1="{x:.1f}" y1="{h - 11:g}" x2="{x:.1f}" y2="{h - 8:g}"></line>'
+        )
+        parts.append(f'<text x="{x:.1f}" y="{h - 13:g}" text-anchor="middle">{label}</text>')
     parts.append("</svg>")
     return Markup("".join(parts))
 
@@ -450,6 +493,17 @@ def _display(root: Path, p: Path) -> str:
         return str(p)
 
 
+def _figure_data(fig: Mapping[str, Any], path: Path, root: Path) -> str | None:
+    """The data file of a figure: its ``data`` key, else ``<stem>.data.tsv`` or ``<stem>.tsv`` beside it."""
+    given = fig.get("data")
+    if given:
+        return _display(root, _resolve(root, str(given)))
+    for cand in (path.with_name(path.stem + FIGURE_DATA_SUFFIX), path.with_suffix(".tsv")):
+        if cand.is_file():
+            return _display(root, cand)
+    return None
+
+
 def _figure_view(fig: Mapping[str, Any], root: Path, uid: str) -> dict[str, Any]:
     rel = str(fig.get("path") or "")
     caption = str(fig.get("caption") or "")
@@ -461,12 +515,16 @@ def _figure_view(fig: Mapping[str, Any], root: Path, uid: str) -> dict[str, Any]
         "img": None,
         "width": None,
         "note": None,
+        "path": rel,
+        "data": None,
     }
     if not rel:
         view["note"] = "Figure entry has no path."
         return view
     path = _resolve(root, rel)
     shown = _display(root, path)
+    view["path"] = shown
+    view["data"] = _figure_data(fig, path, root)
     suffix = path.suffix.lower()
     mime = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg"}.get(suffix)
     if suffix != ".svg" and mime is None:
@@ -519,7 +577,8 @@ def _table_view(tab: Mapping[str, Any], root: Path) -> dict[str, Any]:
             for row in reader:
                 n += 1
                 if len(rows) < MAX_TABLE_ROWS:
-                    rows.append([_cell(c) for c in row])
+                    cols = [*header, *[""] * max(0, len(row) - len(header))]
+                    rows.append([_cell(c, col) for c, col in zip(row, cols, strict=False)])
     except OSError:
         view["note"] = f"Table file not found: {view['path']}."
         return view
@@ -530,15 +589,25 @@ def _table_view(tab: Mapping[str, Any], root: Path) -> dict[str, Any]:
     return view
 
 
-def _cell(text: str) -> str:
-    try:
-        v = float(text)
-    except ValueError:
+#: Columns holding identifiers: shown exactly as written (``000011224.1210932`` is not a number).
+_ID_COLUMN = re.compile(
+    r"(^|[_\s#])(id|ids|sample|samples|subject|barcode|run|visit)$", re.IGNORECASE
+)
+_DECIMAL = re.compile(r"[-+]?(\d+\.\d*|\.\d+|\d+)([eE][-+]?\d+)?")
+
+
+def _cell(text: str, column: str = "") -> str:
+    """A table cell for reading: decimals to 3 significant digits; identifiers and whole numbers as written."""
+    s = text.strip()
+    if not s or _ID_COLUMN.search(column.strip()) or not _DECIMAL.fullmatch(s):
         return text
-    if not text.strip() or text.strip().lower() in {"nan", "inf", "-inf"}:
+    if re.fullmatch(r"[-+]?\d+", s):
+        return s
+    if re.match(r"[-+]?0\d", s):  # a leading zero: an identifier, not a quantity
         return text
-    if re.fullmatch(r"-?\d+", text.strip()):
-        return text.strip()
+    v = float(s)
+    if v.is_integer() and "e" not in s.lower():
+        return s  # "26.0" stays as written
     return fmt_num(v)
 
 
@@ -644,8 +713,11 @@ def _claim_view(
             if str(k) not in flow_cols:
                 flow_cols.append(str(k))
     sample_flow = [[_flow_cell(row.get(k, row.get(str(k)))) for k in flow_cols] for row in flow_raw]
+    flow_heads = [_FLOW_HEADS.get(k, k.replace("_", " ")) for k in flow_cols]
 
     power = nums["power"]
+    reason = ck.text(claim, "reason")
+    robustness = ck.text(claim, "robustness")
     return {
         "id": cid,
         "anchor": cid,
@@ -662,7 +734,9 @@ def _claim_view(
         "meaning": style.meaning,
         "verdict_label": ck.text(claim, "verdict_label"),
         "headline": _headline(style.label, ck.text(claim, "verdict_label")),
-        "reason": ck.text(claim, "reason"),
+        "refine": _refinement(style.label, ck.text(claim, "verdict_label")),
+        "reason": reason,
+        "short_reason": short_reason(reason, str(verdict)),
         "data_problem": ck.text(claim, "data_problem"),
         **nums,
         "estimate_label": ck.text(claim, "estimate_label"),
@@ -683,10 +757,11 @@ def _claim_view(
         "caveats": ck.texts(claim, "caveats"),
         "notes": ck.texts(claim, "notes"),
         "sensitivity": ck.text(claim, "sensitivity"),
-        "robustness": ck.text(claim, "robustness"),
+        "robustness": robustness,
+        "robust_word": _ROBUST_WORDS.get(robustness, robustness),
         "external": external,
         "sample_flow": sample_flow,
-        "flow_cols": flow_cols,
+        "flow_cols": flow_heads,
         "holm_family": ck.texts(claim, "holm_family"),
         "primary": bool(claim.get("primary")),
         "expected_direction": ck.text(claim, "expected_direction"),
@@ -694,7 +769,132 @@ def _claim_view(
         "equivalent": nums["tost_p"] is not None and nums["tost_p"] < alpha,
         "mini": None,
         "mini_text": "",
+        "units": None,
+        "power_text": [],
     }
+
+
+#: Display names of the SESOI scales of claims.schema.yaml.
+SCALE_NAMES = {
+    "hedges_g": "Hedges g",
+    "correlation": "correlation",
+    "odds_ratio_log": "log odds ratio",
+    "r2": "R²",
+}
+
+
+def scale_name(scale: str) -> str:
+    """A SESOI scale for reading (``hedges_g`` -> ``Hedges g``)."""
+    return SCALE_NAMES.get(scale, scale.replace("_", " "))
+
+
+_FLOW_HEADS = {
+    "step": "Step",
+    "n": "n",
+    "dropped": "Dropped",
+    "dropped_by_group": "Dropped, by group",
+}
+_ROBUST_WORDS = {"agrees": "sensitivity agrees", "disagrees": "sensitivity disagrees"}
+_SENTENCE_END = re.compile(
+    r"(?<!\be\.g)(?<!\bi\.e)(?<!\bal)(?<!\bvs)(?<!\bcf)(?<!\b[A-Z])\.\s+(?=[A-Z(“\"])"
+)
+
+
+def short_reason(reason: str, verdict: str) -> str:
+    """The first clause of a verdict's reason, for the ledger (the full reason is in the claim's section).
+
+    The rubric's reasons read "<why>: estimate … (95% CI …), p = …" (or "<why>; estimate …"); the ledger
+    keeps "<why>". Reasons of
+    untestable claims keep their first sentence.
+
+    Examples
+    --------
+    >>> short_reason("equivalence shown: 90% CI -0.18 to 0.07 lies within ±SESOI; estimate -0.06 (…)", "x")
+    'Equivalence shown: 90% CI -0.18 to 0.07 lies within ±SESOI.'
+    >>> short_reason("the CI spans both 0 and the SESOI: estimate 0.07 (95% CI …)", "inconclusive")
+    'The CI spans both 0 and the SESOI.'
+    >>> short_reason("Tables hold no cell counts. It would need qPCR.", "not_testable")
+    'Tables hold no cell counts.'
+    """
+    r = " ".join(str(reason or "").split())
+    if not r:
+        return ""
+    if verdict != "not_testable":
+        cuts = [i for i in (r.find(": estimate "), r.find("; estimate ")) if i > 0]
+        if cuts:
+            r = r[: min(cuts)]
+    m = _SENTENCE_END.search(r)
+    first = r[: m.start() + 1] if m else r
+    first = first.rstrip(" .;:,") + "."
+    return first[0].upper() + first[1:]
+
+
+def _power_sentences(
+    v: Mapping[str, Any], alpha: float, target: float | None, tost_level: int
+) -> list[str]:
+    """Power and equivalence of one claim, in plain words: one paragraph each."""
+    out: list[str] = []
+    eq: list[str] = []
+    s = v["sesoi_value"]
+    scale = scale_name(str(v["sesoi_scale"] or ""))
+    ses = (
+        f"±{fmt_plain(s)}" + (f" on the {scale} scale" if scale else "")
+        if s is not None
+        else "the smallest effect of interest"
+    )
+    target_txt = fmt_plain(target if target is not None else 0.8)
+    if v["power"] is not None:
+        out.append(
+            f"Power: if the true effect were exactly as large as the smallest effect of interest ({ses}), "
+            f"this analysis, with its sample size, would detect it at α = {fmt_plain(alpha)} with "
+            f"probability {fmt_num(v['power'])}."
+        )
+        if v["underpowered"]:
+            if v["equivalent"]:
+                out.append(
+                    f"That is below the {target_txt} target, but the equivalence test below still "
+                    "answers the question."
+                )
+            else:
+                out.append(
+                    f"That is below the {target_txt} target, so a non-significant result here cannot "
+                    "be read as “no effect”."
+                )
+        else:
+            out.append(f"That meets the {target_txt} target.")
+    else:
+        out.append("No power calculation is available for this claim.")
+    if v["tost_p"] is not None:
+        eq.append(
+            "Equivalence (TOST, two one-sided tests) asks the reverse question: is the effect "
+            f"demonstrably smaller than the smallest effect of interest ({ses}) in both directions? It "
+            f"holds when the {tost_level} % confidence interval lies entirely inside that band."
+        )
+        lo, hi = v["es_ci90"]
+        ci = f" ({tost_level} % CI {fmt_ci(lo, hi)})" if lo is not None and hi is not None else ""
+        if v["equivalent"]:
+            eq.append(
+                f"Here p {fmt_p_eq(v['tost_p'])}{ci}: the effect is shown to be smaller than the SESOI — "
+                "evidence that there is no effect worth caring about, not merely an absence of evidence."
+            )
+        else:
+            eq.append(
+                f"Here p {fmt_p_eq(v['tost_p'])}{ci}: equivalence is not shown, so the data cannot rule out "
+                "an effect as large as the SESOI."
+            )
+    return [" ".join(par) for par in (out, eq) if par]
+
+
+def _refinement(label: str, verdict_label: str) -> str:
+    """What the ledger's label adds to the rubric label ("equivalence shown", "association consistent …")."""
+    vl = verdict_label.strip()
+    if not vl or vl.lower() == label.lower():
+        return ""
+    if vl.lower().startswith(label.lower()):
+        vl = vl[len(label) :].strip(" :;,-–—")
+        if vl.startswith("(") and vl.endswith(")"):
+            vl = vl[1:-1]
+    return vl[:1].lower() + vl[1:] if vl[1:2].islower() or len(vl) == 1 else vl
 
 
 def _headline(label: str, verdict_label: str) -> str:
@@ -735,7 +935,7 @@ def _flow_cell(v: Any) -> str:
     if isinstance(v, bool | int | float):
         return _fmt_scalar(v)
     if isinstance(v, Mapping):
-        return "; ".join(f"{k}: {_flow_cell(x)}" for k, x in v.items())
+        return "; ".join(f"{k}: {_flow_cell(x)}" for k, x in v.items()) or "none"
     if isinstance(v, list | tuple):
         return ", ".join(_flow_cell(x) for x in v)
     return str(v)
@@ -745,41 +945,44 @@ def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_-]+", "_", text) or "x"
 
 
-def _add_mini_forests(views: list[dict[str, Any]]) -> None:
-    """One shared axis per effect-size label, so bars of comparable claims line up."""
-    groups: dict[str, list[dict[str, Any]]] = {}
+def _add_mini_forests(views: list[dict[str, Any]]) -> Markup | None:
+    """Put every claim with an effect size and a SESOI on one axis: the effect in multiples of its SESOI.
+
+    Dividing by the SESOI makes different measures (Hedges g, Mantel r, log odds ratios) comparable on one
+    question — how large is the effect relative to the smallest effect that would matter? — and gives every
+    row the same ±1 band. Returns the shared axis (None when no claim can be drawn).
+    """
+    drawable = []
     for v in views:
-        if v["effect_size"] is None:
-            continue
         v["ratio"] = _is_ratio(v["effect_size_label"], v["sesoi_scale"])
-        groups.setdefault(_axis_key(v["effect_size_label"]) + f"|{v['ratio']}", []).append(v)
-    for members in groups.values():
-        extent = 0.0
-        for v in members:
-            vals = [v["effect_size"], *v["es_ci"]]
-            if v["sesoi_value"] is not None:
-                vals.append(v["sesoi_value"])
-            for x in vals:
-                if x is None:
-                    continue
-                if v["ratio"]:
-                    if x > 0:
-                        extent = max(extent, abs(math.log(x)))
-                else:
-                    extent = max(extent, abs(x))
-        half = max(extent * 1.1, 0.05)
-        for v in members:
-            lo, hi = v["es_ci"]
-            label = v["effect_size_label"] or "effect size"
-            desc = f"{label} {fmt_num(v['effect_size'])}"
-            if lo is not None and hi is not None:
-                desc += f", 95 % CI {fmt_num(lo)} to {fmt_num(hi)}"
-            if v["sesoi_value"] is not None:
-                desc += f"; shaded band: ±SESOI {fmt_num(v['sesoi_value'])}"
-            v["mini"] = _mini_forest(
-                v["effect_size"], lo, hi, v["sesoi_value"], half, v["ratio"], desc
-            )
-            v["mini_text"] = f"{fmt_num(v['effect_size'])} {fmt_ci(lo, hi)}"
+        s = v["sesoi_value"]
+        if v["effect_size"] is None or s is None or s <= 0:
+            continue
+        units = [_in_sesoi_units(x, s, v["ratio"]) for x in (v["effect_size"], *v["es_ci"])]
+        if units[0] is None:
+            continue
+        v["units"] = units
+        drawable.append(v)
+    for v in views:
+        lo, hi = v["es_ci"]
+        v["mini_text"] = (
+            f"{fmt_num(v['effect_size'])} {fmt_ci(lo, hi)}" if v["effect_size"] is not None else ""
+        )
+    if not drawable:
+        return None
+    extent = max(abs(u) for v in drawable for u in v["units"] if u is not None)
+    half = float(min(BAR_MAX_HALF, max(BAR_MIN_HALF, math.ceil(extent * 1.05))))
+    for v in drawable:
+        est, lo, hi = v["units"]
+        label = v["effect_size_label"] or "effect size"
+        desc = f"{label} {fmt_num(v['effect_size'])}"
+        if v["es_ci"][0] is not None and v["es_ci"][1] is not None:
+            desc += f", 95 % CI {fmt_num(v['es_ci'][0])} to {fmt_num(v['es_ci'][1])}"
+        desc += f"; SESOI ±{fmt_plain(v['sesoi_value'])}: the estimate is {fmt_num(est)} SESOIs"
+        if lo is not None and hi is not None:
+            desc += f" (CI {fmt_num(lo)} to {fmt_num(hi)})"
+        v["mini"] = _mini_forest(est, lo, hi, half, desc)
+    return _bar_axis(half)
 
 
 _IMPORT_LABELS = {
@@ -792,10 +995,6 @@ _IMPORT_LABELS = {
 }
 #: Descriptive keys of import/diversity summaries that are not sample counts.
 _SUMMARY_SKIP = {"dataset", "available", "reason", "title", "description", "data_type", "values"}
-_DROPPED_LABELS = {
-    "not_in_table": "Dropped: in mapping but not in table",
-    "not_in_mapping": "Dropped: in table but not in mapping",
-}
 _DIVERSITY_LABELS = {
     "depth": "Rarefaction depth (reads)",
     "n_retained": "Samples at or above depth (used)",
@@ -838,6 +1037,8 @@ def _dataset_views(
     imports: Mapping[str, Any],
     fetches: Mapping[str, Any],
     diversity: Mapping[str, Any],
+    depths: Mapping[str, Any] | None = None,
+    used_by: Mapping[str, list[str]] | None = None,
 ) -> list[dict[str, Any]]:
     out = []
     for name in names:
@@ -876,10 +1077,22 @@ def _dataset_views(
                     "size": fmt_bytes(f.get("size")) if f.get("size") is not None else "–",
                 }
             )
-        samples = _scalar_rows(imp, _IMPORT_LABELS, _SUMMARY_SKIP | {"rarefaction_depth"})
-        dropped = imp.get("dropped") if isinstance(imp.get("dropped"), Mapping) else {}
-        samples += _scalar_rows(dropped, _DROPPED_LABELS, set())
-        samples += _scalar_rows(div, _DIVERSITY_LABELS, _SUMMARY_SKIP)
+        steps, facts = _sample_steps(imp, div)
+        notes = [str(x) for x in [*(imp.get("notes") or []), *(div.get("notes") or [])] if x]
+        depth_df = (depths or {}).get(name)
+        qc = None
+        if depth_df is not None:
+            qc = depth_view(
+                name,
+                depth_df,
+                div.get("depth") if isinstance(div.get("depth"), int | float) else None,
+                rarefied=div.get("rarefied") is not False,
+            )
+            if qc["svg"]:
+                try:
+                    qc["svg"] = Markup(_inline_svg(qc["svg"], qc["alt"], f"depth-{_slug(name)}-"))
+                except ValueError:  # pragma: no cover - our own matplotlib output
+                    qc["svg"] = None
         doi = str(block.get("doi") or "")
         out.append(
             {
@@ -894,10 +1107,71 @@ def _dataset_views(
                 "available": available,
                 "reason": reason,
                 "files": files,
-                "samples": samples,
+                "steps": steps,
+                "facts": facts,
+                "notes": notes,
+                "qc": qc,
+                "used_by": [c for c, dss in (used_by or {}).items() if name in dss],
             }
         )
     return out
+
+
+#: Diversity summary keys shown elsewhere (methods, reproducibility) or not meant for readers.
+_DIVERSITY_HIDDEN = {
+    "seed",
+    "n_samples_in",
+    "metrics",
+    "pcoa",
+    "files",
+    "notes",
+    "seconds",
+    "values",
+    "dataset",
+}
+
+
+def _sample_steps(
+    imp: Mapping[str, Any], div: Mapping[str, Any]
+) -> tuple[list[dict[str, str]], list[tuple[str, str]]]:
+    """Samples of one dataset from the files to the diversity tables, as (step, n, kind) rows."""
+    steps: list[dict[str, str]] = []
+
+    def add(label: str, value: Any, kind: str = "count") -> None:
+        if value is None or isinstance(value, bool) or not isinstance(value, int | float):
+            return
+        steps.append({"label": label, "n": _fmt_scalar(value), "kind": kind})
+
+    dropped = imp.get("dropped") if isinstance(imp.get("dropped"), Mapping) else {}
+    add("Samples in the mapping (metadata) file", imp.get("n_samples_mapping"))
+    add("Samples in the table file", imp.get("n_samples_table"))
+    add("In the mapping but not in the table", dropped.get("not_in_table"), "drop")
+    add("In the table but not in the mapping", dropped.get("not_in_mapping"), "drop")
+    for key, val in dropped.items():
+        if key not in {"not_in_table", "not_in_mapping"}:
+            add(str(key).replace("_", " ").capitalize(), val, "drop")
+    add("Imported (in both)", imp.get("n_samples"), "total")
+    depth = div.get("depth")
+    if div.get("rarefied") is False:
+        steps.append({"label": "Not rarefied (relative or signal values)", "n": "", "kind": "note"})
+    elif isinstance(depth, int | float) and not isinstance(depth, bool):
+        add(
+            f"Below the rarefaction depth ({_fmt_scalar(depth)} reads)",
+            div.get("n_dropped"),
+            "drop",
+        )
+    add("Used for diversity", div.get("n_retained"), "total")
+    facts = _scalar_rows(
+        imp,
+        {k: v for k, v in _IMPORT_LABELS.items() if not k.startswith("n_samples")},
+        _SUMMARY_SKIP | {"rarefaction_depth", "n_samples", "n_samples_mapping", "n_samples_table"},
+    )
+    facts += _scalar_rows(  # keys a future diversity step adds; the known ones are in Methods
+        {k: v for k, v in div.items() if k not in _DIVERSITY_HIDDEN and k not in _DIVERSITY_LABELS},
+        {},
+        _SUMMARY_SKIP,
+    )
+    return steps, facts
 
 
 def _methods_view(
@@ -932,7 +1206,21 @@ def _methods_view(
         for c in claims
         if c["sesoi_value"] is not None
     ]
+    analyses = [
+        {
+            "id": c["id"],
+            "title": c["title"],
+            "method": c["method"],
+            "covariates": c["covariates"],
+            "datasets": c["datasets"],
+            "primary": c["id"] in family,
+            "direction": c["expected_direction"],
+        }
+        for c in claims
+        if c["testable"] and (c["method"] or c["datasets"])
+    ]
     return {
+        "analyses": analyses,
         "depth": rare.get("depth"),
         "iterations": rare.get("iterations"),
         "beta_iterations": rare.get("beta_iterations"),
@@ -979,6 +1267,122 @@ def _changelog(
         "added": [cid for cid in new if cid not in old],
         "removed": [cid for cid in old if cid not in new],
         "n_same": sum(1 for cid, v in new.items() if old.get(cid) == v),
+    }
+
+
+def _limitations(
+    claims: list[dict[str, Any]],
+    data_views: list[dict[str, Any]],
+    coverage: Mapping[str, Any] | None,
+    calibration: dict[str, Any] | None,
+) -> list[str]:
+    """Limitations that follow from this run's data and results (the general ones are in the template)."""
+    out: list[str] = []
+    for d in data_views:
+        if d["available"] is False:
+            users = ", ".join(d["used_by"]) or "no claim"
+            out.append(
+                f"Dataset {d['name']} was unavailable in this run ({d['reason']}); {users} could not use it."
+            )
+        qc = d.get("qc")
+        if qc and qc["equal"] and qc["n"]:
+            out.append(
+                f"{d['name']}: the published table was already rarefied to {fmt_num(qc['max'])} reads per "
+                "sample by its authors, so samples with fewer reads were removed before this pipeline saw "
+                "them and their number is unknown."
+            )
+    for c in claims:
+        if not c["testable"]:
+            continue
+        if c["data_problem"]:
+            out.append(f"{c['id']}: {short_reason(c['data_problem'], 'inconclusive')}")
+        elif c["underpowered"] and not c["equivalent"]:
+            out.append(
+                f"{c['id']}: power to detect the smallest effect of interest is {fmt_num(c['power'])}; a "
+                "non-significant result there is weak evidence either way."
+            )
+        elif c["power"] is None and c["tost_p"] is None and c["verdict"] == "inconclusive":
+            out.append(
+                f"{c['id']}: neither power nor an equivalence test is available for the headline test."
+            )
+    if coverage:
+        cov_ds = coverage.get("datasets") if isinstance(coverage.get("datasets"), Mapping) else {}
+        for c in claims:
+            for ds in c["datasets"]:
+                info = cov_ds.get(ds) if isinstance(cov_ds, Mapping) else None
+                variables = info.get("variables") if isinstance(info, Mapping) else None
+                if not isinstance(variables, Mapping):
+                    continue
+                for var in c["covariates"]:
+                    entry = variables.get(var)
+                    frac = entry.get("fraction") if isinstance(entry, Mapping) else None
+                    if isinstance(frac, int | float) and not isinstance(frac, bool) and frac < 0.8:
+                        out.append(
+                            f"{c['id']} adjusts for {var}, which is recorded for only "
+                            f"{100 * frac:.0f} % of {ds} samples; samples without it are left out of the "
+                            "model, which can bias the comparison if missingness differs between groups."
+                        )
+    if calibration:
+        for row in calibration["rows"]:
+            if row["fpr_ok"] is False and row["fpr_ci"][0] is not None:
+                lo, hi = row["fpr_ci"]
+                assert lo is not None and hi is not None
+                out.append(
+                    f"Calibration of {row['claim']} ({row['test']}): the false-positive rate on simulated "
+                    f"null data was {fmt_num(row['fpr'])} (95 % CI {fmt_num(lo)} to {fmt_num(hi)}), not the "
+                    f"nominal α = {fmt_plain(calibration['alpha'])}; read its p-value with that in mind."
+                )
+    return out
+
+
+def _files_view(
+    claims: list[dict[str, Any]],
+    data_views: list[dict[str, Any]],
+    claims_source: str,
+    coverage_source: str | None,
+    calibration_source: str | None,
+) -> dict[str, Any]:
+    """Every machine-readable file behind the report, and the data file of every figure."""
+    figures = []
+    for c in claims:
+        for f in c["figures"]:
+            figures.append(
+                {
+                    "claim": c["id"],
+                    "caption": f["caption"] or f["alt"],
+                    "path": f["path"],
+                    "data": f["data"],
+                }
+            )
+        for t in c["tables"]:
+            figures.append(
+                {
+                    "claim": c["id"],
+                    "caption": t["caption"] or "Table",
+                    "path": "",
+                    "data": t["path"],
+                }
+            )
+    for d in data_views:
+        qc = d.get("qc")
+        if qc:
+            figures.append(
+                {
+                    "claim": d["name"],
+                    "caption": "Sequencing depth (Data section)",
+                    "path": "",
+                    "data": qc["path"] or None,
+                }
+            )
+    ledger = [claims_source]
+    if claims_source.endswith(".json"):
+        ledger.append(claims_source[: -len(".json")] + ".tsv")
+    return {
+        "ledger": ledger,
+        "figures": figures,
+        "coverage": coverage_source,
+        "calibration": calibration_source,
+        "missing": sum(1 for f in figures if not f["data"]),
     }
 
 
@@ -1045,6 +1449,8 @@ def _environment() -> Environment:
     env.filters["p_eq"] = fmt_p_eq
     env.filters["plain"] = fmt_plain
     env.filters["scalar"] = _fmt_scalar
+    env.filters["scale"] = scale_name
+    env.filters["capfirst"] = lambda t: str(t)[:1].upper() + str(t)[1:]
     env.globals["fmt_ci"] = fmt_ci
     return env
 
@@ -1061,6 +1467,11 @@ def build_report(
     previous_claims: list[dict[str, Any]] | None = None,
     *,
     claims_source: str | Path = DEFAULT_CLAIMS_SOURCE,
+    depths: Mapping[str, Any] | None = None,
+    coverage: Mapping[str, Any] | None = None,
+    calibration: Mapping[str, Any] | None = None,
+    coverage_source: str = "results/coverage.json",
+    calibration_source: str = "results/calibration.json",
 ) -> str:
     """Render the report as one self-contained HTML document.
 
@@ -1087,6 +1498,16 @@ def build_report(
         ``claims.json`` of an earlier run; when given, a verdict changelog section is added.
     claims_source
         Name of the claims file, used in error messages.
+    depths
+        Per dataset, the sequencing depth table from :func:`gutskin.report.qc.load_depth`; drawn as a
+        histogram with the rarefaction depth in the Data section. Datasets without one say so.
+    coverage
+        ``results/coverage.json`` (covariate coverage map); ``None``: shown as not computed.
+    calibration
+        ``results/calibration.json`` (false-positive rate and power on simulated data); ``None``: shown as
+        not computed.
+    coverage_source, calibration_source
+        Names of those files, for error messages and the list of files.
 
     Returns
     -------
@@ -1097,13 +1518,14 @@ def build_report(
     ------
     InputError
         A claim without id, with a duplicate id, an unknown verdict, or a mistyped number (naming the claim
-        and key).
+        and key); a mistyped key of the coverage or calibration file.
     """
     source = str(claims_source)
     if not isinstance(claims, list):
         raise InputError(source, "expected a list of claim objects", hint="check the ledger output")
     figure_root = Path(figure_root)
     alpha = float(config.get("alpha") or 0.05)
+    tost_level = round(100 * (1 - 2 * alpha))
     views = []
     seen: set[str] = set()
     for i, c in enumerate(claims):
@@ -1120,10 +1542,12 @@ def build_report(
         seen.add(v["id"])
         views.append(v)
     target = config.get("power_target")
-    if isinstance(target, int | float):
-        for v in views:
-            v["underpowered"] = v["power"] is not None and v["power"] < float(target)
-    _add_mini_forests(views)
+    target_f = float(target) if isinstance(target, int | float) else None
+    for v in views:
+        if target_f is not None:
+            v["underpowered"] = v["power"] is not None and v["power"] < target_f
+        v["power_text"] = _power_sentences(v, alpha, target_f, tost_level)
+    axis = _add_mini_forests(views)
 
     used = list(fetches) + list(imports) + list(diversity)
     for v in views:
@@ -1131,11 +1555,34 @@ def build_report(
     names = list(dict.fromkeys(n for n in [*datasets, *used] if n in set(used)))
     if not names:
         names = list(datasets)
-    data_views = _dataset_views(names, datasets, imports, fetches, diversity)
+    used_by = {v["id"]: v["datasets"] for v in views if v["testable"]}
+    data_views = _dataset_views(
+        names, datasets, imports, fetches, diversity, depths=depths, used_by=used_by
+    )
     anchors = {d["name"]: d["anchor"] for d in data_views}
+    by_name = {d["name"]: d for d in data_views}
     for v in views:
         v["dataset_links"] = [(n, anchors.get(n)) for n in v["datasets"]]
+        v["data_blocks"] = [
+            {
+                "name": n,
+                "anchor": anchors.get(n),
+                "title": by_name[n]["title"] if n in by_name else n,
+                "description": by_name[n]["description"] if n in by_name else "",
+                "available": by_name[n]["available"] if n in by_name else None,
+            }
+            for n in v["datasets"]
+        ]
 
+    coverage_v = coverage_view(coverage, coverage_source) if coverage is not None else None
+    calibration_v = (
+        calibration_view(calibration, calibration_source) if calibration is not None else None
+    )
+    if calibration_v is not None:
+        for row in calibration_v["rows"]:
+            row["bar"] = Markup(row["bar"]) if row["bar"] else None  # numbers + escaped text only
+    tested = [v for v in views if v["testable"]]
+    untested = [v for v in views if not v["testable"]]
     counts = {k: sum(1 for v in views if v["verdict"] == k) for k in VERDICTS}
     report_cfg = config.get("report") or {}
     changelog = (
@@ -1143,19 +1590,39 @@ def build_report(
         if previous_claims is not None
         else None
     )
+    repro = _repro_view(provenance)
+    repro["data_files"] = [
+        {"dataset": d["name"], **f} for d in data_views for f in d["files"] if f["sha256"]
+    ]
     css = (TEMPLATE_DIR / "report.css").read_text(encoding="utf-8")
     env = _environment()
     return env.get_template("report.html").render(
         title=str(report_cfg.get("title") or "gutskin report"),
         claims=views,
+        tested=tested,
+        untested=untested,
+        axis=axis,
         counts=counts,
         verdicts=VERDICTS,
         datasets=data_views,
+        coverage=coverage_v,
+        calibration=calibration_v,
         methods=_methods_view(config, views, datasets, diversity, names),
-        repro=_repro_view(provenance),
+        limitations=_limitations(
+            views, data_views, coverage if coverage is not None else None, calibration_v
+        ),
+        files=_files_view(
+            views,
+            data_views,
+            source,
+            coverage_source if coverage is not None else None,
+            calibration_source if calibration is not None else None,
+        ),
+        repro=repro,
         changelog=changelog,
         css=Markup(css),
         alpha=alpha,
+        tost_level=tost_level,
         power_target=config.get("power_target"),
         gutskin_version=str((provenance.get("versions") or {}).get("gutskin", "")),
     )
