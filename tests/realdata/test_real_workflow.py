@@ -34,6 +34,11 @@ def real_run(tmp_path_factory: pytest.TempPathFactory, mirror_dir: Path) -> Path
         rarefaction={"depth": 1000, "iterations": 20, "beta_iterations": 2},
         permutations=999,
         bootstrap=199,
+        calibration={
+            "alpha_ols": {"replicates": 20},
+            "mantel": {"replicates": 10, "permutations": 19},
+            "log_ratio": {"replicates": 10},
+        },
     )
     (work / "config" / "config.yaml").write_text(yaml.safe_dump(config))
     proc = run_snakemake(work)

@@ -45,6 +45,16 @@ from ..errors import InputError
 from .alpha import alpha_diversity
 from .beta import BETA_METRICS, beta_diversity, mean_rarefied_beta
 from .ordination import pcoa
+from .phylogeny import (
+    PHYLO_ALPHA_METRICS,
+    PHYLO_BETA_METRICS,
+    backend_name,
+    faith_pd,
+    mean_rarefied_unifrac,
+    prepare_tree,
+    repeated_rarefaction_faith_pd,
+    unifrac,
+)
 from .rarefy import _prepare, check_alpha_metrics, repeated_rarefaction_alpha
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -86,13 +96,14 @@ def _write_npz(path: Path, ids: np.ndarray, condensed: np.ndarray) -> None:
 
 def _check_metrics(beta_metrics: Sequence[str]) -> tuple[str, ...]:
     metrics = tuple(beta_metrics)
-    unknown = [m for m in metrics if m not in BETA_METRICS]
+    known = (*BETA_METRICS, *PHYLO_BETA_METRICS)
+    unknown = [m for m in metrics if m not in known]
     if unknown:
         raise InputError(
             None,
             f"unknown beta metric(s) {unknown}",
             where="key beta_metrics",
-            hint=f"choose from {list(BETA_METRICS)}",
+            hint=f"choose from {list(known)}",
         )
     return metrics
 
@@ -115,6 +126,7 @@ def run_diversity(
     beta_metrics: Sequence[str],
     pcoa_dimensions: int,
     out_dir: Path,
+    tree: Any | None = None,
 ) -> dict[str, Any]:
     """Compute and write the diversity results of one dataset.
 
@@ -139,6 +151,13 @@ def run_diversity(
         PCoA axes to keep.
     out_dir
         Output directory (created if needed).
+    tree
+        The features' phylogeny (:class:`skbio.TreeNode`, e.g. from
+        :func:`gutskin.diversity.phylogeny.load_tree` of the import directory), or ``None``. Needed by
+        ``faith_pd`` (alpha, same rarefactions as the other alpha metrics) and ``unweighted_unifrac`` /
+        ``weighted_unifrac`` (beta, averaged like Bray–Curtis); without a tree these are skipped: their
+        ``alpha.tsv`` columns are empty, their ``beta_*.npz`` / ``pcoa_*.tsv`` have no samples, and
+        ``notes`` and ``phylogeny`` say so.
 
     Returns
     -------
@@ -146,7 +165,8 @@ def run_diversity(
         JSON-serialisable summary: ``n_samples_in``, ``n_retained``, ``n_dropped``, ``depth``,
         ``iterations``, ``beta_iterations``, ``seed``, ``values``, ``rarefied``, ``metrics``
         (``alpha``, ``beta``), ``pcoa`` (proportion explained per metric), ``files``, ``notes``,
-        ``seconds`` (wall time per step).
+        ``seconds`` (wall time per step), ``phylogeny`` (``tree``: whether a tree was given,
+        ``backend``, ``n_tips``, ``skipped``: tree metrics not computed).
 
     Raises
     ------
@@ -155,7 +175,11 @@ def run_diversity(
         non-integer values.
     """
     out_dir = Path(out_dir)
-    alpha_metrics = check_alpha_metrics(alpha_metrics)
+    alpha_metrics = tuple(alpha_metrics)
+    phylo_alpha = [m for m in alpha_metrics if m in PHYLO_ALPHA_METRICS]
+    plain_alpha = [m for m in alpha_metrics if m not in PHYLO_ALPHA_METRICS]
+    if plain_alpha or not phylo_alpha:
+        check_alpha_metrics(plain_alpha)
     beta_metrics = _check_metrics(beta_metrics)
     values = str(getattr(table, "values", "counts"))
     if values not in ("counts", "relative", "signal"):
@@ -206,13 +230,47 @@ def run_diversity(
         )
     seconds["depth"] = time.perf_counter() - t0
 
+    # -- phylogeny (tree metrics) ------------------------------------------------------------------
+    phylo_wanted = [*phylo_alpha, *(m for m in beta_metrics if m in PHYLO_BETA_METRICS)]
+    phylo: dict[str, Any] = {
+        "tree": tree is not None,
+        "backend": None,
+        "n_tips": None,
+        "skipped": [],
+    }
+    fids = np.asarray(table.feature_ids, dtype=str)
+    if phylo_wanted and tree is not None and kept.size:
+        tree = prepare_tree(tree, fids[np.unique(csr[kept].indices)], source="tree.nwk")
+        phylo["backend"] = backend_name()
+        phylo["n_tips"] = sum(1 for _ in tree.tips())
+    elif phylo_wanted and tree is None:
+        phylo["skipped"] = phylo_wanted
+        notes.append(
+            f"no phylogenetic tree for this dataset: {', '.join(phylo_wanted)} not computed "
+            "(empty columns / files)"
+        )
+
     # -- alpha -----------------------------------------------------------------------------------
     t0 = time.perf_counter()
-    if rarefied:
-        _, means, sds = repeated_rarefaction_alpha(csr, depth, iterations, seed, alpha_metrics)
+    means: dict[str, np.ndarray]
+    sds: dict[str, np.ndarray]
+    if not plain_alpha:
+        means, sds = {}, {}
+    elif rarefied:
+        _, means, sds = repeated_rarefaction_alpha(csr, depth, iterations, seed, plain_alpha)
     else:
-        means = alpha_diversity(csr[kept] if kept.size != n else csr, alpha_metrics)
-        sds = {m: np.full(kept.size, np.nan) for m in alpha_metrics}
+        means = alpha_diversity(csr[kept] if kept.size != n else csr, plain_alpha)
+        sds = {m: np.full(kept.size, np.nan) for m in plain_alpha}
+    for m in phylo_alpha:
+        if tree is None or kept.size == 0:
+            means[m], sds[m] = np.full(kept.size, np.nan), np.full(kept.size, np.nan)
+        elif rarefied:
+            _, means[m], sds[m] = repeated_rarefaction_faith_pd(
+                csr, tree, depth, iterations, seed, feature_ids=fids
+            )
+        else:
+            means[m] = faith_pd(csr[kept], tree, feature_ids=fids, ids=kept_ids)
+            sds[m] = np.full(kept.size, np.nan)
     cols: dict[str, Any] = {"sample_id": kept_ids}
     for m in alpha_metrics:
         cols[f"{m}_mean"] = means[m]
@@ -231,7 +289,15 @@ def run_diversity(
     props = None if rarefied else _proportions(csr, kept)
     for metric in beta_metrics:
         t0 = time.perf_counter()
-        if kept.size == 0:
+        if metric in PHYLO_BETA_METRICS and (tree is None or kept.size == 0):
+            cond, bids = np.zeros(0), kept_ids[:0]
+        elif metric in PHYLO_BETA_METRICS and rarefied:
+            cond, bids = mean_rarefied_unifrac(
+                csr, tree, metric, depth, beta_iterations, seed, feature_ids=fids, ids=ids
+            )
+        elif metric in PHYLO_BETA_METRICS:
+            cond, bids = unifrac(props, tree, metric, feature_ids=fids, ids=kept_ids), kept_ids
+        elif kept.size == 0:
             cond, bids = np.zeros(0), kept_ids
         elif rarefied:
             cond, bids = mean_rarefied_beta(csr, metric, depth, beta_iterations, seed, ids=ids)
@@ -267,4 +333,5 @@ def run_diversity(
         "files": files,
         "notes": notes,
         "seconds": {k: round(float(v), 4) for k, v in seconds.items()},
+        "phylogeny": phylo,
     }

@@ -3,12 +3,18 @@
 Each retained sample keeps ``depth`` of its reads chosen uniformly at random without replacement, so
 the counts it keeps follow the multivariate hypergeometric distribution over its non-zero features
 (the same distribution as ``numpy.random.Generator.multivariate_hypergeometric`` and QIIME's
-``subsample_counts``). The numba kernel draws reads from an urn kept in a Fenwick tree: O(k) memory
-and O(log k) work per read for a sample with k non-zero features, independent of its total reads
-(it draws the reads to *remove* when that is the smaller number).
+``subsample_counts``). The numba kernel picks a uniformly random subset of the sample's read
+positions with Floyd's algorithm on a bitset (one bounded random integer per read drawn, then one
+popcount per feature: O(draws + reads / 64 + k) for a sample with k non-zero features); samples with
+more than 2^26 reads draw from an urn kept in a Fenwick tree instead (O(k) memory, O(log k) per read).
+Either way it draws the reads to *remove* when that is the smaller number.
 
-Reproducibility: one 64-bit seed per sample is drawn from the caller's generator before the parallel
-loop, so identical input + seed give identical output whatever the number of threads.
+:func:`repeated_rarefaction_alpha` fuses rarefaction and alpha diversity in one parallel kernel
+(samples across threads, the iterations of a sample in order), so no rarefied table is ever
+materialised and a sample's counts stay in cache across its iterations.
+
+Reproducibility: one 64-bit seed per sample and iteration is drawn from the caller's generator before
+the parallel loop, so identical input + seed give identical output whatever the number of threads.
 """
 
 from __future__ import annotations
@@ -234,6 +240,20 @@ def check_alpha_metrics(metrics: Sequence[str]) -> tuple[str, ...]:
     return metrics
 
 
+#: Largest depth for which ``c ln c`` is tabulated (8 bytes per entry) instead of computed per value.
+CLOGC_TABLE_MAX = 1 << 22
+
+
+def _clogc_table(depth: int) -> np.ndarray:
+    """``c ln c`` for ``c = 0 .. depth`` (0 for c = 0), or an empty array for very large depths."""
+    if depth > CLOGC_TABLE_MAX:
+        return np.zeros(0)
+    c = np.arange(depth + 1, dtype=np.float64)
+    out = np.zeros(depth + 1)
+    out[1:] = c[1:] * np.log(c[1:])
+    return out
+
+
 def repeated_rarefaction_alpha(
     data: Any,
     depth: int,
@@ -287,22 +307,31 @@ def repeated_rarefaction_alpha(
         )
     csr, vals, depth, kept, _ = _prepare(matrix, depth, source=source, ids=ids)
     seq = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
-    children = seq.spawn(int(iterations))
-    sums = {m: np.zeros(kept.size) for m in metrics}
-    means = {m: np.zeros(kept.size) for m in metrics}
-    m2 = {m: np.zeros(kept.size) for m in metrics}
-    for i, child in enumerate(children, start=1):
-        indptr, rdata = _rarefy_aligned(csr, vals, depth, kept, np.random.default_rng(child))
-        values = _alpha_from_aligned(indptr, rdata, metrics)
-        del rdata
-        for m in metrics:
-            sums[m] += values[m]
-            _kernels.welford_update(i, means[m], m2[m], values[m])
+    # the per-row seeds of every iteration, exactly as _rarefy_aligned draws them
+    seeds = np.empty((int(iterations), kept.size), dtype=np.uint64)
+    for i, child in enumerate(seq.spawn(int(iterations))):
+        seeds[i] = _row_seeds(np.random.default_rng(child), kept.size)
+    sums = np.zeros((3, kept.size))
+    run_mean = np.zeros((3, kept.size))
+    m2 = np.zeros((3, kept.size))
+    if kept.size:
+        _kernels.rarefied_alpha_rows(
+            csr.indptr.astype(np.int64, copy=False),
+            vals,
+            kept,
+            np.int64(depth),
+            seeds,
+            _clogc_table(depth),
+            sums,
+            run_mean,
+            m2,
+        )
+    row = {"observed": 0, "shannon": 1, "simpson": 2}
     # The mean is reported as sum / iterations (exact for integer-valued ``observed``); Welford's
     # running mean is only used for the numerically stable sum of squared deviations.
-    means = {m: sums[m] / iterations for m in metrics}
+    means = {m: sums[row[m]] / iterations for m in metrics}
     if iterations > 1:
-        sds = {m: np.sqrt(m2[m] / (iterations - 1)) for m in metrics}
+        sds = {m: np.sqrt(m2[row[m]] / (iterations - 1)) for m in metrics}
     else:
         sds = {m: np.full(kept.size, np.nan) for m in metrics}
     return kept, means, sds
