@@ -6,13 +6,17 @@ import numba
 
 from gutskin._adapter import run_step
 from gutskin.claims.ledger import write_json
+from gutskin.diversity.phylogeny import load_tree
 from gutskin.diversity.pipeline import run_diversity
-from gutskin.io.table import read_biom
+from gutskin.importer import load_imported
 
 
 def main(smk):
     numba.set_num_threads(max(1, min(smk.threads, numba.config.NUMBA_NUM_THREADS)))
-    table = read_biom(smk.input.table)
+    # load_imported reads the table with the dataset's declared ``values`` (counts / relative /
+    # signal): only counts are rarefied
+    import_dir = Path(smk.input.table).parent
+    table, _, _ = load_imported(import_dir)
     summary = run_diversity(
         table,
         depth=int(smk.params.depth),
@@ -23,6 +27,7 @@ def main(smk):
         beta_metrics=list(smk.params.beta_metrics),
         pcoa_dimensions=int(smk.params.pcoa_dimensions),
         out_dir=Path(smk.output.summary).parent,
+        tree=load_tree(import_dir),
     )
     write_json(summary, Path(smk.output.summary))
 

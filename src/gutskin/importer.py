@@ -39,6 +39,7 @@ from .io import (
     read_biom,
     read_samples,
     read_table,
+    read_tree,
     round_counts,
     write_biom,
 )
@@ -57,6 +58,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 TABLE_BIOM = "table.biom"
+TREE_NWK = "tree.nwk"  # gutskin.diversity.phylogeny.TREE_FILE; empty = the dataset has no tree
 SAMPLES_TSV = "samples.tsv"
 IMPORT_JSON = "import.json"
 
@@ -233,9 +235,19 @@ def _write_unavailable(info: dict[str, Any], out_dir: Path, reason: str) -> dict
     info["columns"] = column_types(samples)
     write_biom(_empty_table(info["values"] or "counts"), out_dir / TABLE_BIOM)
     write_samples_tsv(samples, out_dir / SAMPLES_TSV, info["columns"])
+    _write_tree(None, [], out_dir, None)
     _atomic_json(info, out_dir / IMPORT_JSON)
     log.warning("dataset %s is unavailable: %s", info["dataset"], reason)
     return info
+
+
+def _write_tree(
+    tree: Any | None, feature_ids: Any, out_dir: Path, source: str | Path | None
+) -> dict[str, Any] | None:
+    """Write ``tree.nwk`` (pruned to the features; empty without a tree); its summary or ``None``."""
+    from .diversity.phylogeny import import_tree
+
+    return import_tree(tree, feature_ids, out_dir / TREE_NWK, source=source)
 
 
 def _file_of(
@@ -649,6 +661,13 @@ def import_dataset(
     report["missing_kept"] = {c: int(kept[c].isna().sum()) for c in kept.columns}
     info["harmonisation"] = report
     info["columns"] = column_types(kept, report.get("columns"))
+
+    tree, tree_path = None, None
+    if "tree" in (dataset.get("files") or {}):
+        tree_path, tree_fmt = _file_of(name, dataset, manifest, "tree", manifest_path)
+        options = dict((dataset["files"]["tree"] or {}).get("options") or {})
+        tree = read_tree(tree_path, tree_fmt, **options)
+    info["tree"] = _write_tree(tree, sub.feature_ids, out_dir, tree_path)
 
     write_biom(sub, out_dir / TABLE_BIOM, generated_by=f"gutskin {__version__}")
     write_samples_tsv(kept, out_dir / SAMPLES_TSV, info["columns"])

@@ -31,8 +31,11 @@ N_FEATURES = 40
 BMI_MISSING = {"P03", "P11", "P20"}  # written as "n/a"
 
 
-def _cohort(mirror: Path) -> dict[str, dict[str, Any]]:
-    """Write the two files under ``mirror/<host>/…``; return the ``files`` block (url, sha256, format)."""
+def _cohort(mirror: Path, scale: float | None = None) -> dict[str, dict[str, Any]]:
+    """Write the two files under ``mirror/<host>/…``; return the ``files`` block (url, sha256, format).
+
+    With ``scale`` the table holds ``count x scale`` to three decimals (a microarray-like signal).
+    """
     rng = np.random.default_rng(2026)
     subjects = [f"P{i:02d}" for i in range(1, N_AD + N_HC + 1)]
     meta = [
@@ -59,11 +62,14 @@ def _cohort(mirror: Path) -> dict[str, dict[str, Any]]:
         counts[:, i] = rng.multinomial(int(rng.integers(1500, 3000)), p)
     rows = ["taxon\t" + "\t".join(samples) + "\ttaxonomy"]
     rows += [
-        f"OTU{j}\t" + "\t".join(str(v) for v in counts[j]) + f"\t{lineages[j]}"
+        f"OTU{j}\t"
+        + "\t".join(str(v) if scale is None else f"{v * scale:.3f}" for v in counts[j])
+        + f"\t{lineages[j]}"
         for j in range(N_FEATURES)
     ]
+    stem = "otu_counts" if scale is None else "signal"
     files = {
-        "table": ("clinic/v1/otu_counts.tsv", "\n".join(rows) + "\n", "wide_tsv"),
+        "table": (f"clinic/v1/{stem}.tsv", "\n".join(rows) + "\n", "wide_tsv"),
         "samples": ("clinic/v1/sample_sheet.csv", "\n".join(meta) + "\n", "csv"),
     }
     block: dict[str, dict[str, Any]] = {}
@@ -213,6 +219,26 @@ def test_in_the_coverage_map(clinic_run: Path) -> None:
     assert entry["claims"] == ["C90"]
     assert entry["variables"]["bmi"]["n_non_missing"] == 60 - 2 * len(BMI_MISSING)
     assert entry["variables"]["diet_plants"]["n_non_missing"] == 0
+
+
+def test_signal_values_are_not_rarefied(tmp_path: Path) -> None:
+    """A dataset declared ``values: signal`` (e.g. HITChip) reaches diversity as signal, not counts.
+
+    Its non-integer values would stop a counts table at the import check; rarefying them would be
+    wrong. Every sample is kept (no depth applies) and the summary says nothing was rarefied.
+    """
+    dataset = _dataset(_cohort(tmp_path / "mirror", scale=0.731))
+    dataset.update(values="signal", data_type="microarray", rarefaction_depth=10**9)
+    work = _workdir(tmp_path, dataset)
+    proc = run_snakemake(work, "results/diversity/skin_clinic/diversity.json")
+    assert proc.returncode == 0, proc.stderr[-6000:]
+    summary = json.loads((work / "results/diversity/skin_clinic/diversity.json").read_text())
+    assert summary["values"] == "signal"
+    assert summary["rarefied"] is False
+    # a depth of 1e9 would drop every sample if the signal were rarefied as counts
+    assert summary["n_retained"] == 2 * (N_AD + N_HC)
+    alpha = (work / "results/diversity/skin_clinic/alpha.tsv").read_text().splitlines()
+    assert len(alpha) == 1 + 2 * (N_AD + N_HC)
 
 
 @pytest.mark.parametrize(

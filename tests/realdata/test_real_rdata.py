@@ -219,6 +219,13 @@ def test_global_patterns_imported(imported: Callable[[str], Path]) -> None:
     both = samples.dropna(subset=["subject_id"]).groupby("subject_id")["body_site"].agg(set)
     assert sorted(s for s, sites in both.items() if {"gut", "skin"} <= sites) == ["M1", "M3"]
     assert table.depths().min() >= 50000  # rarefaction_depth 50,000 keeps all 26
+    # the tree travels with the import (tree.nwk, pruned to the table's features) to the diversity step
+    from gutskin.diversity.phylogeny import load_tree
+
+    assert info["tree"]["n_tips_source"] == 19216
+    assert info["tree"]["n_tips"] == info["n_features"]
+    tree = load_tree(imported("global_patterns"))
+    assert tree is not None and sum(1 for _ in tree.tips()) == info["n_features"]
 
 
 def test_global_patterns_tree_metrics(r_file, tmp_path: Path) -> None:

@@ -323,8 +323,8 @@ def synthetic_bundle(tmp_path: Path, n_case: int, n_ref: int, ratio_lfc: float) 
         alpha=pd.DataFrame(),
         depth=pd.DataFrame(),
         import_info={"values": "counts"},
+        table_path=path,
     )
-    bundle.table_path = path  # type: ignore[attr-defined]
     return bundle
 
 

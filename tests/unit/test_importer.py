@@ -122,7 +122,13 @@ def test_import_counts_and_outputs(tmp_path: Path, fetched: tuple[dict, dict]) -
     assert info["dropped_examples"] == {"not_in_table": ["S5"], "not_in_mapping": ["S4"]}
     assert info["n_samples"] == 3 and info["n_features"] == 3
     assert info["n_features_removed_empty"] == 1
-    assert sorted(p.name for p in out.iterdir()) == ["import.json", "samples.tsv", "table.biom"]
+    assert sorted(p.name for p in out.iterdir()) == [
+        "import.json",
+        "samples.tsv",
+        "table.biom",
+        "tree.nwk",  # empty: the dataset has no tree
+    ]
+    assert (out / "tree.nwk").stat().st_size == 0 and info["tree"] is None
     assert json.loads((out / "import.json").read_text()) == info
     assert [f["role"] for f in info["files"]] == ["table", "samples"]
 

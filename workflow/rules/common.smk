@@ -156,5 +156,6 @@ def claim_inputs(wildcards):
     for ds in claim.get("datasets", []):
         files[f"{ds}__import"] = f"results/import/{ds}/import.json"
         files[f"{ds}__samples"] = f"results/import/{ds}/samples.tsv"
+        files[f"{ds}__table"] = f"results/import/{ds}/table.biom"
         files[f"{ds}__diversity"] = f"results/diversity/{ds}/diversity.json"
     return files

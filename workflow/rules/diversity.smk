@@ -5,6 +5,7 @@ rule diversity:
     input:
         table="results/import/{dataset}/table.biom",
         info="results/import/{dataset}/import.json",
+        tree="results/import/{dataset}/tree.nwk",
     output:
         alpha="results/diversity/{dataset}/alpha.tsv",
         depth="results/diversity/{dataset}/depth.tsv",

@@ -8,6 +8,7 @@ rule import_dataset:
         table="results/import/{dataset}/table.biom",
         samples="results/import/{dataset}/samples.tsv",
         info="results/import/{dataset}/import.json",
+        tree="results/import/{dataset}/tree.nwk",
     log:
         "logs/import/{dataset}.log",
     conda:

@@ -29,7 +29,10 @@ class DatasetBundle:
     depth
         Per-sample read counts and whether the sample was retained by rarefaction (index ``sample_id``).
     beta_files
-        Metric name -> ``.npz`` file holding ``ids`` and the condensed distance vector.
+        Metric name -> ``.npz`` file holding ``ids`` and the condensed distance vector (metrics the
+        diversity step skipped, e.g. UniFrac without a tree, are left out).
+    table_path
+        The imported (unrarefied) feature table, ``table.biom`` of the import directory.
     """
 
     name: str
@@ -41,6 +44,7 @@ class DatasetBundle:
     beta_files: dict[str, Path] = field(default_factory=dict)
     import_info: dict = field(default_factory=dict)
     diversity_info: dict = field(default_factory=dict)
+    table_path: Path | None = None
     _beta_cache: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict, repr=False)
 
     def beta(self, metric: str, ids: list[str] | np.ndarray) -> np.ndarray:
@@ -123,7 +127,12 @@ def load_bundle(name: str, import_dir: Path, diversity_dir: Path) -> DatasetBund
         if depth_path.exists()
         else pd.DataFrame()
     )
-    beta_files = {p.stem.removeprefix("beta_"): p for p in sorted(diversity_dir.glob("beta_*.npz"))}
+    skipped = set((div_info.get("phylogeny") or {}).get("skipped") or [])
+    beta_files = {
+        metric: p
+        for p in sorted(diversity_dir.glob("beta_*.npz"))
+        if (metric := p.stem.removeprefix("beta_")) not in skipped
+    }
     return DatasetBundle(
         name=name,
         available=bool(info.get("available", False)),
@@ -134,4 +143,5 @@ def load_bundle(name: str, import_dir: Path, diversity_dir: Path) -> DatasetBund
         beta_files=beta_files,
         import_info=info,
         diversity_info=div_info,
+        table_path=import_dir / "table.biom",
     )

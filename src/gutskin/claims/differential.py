@@ -150,10 +150,9 @@ def _params(claim: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
 
 def _feature_table(bundle: DatasetBundle) -> tuple[FeatureTable | None, str | None]:
     """The dataset's canonical (unrarefied) table, or the reason it cannot be had."""
-    path = getattr(bundle, "table_path", None)
-    if path is None:
-        path = Path("results") / "import" / bundle.name / "table.biom"
-    path = Path(path)
+    if bundle.table_path is None:
+        return None, f"no feature table was given for {bundle.name}"
+    path = Path(bundle.table_path)
     if not path.exists():
         return None, f"the feature table of {bundle.name} was not found ({path})"
     table = read_biom(path, values=bundle.import_info.get("values", "counts"))

@@ -1079,6 +1079,13 @@ def _dataset_views(
             )
         steps, facts = _sample_steps(imp, div)
         notes = [str(x) for x in [*(imp.get("notes") or []), *(div.get("notes") or [])] if x]
+        phylo = div.get("phylogeny") or {}
+        if phylo.get("tree") and phylo.get("backend"):
+            notes.append(
+                "Phylogenetic metrics (Faith PD, UniFrac, as configured) computed on the dataset's "
+                f"tree pruned to the {fmt_num(phylo.get('n_tips'))} features present; backend: "
+                f"{phylo['backend']}."
+            )
         depth_df = (depths or {}).get(name)
         qc = None
         if depth_df is not None:
