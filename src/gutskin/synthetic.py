@@ -419,6 +419,8 @@ def _streams(seed: int) -> dict[str, np.random.Generator]:
         "hmp_design",
         "hmp_comm",
         "hmp_counts",
+        # appended last so that adding it left the other streams (and all earlier data) unchanged
+        "agp_diagnoses",
     )
     children = np.random.SeedSequence(seed).spawn(len(names))
     return {n: np.random.default_rng(c) for n, c in zip(names, children, strict=True)}
@@ -791,6 +793,10 @@ AGP_COLUMNS: tuple[str, ...] = (
     "TYPES_OF_PLANTS",
     "ACNE_MEDICATION",
     "ACNE_MEDICATION_OTC",
+    "DIABETES",
+    "MIGRAINE",
+    "ASTHMA",
+    "SEASONAL_ALLERGIES",
     "DESCRIPTION",
 )
 
@@ -801,10 +807,32 @@ def _gut_shannon_scale(n_support: int) -> tuple[float, float]:
     return 0.65 * ln_s, 0.09 * ln_s
 
 
+#: Other self-reported diagnoses of the AGP survey: raw column -> (answers, shares, share missing).
+#: Shares roughly as in the 2014 release (e.g. seasonal allergies 41 %, migraine 12 %, asthma 9 %).
+AGP_OTHER_DIAGNOSES: dict[str, tuple[tuple[str, ...], tuple[float, ...], float]] = {
+    "DIABETES": (("I do not have diabetes", "Type II", "Type I"), (0.973, 0.018, 0.009), 0.03),
+    "MIGRAINE": (("no", "yes"), (0.88, 0.12), 0.045),
+    "ASTHMA": (("no", "yes"), (0.91, 0.09), 0.045),
+    "SEASONAL_ALLERGIES": (("no", "yes"), (0.59, 0.41), 0.045),
+}
+
+
+def _agp_other_diagnoses(subj: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
+    """Add the other diagnoses (independent of everything else: no planted effect) to ``subj``."""
+    subj = subj.copy()
+    n = len(subj)
+    for col, (answers, shares, missing) in AGP_OTHER_DIAGNOSES.items():
+        values = np.array(answers, dtype=object)[_categorical(rng, n, answers, shares)]
+        values[_mask(rng, n, missing)] = NO_DATA
+        subj[col] = values
+    return subj
+
+
 def _simulate_agp(
     scenario: Scenario, streams: dict[str, np.random.Generator], feat: _Features
 ) -> SyntheticDataset:
     subj, samples = _agp_design(scenario, streams["agp_design"])
+    subj = _agp_other_diagnoses(subj, streams["agp_diagnoses"])
     rng = streams["agp_comm"]
     f = feat.ids.size
     m = len(samples)
@@ -878,6 +906,7 @@ def _simulate_agp(
                 "TYPES_OF_PLANTS": rec["TYPES_OF_PLANTS"],
                 "ACNE_MEDICATION": rec["ACNE_MEDICATION"],
                 "ACNE_MEDICATION_OTC": rec["ACNE_MEDICATION_OTC"],
+                **{col: rec[col] for col in AGP_OTHER_DIAGNOSES},
                 "DESCRIPTION": desc.format(side=samples.at[i, "side"]),
             }
         )

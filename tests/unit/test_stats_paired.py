@@ -318,3 +318,29 @@ def test_spearman_input_validation() -> None:
         spearman_permutation([1, 1, 1, 1], [1, 2, 3, 4], permutations=0)
     with pytest.raises(StatsInputError, match="alternative"):
         spearman_permutation([1, 2, 3, 4], [1, 2, 3, 4], alternative="bigger")
+
+
+def test_mantel_permutations_do_not_depend_on_the_thread_count() -> None:
+    """The permutation loops run in parallel; every thread count must give the same bits."""
+    import numba
+
+    rng = np.random.default_rng(11)
+    pts = rng.normal(size=(40, 3))
+    x = squareform(scipy.spatial.distance.pdist(pts))
+    y = squareform(scipy.spatial.distance.pdist(pts + rng.normal(scale=2.0, size=pts.shape)))
+    z = squareform(scipy.spatial.distance.pdist(rng.normal(size=(40, 2))))
+    perms = np.array([rng.permutation(40) for _ in range(257)])
+    before = numba.get_num_threads()
+    try:
+        numba.set_num_threads(1)
+        one = paired_mod._perm_dot(x, y, perms), *paired_mod._perm_dot2(x, y, z, perms)
+        numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
+        many = paired_mod._perm_dot(x, y, perms), *paired_mod._perm_dot2(x, y, z, perms)
+    finally:
+        numba.set_num_threads(before)
+    for a, b in zip(one, many, strict=True):
+        np.testing.assert_array_equal(a, b)
+    # and each slot is the permuted cross-product a hand loop gives
+    k = 5
+    iu = np.triu_indices(40, 1)
+    assert one[0][k] == pytest.approx(float(np.sum(x[np.ix_(perms[k], perms[k])][iu] * y[iu])))

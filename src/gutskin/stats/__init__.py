@@ -20,6 +20,17 @@ Paired sites (:mod:`gutskin.stats.paired`)
     :class:`ProcrustesResult`.
 Multiple testing (:mod:`gutskin.stats.multiple`)
     :func:`holm`, :func:`bh`.
+Beta diversity (:mod:`gutskin.stats.permanova`)
+    ``permanova.permanova`` (marginal terms, Freedman–Lane, strata; not re-exported: the name is the
+    module's) → :class:`PermanovaResult`; :func:`permdisp` → :class:`PermdispResult`.
+Meta-analysis (:mod:`gutskin.stats.meta`)
+    :func:`random_effects` (REML / DL / PM τ², I², 95 % prediction interval) → :class:`MetaResult`.
+Logistic regression (:mod:`gutskin.stats.logistic`)
+    :func:`logit_robust`, :func:`logit_firth` → :class:`LogisticResult`; :func:`exact_odds_ratio`.
+Mixed models (:mod:`gutskin.stats.mixed`)
+    :func:`mixed_random_intercept` → :class:`MixedResult`; :func:`mixed_power`.
+Differential abundance (:mod:`gutskin.stats.da`)
+    ANCOM-BC and Dirichlet-multinomial tests with their consensus (imported on use: scikit-bio).
 Verdicts (:mod:`gutskin.stats.verdict`)
     :class:`Evidence`, :class:`Verdict`, :func:`decide`, :func:`not_testable`, :data:`VERDICTS`,
     :data:`LABELS`.
@@ -34,6 +45,9 @@ from __future__ import annotations
 from ._util import StatsInputError
 from .effects import hedges_g, hedges_g_from_beta, hedges_j
 from .equivalence import TostResult, tost, tost_correlation
+from .logistic import LogisticResult, exact_odds_ratio, logit_firth, logit_robust
+from .meta import MetaResult, random_effects
+from .mixed import MixedResult, mixed_power, mixed_random_intercept
 from .multiple import bh, holm
 from .paired import (
     CorrelationResult,
@@ -45,6 +59,7 @@ from .paired import (
     protest,
     spearman_permutation,
 )
+from .permanova import PermanovaResult, PermdispResult, permdisp
 from .power import (
     correlation_power,
     min_detectable_g,
@@ -61,7 +76,12 @@ __all__ = [
     "VERDICTS",
     "CorrelationResult",
     "Evidence",
+    "LogisticResult",
     "MantelResult",
+    "MetaResult",
+    "MixedResult",
+    "PermanovaResult",
+    "PermdispResult",
     "ProcrustesResult",
     "RegressionResult",
     "StatsInputError",
@@ -71,19 +91,26 @@ __all__ = [
     "bh",
     "correlation_power",
     "decide",
+    "exact_odds_ratio",
     "hedges_g",
     "hedges_g_from_beta",
     "hedges_j",
     "holm",
+    "logit_firth",
+    "logit_robust",
     "mantel",
     "min_detectable_g",
     "min_detectable_r",
+    "mixed_power",
+    "mixed_random_intercept",
     "n_per_group",
     "not_testable",
     "ols_hc3",
     "partial_mantel",
+    "permdisp",
     "procrustes",
     "protest",
+    "random_effects",
     "regression_term_power",
     "rlm_huber",
     "spearman_permutation",

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
 from scipy import stats
 from scipy.spatial.distance import squareform
 
@@ -323,12 +323,16 @@ def _transform(v: np.ndarray, method: str) -> np.ndarray:
     return stats.rankdata(v) if method == "spearman" else v
 
 
-@njit(cache=True)
+@njit(cache=True, parallel=True)
 def _perm_dot(xs: np.ndarray, ys: np.ndarray, perms: np.ndarray) -> np.ndarray:  # pragma: no cover
-    """For each permutation p: sum_{i<j} xs[p_i, p_j] * ys[i, j] (numba)."""
+    """For each permutation p: sum_{i<j} xs[p_i, p_j] * ys[i, j] (numba).
+
+    Permutations run in parallel over numba's threads; each one's sum is accumulated serially in a fixed
+    order and written to its own slot, so the result is the same for any thread count.
+    """
     n_perm, n = perms.shape
     out = np.empty(n_perm)
-    for k in range(n_perm):
+    for k in prange(n_perm):
         p = perms[k]
         s = 0.0
         for i in range(n - 1):
@@ -339,7 +343,7 @@ def _perm_dot(xs: np.ndarray, ys: np.ndarray, perms: np.ndarray) -> np.ndarray: 
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, parallel=True)
 def _perm_dot2(
     xs: np.ndarray, ys: np.ndarray, zs: np.ndarray, perms: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover
@@ -347,7 +351,7 @@ def _perm_dot2(
     n_perm, n = perms.shape
     out_y = np.empty(n_perm)
     out_z = np.empty(n_perm)
-    for k in range(n_perm):
+    for k in prange(n_perm):
         p = perms[k]
         sy = 0.0
         sz = 0.0
