@@ -175,6 +175,33 @@ def test_testable_claims_are_preregistered(raw_claims: list[dict[str, Any]]) -> 
     assert analysis_problems(raw_claims) == []
 
 
+def test_primary_family_is_that_of_the_claims_register(claims: list[dict[str, Any]]) -> None:
+    # CLAIMS.md §3.5: one primary hypothesis per testable claim — C3, C8-A, C8-B, C9, C10(a), C25, C26, C32
+    # (C8-A and C8-B are separate primaries: C8 and C8b). Everything else is secondary.
+    primary = [c["id"] for c in claims if c["primary"]]
+    assert primary == ["C3", "C8", "C8b", "C9", "C10", "C25", "C26", "C32"]
+
+
+def test_registered_analyses(claims: list[dict[str, Any]]) -> None:
+    # the claims the report tests today (README "What it does"), with their runners and datasets
+    analysed = {c["id"]: (c["analysis"], c["datasets"]) for c in claims if c.get("analysis")}
+    assert analysed == {
+        "C3": ("comorbidity_logistic", ["agp_2014"]),
+        "C8": ("alpha_condition", ["agp_2014"]),
+        "C8b": ("alpha_condition", ["agp_2014", "psoriasis_gut_qqwxp1987"]),
+        "C9": ("paired_mirror", ["hmp_v35"]),
+        "C10": ("differential_abundance", ["agp_2014"]),
+        "C18b": ("longitudinal_mixed", ["ad_skin_khadka2021"]),
+        "C20": ("longitudinal_mixed", ["hitchip_peerj32"]),
+        "C25": ("alpha_exposure", ["agp_2014"]),
+        "C25b": ("longitudinal_mixed", ["hitchip_dietswap"]),
+        "C32": ("alpha_exposure", ["agp_2014"]),
+    }
+    unavailable = [c["id"] for c in claims if c["data_unavailable"]]
+    assert unavailable == ["C20b", "C21", "C26", "C27", "C28"]
+    assert not set(unavailable) & set(analysed)
+
+
 def test_claims_marked_untestable_explain_what_would_test_them(
     claims: list[dict[str, Any]],
 ) -> None:

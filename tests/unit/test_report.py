@@ -677,6 +677,27 @@ def test_untestable_claim_with_nothing_but_id_and_verdict(figure_root: Path) -> 
     assert "Association is not causation" not in html  # verdict not_testable, no testable flag
 
 
+def test_intervention_design_gets_its_own_caution(figure_root: Path) -> None:
+    """A before/after trial is not called cross-sectional; it is told it measured no skin outcome."""
+    base = {"verdict": "inconclusive", "testable": "proxy", "claim_type": "causal"}
+    claims = [
+        {**base, "id": "C20", "analysis": "longitudinal_mixed", "design": "group_by_time"},
+        {**base, "id": "C18b", "analysis": "longitudinal_mixed", "design": "group"},
+        {**base, "id": "C8", "analysis": "alpha_condition"},
+    ]
+    html = render(figure_root, claims=claims, previous_claims=[])
+
+    def section(cid: str) -> str:
+        start = html.index(f'id="{cid}"')
+        return html[start : html.index("</aside>", start)]
+
+    trial = section("C20")
+    assert "before/after comparison" in trial and "no skin outcome was measured" in trial
+    assert "cross-sectional" not in trial
+    assert "observational comparisons (repeated visits" in section("C18b")
+    assert "These are cross-sectional observations" in section("C8")
+
+
 # --------------------------------------------------------------------------------------------------------
 # Number formatting (expected strings written out by hand)
 # --------------------------------------------------------------------------------------------------------

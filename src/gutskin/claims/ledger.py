@@ -49,6 +49,12 @@ def _claim_entry(claim: dict[str, Any]) -> dict[str, Any]:
     )
     out = {k: claim.get(k) for k in keep if k in claim}
     out["caveats"] = list(claim.get("caveats", []))
+    if claim.get("analysis"):
+        out["analysis"] = claim["analysis"]
+        # the study design, where the runner has one (longitudinal_mixed: group_by_time / group)
+        design = (claim.get("params") or {}).get("design")
+        if design:
+            out["design"] = str(design)
     return out
 
 

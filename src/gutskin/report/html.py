@@ -726,6 +726,7 @@ def _claim_view(
         "location": ck.text(claim, "location"),
         "hypothesis": ck.text(claim, "hypothesis"),
         "claim_type": ck.text(claim, "claim_type"),
+        "design": ck.text(claim, "design"),
         "testable_text": ck.text(claim, "testable"),
         "testable": _is_testable(claim, str(verdict)),
         "verdict": verdict,
