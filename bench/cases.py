@@ -391,15 +391,15 @@ def _read_compare(a: dict[str, np.ndarray], b: dict[str, np.ndarray]) -> dict[st
 
 
 # ------------------------------------------------------------------------------------------------
-# UniFrac (unweighted): gutskin's phylogeny module vs skbio's engines vs the bench's own kernel
+# UniFrac: gutskin's compiled kernels (gutskin.diversity.unifrac_gram) and the workflow's route
+# (gutskin.diversity.phylogeny.unifrac, which uses them when Striped UniFrac is not installed) vs
+# scikit-bio's two engines
 # ------------------------------------------------------------------------------------------------
 
 
 def _prep_unifrac(params: dict[str, Any]) -> dict[str, Any]:
-    from . import unifrac_nb
-
     x = rarefied(params)
-    tree, fids = unifrac_nb.random_tree(x.shape[1], seed=int(params["seed"]))
+    tree, fids = synth.random_tree(x.shape[1], seed=int(params["seed"]))
     return {
         "csr": x,
         "ids": _ids(x.shape[0]),
@@ -409,23 +409,39 @@ def _prep_unifrac(params: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _prep_unifrac_weighted(params: dict[str, Any]) -> dict[str, Any]:
+    d = _prep_unifrac(params)
+    d["dense"] = d["csr"].toarray().astype(np.int64)
+    return d
+
+
 def _unifrac_ours(d: dict[str, Any]) -> np.ndarray:
-    from . import unifrac_nb
+    from gutskin.diversity.unifrac_gram import unweighted_unifrac
 
-    return unifrac_nb.unweighted_unifrac(d["csr"], d["tree"], d["fids"])
+    return unweighted_unifrac(d["csr"], d["tree"], d["fids"])
 
 
-def _unifrac_skbio(engine: str) -> Callable[[dict[str, Any]], np.ndarray]:
+def _unifrac_weighted_ours(d: dict[str, Any]) -> np.ndarray:
+    from gutskin.diversity.unifrac_gram import weighted_normalized_unifrac
+
+    return weighted_normalized_unifrac(d["csr"], d["tree"], d["fids"])
+
+
+def _unifrac_skbio(
+    engine: str, metric: str = "unweighted_unifrac"
+) -> Callable[[dict[str, Any]], np.ndarray]:
     def run(d: dict[str, Any]) -> np.ndarray:
         from skbio.diversity import beta_diversity
 
+        kw = {"normalized": True} if metric == "weighted_unifrac" else {}
         return beta_diversity(
-            "unweighted_unifrac",
+            metric,
             d["dense"],
             d["ids"],
             taxa=list(d["fids"]),
             tree=d["tree"],
             engine=engine,
+            **kw,
         ).condensed_form()
 
     return run
@@ -540,7 +556,7 @@ CASES: dict[str, Case] = {
         ),
         Case(
             "unifrac",
-            "unweighted UniFrac (bench's numba Gram kernel)",
+            "unweighted UniFrac, gutskin's compiled kernel (gutskin.diversity.unifrac_gram)",
             "skbio beta_diversity('unweighted_unifrac'), default engine",
             _prep_unifrac,
             _unifrac_ours,
@@ -560,11 +576,22 @@ CASES: dict[str, Case] = {
         ),
         Case(
             "unifrac_gutskin",
-            "unweighted UniFrac, gutskin.diversity.phylogeny.unifrac",
+            "unweighted UniFrac, the workflow's route (gutskin.diversity.phylogeny.unifrac: checks, "
+            "pruning, then Striped UniFrac if installed, else gutskin's kernel)",
             "skbio beta_diversity('unweighted_unifrac'), default engine",
             _prep_unifrac,
             _unifrac_gutskin,
             _unifrac_skbio("cython"),
+            _condensed,
+            lambda a, b: _max_abs(a, b, "condensed", 1e-9),
+        ),
+        Case(
+            "unifrac_weighted",
+            "normalised weighted UniFrac, gutskin's compiled kernel (gutskin.diversity.unifrac_gram)",
+            "skbio beta_diversity('weighted_unifrac', normalized=True), default engine",
+            _prep_unifrac_weighted,
+            _unifrac_weighted_ours,
+            _unifrac_skbio("cython", "weighted_unifrac"),
             _condensed,
             lambda a, b: _max_abs(a, b, "condensed", 1e-9),
         ),

@@ -48,7 +48,7 @@ QUICK_CASES = (
     "alpha_repeated",
     "read",
 )
-UNIFRAC_CASES = ("unifrac", "unifrac_skbio_numba", "unifrac_gutskin")
+UNIFRAC_CASES = ("unifrac", "unifrac_skbio_numba", "unifrac_gutskin", "unifrac_weighted")
 #: All-pairs cases measured at American-Gut scale by ``--full``.
 FULL_CASES = ("braycurtis", "jaccard", "robust_aitchison", "pcoa", "alpha_repeated")
 FULL_SIZES = (7_500, 15_000, 30_000)
@@ -134,6 +134,8 @@ def measure(
         # JIT warm-up for gutskin's kernels (loading numba's cache; negligible at large N, where a
         # warm-up run would cost minutes); the baselines have no JIT to warm
         "warmup": impl == "ours" and n <= 5000,
+        # one extra, untimed call under tracemalloc: only where it is cheap
+        "tracemalloc": n <= 5000,
     }
     env = child_env(args)
     t0 = time.perf_counter()
@@ -294,6 +296,19 @@ def markdown(report: dict[str, Any]) -> str:
                 f"| {case} | " + " | ".join(cells) + f" | {report['full']['exponents'][case]:.2f} "
                 f"| {verdict} |"
             )
+    if report.get("full") and report["full"].get("pcoa_vs_eigh"):
+        r = report["full"]["pcoa_vs_eigh"]
+        b = r.get("baseline_run", {})
+        agree = r.get("agreement", {})
+        lines += [
+            "",
+            f"PCoA at {r['n']:,} samples: gutskin {_fmt_s(r['ours']['median'])} "
+            f"(peak RSS {r['ours']['peak_rss_mb'] / 1024:.2f} GiB) vs scikit-bio eigh "
+            f"{_fmt_s(b.get('median', float('nan')))} (peak RSS "
+            f"{b.get('peak_rss_mb', float('nan')) / 1024:.2f} GiB): {r.get('ratio', float('nan')):.1f}×; "
+            f"largest coordinate difference {agree.get('max_abs_diff', float('nan')):.1e} of the "
+            "axis scale (1 run each).",
+        ]
     if report.get("dag"):
         d = report["dag"]
         lines += ["", "Diversity step of the workflow (`gutskin.diversity.run_diversity`):", ""]
@@ -377,6 +392,9 @@ def main(argv: list[str] | None = None) -> int:
                 full["exponents"][case] = exponent(
                     list(FULL_SIZES), [rows[str(s)]["median"] for s in FULL_SIZES]
                 )
+            # exact PCoA (scikit-bio eigh) is still feasible at 10,000 samples: compare there
+            one = argparse.Namespace(**{**vars(args), "repeats": 1})
+            full["pcoa_vs_eigh"] = run_case("pcoa", 10_000, [5_000, 10_000], one)
             report["full"] = full
         if args.dag:
             from .dag import run_dag

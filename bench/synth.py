@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
@@ -205,3 +206,27 @@ def write_table(csr: sp.csr_array, path: Path, *, fmt: str = "hdf5") -> None:
             a, b = csc.indptr[j], csc.indptr[j + 1]
             col[csc.indices[a:b]] = csc.data[a:b].astype(np.int64)
             fh.write(fids[j] + "\t" + "\t".join(map(str, col.tolist())) + "\n")
+
+
+def random_tree(n_tips: int, *, seed: int = 0) -> tuple[Any, np.ndarray]:
+    """A random rooted binary tree (skbio ``TreeNode``) with tips ``F0 .. F{n-1}``, for UniFrac.
+
+    Built by joining random pairs of subtrees (a coalescent-like topology); branch lengths are
+    exponential with mean 0.1. Returns the tree and the tip names in feature order.
+    """
+    from skbio import TreeNode
+
+    rng = np.random.default_rng(seed)
+    names = np.array([f"F{j}" for j in range(n_tips)])
+    nodes = [TreeNode(name=str(nm), length=float(rng.exponential(0.1))) for nm in names]
+    while len(nodes) > 1:
+        i, j = rng.choice(len(nodes), size=2, replace=False)
+        a, b = nodes[i], nodes[j]
+        for k in sorted((i, j), reverse=True):
+            nodes[k] = nodes[-1]
+            nodes.pop()
+        parent = TreeNode(length=float(rng.exponential(0.1)), children=[a, b])
+        nodes.append(parent)
+    root = nodes[0]
+    root.length = None
+    return root, names

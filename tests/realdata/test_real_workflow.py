@@ -73,3 +73,40 @@ def test_both_claims_get_verdicts(real_run: Path) -> None:
         assert claims[cid]["reason"]
     html = (real_run / "results/report.html").read_text()
     assert "American Gut" in html and "Human Microbiome Project" in html
+
+
+def test_all_seven_datasets_in_the_run_and_the_coverage_map(real_run: Path) -> None:
+    datasets = yaml.safe_load((REPO / "config" / "datasets.yaml").read_text())["datasets"]
+    cov = json.loads((real_run / "results/coverage.json").read_text())
+    assert set(cov["datasets"]) == set(datasets)
+    assert (
+        len(datasets) >= 8
+    )  # DATASETS.md's seven sources (HITChip counts as three tables) and more
+    for name in datasets:
+        info = json.loads((real_run / f"results/import/{name}/import.json").read_text())
+        assert info["available"] is True, (name, info.get("reason"))
+    # the HITChip tables are signal: never rarefied
+    for name in ("hitchip_peerj32", "hitchip_dietswap", "hitchip_atlas1006"):
+        div = json.loads((real_run / f"results/diversity/{name}/diversity.json").read_text())
+        assert div["values"] == "signal" and div["rarefied"] is False
+
+
+def test_tree_metrics_where_a_tree_exists(real_run: Path) -> None:
+    import numpy as np
+    import pandas as pd
+
+    gp = json.loads((real_run / "results/diversity/global_patterns/diversity.json").read_text())
+    assert gp["phylogeny"]["tree"] is True and gp["phylogeny"]["skipped"] == []
+    alpha = pd.read_csv(real_run / "results/diversity/global_patterns/alpha.tsv", sep="\t")
+    assert len(alpha) == 26 and (alpha["faith_pd_mean"] > 0).all()
+    for metric in ("unweighted_unifrac", "weighted_unifrac"):
+        with np.load(real_run / f"results/diversity/global_patterns/beta_{metric}.npz") as npz:
+            assert npz["ids"].size == 26
+    # a dataset without a tree says so instead of inventing numbers
+    agp = json.loads((real_run / "results/diversity/agp_2014/diversity.json").read_text())
+    assert agp["phylogeny"]["tree"] is False
+    assert set(agp["phylogeny"]["skipped"]) == {
+        "faith_pd",
+        "unweighted_unifrac",
+        "weighted_unifrac",
+    }

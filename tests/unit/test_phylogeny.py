@@ -80,17 +80,19 @@ def _table(counts: np.ndarray = COUNTS, values: str = "counts") -> FeatureTable:
 
 
 # ---------------------------------------------------------------------- hand-computed values
-def test_faith_pd_matches_hand_computation() -> None:
-    got = faith_pd(_table(), _tree(), backend="skbio")
+@pytest.mark.parametrize("backend", ["skbio", "gutskin"])
+def test_faith_pd_matches_hand_computation(backend: str) -> None:
+    got = faith_pd(_table(), _tree(), backend=backend)
     np.testing.assert_allclose(got, FAITH, rtol=0, atol=1e-12)
 
 
+@pytest.mark.parametrize("backend", ["skbio", "gutskin"])
 @pytest.mark.parametrize(
     ("metric", "expected"),
     [("unweighted_unifrac", UNWEIGHTED), ("weighted_unifrac", WEIGHTED)],
 )
-def test_unifrac_matches_hand_computation(metric: str, expected: list[float]) -> None:
-    got = unifrac(_table(), _tree(), metric, backend="skbio")
+def test_unifrac_matches_hand_computation(metric: str, expected: list[float], backend: str) -> None:
+    got = unifrac(_table(), _tree(), metric, backend=backend)
     np.testing.assert_allclose(got, expected, rtol=0, atol=1e-12)
 
 
@@ -120,13 +122,21 @@ def test_unifrac_backend_agrees_with_skbio() -> None:
             unifrac(table, tree, metric, backend="skbio"),
             atol=1e-6,
         )
+        np.testing.assert_allclose(
+            unifrac(table, tree, metric, backend="unifrac"),
+            unifrac(table, tree, metric, backend="gutskin"),
+            atol=1e-6,
+        )
 
 
 def test_backend_name() -> None:
     assert backend_name("skbio") == "skbio"
-    assert backend_name() == ("unifrac" if unifrac_available() else "skbio")
+    assert backend_name("gutskin", metric="weighted_unifrac") == "gutskin"
+    assert backend_name() == ("unifrac" if unifrac_available() else "gutskin")
     with pytest.raises(InputError, match="unknown phylogenetic back end"):
         backend_name("fastunifrac")
+    with pytest.raises(InputError, match="unknown phylogenetic metric"):
+        backend_name(metric="generalized_unifrac")
     if not unifrac_available():
         with pytest.raises(InputError, match="not installed"):
             backend_name("unifrac")
@@ -330,6 +340,11 @@ def test_run_diversity_with_a_tree(tmp_path: Path) -> None:
     assert summary["phylogeny"]["tree"] is True
     assert summary["phylogeny"]["skipped"] == []
     assert summary["phylogeny"]["n_tips"] == 4
+    backend = backend_name()  # the same for every tree metric: unifrac if installed, else gutskin
+    assert summary["phylogeny"]["backend"] == backend
+    assert summary["phylogeny"]["backends"] == {
+        m: backend for m in ("faith_pd", "unweighted_unifrac", "weighted_unifrac")
+    }
 
 
 def test_run_diversity_without_a_tree_skips_tree_metrics(tmp_path: Path) -> None:

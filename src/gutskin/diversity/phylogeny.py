@@ -20,15 +20,28 @@ Definitions
 
 Back ends
 ---------
-The `Striped UniFrac <https://github.com/biocore/unifrac>`_ package (``import unifrac``; a native
-library only conda/bioconda provides — see ``environment.yml``) is used when it can be imported;
-otherwise scikit-bio's implementation (:func:`skbio.diversity.alpha_diversity` ``"faith_pd"``,
-:func:`skbio.diversity.beta_diversity` ``"unweighted_unifrac"`` / ``"weighted_unifrac"`` with
-``normalized=True``). Both give the same numbers (a test checks it when ``unifrac`` is installed).
-scikit-bio takes integer counts only: presence/absence is passed for Faith PD and unweighted UniFrac
-(exact), and non-integer abundances (``values: relative`` / ``signal``) are passed to weighted UniFrac
-as proportions scaled to integers (``round(p · 2^40)``, a relative error below 1e-12; a present feature
-never rounds to absent).
+Per metric, the first available of:
+
+``"unifrac"``
+    The `Striped UniFrac <https://github.com/biocore/unifrac>`_ package (``import unifrac``; a native
+    library only conda/bioconda provides — see ``environment.yml``), when it can be imported.
+``"gutskin"``
+    gutskin's own numba kernels (:mod:`gutskin.diversity.unifrac_gram`) for the metrics in
+    :data:`GUTSKIN_METRICS` (all three): branch coverage of each sample, unweighted UniFrac as a Gram
+    product, normalised weighted UniFrac as Bray–Curtis of branch-weighted proportions. The route of
+    pip-only installs.
+``"skbio"``
+    scikit-bio (:func:`skbio.diversity.alpha_diversity` ``"faith_pd"``,
+    :func:`skbio.diversity.beta_diversity` ``"unweighted_unifrac"`` / ``"weighted_unifrac"`` with
+    ``normalized=True``), for a metric the others do not cover, or when asked for.
+
+All give the same numbers (tests: ``unifrac`` against scikit-bio when it is installed, gutskin against
+scikit-bio to 1e-9). :func:`backend_name` tells which one a metric uses; the diversity summary
+(``diversity.json``, key ``phylogeny``) records it. scikit-bio takes integer counts only:
+presence/absence is passed for Faith PD and unweighted UniFrac (exact), and non-integer abundances
+(``values: relative`` / ``signal``) are passed to weighted UniFrac as proportions scaled to integers
+(``round(p · 2^40)``, a relative error below 1e-12; a present feature never rounds to absent); the
+gutskin kernels take the values as they are.
 
 Rarefaction
 -----------
@@ -52,14 +65,18 @@ import numpy as np
 import scipy.sparse as sp
 
 from ..errors import InputError
+from . import unifrac_gram
 from ._common import as_csr, default_ids, split_table
 from .rarefy import _prepare, rarefy_counts
 
 __all__ = [
+    "BACKENDS",
+    "GUTSKIN_METRICS",
     "PHYLO_ALPHA_METRICS",
     "PHYLO_BETA_METRICS",
     "TREE_FILE",
     "backend_name",
+    "backend_summary",
     "faith_pd",
     "import_tree",
     "load_tree",
@@ -78,6 +95,10 @@ PHYLO_ALPHA_METRICS: tuple[str, ...] = ("faith_pd",)
 PHYLO_BETA_METRICS: tuple[str, ...] = ("unweighted_unifrac", "weighted_unifrac")
 #: The tree stored next to an imported table (``results/import/{dataset}/tree.nwk``).
 TREE_FILE = "tree.nwk"
+#: Back ends, in the order they are preferred (see the module docs).
+BACKENDS: tuple[str, ...] = ("unifrac", "gutskin", "skbio")
+#: Metrics gutskin's own kernels compute (:mod:`gutskin.diversity.unifrac_gram`).
+GUTSKIN_METRICS: tuple[str, ...] = ("faith_pd", "unweighted_unifrac", "weighted_unifrac")
 
 _SCALE = float(2**40)
 
@@ -92,28 +113,69 @@ def unifrac_available() -> bool:
     return True
 
 
-def backend_name(backend: str | None = None) -> str:
-    """The back end to use: ``"unifrac"`` when importable (or asked for), else ``"skbio"``.
+def backend_name(backend: str | None = None, *, metric: str | None = None) -> str:
+    """The back end that computes ``metric`` (without a metric: the preferred back end).
+
+    With ``backend=None``: ``"unifrac"`` when the Striped UniFrac package can be imported, else
+    ``"gutskin"`` for the metrics in :data:`GUTSKIN_METRICS` (and when no metric is named), else
+    ``"skbio"``. A back end asked for by name is checked and returned.
 
     Raises
     ------
     InputError
-        If ``backend`` is not ``None``, ``"unifrac"`` or ``"skbio"``, or ``"unifrac"`` is asked for
-        but cannot be imported.
+        If ``backend`` or ``metric`` is unknown, ``"unifrac"`` is asked for but cannot be imported, or
+        ``"gutskin"`` is asked for a metric it does not compute.
     """
-    if backend is None:
-        return "unifrac" if unifrac_available() else "skbio"
-    if backend not in ("unifrac", "skbio"):
+    if metric is not None and metric not in (*PHYLO_ALPHA_METRICS, *PHYLO_BETA_METRICS):
         raise InputError(
-            None, f"unknown phylogenetic back end {backend!r}", hint="use unifrac or skbio"
+            None,
+            f"unknown phylogenetic metric {metric!r}",
+            hint=f"choose from {[*PHYLO_ALPHA_METRICS, *PHYLO_BETA_METRICS]}",
+        )
+    if backend is None:
+        if unifrac_available():
+            return "unifrac"
+        return "gutskin" if metric is None or metric in GUTSKIN_METRICS else "skbio"
+    if backend not in BACKENDS:
+        raise InputError(
+            None,
+            f"unknown phylogenetic back end {backend!r}",
+            hint=f"use one of {', '.join(BACKENDS)}",
         )
     if backend == "unifrac" and not unifrac_available():
         raise InputError(
             None,
             "the Striped UniFrac package (unifrac) is not installed",
-            hint="install it with conda (conda install -c bioconda unifrac) or use backend='skbio'",
+            hint="install it with conda (conda install -c bioconda unifrac) or use "
+            "backend='gutskin' (gutskin's own kernels) or 'skbio'",
+        )
+    if backend == "gutskin" and metric is not None and metric not in GUTSKIN_METRICS:
+        raise InputError(
+            None,
+            f"gutskin's kernels do not compute {metric}",
+            hint="use backend='skbio' or leave the back end unset",
         )
     return backend
+
+
+def backend_summary(metrics: Sequence[str]) -> tuple[str | None, dict[str, str]]:
+    """The back end of each phylogenetic metric, and one string for all of them.
+
+    Returns
+    -------
+    backend : str or None
+        The back end's name when every metric uses the same one, else ``"metric: name; ..."``;
+        ``None`` for no metric.
+    backends : dict
+        Metric -> back end name.
+    """
+    backends = {str(m): backend_name(metric=str(m)) for m in metrics}
+    names = sorted(set(backends.values()))
+    if not names:
+        return None, backends
+    if len(names) == 1:
+        return names[0], backends
+    return "; ".join(f"{m}: {b}" for m, b in backends.items()), backends
 
 
 # ---------------------------------------------------------------------- trees
@@ -379,11 +441,12 @@ def _as_integers(block: np.ndarray) -> np.ndarray:
 
 
 class _Engine:
-    """A checked, pruned tree and the back end that computes on it.
+    """A checked, pruned tree and the back ends that compute on it.
 
     The tree is checked and pruned once (:func:`prepare_tree`); later calls only map the table's
-    features onto it (both back ends accept a tree with more tips than the table has features). For
-    the ``unifrac`` back end the tree is written to a temporary Newick file once.
+    features onto it (every back end accepts a tree with more tips than the table has features). For
+    the ``unifrac`` back end the tree is written to a temporary Newick file once; for ``gutskin`` it
+    is turned into postorder arrays once.
     """
 
     def __init__(
@@ -394,8 +457,11 @@ class _Engine:
         source: str | Path | None,
     ) -> None:
         self.tree = prepare_tree(tree, feature_ids, source=source)
-        self.backend = backend_name(backend)
+        self.requested = backend
+        self.source = source
+        backend_name(backend)  # an unknown or unavailable back end fails here, before any work
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
+        self._arrays: unifrac_gram.PostorderTree | None = None
 
     def __enter__(self) -> _Engine:
         return self
@@ -443,6 +509,34 @@ class _Engine:
             )
         return np.asarray(dm.condensed_form(), dtype=np.float64)
 
+    # -- gutskin's kernels ----------------------------------------------------------------------
+    def _postorder(self) -> unifrac_gram.PostorderTree:
+        if self._arrays is None:
+            # prepare_tree has checked the tree
+            self._arrays = unifrac_gram.PostorderTree.from_tree(
+                self.tree, source=self.source, checked=True
+            )
+        return self._arrays
+
+    def _present(self, csr: sp.csr_array, fids: np.ndarray) -> tuple[sp.csr_array, np.ndarray]:
+        """The columns of features present in some row (the pruned tree holds only those)."""
+        cols = _dense_columns(csr)
+        if cols.size == csr.shape[1]:
+            return csr, fids
+        return csr[:, cols], fids[cols]
+
+    def _gutskin_alpha(self, csr: sp.csr_array, fids: np.ndarray) -> np.ndarray:
+        csr, fids = self._present(csr, fids)
+        return unifrac_gram.faith_pd(csr, self._postorder(), fids, source=self.source)
+
+    def _gutskin_beta(self, csr: sp.csr_array, fids: np.ndarray, metric: str) -> np.ndarray:
+        csr, fids = self._present(csr, fids)
+        if metric == "unweighted_unifrac":
+            return unifrac_gram.unweighted_unifrac(csr, self._postorder(), fids, source=self.source)
+        return unifrac_gram.weighted_normalized_unifrac(
+            csr, self._postorder(), fids, source=self.source
+        )
+
     # -- Striped UniFrac ------------------------------------------------------------------------
     def _files(self, csr: sp.csr_array, fids: np.ndarray, sids: np.ndarray) -> tuple[str, str]:
         from ..io.table import FeatureTable, write_biom
@@ -473,10 +567,14 @@ class _Engine:
         return np.asarray(dm.condensed_form(), dtype=np.float64)
 
     # -- dispatch -------------------------------------------------------------------------------
-    def _failed(self, what: str, exc: Exception) -> InputError:
+    def backend(self, metric: str) -> str:
+        """The back end that computes ``metric`` (:func:`backend_name`)."""
+        return backend_name(self.requested, metric=metric)
+
+    def _failed(self, backend: str, what: str, exc: Exception) -> InputError:
         return InputError(
             None,
-            f"{self.backend} could not compute {what}: {type(exc).__name__}: {exc}",
+            f"{backend} could not compute {what}: {type(exc).__name__}: {exc}",
             hint="check that the tree is rooted, has branch lengths and holds every feature",
         )
 
@@ -484,12 +582,15 @@ class _Engine:
         """Faith PD of every row of ``csr`` (rows non-empty; features on the tree)."""
         if csr.shape[0] == 0:
             return np.zeros(0, dtype=np.float64)
+        backend = self.backend("faith_pd")
         try:
-            if self.backend == "unifrac":
+            if backend == "unifrac":
                 return self._unifrac_alpha(csr, fids, sids)
+            if backend == "gutskin":
+                return self._gutskin_alpha(csr, fids)
             return self._skbio_alpha(csr, fids, sids)
         except (ValueError, KeyError) as exc:
-            raise self._failed("Faith PD", exc) from None
+            raise self._failed(backend, "Faith PD", exc) from None
 
     def beta(
         self, csr: sp.csr_array, fids: np.ndarray, sids: np.ndarray, metric: str
@@ -497,12 +598,15 @@ class _Engine:
         """Condensed UniFrac distances between the rows of ``csr``."""
         if csr.shape[0] < 2:
             return np.zeros(0, dtype=np.float64)
+        backend = self.backend(metric)
         try:
-            if self.backend == "unifrac":
+            if backend == "unifrac":
                 return self._unifrac_beta(csr, fids, sids, metric)
+            if backend == "gutskin":
+                return self._gutskin_beta(csr, fids, metric)
             return self._skbio_beta(csr, fids, sids, metric)
         except (ValueError, KeyError) as exc:
-            raise self._failed(metric, exc) from None
+            raise self._failed(backend, metric, exc) from None
 
 
 def _check_beta_metric(metric: str) -> None:
@@ -540,7 +644,8 @@ def faith_pd(
     ids
         Sample ids (for messages and the ``unifrac`` back end).
     backend
-        ``"unifrac"``, ``"skbio"`` or ``None`` (unifrac when importable).
+        ``"unifrac"``, ``"gutskin"``, ``"skbio"`` or ``None`` (:func:`backend_name`: unifrac when
+        importable, else gutskin).
     source
         File named in error messages.
 

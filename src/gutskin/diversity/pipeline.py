@@ -48,7 +48,7 @@ from .ordination import pcoa
 from .phylogeny import (
     PHYLO_ALPHA_METRICS,
     PHYLO_BETA_METRICS,
-    backend_name,
+    backend_summary,
     faith_pd,
     mean_rarefied_unifrac,
     prepare_tree,
@@ -166,7 +166,8 @@ def run_diversity(
         ``iterations``, ``beta_iterations``, ``seed``, ``values``, ``rarefied``, ``metrics``
         (``alpha``, ``beta``), ``pcoa`` (proportion explained per metric), ``files``, ``notes``,
         ``seconds`` (wall time per step), ``phylogeny`` (``tree``: whether a tree was given,
-        ``backend``, ``n_tips``, ``skipped``: tree metrics not computed).
+        ``backend``: the back end's name, or ``"metric: name; ..."`` when metrics use different ones,
+        ``backends``: metric -> back end, ``n_tips``, ``skipped``: tree metrics not computed).
 
     Raises
     ------
@@ -235,13 +236,14 @@ def run_diversity(
     phylo: dict[str, Any] = {
         "tree": tree is not None,
         "backend": None,
+        "backends": {},
         "n_tips": None,
         "skipped": [],
     }
     fids = np.asarray(table.feature_ids, dtype=str)
     if phylo_wanted and tree is not None and kept.size:
         tree = prepare_tree(tree, fids[np.unique(csr[kept].indices)], source="tree.nwk")
-        phylo["backend"] = backend_name()
+        phylo["backend"], phylo["backends"] = backend_summary(phylo_wanted)
         phylo["n_tips"] = sum(1 for _ in tree.tips())
     elif phylo_wanted and tree is None:
         phylo["skipped"] = phylo_wanted
