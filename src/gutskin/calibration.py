@@ -214,6 +214,13 @@ def _task(
     return rejections, means, time.perf_counter() - t0
 
 
+def _worker_init() -> None:
+    """One numba thread per pool worker: the pool already uses the cores."""
+    import numba
+
+    numba.set_num_threads(1)
+
+
 def _run_tasks(
     tasks: list[tuple[Any, ...]], workers: int
 ) -> list[tuple[int, dict[str, float], float]]:
@@ -226,8 +233,12 @@ def _run_tasks(
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
-    ctx = multiprocessing.get_context("fork")
-    with ProcessPoolExecutor(max_workers=min(workers, len(tasks)), mp_context=ctx) as pool:
+    # forkserver, not fork: numba's parallel kernels (e.g. the Mantel permutations) start GNU OpenMP
+    # threads in this process, and forking a process that uses GNU OpenMP is unsafe (it aborts).
+    ctx = multiprocessing.get_context("forkserver")
+    with ProcessPoolExecutor(
+        max_workers=min(workers, len(tasks)), mp_context=ctx, initializer=_worker_init
+    ) as pool:
         futures = [pool.submit(_task, *t) for t in tasks]
         return [f.result() for f in futures]
 
