@@ -37,10 +37,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime as dt
-import email.utils
 import errno
-import fcntl
-import gzip
 import hashlib
 import json
 import logging
@@ -50,21 +47,31 @@ import re
 import secrets
 import sys
 import time
-import zlib
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO, Literal
+from typing import Any, Literal
 from urllib.parse import quote, unquote, urlsplit
 
 import requests
-import urllib3
 
-from . import __version__
+from ._http import (
+    CHUNK_SIZE,
+    USER_AGENT,
+    FatalError,
+    LockTimeout,
+    attempt_timeouts,
+    check_status,
+    content_length,
+    decode_file,
+    file_lock,
+    send,
+    stream_body,
+    with_retries,
+)
 from .errors import ChecksumMismatch, ConfigError, DataUnavailable, GutskinError, InputError
 
 __all__ = [
-    "PROJECT_URL",
     "USER_AGENT",
     "FetchResult",
     "FetchSettings",
@@ -82,15 +89,9 @@ __all__ = [
 
 log = logging.getLogger("gutskin.fetch")
 
-#: Where users can read what gutskin is (sent in the User-Agent so server operators can reach us).
-PROJECT_URL = "https://github.com/gutskin/gutskin"
-#: The User-Agent of every request.
-USER_AGENT = f"gutskin/{__version__} (+{PROJECT_URL})"
+# USER_AGENT (re-exported here), CHUNK_SIZE and BACKOFF_CAP come from gutskin._http, the HTTP layer this
+# module shares with gutskin.sources.http.
 
-#: Bytes read or written at a time.
-CHUNK_SIZE = 1 << 20
-#: Longest single backoff sleep (seconds), before a server's Retry-After is taken into account.
-BACKOFF_CAP = 30.0
 #: Files larger than this get progress messages (about every 10 %).
 PROGRESS_MIN_BYTES = 5 * 1024 * 1024
 #: Without a Content-Length, progress is logged every this many bytes.
@@ -129,7 +130,7 @@ class FetchSettings:
         Extra attempts after the first, for 5xx, 429, connection errors, read timeouts and truncated bodies.
     backoff
         Seconds; the wait before retry *k* (k = 1, 2, …) is ``backoff * 2**(k-1)``, capped at
-        :data:`BACKOFF_CAP`, and at least the server's ``Retry-After``.
+        :data:`gutskin._http.BACKOFF_CAP`, and at least the server's ``Retry-After``.
     give_up_after
         Overall deadline in seconds for the network phase of one file: no attempt starts and no sleep runs
         past it (a read in progress may overrun it by at most ``read_timeout``). Waiting for another process
@@ -503,43 +504,6 @@ def _remove(path: Path) -> None:
 
 
 # ----------------------------------------------------------------------------------------------------------
-# Locking
-# ----------------------------------------------------------------------------------------------------------
-
-
-class _LockTimeout(Exception):
-    pass
-
-
-@contextlib.contextmanager
-def _file_lock(lock_path: Path, timeout: float) -> Iterator[None]:
-    """Hold an exclusive ``flock`` on ``lock_path`` (created if needed), waiting at most ``timeout`` s.
-
-    The lock file is left in place: deleting it would let a third process lock a different inode.
-    A lock held by a process that dies is released by the kernel.
-    """
-    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        end = time.monotonic() + timeout
-        pause = 0.02
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() >= end:
-                    raise _LockTimeout from None
-                time.sleep(min(pause, max(0.0, end - time.monotonic())))
-                pause = min(pause * 2, 0.5)
-        try:
-            yield
-        finally:
-            fcntl.flock(fd, fcntl.LOCK_UN)
-    finally:
-        os.close(fd)
-
-
-# ----------------------------------------------------------------------------------------------------------
 # Progress
 # ----------------------------------------------------------------------------------------------------------
 
@@ -682,79 +646,8 @@ def _copy_from_mirror(
     return FetchResult(url, final, expected, size, "mirror", str(mirror), now)
 
 
-class _Retryable(Exception):
-    def __init__(self, message: str, retry_after: float | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.retry_after = retry_after
-
-
-class _Fatal(Exception):
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
-
-
-def _retry_after_seconds(value: str | None) -> float | None:
-    """Parse a Retry-After header (delta-seconds or HTTP-date) into seconds from now."""
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        seconds = float(value)
-    except ValueError:
-        try:
-            when = email.utils.parsedate_to_datetime(value)
-        except (TypeError, ValueError, IndexError):
-            return None
-        if when.tzinfo is None:
-            when = when.replace(tzinfo=dt.UTC)
-        seconds = (when - dt.datetime.now(dt.UTC)).total_seconds()
-    if not math.isfinite(seconds):
-        return None
-    return max(0.0, seconds)
-
-
-def _decode_content(part: Path, encoding: str, final: Path) -> tuple[Path, str, int] | None:
-    """Decode a body the server content-encoded despite ``Accept-Encoding: identity``.
-
-    Returns the decoded temporary file, its sha256 and size, or ``None`` when it cannot be decoded.
-    """
-    out = _new_part(final)
-    h = hashlib.sha256()
-    size = 0
-    try:
-        with open(part, "rb") as raw, open(out, "xb") as fo:
-            if encoding in ("gzip", "x-gzip"):
-                src: BinaryIO = gzip.GzipFile(fileobj=raw, mode="rb")  # type: ignore[assignment]
-                while chunk := src.read(CHUNK_SIZE):
-                    h.update(chunk)
-                    fo.write(chunk)
-                    size += len(chunk)
-            else:  # deflate: zlib-wrapped per RFC 9110, raw deflate from some servers
-                head = raw.read(2)
-                raw.seek(0)
-                wbits = (
-                    zlib.MAX_WBITS
-                    if len(head) == 2 and (head[0] * 256 + head[1]) % 31 == 0
-                    else -zlib.MAX_WBITS
-                )
-                dec = zlib.decompressobj(wbits)
-                while chunk := raw.read(CHUNK_SIZE):
-                    data = dec.decompress(chunk)
-                    h.update(data)
-                    fo.write(data)
-                    size += len(data)
-                tail = dec.flush()
-                h.update(tail)
-                fo.write(tail)
-                size += len(tail)
-            fo.flush()
-            os.fsync(fo.fileno())
-    except (OSError, EOFError, zlib.error):
-        _remove(out)
-        return None
-    return out, h.hexdigest(), size
+#: Appended to the message of HTTP 404 and 410 answers.
+_NOT_HERE = " (the file is not at this URL: check the url in config/datasets.yaml)"
 
 
 def _attempt(
@@ -765,52 +658,21 @@ def _attempt(
     settings: FetchSettings,
     deadline: float,
 ) -> FetchResult:
-    """One download attempt. Raises :class:`_Retryable`, :class:`_Fatal` or :class:`ChecksumMismatch`."""
-    remaining = deadline - time.monotonic()
-    if remaining <= 0.001:
-        raise _Retryable("the deadline was reached before the attempt could start")
-    timeout = (min(settings.connect_timeout, remaining), min(settings.read_timeout, remaining))
+    """One download attempt.
+
+    Raises :class:`~gutskin._http.RetryableError`, :class:`~gutskin._http.FatalError` or
+    :class:`ChecksumMismatch`.
+    """
+    timeout = attempt_timeouts(
+        deadline - time.monotonic(), settings.connect_timeout, settings.read_timeout
+    )
+    resp = send(session, "GET", url, timeout=timeout)
     host = urlsplit(url).netloc
-    try:
-        resp = session.get(url, stream=True, timeout=timeout, allow_redirects=True)
-    except requests.exceptions.ConnectTimeout:
-        raise _Retryable(f"connecting to {host} timed out after {timeout[0]:.3g} s") from None
-    except requests.exceptions.ReadTimeout:
-        raise _Retryable(
-            f"{host} sent no response within {timeout[1]:.3g} s (read timeout)"
-        ) from None
-    except requests.exceptions.SSLError as exc:
-        raise _Fatal(f"TLS/SSL error talking to {host}: {exc}") from None
-    except requests.exceptions.ConnectionError as exc:
-        raise _Retryable(f"could not connect to {host}: {_short(exc)}") from None
-    except requests.exceptions.RequestException as exc:
-        raise _Fatal(f"request to {url} failed: {_short(exc)}") from None
-
     with resp:
-        status = resp.status_code
-        where = resp.url or url
-        if status == 429 or 500 <= status <= 599:
-            raise _Retryable(
-                f"HTTP {status} {resp.reason or ''} from {where}".replace("  ", " "),
-                _retry_after_seconds(resp.headers.get("Retry-After")),
-            )
-        if status >= 400:
-            hint = (
-                " (the file is not at this URL: check the url in config/datasets.yaml)"
-                if status in (404, 410)
-                else ""
-            )
-            raise _Fatal(f"HTTP {status} {resp.reason or ''} from {where}{hint}".replace("  ", " "))
-        if status != 200:
-            raise _Fatal(
-                f"unexpected HTTP {status} {resp.reason or ''} from {where} (expected 200)"
-            )
-
-        length_header = resp.headers.get("Content-Length")
-        total: int | None = None
-        if length_header is not None:
-            with contextlib.suppress(ValueError):
-                total = int(length_header.strip())
+        where = check_status(
+            resp, url, hints={404: _NOT_HERE, 410: _NOT_HERE}, unexpected_note=" (expected 200)"
+        )
+        total = content_length(resp)
         encoding = (resp.headers.get("Content-Encoding") or "identity").strip().lower()
 
         part = _new_part(final)
@@ -820,38 +682,19 @@ def _attempt(
         try:
             with open(part, "xb") as fo:
                 meter = _Progress(f"downloading {url}", total, settings.progress)
-                while True:
-                    if time.monotonic() > deadline:
-                        raise _Retryable(
-                            f"the download was still running at the deadline ({size} of "
-                            f"{total if total is not None else '?'} bytes received)"
-                        )
-                    try:
-                        chunk = resp.raw.read(CHUNK_SIZE, decode_content=False)
-                    except (urllib3.exceptions.ReadTimeoutError, TimeoutError):
-                        raise _Retryable(
-                            f"read from {host} timed out after {timeout[1]:.3g} s "
-                            f"({size} of {total if total is not None else '?'} bytes received)"
-                        ) from None
-                    except (urllib3.exceptions.HTTPError, OSError) as exc:
-                        raise _Retryable(
-                            f"connection to {host} broke after {size} of "
-                            f"{total if total is not None else '?'} bytes: {_short(exc)}"
-                        ) from None
-                    if not chunk:
-                        break
+                for chunk in stream_body(
+                    resp, host, total=total, deadline=deadline, read_timeout=timeout[1]
+                ):
                     h.update(chunk)
                     fo.write(chunk)
                     size += len(chunk)
                     meter.update(len(chunk))
                 fo.flush()
                 os.fsync(fo.fileno())
-            if total is not None and size != total:
-                raise _Retryable(f"truncated body from {host}: got {size} of {total} bytes")
             actual = h.hexdigest()
             keep = part
             if actual != expected and encoding in ("gzip", "x-gzip", "deflate"):
-                got = _decode_content(part, encoding, final)
+                got = decode_file(part, encoding, _new_part(final))
                 if got is not None:
                     decoded, dec_sha, dec_size = got
                     if dec_sha == expected:
@@ -871,88 +714,25 @@ def _attempt(
     return FetchResult(url, final, expected, size, "network", where, now)
 
 
-def _short(exc: BaseException) -> str:
-    """A one-line description of an exception: its innermost cause, without urllib3's object reprs."""
-    inner: BaseException = exc
-    for _ in range(10):
-        if isinstance(inner, urllib3.exceptions.MaxRetryError) and inner.reason is not None:
-            inner = inner.reason
-        elif isinstance(
-            inner, requests.exceptions.RequestException | urllib3.exceptions.ProtocolError
-        ) and (inner.args and isinstance(inner.args[-1], BaseException)):
-            first = inner.args[0]
-            if isinstance(inner, urllib3.exceptions.ProtocolError) and isinstance(first, str):
-                break
-            inner = inner.args[-1]
-        else:
-            break
-    if (
-        isinstance(inner, urllib3.exceptions.ProtocolError)
-        and inner.args
-        and isinstance(inner.args[0], str)
-    ):
-        text = inner.args[0]
-    else:
-        text = str(inner) or type(inner).__name__
-    for pattern in (
-        r"<urllib3[^>]*>:?\s*",
-        r"HTTPS?Connection(Pool)?\([^)]*\):\s*",
-    ):
-        text = re.sub(pattern, "", text)
-    text = text.replace("Failed to establish a new connection: ", "")
-    text = " ".join(text.split())
-    return text if len(text) <= 300 else text[:297] + "..."
-
-
 def _download(
     url: str, expected: str, final: Path, settings: FetchSettings, looked: str
 ) -> FetchResult:
     """Download with retries, backoff and the overall deadline; raise DataUnavailable when it fails."""
-    start = time.monotonic()
-    deadline = start + settings.give_up_after
-    max_attempts = 1 + settings.retries
-    attempts = 0
     with requests.Session() as session:
         session.headers.update({"User-Agent": USER_AGENT, "Accept-Encoding": "identity"})
-        while True:
-            attempts += 1
-            try:
-                return _attempt(session, url, expected, final, settings, deadline)
-            except _Fatal as exc:
-                raise DataUnavailable(url, f"{exc.message}; {looked}") from None
-            except _Retryable as exc:
-                last, retry_after = exc.message, exc.retry_after
-            elapsed = time.monotonic() - start
-            if attempts >= max_attempts:
-                raise DataUnavailable(
-                    url,
-                    f"gave up after {attempts} attempt{'s' if attempts > 1 else ''} in {elapsed:.1f} s "
-                    f"(network.retries = {settings.retries}), last error: {last}; {looked}",
-                )
-            wait = min(settings.backoff * 2 ** (attempts - 1), BACKOFF_CAP)
-            if retry_after is not None:
-                wait = max(wait, retry_after)
-            remaining = deadline - time.monotonic()
-            if wait >= remaining:
-                asked = (
-                    f"; the server asked to wait {retry_after:.3g} s"
-                    if retry_after is not None
-                    else ""
-                )
-                raise DataUnavailable(
-                    url,
-                    f"gave up after {elapsed:.1f} s (network.give_up_after = {settings.give_up_after:g} s): "
-                    f"{attempts} attempt{'s' if attempts > 1 else ''}, last error: {last}{asked}; {looked}",
-                )
-            log.warning(
-                "%s: %s — retrying in %.2f s (attempt %d of %d)",
-                url,
-                last,
-                wait,
-                attempts + 1,
-                max_attempts,
+        try:
+            return with_retries(
+                lambda deadline: _attempt(session, url, expected, final, settings, deadline),
+                url=url,
+                retries=settings.retries,
+                backoff=settings.backoff,
+                give_up_after=settings.give_up_after,
+                deadline_label=f"network.give_up_after = {settings.give_up_after:g} s",
+                log=log,
+                note=f"; {looked}",
             )
-            time.sleep(wait)
+        except FatalError as exc:
+            raise DataUnavailable(url, f"{exc.message}; {looked}") from None
 
 
 def _looked_in(mirrors: Sequence[Path]) -> str:
@@ -1003,8 +783,8 @@ def fetch(url: str, sha256: str, settings: FetchSettings) -> FetchResult:
     stack = contextlib.ExitStack()
     try:
         final.parent.mkdir(parents=True, exist_ok=True)
-        stack.enter_context(_file_lock(_lockfile(final), lock_wait))
-    except _LockTimeout:
+        stack.enter_context(file_lock(_lockfile(final), lock_wait))
+    except LockTimeout:
         raise DataUnavailable(
             url,
             f"another process has been fetching it for over {lock_wait:.0f} s (lock file "

@@ -34,7 +34,6 @@ Errors
 from __future__ import annotations
 
 import contextlib
-import gzip
 import hashlib
 import io
 import json
@@ -51,24 +50,32 @@ from typing import Any, Literal, TypeVar
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import requests
-import urllib3
 
+from .._http import (
+    CHUNK_SIZE,
+    USER_AGENT,
+    FatalError,
+    LockTimeout,
+    RetryableError,
+    attempt_timeouts,
+    check_status,
+    content_length,
+    decode_bytes,
+    decode_file,
+    file_lock,
+    send,
+    stream_body,
+    with_retries,
+)
 from ..errors import DataUnavailable, InputError
 from ..fetch import (
-    BACKOFF_CAP,
     MIRROR_ENV,
-    USER_AGENT,
     FetchSettings,
-    _file_lock,
-    _LockTimeout,
-    _retry_after_seconds,
-    _short,
     cache_path,
     fetch,
     mirror_path,
     sha256_file,
 )
-from ..fetch import _decode_content as _fetch_decode_content
 
 __all__ = [
     "API_CACHE_DIR",
@@ -88,10 +95,10 @@ log = logging.getLogger("gutskin.sources")
 
 #: Sub-directory of the cache holding JSON answers.
 API_CACHE_DIR = "api"
-#: Bytes read at a time when streaming a body.
-CHUNK_SIZE = 1 << 20
 #: Log progress of file downloads about every this many bytes.
 PROGRESS_STEP = 50 * 1024 * 1024
+#: Appended to the message of an HTTP 404 answer.
+_NOT_FOUND = " (not found: check the identifiers in the source block)"
 
 _SIDECAR_SUFFIX = ".sha256.json"
 _LOCK_SUFFIX = ".lock"
@@ -129,7 +136,7 @@ class ApiSettings:
         bodies.
     backoff
         Seconds; the wait before retry *k* is ``backoff * 2**(k-1)``, capped at
-        :data:`gutskin.fetch.BACKOFF_CAP`, and at least the server's ``Retry-After``.
+        :data:`gutskin._http.BACKOFF_CAP`, and at least the server's ``Retry-After``.
     give_up_after
         Overall deadline in seconds for one request (all its attempts and waits).
     requests_per_second
@@ -278,20 +285,6 @@ class Paged:
     expected: int | None = None
 
 
-class _Retryable(Exception):
-    def __init__(self, message: str, retry_after: float | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.retry_after = retry_after
-
-
-class _Fatal(Exception):
-    def __init__(self, message: str, status: int | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.status = status
-
-
 # ----------------------------------------------------------------------------------------------------------
 # Small helpers
 # ----------------------------------------------------------------------------------------------------------
@@ -357,16 +350,6 @@ def _remove(path: Path) -> None:
 
 def _new_part(final: Path) -> Path:
     return final.with_name(f"{final.name}{_PART_INFIX}{os.getpid()}-{secrets.token_hex(4)}")
-
-
-def _decode_body(data: bytes, encoding: str) -> bytes:
-    """Undo a Content-Encoding the server applied although ``identity`` was asked for."""
-    if encoding in ("gzip", "x-gzip"):
-        return gzip.decompress(data)
-    if encoding == "deflate":
-        wbits = zlib.MAX_WBITS if len(data) >= 2 and (data[0] * 256 + data[1]) % 31 == 0 else -15
-        return zlib.decompress(data, wbits)
-    return data
 
 
 def _snippet(data: bytes, n: int = 80) -> str:
@@ -600,27 +583,29 @@ class ApiClient:
         buf = io.BytesIO()
         size = 0
         cap = self.settings.max_json_bytes
-        while True:
-            if self._clock() > deadline:
-                raise _Retryable(
-                    f"the answer was still arriving at the deadline ({size} bytes received)"
-                )
-            chunk = _read_chunk(resp, host, size, total)
-            if not chunk:
-                break
+        for chunk in stream_body(
+            resp,
+            host,
+            total=total,
+            deadline=deadline,
+            clock=self._clock,
+            late=lambda got: (
+                f"the answer was still arriving at the deadline ({got} bytes received)"
+            ),
+        ):
             size += len(chunk)
             if size > cap:
-                raise _Fatal(f"the answer is larger than {cap} bytes (ApiSettings.max_json_bytes)")
+                raise FatalError(
+                    f"the answer is larger than {cap} bytes (ApiSettings.max_json_bytes)"
+                )
             buf.write(chunk)
-        if total is not None and size != total:
-            raise _Retryable(f"truncated body from {host}: got {size} of {total} bytes")
         data = buf.getvalue()
         encoding = (resp.headers.get("Content-Encoding") or "identity").strip().lower()
         if encoding not in ("identity", ""):
             try:
-                data = _decode_body(data, encoding)
+                data = decode_bytes(data, encoding)
             except (OSError, EOFError, zlib.error) as exc:
-                raise _Retryable(f"cannot decode the {encoding}-encoded body: {exc}") from None
+                raise RetryableError(f"cannot decode the {encoding}-encoded body: {exc}") from None
         return data
 
     # -- files ---------------------------------------------------------------------------------------
@@ -668,9 +653,9 @@ class ApiClient:
         lock_wait = deadline + self.settings.read_timeout + 5.0
         try:
             final.parent.mkdir(parents=True, exist_ok=True)
-            with _file_lock(final.with_name(final.name + _LOCK_SUFFIX), lock_wait):
+            with file_lock(final.with_name(final.name + _LOCK_SUFFIX), lock_wait):
                 return self._download_locked(url, final, deadline)
-        except _LockTimeout:
+        except LockTimeout:
             raise DataUnavailable(
                 url, f"another process has been downloading it for over {lock_wait:.0f} s"
             ) from None
@@ -737,15 +722,9 @@ class ApiClient:
         ok = False
         try:
             with open(part, "xb") as fo:
-                while True:
-                    if self._clock() > deadline:
-                        raise _Retryable(
-                            f"the download was still running at the deadline ({size} of "
-                            f"{total if total is not None else '?'} bytes received)"
-                        )
-                    chunk = _read_chunk(resp, host, size, total)
-                    if not chunk:
-                        break
+                for chunk in stream_body(
+                    resp, host, total=total, deadline=deadline, clock=self._clock
+                ):
                     h.update(chunk)
                     fo.write(chunk)
                     size += len(chunk)
@@ -754,13 +733,11 @@ class ApiClient:
                         next_log += PROGRESS_STEP
                 fo.flush()
                 os.fsync(fo.fileno())
-            if total is not None and size != total:
-                raise _Retryable(f"truncated body from {host}: got {size} of {total} bytes")
             encoding = (resp.headers.get("Content-Encoding") or "identity").strip().lower()
             if encoding in ("gzip", "x-gzip", "deflate"):
-                got = _fetch_decode_content(part, encoding, final)
+                got = decode_file(part, encoding, _new_part(final))
                 if got is None:
-                    raise _Retryable(f"cannot decode the {encoding}-encoded body")
+                    raise RetryableError(f"cannot decode the {encoding}-encoded body")
                 _remove(part)
                 part, sha_hex, size = got
                 ok = True
@@ -855,55 +832,33 @@ class ApiClient:
     ) -> tuple[T, str]:
         """Send the request until it succeeds; return ``handle``'s result and the final URL."""
         limit = give_up_after or self.settings.give_up_after
-        start = self._clock()
-        deadline = start + limit
-        max_attempts = 1 + self.settings.retries
-        attempts = 0
         host = _host_key(url)
-        while True:
-            attempts += 1
+
+        def attempt(deadline: float) -> tuple[T, str]:
             self.limiter.wait(host)
-            try:
-                return self._attempt(method, url, body, handle, deadline)
-            except _Fatal as exc:
-                if exc.status is not None:
-                    raise ApiStatusError(url, exc.status, exc.message) from None
-                raise DataUnavailable(url, exc.message) from None
-            except _Retryable as exc:
-                last, retry_after = exc.message, exc.retry_after
-            elapsed = self._clock() - start
-            if attempts >= max_attempts:
-                raise DataUnavailable(
-                    url,
-                    f"gave up after {attempts} attempt{'s' if attempts > 1 else ''} in {elapsed:.1f} s "
-                    f"(network.retries = {self.settings.retries}), last error: {last}",
-                )
-            wait = min(self.settings.backoff * 2 ** (attempts - 1), BACKOFF_CAP)
-            if retry_after is not None:
-                wait = max(wait, retry_after)
-            remaining = deadline - self._clock()
-            if wait >= remaining:
-                asked = (
-                    f"; the server asked to wait {retry_after:.3g} s"
-                    if retry_after is not None
-                    else ""
-                )
-                raise DataUnavailable(
-                    url,
-                    f"gave up after {elapsed:.1f} s (deadline {limit:g} s): {attempts} "
-                    f"attempt{'s' if attempts > 1 else ''}, last error: {last}{asked}",
-                )
-            log.warning(
-                "%s %s: %s — retrying in %.2f s (attempt %d of %d)",
-                method,
-                url,
-                last,
-                wait,
-                attempts + 1,
-                max_attempts,
-            )
+            return self._attempt(method, url, body, handle, deadline)
+
+        def counted() -> None:
             self.stats["retries"] += 1
-            self._sleep(wait)
+
+        try:
+            return with_retries(
+                attempt,
+                url=url,
+                retries=self.settings.retries,
+                backoff=self.settings.backoff,
+                give_up_after=limit,
+                deadline_label=f"deadline {limit:g} s",
+                log=log,
+                label=f"{method} {url}",
+                clock=self._clock,
+                sleep=self._sleep,
+                on_retry=counted,
+            )
+        except FatalError as exc:
+            if exc.status is not None:
+                raise ApiStatusError(url, exc.status, exc.message) from None
+            raise DataUnavailable(url, exc.message) from None
 
     def _attempt(
         self,
@@ -913,66 +868,25 @@ class ApiClient:
         handle: Callable[[requests.Response, int | None, str, float], T],
         deadline: float,
     ) -> tuple[T, str]:
-        remaining = deadline - self._clock()
-        if remaining <= 0.001:
-            raise _Retryable("the deadline was reached before the attempt could start")
-        timeout = (
-            min(self.settings.connect_timeout, remaining),
-            min(self.settings.read_timeout, remaining),
+        timeout = attempt_timeouts(
+            deadline - self._clock(), self.settings.connect_timeout, self.settings.read_timeout
         )
         host = urlsplit(url).netloc
         headers = {"Accept": "application/json, */*;q=0.5"}
         if method == "POST":
             headers["Content-Type"] = "application/json"
         self.stats["requests"] += 1
-        try:
-            resp = self.session.request(
-                method,
-                url,
-                data=body if method == "POST" else None,
-                headers=headers,
-                stream=True,
-                timeout=timeout,
-                allow_redirects=True,
-            )
-        except requests.exceptions.ConnectTimeout:
-            raise _Retryable(f"connecting to {host} timed out after {timeout[0]:.3g} s") from None
-        except requests.exceptions.ReadTimeout:
-            raise _Retryable(
-                f"{host} sent no response within {timeout[1]:.3g} s (read timeout)"
-            ) from None
-        except requests.exceptions.SSLError as exc:
-            raise _Fatal(f"TLS/SSL error talking to {host}: {exc}") from None
-        except requests.exceptions.ConnectionError as exc:
-            raise _Retryable(f"could not connect to {host}: {_short(exc)}") from None
-        except requests.exceptions.RequestException as exc:
-            raise _Fatal(f"request to {url} failed: {_short(exc)}") from None
+        resp = send(
+            self.session,
+            method,
+            url,
+            timeout=timeout,
+            data=body if method == "POST" else None,
+            headers=headers,
+        )
         with resp:
-            status = resp.status_code
-            where = resp.url or url
-            if status == 429 or 500 <= status <= 599:
-                raise _Retryable(
-                    f"HTTP {status} {resp.reason or ''} from {where}".replace("  ", " "),
-                    _retry_after_seconds(resp.headers.get("Retry-After")),
-                )
-            if status >= 400:
-                hint = (
-                    " (not found: check the identifiers in the source block)"
-                    if status == 404
-                    else ""
-                )
-                raise _Fatal(
-                    f"HTTP {status} {resp.reason or ''} from {where}{hint}".replace("  ", " "),
-                    status,
-                )
-            if status != 200:
-                raise _Fatal(f"unexpected HTTP {status} {resp.reason or ''} from {where}")
-            total: int | None = None
-            length = resp.headers.get("Content-Length")
-            if length is not None:
-                with contextlib.suppress(ValueError):
-                    total = int(length.strip())
-            return handle(resp, total, host, deadline), where
+            where = check_status(resp, url, hints={404: _NOT_FOUND})
+            return handle(resp, content_length(resp), host, deadline), where
 
 
 def _from(where: str, url: str) -> str:
@@ -983,21 +897,6 @@ def _body_bytes(body: Any) -> bytes:
     if body is None:
         return b""
     return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
-
-
-def _read_chunk(resp: requests.Response, host: str, size: int, total: int | None) -> bytes:
-    try:
-        return resp.raw.read(CHUNK_SIZE, decode_content=False)
-    except (urllib3.exceptions.ReadTimeoutError, TimeoutError):
-        raise _Retryable(
-            f"read from {host} timed out ({size} of {total if total is not None else '?'} bytes "
-            "received)"
-        ) from None
-    except (urllib3.exceptions.HTTPError, OSError) as exc:
-        raise _Retryable(
-            f"connection to {host} broke after {size} of {total if total is not None else '?'} "
-            f"bytes: {_short(exc)}"
-        ) from None
 
 
 def _sidecar(path: Path) -> Path:
