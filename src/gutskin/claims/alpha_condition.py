@@ -37,11 +37,20 @@ from ..errors import InputError
 from ..stats import effects, equivalence, meta, multiple, permanova, power, regression
 from ..stats._util import StatsInputError
 from .bundle import DatasetBundle
-from .common import ClaimResult, significant_same
+from .common import Bundles, Claim, ClaimResult, Config, guarded, significant_same
+from .entries import add_huber_sensitivity, effect_fields, estimate_test, headline_entry
+from .inputs import (
+    covariate_term,
+    dataset_problem,
+    first_or_random_per_subject,
+    prepare_covariates,
+)
+from .outputs import add_figure, add_forest, add_table, forest_alt, forest_row
 
 ANALYSIS = "alpha_condition"
 
-_CATEGORICAL = {"sex", "antibiotics", "country", "body_subsite", "run_center"}
+#: Covariates always treated as categorical here (not ``sample_plate``, unlike the other runners).
+_CATEGORICAL = frozenset({"sex", "antibiotics", "country", "body_subsite", "run_center"})
 #: Parameters that ``per_dataset`` may override for one dataset.
 _DATASET_KEYS = (
     "body_site",
@@ -63,20 +72,9 @@ _METRIC_WORDS = {
 }
 
 
-def _pick_one_per_subject(df: pd.DataFrame, how: str, seed: int) -> pd.DataFrame:
-    df = df.sort_values(["subject_id", "sample_id"])
-    if how == "random":
-        rng = np.random.default_rng(seed)
-        keys = rng.random(len(df))
-        df = df.assign(_k=keys).sort_values(["subject_id", "_k"]).drop(columns="_k")
-    return df.drop_duplicates("subject_id", keep="first")
-
-
 def _term(var: str, data: pd.DataFrame) -> str:
-    if var in _CATEGORICAL or not pd.api.types.is_numeric_dtype(data[var]):
-        ref = data[var].value_counts().idxmax()
-        return f"C({var}, Treatment({ref!r}))"
-    return var
+    """Patsy term of a covariate; a categorical one has its most frequent level as reference."""
+    return covariate_term(var, data, _CATEGORICAL, preferred=None)
 
 
 def _g_scale(beta: float, resid_sd: float, n1: int, n2: int) -> float:
@@ -228,10 +226,10 @@ def _fit_dataset(
     ds: str, bundle: DatasetBundle | None, st: dict[str, Any], config: dict[str, Any]
 ) -> _Fit:
     fit = _Fit(ds=ds, st=st)
-    if bundle is None or not bundle.available:
-        reason = bundle.reason if bundle is not None else "not configured"
-        fit.problem = f"dataset {ds} unavailable: {reason}"
+    fit.problem = dataset_problem(bundle, ds, not_loaded="unavailable: not configured")
+    if fit.problem:
         return fit
+    assert bundle is not None
     metric, site, exposure, ref = st["metric"], st["site"], st["exposure"], st["ref"]
     levels, min_group = st["levels"], st["min_group"]
     extra = list(dict.fromkeys(c for c in (st["cluster"], st["strata"]) if c))
@@ -267,7 +265,7 @@ def _fit_dataset(
             "dropped_by_group": dropped_depth[exposure].fillna("missing").value_counts().to_dict(),
         }
     )
-    s = _pick_one_per_subject(s, st["one_per"], int(config["seed"]))
+    s = first_or_random_per_subject(s, st["one_per"], int(config["seed"]))
     flow.append({"step": "one sample per subject", "n": len(s)})
     s = s[s[exposure].isin([ref, *levels])]
     flow.append({"step": f"{exposure} known and in {[ref, *levels]}", "n": len(s)})
@@ -290,9 +288,7 @@ def _fit_dataset(
         )
         return fit
 
-    for c in covariates:
-        if c in _CATEGORICAL or not pd.api.types.is_numeric_dtype(complete[c]):
-            complete[c] = complete[c].astype(str)
+    complete = prepare_covariates(complete, covariates, _CATEGORICAL, numeric_as_float=False)
     usable = [lv for lv in levels if lv not in small]
     model_data = complete[complete[exposure].isin([ref, *usable])].copy()
     model_data["any_condition"] = (model_data[exposure] != ref).astype(float)
@@ -413,31 +409,19 @@ def _beta_tests(
 # ------------------------------------------------------------------------------------------------
 # the runner
 # ------------------------------------------------------------------------------------------------
-def run(
-    claim: dict[str, Any],
-    bundles: dict[str, DatasetBundle],
-    config: dict[str, Any],
-    out_dir: Path,
-) -> ClaimResult:
+@guarded()
+def run(claim: Claim, bundles: Bundles, config: Config, out_dir: Path) -> ClaimResult:
     """Run the analysis for ``claim``; figures and tables go to ``out_dir``.
 
     A model that cannot be fitted on these data (e.g. a singular design) gives a result with a
     ``data_problem`` instead of failing the workflow. Invalid runner parameters raise
     :class:`~gutskin.errors.InputError` naming the claim and the key.
     """
-    opts = _options(claim, config)
-    try:
-        return _run(claim, bundles, config, out_dir, opts)
-    except StatsInputError as exc:
-        return ClaimResult(id=claim["id"], data_problem=f"the model could not be fitted: {exc}")
+    return _run(claim, bundles, config, out_dir, _options(claim, config))
 
 
 def _run(
-    claim: dict[str, Any],
-    bundles: dict[str, DatasetBundle],
-    config: dict[str, Any],
-    out_dir: Path,
-    opts: dict[str, Any],
+    claim: Claim, bundles: Bundles, config: Config, out_dir: Path, opts: dict[str, Any]
 ) -> ClaimResult:
     cid = claim["id"]
     res = ClaimResult(id=cid)
@@ -541,21 +525,16 @@ def _dataset_test(res: ClaimResult, f: _Fit, primary: bool) -> None:
     if not primary:
         name += f" — {f.ds}"
     res.tests.append(
-        {
-            "name": name,
-            "role": "primary" if primary else "secondary",
-            "estimate": prim.estimate,
-            "ci_low": prim.ci95[0],
-            "ci_high": prim.ci95[1],
-            "effect_size": prim.estimate * scale,
-            "effect_size_ci": [prim.ci95[0] * scale, prim.ci95[1] * scale],
-            "effect_size_se": prim.se * scale,
-            "p_value": prim.p_value,
-            "n": prim.n,
-            "dataset": f.ds,
-            "note": f"{f.n_case} cases, {f.n_ctrl} controls; residual SD {prim.resid_sd:.3g}"
+        estimate_test(
+            name,
+            "primary" if primary else "secondary",
+            prim,
+            {**effect_fields(prim, scale=scale), "effect_size_se": prim.se * scale},
+            n=prim.n,
+            dataset=f.ds,
+            note=f"{f.n_case} cases, {f.n_ctrl} controls; residual SD {prim.resid_sd:.3g}"
             + (f"; dataset {f.ds}" if not primary else ""),
-        }
+        )
     )
 
 
@@ -582,19 +561,9 @@ def _first_dataset(
     n_case, n_ctrl = f0.n_case, f0.n_ctrl
     tost = equivalence.tost(prim.estimate, prim.se, prim.df_resid, sesoi / scale)
     pw = power.regression_term_power(sesoi, n_case, n_ctrl, alpha=alpha_level)
-    res.headline = {
-        "estimate": prim.estimate,
-        "ci_low": prim.ci95[0],
-        "ci_high": prim.ci95[1],
-        "p_value": prim.p_value,
-        "effect_size": prim.estimate * scale,
-        "effect_size_ci": [prim.ci95[0] * scale, prim.ci95[1] * scale],
-        "effect_size_ci90": [prim.ci90[0] * scale, prim.ci90[1] * scale],
-        "tost_p": tost.p_value,
-        "power": pw,
-        "n": prim.n,
-        "resid_sd": prim.resid_sd,
-    }
+    res.headline = headline_entry(
+        prim, scale=scale, tost_p=tost.p_value, power=pw, n=prim.n, resid_sd=prim.resid_sd
+    )
     _dataset_test(res, f0, primary=True)
     if not multi:
         for key in ("dataset", "effect_size_ci", "effect_size_se"):
@@ -602,22 +571,8 @@ def _first_dataset(
 
     # Sensitivity: robust regression on the same model.
     rob = regression.rlm_huber(model_data, f0.f_any, "any_condition")
-    agrees = significant_same(prim.p_value, prim.estimate, rob.p_value, rob.estimate, alpha_level)
-    res.sensitivity_agrees = agrees
-    res.sensitivity_note = (
-        f"Huber robust regression: {rob.estimate:+.3g} (95% CI {rob.ci95[0]:.3g} to {rob.ci95[1]:.3g}), "
-        f"p = {rob.p_value:.3g}" + ("" if agrees is not False else " — disagrees with OLS")
-    )
-    res.tests.append(
-        {
-            "name": "any condition vs reference (Huber robust regression)",
-            "role": "sensitivity",
-            "estimate": rob.estimate,
-            "ci_low": rob.ci95[0],
-            "ci_high": rob.ci95[1],
-            "p_value": rob.p_value,
-            "n": rob.n,
-        }
+    add_huber_sensitivity(
+        res, prim, rob, alpha_level, "any condition vs reference (Huber robust regression)"
     )
 
     # Secondary: each condition vs the reference, Holm within the claim.
@@ -633,20 +588,16 @@ def _first_dataset(
     adj = multiple.holm([r.p_value for _, r, _, _ in sec])
     for (lv, r, sc, n_lv), pa in zip(sec, adj, strict=True):
         res.tests.append(
-            {
-                "name": f"{lv} vs {ref} (OLS, HC3)",
-                "role": "secondary",
-                "estimate": r.estimate,
-                "ci_low": r.ci95[0],
-                "ci_high": r.ci95[1],
-                "effect_size": r.estimate * sc,
-                "effect_size_ci": [r.ci95[0] * sc, r.ci95[1] * sc],
-                "p_value": r.p_value,
-                "p_adjusted": pa,
-                "n": n_lv,
-                "power": power.regression_term_power(sesoi, n_lv, n_ctrl, alpha=alpha_level),
-                "note": "Holm-adjusted within this claim",
-            }
+            estimate_test(
+                f"{lv} vs {ref} (OLS, HC3)",
+                "secondary",
+                r,
+                effect_fields(r, scale=sc),
+                p_adjusted=pa,
+                n=n_lv,
+                power=power.regression_term_power(sesoi, n_lv, n_ctrl, alpha=alpha_level),
+                note="Holm-adjusted within this claim",
+            )
         )
     for lv in small:
         res.notes.append(
@@ -664,14 +615,12 @@ def _first_dataset(
     )
 
     out_dir.mkdir(parents=True, exist_ok=True)
-    table_path = out_dir / "analysis_data.tsv"
-    model_data.drop(columns="any_condition").to_csv(table_path, sep="\t", index=False)
-    res.tables.append(
-        {
-            "path": str(table_path),
-            "caption": "Samples, covariates and diversity used in the models."
-            + (f" Dataset {f0.ds}." if multi else ""),
-        }
+    add_table(
+        res,
+        model_data.drop(columns="any_condition"),
+        out_dir / "analysis_data.tsv",
+        "Samples, covariates and diversity used in the models."
+        + (f" Dataset {f0.ds}." if multi else ""),
     )
     fig = figures.alpha_by_group(
         model_data,
@@ -681,28 +630,17 @@ def _first_dataset(
         ylabel=f"Gut {mlabel}",
         title=f"{cid}: gut {mlabel} by self-reported skin condition",
     )
-    fig_path = out_dir / f"{metric}_by_{exposure}.svg"
-    alt = f"Box and point plot of gut {mlabel} for {', '.join([ref, *usable])}; n = " + ", ".join(
-        f"{k} {v}" for k, v in res.n_groups.items()
-    )
-    figures.save_figure(fig, fig_path, alt=alt)
-    res.figures.append(
-        {
-            "path": str(fig_path),
-            "caption": f"Gut {mlabel} per subject (one sample each), unadjusted; boxes show quartiles."
-            + (f" Dataset {f0.ds}." if multi else ""),
-            "alt": alt,
-        }
+    add_figure(
+        res,
+        fig,
+        out_dir / f"{metric}_by_{exposure}.svg",
+        f"Gut {mlabel} per subject (one sample each), unadjusted; boxes show quartiles."
+        + (f" Dataset {f0.ds}." if multi else ""),
+        f"Box and point plot of gut {mlabel} for {', '.join([ref, *usable])}; n = "
+        + ", ".join(f"{k} {v}" for k, v in res.n_groups.items()),
     )
     forest_rows = [
-        {
-            "label": t["name"].split(" (")[0],
-            "estimate": t.get("effect_size"),
-            "ci_low": (t.get("effect_size_ci") or [None, None])[0],
-            "ci_high": (t.get("effect_size_ci") or [None, None])[1],
-        }
-        for t in res.tests
-        if t["role"] == "secondary"
+        forest_row(t["name"].split(" (")[0], t) for t in res.tests if t["role"] == "secondary"
     ]
     forest_rows.insert(
         0,
@@ -713,23 +651,18 @@ def _first_dataset(
             "ci_high": res.headline["effect_size_ci"][1],
         },
     )
-    fig = figures.forest(
-        forest_rows, xlabel="Hedges g (adjusted; 95% CI)", sesoi=sesoi, title=f"{cid}: effects"
-    )
-    fpath = out_dir / "forest.svg"
-    alt = (
-        "Forest plot of adjusted standardised differences with 95% confidence intervals: "
-        + "; ".join(
-            f"{r['label']} {r['estimate']:+.2f}" for r in forest_rows if r["estimate"] is not None
-        )
-    )
-    figures.save_figure(fig, fpath, alt=alt)
-    res.figures.append(
-        {
-            "path": str(fpath),
-            "caption": f"Adjusted Hedges g with 95% CI; the shaded band is ±SESOI ({sesoi}).",
-            "alt": alt,
-        }
+    add_forest(
+        res,
+        forest_rows,
+        out_dir / "forest.svg",
+        xlabel="Hedges g (adjusted; 95% CI)",
+        sesoi=sesoi,
+        title=f"{cid}: effects",
+        caption=f"Adjusted Hedges g with 95% CI; the shaded band is ±SESOI ({sesoi}).",
+        alt=forest_alt(
+            "Forest plot of adjusted standardised differences with 95% confidence intervals: ",
+            forest_rows,
+        ),
     )
 
 
@@ -753,8 +686,6 @@ def _meta_outputs(
     opts: dict[str, Any],
 ) -> None:
     """The pooled result as a secondary test, and the forest plot of the datasets."""
-    from ..report import figures
-
     sesoi = float(claim["sesoi"]["value"])
     ref = ok[0].st["ref"]
     pi_txt = (
@@ -763,31 +694,27 @@ def _meta_outputs(
         else str(pooled.pi_note)
     )
     res.tests.append(
-        {
-            "name": f"random-effects meta-analysis, any condition vs {ref} ({pooled.method}, "
+        estimate_test(
+            f"random-effects meta-analysis, any condition vs {ref} ({pooled.method}, "
             f"{pooled.k} datasets)",
-            "role": "secondary",
-            "estimate": pooled.estimate,
-            "ci_low": pooled.ci95[0],
-            "ci_high": pooled.ci95[1],
-            "effect_size": pooled.estimate,
-            "effect_size_ci": list(pooled.ci95),
-            "p_value": pooled.p_value,
-            "n": int(sum(f.prim.n for f in ok if f.prim is not None)),
-            "tau2": pooled.tau2,
-            "i2": pooled.i2,
-            "q": pooled.q,
-            "q_p": pooled.q_p,
-            "prediction_interval": list(pooled.pi95) if pooled.pi95 is not None else None,
-            "weights": dict(zip(pooled.labels, pooled.weights, strict=True)),
-            "note": (
+            "secondary",
+            pooled,
+            effect_fields(pooled),
+            n=int(sum(f.prim.n for f in ok if f.prim is not None)),
+            tau2=pooled.tau2,
+            i2=pooled.i2,
+            q=pooled.q,
+            q_p=pooled.q_p,
+            prediction_interval=list(pooled.pi95) if pooled.pi95 is not None else None,
+            weights=dict(zip(pooled.labels, pooled.weights, strict=True)),
+            note=(
                 f"pooled Hedges g; τ² = {pooled.tau2:.3g}, I² = {pooled.i2:.0f}%, "
                 f"Q = {pooled.q:.3g} on {pooled.q_df} df (p = {pooled.q_p:.3g}); {pi_txt}; weights "
                 + ", ".join(
                     f"{lab} {w:.0f}%" for lab, w in zip(pooled.labels, pooled.weights, strict=True)
                 )
             ),
-        }
+        )
     )
     if pooled.pi95 is None:
         res.notes.append(f"Meta-analysis: {pooled.pi_note}.")
@@ -817,31 +744,26 @@ def _meta_outputs(
                 "ci_high": pooled.pi95[1],
             }
         )
-    fig = figures.forest(
-        rows,
-        xlabel="Hedges g (adjusted; 95% CI)",
-        sesoi=sesoi,
-        title=f"{claim['id']}: datasets and random-effects pooled estimate",
-    )
     out_dir.mkdir(parents=True, exist_ok=True)
-    fpath = out_dir / "meta_forest.svg"
     alt = (
         "Forest plot of the adjusted Hedges g of each dataset with 95% CIs and the random-effects "
         "pooled estimate: "
         + "; ".join(f"{r['label']} {r['estimate']:+.2f}" for r in rows[: len(ok) + 1])
         + (f"; {pi_txt}" if pooled.pi95 is not None else "")
     )
-    figures.save_figure(fig, fpath, alt=alt)
-    res.figures.append(
-        {
-            "path": str(fpath),
-            "caption": (
-                f"Adjusted Hedges g per dataset and pooled ({pooled.method} random effects; "
-                f"τ² = {pooled.tau2:.3g}, I² = {pooled.i2:.0f}%); the shaded band is ±SESOI ({sesoi})."
-                + (" The last row is the 95% prediction interval." if pooled.pi95 else "")
-            ),
-            "alt": alt,
-        }
+    add_forest(
+        res,
+        rows,
+        out_dir / "meta_forest.svg",
+        xlabel="Hedges g (adjusted; 95% CI)",
+        sesoi=sesoi,
+        title=f"{claim['id']}: datasets and random-effects pooled estimate",
+        caption=(
+            f"Adjusted Hedges g per dataset and pooled ({pooled.method} random effects; "
+            f"τ² = {pooled.tau2:.3g}, I² = {pooled.i2:.0f}%); the shaded band is ±SESOI ({sesoi})."
+            + (" The last row is the 95% prediction interval." if pooled.pi95 else "")
+        ),
+        alt=alt,
     )
 
 
@@ -860,21 +782,15 @@ def _meta_headline(
     ref = ok[0].st["ref"]
     n_total = int(sum(f.prim.n for f in ok if f.prim is not None))
     tost = equivalence.tost(pooled.estimate, pooled.se, None, sesoi, alpha=alpha_level)
-    res.headline = {
-        "estimate": pooled.estimate,
-        "ci_low": pooled.ci95[0],
-        "ci_high": pooled.ci95[1],
-        "p_value": pooled.p_value,
-        "effect_size": pooled.estimate,
-        "effect_size_ci": list(pooled.ci95),
-        "effect_size_ci90": list(pooled.ci90),
-        "tost_p": tost.p_value,
-        "power": meta.z_test_power(sesoi, pooled.se, alpha_level),
-        "n": n_total,
-        "tau2": pooled.tau2,
-        "i2": pooled.i2,
-        "prediction_interval": list(pooled.pi95) if pooled.pi95 is not None else None,
-    }
+    res.headline = headline_entry(
+        pooled,
+        tost_p=tost.p_value,
+        power=meta.z_test_power(sesoi, pooled.se, alpha_level),
+        n=n_total,
+        tau2=pooled.tau2,
+        i2=pooled.i2,
+        prediction_interval=list(pooled.pi95) if pooled.pi95 is not None else None,
+    )
     res.estimate_label = (
         f"Pooled adjusted Hedges g ({pooled.method} random effects, {pooled.k} datasets), "
         f"any listed condition vs {ref}"

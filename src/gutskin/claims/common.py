@@ -1,13 +1,40 @@
-"""Shared pieces of the claim runners: the result container and small helpers."""
+"""Shared pieces of the claim runners: the result container, the runner signature and small helpers.
+
+The runners' other shared code is in three small modules: :mod:`~gutskin.claims.inputs` (dataset checks,
+metadata values, one sample per subject, covariates), :mod:`~gutskin.claims.entries` (``headline``,
+``tests`` and the sensitivity analysis from fitted estimates) and :mod:`~gutskin.claims.outputs`
+(tables and figures listed in the result).
+"""
 
 from __future__ import annotations
 
+import functools
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from ..stats._util import StatsInputError
+from .bundle import DatasetBundle
+
+#: One claim of ``config/claims.yaml`` (``id``, ``datasets``, ``sesoi``, ``params`` …).
+Claim = dict[str, Any]
+#: The loaded datasets by name.
+Bundles = dict[str, DatasetBundle]
+#: The workflow configuration (``alpha``, ``seed``, ``permutations`` …).
+Config = dict[str, Any]
+
+#: Metric names in words, for labels and method texts.
+METRIC_WORDS = {
+    "shannon": "Shannon (nats)",
+    "observed": "observed features",
+    "simpson": "Gini–Simpson",
+    "faith_pd": "Faith PD",
+}
 
 
 def clean(value: Any) -> Any:
@@ -69,3 +96,32 @@ def significant_same(
     if s1 and np.sign(est1) != np.sign(est2):
         return False
     return True
+
+
+# ------------------------------------------------------------------------------------------------
+# running
+# ------------------------------------------------------------------------------------------------
+RunnerFunction = Callable[[Claim, Bundles, Config, Path], ClaimResult]
+
+
+def guarded(
+    problem: str = "the model could not be fitted",
+) -> Callable[[RunnerFunction], RunnerFunction]:
+    """Decorate a runner so that data it cannot analyse give a result instead of failing the workflow.
+
+    The decorated runner gets ``out_dir`` as a :class:`~pathlib.Path`; a
+    :class:`~gutskin.stats._util.StatsInputError` it raises becomes ``ClaimResult(id=claim["id"],
+    data_problem=f"{problem}: {exc}")``. Other errors (e.g. invalid parameters) propagate.
+    """
+
+    def decorate(fn: RunnerFunction) -> RunnerFunction:
+        @functools.wraps(fn)
+        def run(claim: Claim, bundles: Bundles, config: Config, out_dir: Path) -> ClaimResult:
+            try:
+                return fn(claim, bundles, config, Path(out_dir))
+            except StatsInputError as exc:
+                return ClaimResult(id=claim["id"], data_problem=f"{problem}: {exc}")
+
+        return run
+
+    return decorate

@@ -30,58 +30,21 @@ import pandas as pd
 
 from ..stats import equivalence, logistic, multiple
 from ..stats._util import StatsInputError
-from .bundle import DatasetBundle
-from .common import ClaimResult, significant_same
-from .exposure_trend import (
+from .common import Bundles, Claim, ClaimResult, Config, guarded
+from .entries import add_sensitivity, effect_fields, estimate_test, headline_entry
+from .inputs import (
     covariate_term,
-    dataset_problem,
+    first_dataset,
+    missing_columns_problem,
     norm_series,
     pick_one_per_subject,
     prepare_covariates,
 )
+from .outputs import add_forest, add_table, forest_alt, forest_row
 
 ANALYSIS = "comorbidity_logistic"
 
 _N_OTHER = "n_other_conditions"
-
-
-def run(
-    claim: dict[str, Any],
-    bundles: dict[str, DatasetBundle],
-    config: dict[str, Any],
-    out_dir: Path,
-) -> ClaimResult:
-    """Run the analysis for ``claim``; figures and tables go to ``out_dir``.
-
-    Parameters (``claim["params"]``)
-    --------------------------------
-    outcome, outcome_reference, outcome_levels
-        Outcome column (default ``condition``), its control value (``none``) and the case values.
-    exposures
-        List of ``{column, reference, levels (optional: exposed values; default every other value),
-        label}``; the first is the headline.
-    covariates
-        Covariate columns; ``n_other_conditions`` is derived from ``other_conditions``.
-    other_conditions
-        ``{column: value meaning "does not have it"}``; the count of the others is ``n_other_conditions``.
-    extra_outcomes
-        List of ``{column, case, control, label}``: further outcomes tested against the headline exposure.
-    published
-        Optional ``{label, outcome_level, odds_ratio, ci}``: a published odds ratio to compare with the
-        estimate for that skin condition.
-    sparse_cell_min
-        Smallest 2 × 2 cell for maximum likelihood (default 5); below it Firth is used.
-    cov_type
-        ``HC3`` (default) or ``HC0``.
-    prefer_body_site, one_sample_per_subject
-        Which sample's metadata represents a participant (default: a ``gut`` sample, the first one).
-
-    A model that cannot be fitted gives a result with a ``data_problem`` instead of failing the workflow.
-    """
-    try:
-        return _run(claim, bundles, config, Path(out_dir))
-    except StatsInputError as exc:
-        return ClaimResult(id=claim["id"], data_problem=f"the model could not be fitted: {exc}")
 
 
 def _fit(
@@ -141,34 +104,60 @@ def _row(
         )
     if note:
         parts.append(note)
-    return {
-        "name": name,
-        "role": role,
-        "estimate": r.estimate,
-        "ci_low": r.ci95[0],
-        "ci_high": r.ci95[1],
-        "effect_size": r.estimate,
-        "effect_size_ci": [r.ci95[0], r.ci95[1]],
-        "odds_ratio": r.odds_ratio,
-        "odds_ratio_ci": list(r.or_ci95),
-        "p_value": r.p_value,
-        "n": r.n,
-        "n_events": r.n_events,
-        "n_exposed": r.n_term,
-        "n_exposed_events": r.n_term_events,
-        "method": r.method,
-        "sparse_cells": fit["sparse"],
-        "note": "; ".join(parts),
-        "label": short or name,
-    }
+    return estimate_test(
+        name,
+        role,
+        r,
+        {**effect_fields(r), "odds_ratio": r.odds_ratio, "odds_ratio_ci": list(r.or_ci95)},
+        n=r.n,
+        n_events=r.n_events,
+        n_exposed=r.n_term,
+        n_exposed_events=r.n_term_events,
+        method=r.method,
+        sparse_cells=fit["sparse"],
+        note="; ".join(parts),
+        label=short or name,
+    )
 
 
-def _run(
-    claim: dict[str, Any],
-    bundles: dict[str, DatasetBundle],
-    config: dict[str, Any],
-    out_dir: Path,
-) -> ClaimResult:
+def _fit_or_note(res: ClaimResult, what: str, *args: Any) -> dict[str, Any] | None:
+    """:func:`_fit` with ``args``, or None and a note that ``what`` could not be fitted."""
+    try:
+        return _fit(*args)
+    except StatsInputError as exc:
+        res.notes.append(f"{what}: could not be fitted ({exc}).")
+        return None
+
+
+@guarded()
+def run(claim: Claim, bundles: Bundles, config: Config, out_dir: Path) -> ClaimResult:
+    """Run the analysis for ``claim``; figures and tables go to ``out_dir``.
+
+    Parameters (``claim["params"]``)
+    --------------------------------
+    outcome, outcome_reference, outcome_levels
+        Outcome column (default ``condition``), its control value (``none``) and the case values.
+    exposures
+        List of ``{column, reference, levels (optional: exposed values; default every other value),
+        label}``; the first is the headline.
+    covariates
+        Covariate columns; ``n_other_conditions`` is derived from ``other_conditions``.
+    other_conditions
+        ``{column: value meaning "does not have it"}``; the count of the others is ``n_other_conditions``.
+    extra_outcomes
+        List of ``{column, case, control, label}``: further outcomes tested against the headline exposure.
+    published
+        Optional ``{label, outcome_level, odds_ratio, ci}``: a published odds ratio to compare with the
+        estimate for that skin condition.
+    sparse_cell_min
+        Smallest 2 × 2 cell for maximum likelihood (default 5); below it Firth is used.
+    cov_type
+        ``HC3`` (default) or ``HC0``.
+    prefer_body_site, one_sample_per_subject
+        Which sample's metadata represents a participant (default: a ``gut`` sample, the first one).
+
+    A model that cannot be fitted gives a result with a ``data_problem`` instead of failing the workflow.
+    """
     p = claim.get("params", {})
     cid = claim["id"]
     res = ClaimResult(id=cid)
@@ -177,6 +166,7 @@ def _run(
     out_levels = [str(v) for v in p.get("outcome_levels", [])]
     exposures = list(p.get("exposures") or [])
     covariates = list(p.get("covariates", []))
+    measured = [c for c in covariates if c != _N_OTHER]  # read from the sample table
     other_conditions = {str(k): str(v) for k, v in (p.get("other_conditions") or {}).items()}
     extra_outcomes = list(p.get("extra_outcomes") or [])
     sparse_min = int(p.get("sparse_cell_min", 5))
@@ -195,22 +185,16 @@ def _run(
     res.estimate_label = f"Adjusted log odds ratio of reporting {', '.join(out_levels)} (vs {out_ref}) with {head_label}"
     res.effect_size_label = "log odds ratio (adjusted)"
 
-    ds = claim["datasets"][0]
-    bundle = bundles.get(ds)
-    problem = dataset_problem(bundle, ds)
+    ds, bundle = first_dataset(res, claim, bundles)
+    if bundle is None:
+        return res
+    needed = [outcome_col, *{e["column"] for e in exposures}, *list(other_conditions)]
+    needed += measured
+    needed += [str(e["column"]) for e in extra_outcomes]
+    missing = sorted({c for c in needed if c not in bundle.samples.columns})
+    problem = missing_columns_problem(bundle, ds, missing)
     if problem:
         res.data_problem = problem
-        return res
-    assert bundle is not None
-    needed = [outcome_col, *{e["column"] for e in exposures}, *list(other_conditions)]
-    needed += [c for c in covariates if c != _N_OTHER]
-    needed += [str(e["column"]) for e in extra_outcomes]
-    missing_cols = sorted({c for c in needed if c not in bundle.samples.columns})
-    if missing_cols:
-        res.data_problem = (
-            f"dataset {ds} has no column(s) {', '.join(missing_cols)} in its sample table; "
-            "add them to its samples.columns in config/datasets.yaml"
-        )
         return res
     if _N_OTHER in covariates and not other_conditions:
         res.data_problem = f"covariate {_N_OTHER} needs params.other_conditions"
@@ -236,9 +220,8 @@ def _run(
     outc = norm_series(s[outcome_col])
     data["skin_any"] = np.where(outc.isin(out_levels), 1.0, np.where(outc == out_ref, 0.0, np.nan))
     data["skin_level"] = outc.where(outc.isin([out_ref, *out_levels]))
-    for c in covariates:
-        if c != _N_OTHER:
-            data[c] = s[c]
+    for c in measured:
+        data[c] = s[c]
     if other_conditions:
         has = pd.DataFrame(
             {
@@ -287,7 +270,7 @@ def _run(
         )
         return res
 
-    model_all = prepare_covariates(complete, [c for c in covariates if c != _N_OTHER])
+    model_all = prepare_covariates(complete, measured)
     cov_terms = [covariate_term(c, model_all) for c in covariates]
     rhs = " + ".join(cov_terms)
 
@@ -295,7 +278,7 @@ def _run(
     fam: list[tuple[str, dict[str, Any], dict[str, Any]]] = []
     for col, e in exp_cols:
         sub = data.dropna(subset=["skin_any", col, *covariates])
-        sub = prepare_covariates(sub, [c for c in covariates if c != _N_OTHER])
+        sub = prepare_covariates(sub, measured)
         if sub[col].sum() < 1:
             res.notes.append(
                 f"{e.get('label', col)}: nobody exposed among complete cases; not tested."
@@ -304,29 +287,23 @@ def _run(
         if col == head_col:
             fam.append((col, e, _fit(sub, "skin_any", col, rhs, sparse_min, cov_type)))
             continue
-        try:
-            fam.append((col, e, _fit(sub, "skin_any", col, rhs, sparse_min, cov_type)))
-        except StatsInputError as exc:  # a secondary exposure that cannot be fitted is reported
-            res.notes.append(f"{e.get('label', col)}: could not be fitted ({exc}).")
+        # a secondary exposure that cannot be fitted is reported
+        f = _fit_or_note(res, e.get("label", col), sub, "skin_any", col, rhs, sparse_min, cov_type)
+        if f is not None:
+            fam.append((col, e, f))
     holm = multiple.holm([f["main"].p_value for _, _, f in fam])
     head_fit = fam[0][2]
     h: logistic.LogisticResult = head_fit["main"]
     tost = equivalence.tost(h.estimate, h.se, None, sesoi)
     pw = logistic.wald_power(sesoi, h.se, alpha=alpha_level)
-    res.headline = {
-        "estimate": h.estimate,
-        "ci_low": h.ci95[0],
-        "ci_high": h.ci95[1],
-        "p_value": h.p_value,
-        "effect_size": h.estimate,
-        "effect_size_ci": list(h.ci95),
-        "effect_size_ci90": list(h.ci90),
-        "tost_p": tost.p_value,
-        "power": pw,
-        "n": h.n,
-        "odds_ratio": h.odds_ratio,
-        "odds_ratio_ci": list(h.or_ci95),
-    }
+    res.headline = headline_entry(
+        h,
+        tost_p=tost.p_value,
+        power=pw,
+        n=h.n,
+        odds_ratio=h.odds_ratio,
+        odds_ratio_ci=list(h.or_ci95),
+    )
     k = len(fam)
     for i, ((_, e, f), pa) in enumerate(zip(fam, holm, strict=True)):
         row = _row(
@@ -345,26 +322,20 @@ def _run(
     # ---- sensitivity: the other estimator
     other: logistic.LogisticResult | None = head_fit["other"]
     if other is not None:
-        agrees = significant_same(h.p_value, h.estimate, other.p_value, other.estimate, alpha_level)
-        res.sensitivity_agrees = agrees
-        res.sensitivity_note = (
-            f"{other.method}: log OR {other.estimate:+.3g} (OR {other.odds_ratio:.2f}, 95% CI "
-            f"{other.or_ci95[0]:.2f}–{other.or_ci95[1]:.2f}), p = {other.p_value:.3g}"
-            + ("" if agrees is not False else " — disagrees with the headline estimator")
-        )
-        res.tests.append(
-            {
-                "name": f"{'/'.join(out_levels)} ~ {head_label} ({'ML, sandwich SEs' if head_fit['sparse'] else 'Firth'})",
-                "role": "sensitivity",
-                "estimate": other.estimate,
-                "ci_low": other.ci95[0],
-                "ci_high": other.ci95[1],
-                "effect_size": other.estimate,
-                "effect_size_ci": list(other.ci95),
-                "p_value": other.p_value,
-                "n": other.n,
-                "note": other.method,
-            }
+        add_sensitivity(
+            res,
+            h,
+            other,
+            alpha_level,
+            sensitivity_note=(
+                f"{other.method}: log OR {other.estimate:+.3g} (OR {other.odds_ratio:.2f}, 95% CI "
+                f"{other.or_ci95[0]:.2f}–{other.or_ci95[1]:.2f}), p = {other.p_value:.3g}"
+            ),
+            disagrees_with="the headline estimator",
+            test_name=f"{'/'.join(out_levels)} ~ {head_label} ({'ML, sandwich SEs' if head_fit['sparse'] else 'Firth'})",
+            effect=effect_fields(other),
+            n=other.n,
+            note=other.method,
         )
     else:
         res.sensitivity_note = f"maximum likelihood could not be fitted ({head_fit['ml_error']}); only Firth is reported"
@@ -379,15 +350,15 @@ def _run(
     per_cond: dict[str, logistic.LogisticResult] = {}
     for lv in out_levels:
         sub = data[data["skin_level"].isin([out_ref, lv])].dropna(subset=[head_col, *covariates])
-        sub = prepare_covariates(sub, [c for c in covariates if c != _N_OTHER])
+        sub = prepare_covariates(sub, measured)
         sub = sub.assign(skin_this=(sub["skin_level"] == lv).astype(float))
         if sub["skin_this"].sum() < 1 or sub[head_col].sum() < 1:
             res.notes.append(f"{lv} ~ {head_label}: no cases or nobody exposed; not tested.")
             continue
-        try:
-            f = _fit(sub, "skin_this", head_col, rhs, sparse_min, cov_type)
-        except StatsInputError as exc:
-            res.notes.append(f"{lv} ~ {head_label}: could not be fitted ({exc}).")
+        f = _fit_or_note(
+            res, f"{lv} ~ {head_label}", sub, "skin_this", head_col, rhs, sparse_min, cov_type
+        )
+        if f is None:
             continue
         per_cond[lv] = f["main"]
         res.tests.append(_row(f"{lv} ~ {head_label}", "secondary", f, short=f"{lv} only"))
@@ -402,15 +373,15 @@ def _run(
                 np.where(ycol == str(eo.get("control", "no")), 0.0, np.nan),
             )
         ).dropna(subset=["extra", head_col, *covariates])
-        sub = prepare_covariates(sub, [c for c in covariates if c != _N_OTHER])
+        sub = prepare_covariates(sub, measured)
         label = eo.get("label", eo["column"])
         if sub["extra"].sum() < 1 or sub[head_col].sum() < 1 or sub["extra"].sum() == len(sub):
             res.notes.append(f"{label} ~ {head_label}: no contrast; not tested.")
             continue
-        try:
-            f = _fit(sub, "extra", head_col, rhs, sparse_min, cov_type)
-        except StatsInputError as exc:
-            res.notes.append(f"{label} ~ {head_label}: could not be fitted ({exc}).")
+        f = _fit_or_note(
+            res, f"{label} ~ {head_label}", sub, "extra", head_col, rhs, sparse_min, cov_type
+        )
+        if f is None:
             continue
         res.tests.append(_row(f"{label} ~ {head_label}", "secondary", f, short=str(label)[:40]))
 
@@ -446,7 +417,6 @@ def _run(
         )
 
     out_dir.mkdir(parents=True, exist_ok=True)
-    table_path = out_dir / "analysis_data.tsv"
     cols = [
         "sample_id",
         "subject_id",
@@ -455,48 +425,36 @@ def _run(
         *[c for c, _ in exp_cols],
         *covariates,
     ]
-    complete[cols].rename(
-        columns={
-            c: str(e["column"]) + (f"_{i}" if i else "") + "_exposed"
-            for i, (c, e) in enumerate(exp_cols)
-        }
-    ).to_csv(table_path, sep="\t", index=False)
-    res.tables.append(
-        {
-            "path": str(table_path),
-            "caption": "Participants, outcome, exposures and covariates used in the models.",
-        }
+    add_table(
+        res,
+        complete[cols].rename(
+            columns={
+                c: str(e["column"]) + (f"_{i}" if i else "") + "_exposed"
+                for i, (c, e) in enumerate(exp_cols)
+            }
+        ),
+        out_dir / "analysis_data.tsv",
+        "Participants, outcome, exposures and covariates used in the models.",
     )
     _forest(res, sesoi, cid, out_dir)
     return res
 
 
 def _forest(res: ClaimResult, sesoi: float, cid: str, out_dir: Path) -> None:
-    from ..report import figures  # matplotlib is only imported when a figure is drawn
 
     rows = [
-        {
-            "label": t.get("label") or t["name"],
-            "estimate": t.get("effect_size"),
-            "ci_low": (t.get("effect_size_ci") or [None, None])[0],
-            "ci_high": (t.get("effect_size_ci") or [None, None])[1],
-        }
+        forest_row(t.get("label") or t["name"], t)
         for t in res.tests
         if t["role"] in ("primary", "secondary")
     ]
-    fig = figures.forest(
-        rows, xlabel="log odds ratio (adjusted; 95% CI)", sesoi=sesoi, title=f"{cid}: comorbidity"
-    )
-    path = out_dir / "forest.svg"
-    alt = "Forest plot of adjusted log odds ratios with 95% CIs: " + "; ".join(
-        f"{r['label']} {r['estimate']:+.2f}" for r in rows if r["estimate"] is not None
-    )
-    figures.save_figure(fig, path, alt=alt)
-    res.figures.append(
-        {
-            "path": str(path),
-            "caption": f"Adjusted log odds ratios (0 = no association) with 95% CIs; the shaded band is "
-            f"±SESOI (log OR {sesoi:g}, OR {math.exp(sesoi):.2f}).",
-            "alt": alt,
-        }
+    add_forest(
+        res,
+        rows,
+        out_dir / "forest.svg",
+        xlabel="log odds ratio (adjusted; 95% CI)",
+        sesoi=sesoi,
+        title=f"{cid}: comorbidity",
+        caption=f"Adjusted log odds ratios (0 = no association) with 95% CIs; the shaded band is "
+        f"±SESOI (log OR {sesoi:g}, OR {math.exp(sesoi):.2f}).",
+        alt=forest_alt("Forest plot of adjusted log odds ratios with 95% CIs: ", rows),
     )

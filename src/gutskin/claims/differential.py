@@ -61,13 +61,19 @@ from ..io.table import FeatureTable, read_biom
 from ..stats import da, equivalence, power, regression
 from ..stats._util import StatsInputError, derive_rng
 from .bundle import DatasetBundle
-from .common import ClaimResult, significant_same
+from .common import Bundles, Claim, ClaimResult, Config, guarded
+from .entries import add_huber_sensitivity, effect_fields, estimate_test, headline_entry
+from .inputs import (
+    covariate_term,
+    first_dataset,
+    first_or_random_per_subject,
+    prepare_covariates,
+)
+from .outputs import add_figure, add_forest, add_table, forest_alt
 
 ANALYSIS = "differential_abundance"
 
 log = logging.getLogger("gutskin.claims.differential")
-
-_CATEGORICAL = {"sex", "antibiotics", "country", "body_subsite", "run_center", "sample_plate"}
 
 #: Parameters and their defaults (claims.yaml ``params``).
 DEFAULTS: dict[str, Any] = {
@@ -164,29 +170,6 @@ def _feature_table(bundle: DatasetBundle) -> tuple[FeatureTable | None, str | No
     return table, None
 
 
-def _one_per_subject(df: pd.DataFrame, how: str, seed: int) -> pd.DataFrame:
-    df = df.sort_values(["subject_id", "sample_id"])
-    if how == "random":
-        keys = np.random.default_rng(seed).random(len(df))
-        df = df.assign(_k=keys).sort_values(["subject_id", "_k"]).drop(columns="_k")
-    return df.drop_duplicates("subject_id", keep="first")
-
-
-def _term(var: str, data: pd.DataFrame) -> str:
-    if var in _CATEGORICAL or not pd.api.types.is_numeric_dtype(data[var]):
-        ref = data[var].value_counts().idxmax()
-        return f"C({var}, Treatment({ref!r}))"
-    return var
-
-
-def _covariate_frame(data: pd.DataFrame, covariates: list[str]) -> pd.DataFrame:
-    out = data.copy()
-    for c in covariates:
-        if c in _CATEGORICAL or not pd.api.types.is_numeric_dtype(out[c]):
-            out[c] = out[c].astype(str)
-    return out
-
-
 # ------------------------------------------------------------------------------------------------
 # one contrast
 # ------------------------------------------------------------------------------------------------
@@ -225,7 +208,8 @@ class _Contrast:
 
 
 def _rhs(data: pd.DataFrame, covariates: list[str]) -> str:
-    return " + ".join(["case", *(_term(c, data) for c in covariates)])
+    """``case`` and the covariate terms (a categorical one with its most frequent level as reference)."""
+    return " + ".join(["case", *(covariate_term(c, data, preferred=None) for c in covariates)])
 
 
 def fit_log_ratio(
@@ -293,13 +277,15 @@ def _select(
         dropped_by_group=s.loc[low, exposure].fillna("missing").value_counts().to_dict(),
     )
     s = s[~low]
-    s = _one_per_subject(s, p["one_sample_per_subject"], seed)
+    s = first_or_random_per_subject(s, p["one_sample_per_subject"], seed)
     step("one sample per subject", s)
     s = s[s[exposure].astype(str).isin([str(case), str(reference)])]
     step(f"{exposure} is {case} or {reference}", s)
     s = s.dropna(subset=covariates)
     step("complete covariates " + (", ".join(covariates) or "(none)"), s)
-    out = _covariate_frame(s[["sample_id", "subject_id", exposure, *covariates]], covariates)
+    out = prepare_covariates(
+        s[["sample_id", "subject_id", exposure, *covariates]], covariates, numeric_as_float=False
+    )
     out["case"] = (s[exposure].astype(str) == str(case)).astype(float)
     out["reads"] = depth.reindex(s.index).to_numpy(float)
     return out
@@ -380,31 +366,19 @@ def _find_taxon(
 # ------------------------------------------------------------------------------------------------
 # the runner
 # ------------------------------------------------------------------------------------------------
-def run(
-    claim: dict[str, Any],
-    bundles: dict[str, DatasetBundle],
-    config: dict[str, Any],
-    out_dir: Path,
-) -> ClaimResult:
+@guarded("the analysis could not be run")
+def run(claim: Claim, bundles: Bundles, config: Config, out_dir: Path) -> ClaimResult:
     """Run the analysis for ``claim``; figures and tables go to ``out_dir``.
 
     Bad parameters raise :class:`~gutskin.errors.ConfigError`. Data that cannot answer (dataset
     unavailable, too few cases, a model that cannot be fitted) give a result with a ``data_problem``
     instead of failing the workflow.
     """
-    p = _params(claim, config)
-    try:
-        return _run(claim, p, bundles, config, Path(out_dir))
-    except StatsInputError as exc:
-        return ClaimResult(id=claim["id"], data_problem=f"the analysis could not be run: {exc}")
+    return _run(claim, _params(claim, config), bundles, config, out_dir)
 
 
 def _run(
-    claim: dict[str, Any],
-    p: dict[str, Any],
-    bundles: dict[str, DatasetBundle],
-    config: dict[str, Any],
-    out_dir: Path,
+    claim: Claim, p: dict[str, Any], bundles: Bundles, config: Config, out_dir: Path
 ) -> ClaimResult:
     t_start = time.perf_counter()
     cid = claim["id"]
@@ -427,11 +401,8 @@ def _run(
     )
     res.effect_size_label = "log fold change of the pre-registered taxon ratio (natural log)"
 
-    ds = claim["datasets"][0]
-    bundle = bundles.get(ds)
-    if bundle is None or not bundle.available:
-        reason = bundle.reason if bundle is not None else "not configured"
-        res.data_problem = f"dataset {ds} unavailable: {reason}"
+    ds, bundle = first_dataset(res, claim, bundles, not_loaded="unavailable: not configured")
+    if bundle is None:
         return res
     table, problem = _feature_table(bundle)
     if problem:
@@ -534,55 +505,30 @@ def _run(
     tost = equivalence.tost(prim.estimate, prim.se, prim.df_resid, sesoi, alpha=alpha_level)
     pw = power.regression_term_power(sesoi / prim.resid_sd, n_case, n_ref, alpha=alpha_level)
     res.n = prim.n
-    res.headline = {
-        "estimate": prim.estimate,
-        "ci_low": prim.ci95[0],
-        "ci_high": prim.ci95[1],
-        "p_value": prim.p_value,
-        "effect_size": prim.estimate,
-        "effect_size_ci": list(prim.ci95),
-        "effect_size_ci90": list(prim.ci90),
-        "tost_p": tost.p_value,
-        "power": pw,
-        "n": prim.n,
-        "resid_sd": prim.resid_sd,
-    }
+    res.headline = headline_entry(
+        prim, tost_p=tost.p_value, power=pw, n=prim.n, resid_sd=prim.resid_sd
+    )
     res.tests.append(
-        {
-            "name": f"pre-registered log-ratio, {primary.label} (OLS, HC3)",
-            "role": "primary",
-            "estimate": prim.estimate,
-            "ci_low": prim.ci95[0],
-            "ci_high": prim.ci95[1],
-            "effect_size": prim.estimate,
-            "effect_size_ci": list(prim.ci95),
-            "p_value": prim.p_value,
-            "n": prim.n,
-            "power": pw,
-            "note": (
+        estimate_test(
+            f"pre-registered log-ratio, {primary.label} (OLS, HC3)",
+            "primary",
+            prim,
+            effect_fields(prim),
+            n=prim.n,
+            power=pw,
+            note=(
                 f"{n_case} cases, {n_ref} reference; residual SD {prim.resid_sd:.3g} (natural log); "
                 f"TOST p against ±{sesoi:g}: {tost.p_value:.3g}"
             ),
-        }
+        )
     )
     rob = _fit_log_ratio(primary, robust=True)
-    agrees = significant_same(prim.p_value, prim.estimate, rob.p_value, rob.estimate, alpha_level)
-    res.sensitivity_agrees = agrees
-    res.sensitivity_note = (
-        f"Huber robust regression: {rob.estimate:+.3g} (95% CI {rob.ci95[0]:.3g} to "
-        f"{rob.ci95[1]:.3g}), p = {rob.p_value:.3g}"
-        + ("" if agrees is not False else " — disagrees with OLS")
-    )
-    res.tests.append(
-        {
-            "name": f"pre-registered log-ratio, {primary.label} (Huber robust regression)",
-            "role": "sensitivity",
-            "estimate": rob.estimate,
-            "ci_low": rob.ci95[0],
-            "ci_high": rob.ci95[1],
-            "p_value": rob.p_value,
-            "n": rob.n,
-        }
+    add_huber_sensitivity(
+        res,
+        prim,
+        rob,
+        alpha_level,
+        f"pre-registered log-ratio, {primary.label} (Huber robust regression)",
     )
     for c in list(contrasts[1:]):
         try:
@@ -592,21 +538,17 @@ def _run(
             contrasts.remove(c)
             continue
         res.tests.append(
-            {
-                "name": f"pre-registered log-ratio, {c.label} (OLS, HC3)",
-                "role": "secondary",
-                "estimate": r.estimate,
-                "ci_low": r.ci95[0],
-                "ci_high": r.ci95[1],
-                "effect_size": r.estimate,
-                "effect_size_ci": list(r.ci95),
-                "p_value": r.p_value,
-                "n": r.n,
-                "power": power.regression_term_power(
+            estimate_test(
+                f"pre-registered log-ratio, {c.label} (OLS, HC3)",
+                "secondary",
+                r,
+                effect_fields(r),
+                n=r.n,
+                power=power.regression_term_power(
                     sesoi / r.resid_sd, c.n_case, c.n_reference, alpha=alpha_level
                 ),
-                "note": f"{c.n_case} cases, {c.n_reference} reference",
-            }
+                note=f"{c.n_case} cases, {c.n_reference} reference",
+            )
         )
 
     # ----- per-taxon DA, both methods, every contrast and rank
@@ -755,12 +697,6 @@ def _run(
     return res
 
 
-def _write_tsv(df: pd.DataFrame, path: Path) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    df.to_csv(tmp, sep="\t", index=False)
-    tmp.replace(path)
-
-
 def _write_outputs(
     res: ClaimResult,
     cid: str,
@@ -804,15 +740,13 @@ def _write_outputs(
         _called=called["consensus"] == "",
     ).sort_values(["_c", "_r", "_called", "ancombc_p"], kind="stable")
     table = table[first + [c for c in called.columns if c not in first]]
-    _write_tsv(table, da_path)
-    res.tables.append(
-        {
-            "path": str(da_path),
-            "caption": (
-                f"Per-taxon differential abundance: {mname} and Dirichlet-multinomial log fold changes "
-                "(natural log) with 95% CIs, raw p and BH q within the claim, and the consensus call."
-            ),
-        }
+    add_table(
+        res,
+        table,
+        da_path,
+        f"Per-taxon differential abundance: {mname} and Dirichlet-multinomial log fold changes "
+        "(natural log) with 95% CIs, raw p and BH q within the claim, and the consensus call.",
+        atomic=True,
     )
     frames = []
     for c in contrasts:
@@ -820,13 +754,12 @@ def _write_outputs(
         d.insert(0, "contrast", c.name)
         d["group"] = np.where(c.data["case"] > 0.5, str(c.case_level), str(c.reference))
         frames.append(d.join(tcounts, how="left"))
-    data_path = out_dir / "analysis_data.tsv"
-    _write_tsv(pd.concat(frames, ignore_index=True), data_path)
-    res.tables.append(
-        {
-            "path": str(data_path),
-            "caption": "Samples, covariates, reads of the pre-registered taxa and the log-ratio.",
-        }
+    add_table(
+        res,
+        pd.concat(frames, ignore_index=True),
+        out_dir / "analysis_data.tsv",
+        "Samples, covariates, reads of the pre-registered taxa and the log-ratio.",
+        atomic=True,
     )
 
     plot = primary.data.assign(
@@ -841,18 +774,13 @@ def _write_outputs(
         ylabel="log(predicted-lower : predicted-higher taxa)",
         title=f"{cid}: pre-registered log-ratio by group",
     )
-    path = out_dir / "log_ratio_by_group.svg"
-    alt = (
+    add_figure(
+        res,
+        fig,
+        out_dir / "log_ratio_by_group.svg",
+        "Per-sample log-ratio (natural log), unadjusted; boxes show quartiles.",
         f"Box and point plot of the per-sample log-ratio of predicted-lower to predicted-higher taxa for "
-        f"{order[0]} (n = {primary.n_reference}) and {order[1]} (n = {primary.n_case})"
-    )
-    figures.save_figure(fig, path, alt=alt)
-    res.figures.append(
-        {
-            "path": str(path),
-            "caption": "Per-sample log-ratio (natural log), unadjusted; boxes show quartiles.",
-            "alt": alt,
-        }
+        f"{order[0]} (n = {primary.n_reference}) and {order[1]} (n = {primary.n_case})",
     )
 
     rows = [
@@ -884,24 +812,14 @@ def _write_outputs(
                 "ci_high": r["dirmult_ci_high"],
             }
         )
-    fig = figures.forest(
+    add_forest(
+        res,
         rows,
+        out_dir / "forest.svg",
         xlabel=f"log fold change, {primary.label} (natural log; 95% CI)",
         sesoi=sesoi,
         title=f"{cid}: pre-registered taxa",
-    )
-    path = out_dir / "forest.svg"
-    alt = "Forest plot of log fold changes with 95% confidence intervals: " + "; ".join(
-        f"{r['label']} {r['estimate']:+.2f}" for r in rows if r.get("estimate") is not None
-    )
-    figures.save_figure(fig, path, alt=alt)
-    res.figures.append(
-        {
-            "path": str(path),
-            "caption": (
-                f"Headline log-ratio and each pre-registered taxon by both methods; the shaded band is "
-                f"±SESOI ({sesoi:g})."
-            ),
-            "alt": alt,
-        }
+        caption=f"Headline log-ratio and each pre-registered taxon by both methods; the shaded band "
+        f"is ±SESOI ({sesoi:g}).",
+        alt=forest_alt("Forest plot of log fold changes with 95% confidence intervals: ", rows),
     )

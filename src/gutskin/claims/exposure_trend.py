@@ -15,101 +15,26 @@ Published reference (``params.published``): coefficients of the American Gut alp
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from ..stats import effects, equivalence, multiple, power, regression
 from ..stats._util import StatsInputError
 from .bundle import DatasetBundle
-from .common import ClaimResult, significant_same
+from .common import METRIC_WORDS, Bundles, Claim, ClaimResult, Config, guarded
+from .entries import add_huber_sensitivity, effect_fields, estimate_test, headline_entry
+from .inputs import (
+    covariate_term,
+    first_dataset,
+    norm_series,
+    pick_one_per_subject,
+    prepare_covariates,
+)
+from .outputs import add_figure, add_forest, add_table, forest_alt, forest_row
 
 ANALYSIS = "alpha_exposure"
-
-#: Covariates always treated as categorical (text columns are categorical anyway).
-CATEGORICAL = {"sex", "antibiotics", "country", "body_subsite", "run_center", "sample_plate"}
-
-#: Preferred reference level of categorical covariates (else the most frequent level).
-COVARIATE_REFERENCE = {"antibiotics": "not_past_year"}
-
-METRIC_WORDS = {
-    "shannon": "Shannon (nats)",
-    "observed": "observed features",
-    "simpson": "Gini–Simpson",
-    "faith_pd": "Faith PD",
-}
-
-
-# ------------------------------------------------------------------------------------------------
-# helpers shared with the other runners of this package
-# ------------------------------------------------------------------------------------------------
-def norm_value(value: Any) -> str | None:
-    """A metadata value as comparable text: ``1``, ``1.0`` and ``"1"`` all become ``"1"``; missing → None."""
-    if value is None or value is pd.NA:
-        return None
-    if isinstance(value, float):
-        if math.isnan(value):
-            return None
-        if value.is_integer():
-            return str(int(value))
-    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
-        return str(int(value))
-    if isinstance(value, np.floating):
-        return norm_value(float(value))
-    text = str(value).strip()
-    return text or None
-
-
-def norm_series(s: pd.Series) -> pd.Series:
-    """:func:`norm_value` applied to a column (object dtype, ``None`` for missing)."""
-    return pd.Series([norm_value(v) for v in s.to_numpy(dtype=object)], index=s.index, dtype=object)
-
-
-def pick_one_per_subject(
-    df: pd.DataFrame, how: str, seed: int, prefer: pd.Series | None = None
-) -> pd.DataFrame:
-    """Keep one row per ``subject_id``: the first by sample id (``how="first"``) or a random one.
-
-    ``prefer`` (boolean, aligned with ``df``) ranks preferred rows first (e.g. fecal samples).
-    """
-    if how not in ("first", "random"):
-        raise StatsInputError(
-            f"one_sample_per_subject must be 'first' or 'random', got {how!r}",
-            where="params.one_sample_per_subject",
-        )
-    out = df.assign(_pref=0 if prefer is None else (~prefer.astype(bool)).astype(int))
-    if how == "random":
-        rng = np.random.default_rng(seed)
-        out = out.assign(_k=rng.random(len(out)))
-    else:
-        out = out.assign(_k=0.0)
-    out = out.sort_values(["subject_id", "_pref", "_k", "sample_id"])
-    return out.drop_duplicates("subject_id", keep="first").drop(columns=["_pref", "_k"])
-
-
-def covariate_term(var: str, data: pd.DataFrame) -> str:
-    """Patsy term of a covariate: ``C(var, Treatment(ref))`` for categorical ones, else the name."""
-    if var in CATEGORICAL or not pd.api.types.is_numeric_dtype(data[var]):
-        levels = data[var].value_counts()
-        ref = COVARIATE_REFERENCE.get(var)
-        if ref not in levels.index:
-            ref = levels.idxmax()
-        return f"C({var}, Treatment({ref!r}))"
-    return var
-
-
-def prepare_covariates(data: pd.DataFrame, covariates: list[str]) -> pd.DataFrame:
-    """Text for categorical covariates, floats for numeric ones (in place on a copy)."""
-    data = data.copy()
-    for c in covariates:
-        if c in CATEGORICAL or not pd.api.types.is_numeric_dtype(data[c]):
-            data[c] = data[c].astype(str)
-        else:
-            data[c] = data[c].astype(float)
-    return data
 
 
 def g_scale(resid_sd: float, n1: int, n2: int) -> float:
@@ -118,41 +43,21 @@ def g_scale(resid_sd: float, n1: int, n2: int) -> float:
     return float(g)
 
 
-def dataset_problem(bundle: DatasetBundle | None, ds: str) -> str | None:
-    """Why a dataset cannot be used (unavailable / not configured), or None."""
-    if bundle is None:
-        return f"dataset {ds} was not loaded (not configured)"
-    if not bundle.available:
-        return f"dataset {ds} unavailable: {bundle.reason}"
-    return None
-
-
-def values_caveat(bundle: DatasetBundle) -> str | None:
-    """A caveat when diversity was computed on microarray signal or relative values (not rarefied)."""
-    values = bundle.diversity_info.get("values") or bundle.import_info.get("values")
-    if values == "signal":
-        return (
-            f"Diversity in {bundle.name} was computed on microarray (HITChip) signal, not on sequence counts, "
-            "and was not rarefied: its values are not comparable with 16S-based diversity of other datasets; "
-            "only the within-study contrasts are interpretable."
+def _levels(p: dict[str, Any], bundle: DatasetBundle, exposure: str) -> list[str] | None:
+    levels = p.get("levels")
+    if not levels:
+        levels = (bundle.import_info.get("columns") or {}).get(exposure, {}).get("levels")
+    if not levels:
+        levels = (
+            ((bundle.import_info.get("harmonisation") or {}).get("columns") or {})
+            .get(exposure, {})
+            .get("levels")
         )
-    if values == "relative":
-        return (
-            f"Diversity in {bundle.name} was computed on relative abundances (not rarefied); richness-type "
-            "metrics depend on sequencing depth there."
-        )
-    return None
+    return [str(v) for v in levels] if levels else None
 
 
-# ------------------------------------------------------------------------------------------------
-# the runner
-# ------------------------------------------------------------------------------------------------
-def run(
-    claim: dict[str, Any],
-    bundles: dict[str, DatasetBundle],
-    config: dict[str, Any],
-    out_dir: Path,
-) -> ClaimResult:
+@guarded()
+def run(claim: Claim, bundles: Bundles, config: Config, out_dir: Path) -> ClaimResult:
     """Run the analysis for ``claim``; figures and tables go to ``out_dir``.
 
     Parameters (``claim["params"]``)
@@ -174,31 +79,6 @@ def run(
     A model that cannot be fitted on these data gives a result with a ``data_problem`` instead of
     failing the workflow.
     """
-    try:
-        return _run(claim, bundles, config, Path(out_dir))
-    except StatsInputError as exc:
-        return ClaimResult(id=claim["id"], data_problem=f"the model could not be fitted: {exc}")
-
-
-def _levels(p: dict[str, Any], bundle: DatasetBundle, exposure: str) -> list[str] | None:
-    levels = p.get("levels")
-    if not levels:
-        levels = (bundle.import_info.get("columns") or {}).get(exposure, {}).get("levels")
-    if not levels:
-        levels = (
-            ((bundle.import_info.get("harmonisation") or {}).get("columns") or {})
-            .get(exposure, {})
-            .get("levels")
-        )
-    return [str(v) for v in levels] if levels else None
-
-
-def _run(
-    claim: dict[str, Any],
-    bundles: dict[str, DatasetBundle],
-    config: dict[str, Any],
-    out_dir: Path,
-) -> ClaimResult:
     p = claim.get("params", {})
     cid = claim["id"]
     res = ClaimResult(id=cid)
@@ -214,23 +94,8 @@ def _run(
     res.covariates = covariates
     res.effect_size_label = "Hedges g (adjusted)"
 
-    ds = claim["datasets"][0]
-    bundle = bundles.get(ds)
-    problem = dataset_problem(bundle, ds)
-    if problem:
-        res.data_problem = problem
-        return res
-    assert bundle is not None
-    missing_cols = [c for c in [exposure, *covariates] if c not in bundle.samples.columns]
-    if missing_cols:
-        res.data_problem = (
-            f"dataset {ds} has no column(s) {', '.join(missing_cols)} in its sample table; "
-            "add them to its samples.columns in config/datasets.yaml"
-        )
-        return res
-    col = f"{metric}_mean"
-    if col not in bundle.alpha.columns:
-        res.data_problem = f"alpha metric {metric} not computed for {ds}"
+    ds, bundle = first_dataset(res, claim, bundles, columns=[exposure, *covariates], metric=metric)
+    if bundle is None:
         return res
     levels = _levels(p, bundle, exposure)
     if not levels:
@@ -322,76 +187,41 @@ def _run(
     scale = g_scale(prim.resid_sd, n_top, n_ref)
     tost = equivalence.tost(prim.estimate, prim.se, prim.df_resid, sesoi / scale)
     pw = power.regression_term_power(sesoi, n_top, n_ref, alpha=alpha_level)
-    res.headline = {
-        "estimate": prim.estimate,
-        "ci_low": prim.ci95[0],
-        "ci_high": prim.ci95[1],
-        "p_value": prim.p_value,
-        "effect_size": prim.estimate * scale,
-        "effect_size_ci": [prim.ci95[0] * scale, prim.ci95[1] * scale],
-        "effect_size_ci90": [prim.ci90[0] * scale, prim.ci90[1] * scale],
-        "tost_p": tost.p_value,
-        "power": pw,
-        "n": prim.n,
-        "resid_sd": prim.resid_sd,
-    }
+    res.headline = headline_entry(
+        prim, scale=scale, tost_p=tost.p_value, power=pw, n=prim.n, resid_sd=prim.resid_sd
+    )
     res.tests.append(
-        {
-            "name": f"{exposure}: {top} vs {ref} (OLS, HC3)",
-            "role": "primary",
-            "estimate": prim.estimate,
-            "ci_low": prim.ci95[0],
-            "ci_high": prim.ci95[1],
-            "effect_size": prim.estimate * scale,
-            "effect_size_ci": [prim.ci95[0] * scale, prim.ci95[1] * scale],
-            "p_value": prim.p_value,
-            "n": prim.n,
-            "power": pw,
-            "note": f"{n_top} vs {n_ref} subjects; residual SD {prim.resid_sd:.3g}; R² {prim.r2:.3g}",
-        }
+        estimate_test(
+            f"{exposure}: {top} vs {ref} (OLS, HC3)",
+            "primary",
+            prim,
+            effect_fields(prim, scale=scale),
+            n=prim.n,
+            power=pw,
+            note=f"{n_top} vs {n_ref} subjects; residual SD {prim.resid_sd:.3g}; R² {prim.r2:.3g}",
+        )
     )
 
     # ---- sensitivity: Huber robust regression of the headline model
     rob = regression.rlm_huber(model_data, f_cat, top_term)
-    agrees = significant_same(prim.p_value, prim.estimate, rob.p_value, rob.estimate, alpha_level)
-    res.sensitivity_agrees = agrees
-    res.sensitivity_note = (
-        f"Huber robust regression: {rob.estimate:+.3g} (95% CI {rob.ci95[0]:.3g} to {rob.ci95[1]:.3g}), "
-        f"p = {rob.p_value:.3g}" + ("" if agrees is not False else " — disagrees with OLS")
-    )
-    res.tests.append(
-        {
-            "name": f"{top} vs {ref} (Huber robust regression)",
-            "role": "sensitivity",
-            "estimate": rob.estimate,
-            "ci_low": rob.ci95[0],
-            "ci_high": rob.ci95[1],
-            "p_value": rob.p_value,
-            "n": rob.n,
-        }
-    )
+    add_huber_sensitivity(res, prim, rob, alpha_level, f"{top} vs {ref} (Huber robust regression)")
 
     # ---- secondary: linear trend over the ordinal score
     f_trend = f"{metric} ~ exposure_score" + (f" + {rhs}" if rhs else "")
     trend = regression.ols_hc3(model_data, f_trend, "exposure_score")
-    per_step_g = trend.estimate / trend.resid_sd
     res.tests.append(
-        {
-            "name": f"{exposure}: linear trend per level (OLS, HC3)",
-            "role": "secondary",
-            "estimate": trend.estimate,
-            "ci_low": trend.ci95[0],
-            "ci_high": trend.ci95[1],
-            "effect_size": per_step_g,
-            "effect_size_ci": [trend.ci95[0] / trend.resid_sd, trend.ci95[1] / trend.resid_sd],
-            "p_value": trend.p_value,
-            "n": trend.n,
-            "note": (
+        estimate_test(
+            f"{exposure}: linear trend per level (OLS, HC3)",
+            "secondary",
+            trend,
+            effect_fields(trend, sd=trend.resid_sd),
+            n=trend.n,
+            note=(
                 f"scores 0–{len(merged_levels) - 1} for {', '.join(merged_levels)}; effect size per level "
                 f"in residual SDs; across the whole range {trend.estimate * (len(merged_levels) - 1):+.3g} "
                 f"{mlabel}"
             ),
-        }
+        )
     )
 
     # ---- secondary: every level vs the reference (Holm within the claim)
@@ -407,20 +237,16 @@ def _run(
     adj = multiple.holm([r.p_value for _, r, _, _ in per_level])
     for (lv, r, sc, n_lv), pa in zip(per_level, adj, strict=True):
         res.tests.append(
-            {
-                "name": f"{lv} vs {ref} (OLS, HC3)",
-                "role": "secondary",
-                "estimate": r.estimate,
-                "ci_low": r.ci95[0],
-                "ci_high": r.ci95[1],
-                "effect_size": r.estimate * sc,
-                "effect_size_ci": [r.ci95[0] * sc, r.ci95[1] * sc],
-                "p_value": r.p_value,
-                "p_adjusted": pa,
-                "n": n_lv,
-                "level": lv,
-                "note": "Holm-adjusted across the levels within this claim",
-            }
+            estimate_test(
+                f"{lv} vs {ref} (OLS, HC3)",
+                "secondary",
+                r,
+                effect_fields(r, scale=sc),
+                p_adjusted=pa,
+                n=n_lv,
+                level=lv,
+                note="Holm-adjusted across the levels within this claim",
+            )
         )
     for lv in small:
         res.notes.append(
@@ -435,18 +261,14 @@ def _run(
         sc = g_scale(r.resid_sd, int(r.n_term or n_top), int(r.n_reference or n_ref))
         metric_results[m] = (r, sc)
         res.tests.append(
-            {
-                "name": f"{top} vs {ref} on {METRIC_WORDS.get(m, m)} (OLS, HC3)",
-                "role": "secondary",
-                "estimate": r.estimate,
-                "ci_low": r.ci95[0],
-                "ci_high": r.ci95[1],
-                "effect_size": r.estimate * sc,
-                "effect_size_ci": [r.ci95[0] * sc, r.ci95[1] * sc],
-                "p_value": r.p_value,
-                "n": r.n,
-                "note": "same model, another alpha metric",
-            }
+            estimate_test(
+                f"{top} vs {ref} on {METRIC_WORDS.get(m, m)} (OLS, HC3)",
+                "secondary",
+                r,
+                effect_fields(r, scale=sc),
+                n=r.n,
+                note="same model, another alpha metric",
+            )
         )
 
     # ---- published reference (R1) on the standardised scale
@@ -472,25 +294,19 @@ def _run(
             + "."
         )
     out_dir.mkdir(parents=True, exist_ok=True)
-    table_path = out_dir / "analysis_data.tsv"
-    model_data.rename(columns={"exposure_level": exposure}).to_csv(
-        table_path, sep="\t", index=False
-    )
-    res.tables.append(
-        {
-            "path": str(table_path),
-            "caption": "Subjects, covariates and diversity used in the models.",
-        }
+    add_table(
+        res,
+        model_data.rename(columns={"exposure_level": exposure}),
+        out_dir / "analysis_data.tsv",
+        "Subjects, covariates and diversity used in the models.",
     )
     if comparison_rows:
-        cmp_path = out_dir / "published_comparison.tsv"
-        pd.DataFrame(comparison_rows).to_csv(cmp_path, sep="\t", index=False)
-        res.tables.append(
-            {
-                "path": str(cmp_path),
-                "caption": "Our coefficients next to the published American Gut regression (R1), on the "
-                "Hedges g scale; metric, depth and covariates differ (see notes).",
-            }
+        add_table(
+            res,
+            pd.DataFrame(comparison_rows),
+            out_dir / "published_comparison.tsv",
+            "Our coefficients next to the published American Gut regression (R1), on the "
+            "Hedges g scale; metric, depth and covariates differ (see notes).",
         )
     _figures(res, model_data, metric, mlabel, exposure, usable, ref, top, sesoi, cid, out_dir)
     return res
@@ -556,21 +372,17 @@ def _published_comparison(
             )
             if m == next(iter(metric_results)):
                 res.tests.append(
-                    {
-                        "name": f"R1 reproduction: {pub.get('label', term_spec)} ({METRIC_WORDS.get(m, m)})",
-                        "role": "secondary",
-                        "estimate": r.estimate,
-                        "ci_low": r.ci95[0],
-                        "ci_high": r.ci95[1],
-                        "effect_size": g,
-                        "effect_size_ci": list(g_ci),
-                        "p_value": r.p_value,
-                        "n": r.n,
-                        "note": (
+                    estimate_test(
+                        f"R1 reproduction: {pub.get('label', term_spec)} ({METRIC_WORDS.get(m, m)})",
+                        "secondary",
+                        r,
+                        {"effect_size": g, "effect_size_ci": list(g_ci)},
+                        n=r.n,
+                        note=(
                             f"published: β = {pub.get('beta')} {pub.get('units', '')} "
                             f"(95% CI {', '.join(str(x) for x in pub.get('ci', []))}), g ≈ {pub_g}"
                         ),
-                    }
+                    )
                 )
     for row in rows:
         if row["published_g"] is None:
@@ -611,44 +423,30 @@ def _figures(
         ylabel=mlabel,
         title=f"{cid}: {mlabel} by {exposure}",
     )
-    fig_path = out_dir / f"{metric}_by_{exposure}.svg"
     alt = (
         f"Box and point plot of {mlabel} for {exposure} levels {', '.join(usable)}; n = "
         + ", ".join(f"{k} {v}" for k, v in res.n_groups.items())
     )
-    figures.save_figure(fig, fig_path, alt=alt)
-    res.figures.append(
-        {
-            "path": str(fig_path),
-            "caption": f"{mlabel} per subject (one sample each) by {exposure}, unadjusted; boxes show quartiles.",
-            "alt": alt,
-        }
+    add_figure(
+        res,
+        fig,
+        out_dir / f"{metric}_by_{exposure}.svg",
+        f"{mlabel} per subject (one sample each) by {exposure}, unadjusted; boxes show quartiles.",
+        alt,
     )
     rows = [
-        {
-            "label": f"{t['level']} vs {ref}" + (" (headline)" if t["level"] == top else ""),
-            "estimate": t.get("effect_size"),
-            "ci_low": (t.get("effect_size_ci") or [None, None])[0],
-            "ci_high": (t.get("effect_size_ci") or [None, None])[1],
-        }
+        forest_row(f"{t['level']} vs {ref}" + (" (headline)" if t["level"] == top else ""), t)
         for t in res.tests
         if t.get("level") is not None
     ]
-    fig = figures.forest(
+    add_forest(
+        res,
         rows,
+        out_dir / "forest.svg",
         xlabel="Hedges g vs " + ref + " (adjusted; 95% CI)",
         sesoi=sesoi,
         title=f"{cid}: effects",
-    )
-    fpath = out_dir / "forest.svg"
-    alt = "Forest plot of adjusted standardised differences with 95% CIs: " + "; ".join(
-        f"{r['label']} {r['estimate']:+.2f}" for r in rows if r["estimate"] is not None
-    )
-    figures.save_figure(fig, fpath, alt=alt)
-    res.figures.append(
-        {
-            "path": str(fpath),
-            "caption": f"Adjusted Hedges g of each level vs {ref}, with 95% CI; the shaded band is ±SESOI ({sesoi}).",
-            "alt": alt,
-        }
+        caption=f"Adjusted Hedges g of each level vs {ref}, with 95% CI; the shaded band is "
+        f"±SESOI ({sesoi}).",
+        alt=forest_alt("Forest plot of adjusted standardised differences with 95% CIs: ", rows),
     )

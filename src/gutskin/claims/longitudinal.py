@@ -30,28 +30,26 @@ import pandas as pd
 
 from ..stats import equivalence, mixed, regression
 from ..stats._util import StatsInputError
-from .bundle import DatasetBundle
-from .common import ClaimResult, significant_same
-from .exposure_trend import (
-    METRIC_WORDS,
-    covariate_term,
-    dataset_problem,
-    norm_series,
-    prepare_covariates,
-    values_caveat,
-)
+from .common import METRIC_WORDS, Bundles, Claim, ClaimResult, Config, guarded
+from .entries import add_sensitivity, effect_fields, estimate_test, headline_entry
+from .inputs import covariate_term, first_dataset, norm_series, prepare_covariates, values_caveat
+from .outputs import add_figure, add_table
 
 ANALYSIS = "longitudinal_mixed"
 
 _DESIGNS = ("group_by_time", "group")
 
 
-def run(
-    claim: dict[str, Any],
-    bundles: dict[str, DatasetBundle],
-    config: dict[str, Any],
-    out_dir: Path,
-) -> ClaimResult:
+def _values(v: Any) -> list[str]:
+    if v is None:
+        return []
+    vals = v if isinstance(v, list | tuple) else [v]
+    out = [norm_series(pd.Series([x], dtype=object)).iloc[0] for x in vals]
+    return [x for x in out if x is not None]
+
+
+@guarded()
+def run(claim: Claim, bundles: Bundles, config: Config, out_dir: Path) -> ClaimResult:
     """Run the analysis for ``claim``; figures and tables go to ``out_dir``.
 
     Parameters (``claim["params"]``)
@@ -73,26 +71,6 @@ def run(
 
     A model that cannot be fitted gives a result with a ``data_problem`` instead of failing the workflow.
     """
-    try:
-        return _run(claim, bundles, config, Path(out_dir))
-    except StatsInputError as exc:
-        return ClaimResult(id=claim["id"], data_problem=f"the model could not be fitted: {exc}")
-
-
-def _values(v: Any) -> list[str]:
-    if v is None:
-        return []
-    vals = v if isinstance(v, list | tuple) else [v]
-    out = [norm_series(pd.Series([x], dtype=object)).iloc[0] for x in vals]
-    return [x for x in out if x is not None]
-
-
-def _run(
-    claim: dict[str, Any],
-    bundles: dict[str, DatasetBundle],
-    config: dict[str, Any],
-    out_dir: Path,
-) -> ClaimResult:
     p = claim.get("params", {})
     cid = claim["id"]
     res = ClaimResult(id=cid)
@@ -136,24 +114,9 @@ def _run(
             f"Adjusted difference in {mlabel}, {grp_label} vs {ref_label} (mixed model)"
         )
 
-    ds = claim["datasets"][0]
-    bundle = bundles.get(ds)
-    problem = dataset_problem(bundle, ds)
-    if problem:
-        res.data_problem = problem
-        return res
-    assert bundle is not None
     needed = [g_col, *covariates] + ([t_col] if design == "group_by_time" else [])
-    missing_cols = [c for c in needed if c not in bundle.samples.columns]
-    if missing_cols:
-        res.data_problem = (
-            f"dataset {ds} has no column(s) {', '.join(missing_cols)} in its sample table; "
-            "add them to its samples.columns in config/datasets.yaml"
-        )
-        return res
-    col = f"{metric}_mean"
-    if col not in bundle.alpha.columns:
-        res.data_problem = f"alpha metric {metric} not computed for {ds}"
+    ds, bundle = first_dataset(res, claim, bundles, columns=needed, metric=metric)
+    if bundle is None:
         return res
     caveat = values_caveat(bundle)
     if caveat:
@@ -195,7 +158,7 @@ def _run(
     if design == "group_by_time":
         data["after"] = norm_series(s[t_col]).isin(follow).astype(float)
         data["period"] = np.where(data["after"] == 1.0, "follow-up", "baseline")
-    data[metric] = bundle.alpha.loc[data.index, col].astype(float)
+    data[metric] = bundle.alpha.loc[data.index, f"{metric}_mean"].astype(float)
     complete = data.dropna(subset=[metric, *covariates])
     flow.append(
         {"step": "complete covariates " + (", ".join(covariates) or "(none)"), "n": len(complete)}
@@ -245,45 +208,36 @@ def _run(
     sd = fit.total_sd
     tost = equivalence.tost(fit.estimate, fit.se, fit.df, sesoi * sd, alpha=alpha_level)
     pw = mixed.mixed_power(sesoi * sd, fit.se, fit.df, alpha=alpha_level)
-    res.headline = {
-        "estimate": fit.estimate,
-        "ci_low": fit.ci95[0],
-        "ci_high": fit.ci95[1],
-        "p_value": fit.p_value,
-        "effect_size": fit.estimate / sd,
-        "effect_size_ci": [fit.ci95[0] / sd, fit.ci95[1] / sd],
-        "effect_size_ci90": [fit.ci90[0] / sd, fit.ci90[1] / sd],
-        "tost_p": tost.p_value,
-        "power": pw,
-        "n": fit.n_obs,
-        "n_subjects": fit.n_subjects,
-        "df": fit.df,
-        "total_sd": sd,
-        "icc": fit.icc,
-    }
+    res.headline = headline_entry(
+        fit,
+        sd=sd,
+        tost_p=tost.p_value,
+        power=pw,
+        n=fit.n_obs,
+        n_subjects=fit.n_subjects,
+        df=fit.df,
+        total_sd=sd,
+        icc=fit.icc,
+    )
     res.tests.append(
-        {
-            "name": (
+        estimate_test(
+            (
                 f"{grp_label} vs {ref_label}: change from baseline (group × time, mixed model)"
                 if design == "group_by_time"
                 else f"{grp_label} vs {ref_label} (mixed model, random subject intercept)"
             ),
-            "role": "primary",
-            "estimate": fit.estimate,
-            "ci_low": fit.ci95[0],
-            "ci_high": fit.ci95[1],
-            "effect_size": fit.estimate / sd,
-            "effect_size_ci": [fit.ci95[0] / sd, fit.ci95[1] / sd],
-            "p_value": fit.p_value,
-            "n": fit.n_obs,
-            "power": pw,
-            "note": (
+            "primary",
+            fit,
+            effect_fields(fit, sd=sd),
+            n=fit.n_obs,
+            power=pw,
+            note=(
                 f"{fit.n_obs} samples from {fit.n_subjects} subjects; t test with {fit.df:g} df (nlme "
                 f"containment); subject variance {fit.subject_var:.3g}, residual {fit.resid_var:.3g}, "
                 f"ICC {fit.icc:.2f}"
                 + ("; the subject variance is at its boundary (0)" if fit.boundary else "")
             ),
-        }
+        )
     )
     if fit.boundary:
         res.notes.append(
@@ -302,48 +256,37 @@ def _run(
                 res.notes.append(f"Change within {label}: not estimable ({exc}).")
                 continue
             res.tests.append(
-                {
-                    "name": f"change from baseline within {label} (mixed model)",
-                    "role": "secondary",
-                    "estimate": w.estimate,
-                    "ci_low": w.ci95[0],
-                    "ci_high": w.ci95[1],
-                    "effect_size": w.estimate / sd,
-                    "effect_size_ci": [w.ci95[0] / sd, w.ci95[1] / sd],
-                    "p_value": w.p_value,
-                    "n": w.n_obs,
-                    "note": f"{w.n_subjects} subjects; standardised by the total SD of the headline model",
-                }
+                estimate_test(
+                    f"change from baseline within {label} (mixed model)",
+                    "secondary",
+                    w,
+                    effect_fields(w, sd=sd),
+                    n=w.n_obs,
+                    note=f"{w.n_subjects} subjects; standardised by the total SD of the headline model",
+                )
             )
 
     # ---- sensitivity: subject-level analysis
     sens = _subject_level(model_data, metric, design)
     if sens is not None:
-        agrees = significant_same(
-            fit.p_value, fit.estimate, sens.p_value, sens.estimate, alpha_level
-        )
-        res.sensitivity_agrees = agrees
         what = (
             "per-subject change (follow-up − baseline mean) by group"
             if design == "group_by_time"
             else "one mean per subject by group"
         )
-        res.sensitivity_note = (
-            f"OLS with HC3 SEs on {what}: {sens.estimate:+.3g} (95% CI {sens.ci95[0]:.3g} to "
-            f"{sens.ci95[1]:.3g}), p = {sens.p_value:.3g}, {sens.n} subjects"
-            + ("" if agrees is not False else " — disagrees with the mixed model")
-        )
-        res.tests.append(
-            {
-                "name": f"{grp_label} vs {ref_label}: subject-level OLS ({what})",
-                "role": "sensitivity",
-                "estimate": sens.estimate,
-                "ci_low": sens.ci95[0],
-                "ci_high": sens.ci95[1],
-                "p_value": sens.p_value,
-                "n": sens.n,
-                "note": "covariates are not included in this check",
-            }
+        add_sensitivity(
+            res,
+            fit,
+            sens,
+            alpha_level,
+            sensitivity_note=(
+                f"OLS with HC3 SEs on {what}: {sens.estimate:+.3g} (95% CI {sens.ci95[0]:.3g} to "
+                f"{sens.ci95[1]:.3g}), p = {sens.p_value:.3g}, {sens.n} subjects"
+            ),
+            disagrees_with="the mixed model",
+            test_name=f"{grp_label} vs {ref_label}: subject-level OLS ({what})",
+            n=sens.n,
+            note="covariates are not included in this check",
         )
 
     where = f"{site} samples" if site else "samples"
@@ -373,13 +316,11 @@ def _run(
         )
     )
     out_dir.mkdir(parents=True, exist_ok=True)
-    table_path = out_dir / "analysis_data.tsv"
-    model_data.to_csv(table_path, sep="\t", index=False)
-    res.tables.append(
-        {
-            "path": str(table_path),
-            "caption": "Samples, subjects, groups and diversity used in the mixed model.",
-        }
+    add_table(
+        res,
+        model_data,
+        out_dir / "analysis_data.tsv",
+        "Samples, subjects, groups and diversity used in the mixed model.",
     )
     _figure(res, model_data, metric, mlabel, design, grp_label, ref_label, cid, out_dir)
     return res
@@ -430,19 +371,17 @@ def _figure(
         ylabel=mlabel,
         title=f"{cid}: {mlabel} by group",
     )
-    path = out_dir / f"{metric}_by_group.svg"
     alt = (
         f"Box and point plot of {mlabel} by "
         + ("group and period" if design == "group_by_time" else "group")
         + "; samples: "
         + ", ".join(f"{o} {int(counts.get(o, 0))}" for o in order)
     )
-    figures.save_figure(fig, path, alt=alt)
-    res.figures.append(
-        {
-            "path": str(path),
-            "caption": f"{mlabel} of every sample (repeated samples of a subject included), unadjusted; "
-            "boxes show quartiles.",
-            "alt": alt,
-        }
+    add_figure(
+        res,
+        fig,
+        out_dir / f"{metric}_by_group.svg",
+        f"{mlabel} of every sample (repeated samples of a subject included), unadjusted; "
+        "boxes show quartiles.",
+        alt,
     )

@@ -19,9 +19,10 @@ import pandas as pd
 from scipy import stats as sps
 
 from ..stats import paired, power
-from ..stats._util import StatsInputError
 from .bundle import DatasetBundle
-from .common import ClaimResult, significant_same
+from .common import Bundles, Claim, ClaimResult, Config, guarded, significant_same
+from .inputs import first_dataset
+from .outputs import add_figure, add_table
 
 ANALYSIS = "paired_mirror"
 
@@ -83,29 +84,28 @@ def _mantel(
     return r, dx, dy
 
 
-def run(
-    claim: dict[str, Any],
-    bundles: dict[str, DatasetBundle],
-    config: dict[str, Any],
-    out_dir: Path,
-) -> ClaimResult:
+def _mantel_test(name: str, role: str, m: Any, n: int, **extra: Any) -> dict[str, Any]:
+    """An entry of ``tests`` for a Mantel result ``m`` (its bootstrap CI may be missing)."""
+    ci95 = m.ci95 or [None, None]
+    return {
+        "name": name,
+        "role": role,
+        "estimate": m.r,
+        "ci_low": ci95[0],
+        "ci_high": ci95[1],
+        "p_value": m.p_value,
+        "n": n,
+        **extra,
+    }
+
+
+@guarded()
+def run(claim: Claim, bundles: Bundles, config: Config, out_dir: Path) -> ClaimResult:
     """Run the analysis for ``claim``; figures and tables go to ``out_dir``.
 
     A model that cannot be fitted on these data (e.g. a singular design) gives a result with a
     ``data_problem`` instead of failing the workflow.
     """
-    try:
-        return _run(claim, bundles, config, out_dir)
-    except StatsInputError as exc:
-        return ClaimResult(id=claim["id"], data_problem=f"the model could not be fitted: {exc}")
-
-
-def _run(
-    claim: dict[str, Any],
-    bundles: dict[str, DatasetBundle],
-    config: dict[str, Any],
-    out_dir: Path,
-) -> ClaimResult:
     from ..report import figures
 
     p = claim.get("params", {})
@@ -124,11 +124,8 @@ def _run(
     res.effect_size_label = "Mantel r"
     res.covariates = [f"permutations within {strata_col}"] if strata_col else []
 
-    ds = claim["datasets"][0]
-    bundle = bundles.get(ds)
-    if bundle is None or not bundle.available:
-        reason = bundle.reason if bundle is not None else "not configured"
-        res.data_problem = f"dataset {ds} unavailable: {reason}"
+    ds, bundle = first_dataset(res, claim, bundles, not_loaded="unavailable: not configured")
+    if bundle is None:
         return res
 
     s = bundle.samples
@@ -174,20 +171,17 @@ def _run(
         "n": len(pairs),
     }
     res.tests.append(
-        {
-            "name": f"Mantel gut vs skin ({beta_metric}, Spearman)",
-            "role": "primary",
-            "estimate": mt.r,
-            "ci_low": ci95[0],
-            "ci_high": ci95[1],
-            "p_value": mt.p_value,
-            "n": len(pairs),
-            "note": (
+        _mantel_test(
+            f"Mantel gut vs skin ({beta_metric}, Spearman)",
+            "primary",
+            mt,
+            len(pairs),
+            note=(
                 f"{config['permutations']} permutations"
                 + (f" within {strata_col}" if strata is not None else "")
                 + f"; 95% CI from {config.get('bootstrap', 999)} subject bootstraps"
             ),
-        }
+        )
     )
 
     # Secondary: Spearman of alpha diversity.
@@ -217,15 +211,7 @@ def _run(
         agree = significant_same(mt.p_value, mt.r, mo.p_value, mo.r, alpha_level)
         agreements.append((other, mo, agree))
         res.tests.append(
-            {
-                "name": f"Mantel gut vs skin ({other}, Spearman)",
-                "role": "sensitivity",
-                "estimate": mo.r,
-                "ci_low": (mo.ci95 or [None, None])[0],
-                "ci_high": (mo.ci95 or [None, None])[1],
-                "p_value": mo.p_value,
-                "n": len(pairs),
-            }
+            _mantel_test(f"Mantel gut vs skin ({other}, Spearman)", "sensitivity", mo, len(pairs))
         )
     if agreements:
         res.sensitivity_agrees = all(a is not False for _, _, a in agreements)
@@ -243,17 +229,14 @@ def _run(
             cm, cdx, cdy = _mantel(bundle, beta_metric, cpairs, config, cstrata)
             res.positive_control_ok = bool(cm.p_value < alpha_level and cm.r >= sesoi)
             res.tests.append(
-                {
-                    "name": f"Positive control: Mantel {control[0]} vs {control[1]} ({beta_metric})",
-                    "role": "control",
-                    "estimate": cm.r,
-                    "ci_low": (cm.ci95 or [None, None])[0],
-                    "ci_high": (cm.ci95 or [None, None])[1],
-                    "p_value": cm.p_value,
-                    "n": len(cpairs),
-                    "note": "should be clearly concordant"
+                _mantel_test(
+                    f"Positive control: Mantel {control[0]} vs {control[1]} ({beta_metric})",
+                    "control",
+                    cm,
+                    len(cpairs),
+                    note="should be clearly concordant"
                     + ("" if res.positive_control_ok else " — it is NOT"),
-                }
+                )
             )
             fig = figures.distance_scatter(
                 squareform_upper(cdx),
@@ -263,19 +246,14 @@ def _run(
                 title=f"{cid} positive control: left vs right crease",
                 annotation=f"Mantel r = {cm.r:.2f}, n = {len(cpairs)} subjects",
             )
-            path = out_dir / "control_left_right.svg"
-            alt = (
-                f"Scatter of pairwise {beta_metric} distances between subjects at the left crease versus the "
-                f"right crease; Mantel r = {cm.r:.2f}"
-            )
             out_dir.mkdir(parents=True, exist_ok=True)
-            figures.save_figure(fig, path, alt=alt)
-            res.figures.append(
-                {
-                    "path": str(path),
-                    "caption": "Positive control: left vs right retroauricular crease.",
-                    "alt": alt,
-                }
+            add_figure(
+                res,
+                fig,
+                out_dir / "control_left_right.svg",
+                "Positive control: left vs right retroauricular crease.",
+                f"Scatter of pairwise {beta_metric} distances between subjects at the left crease versus "
+                f"the right crease; Mantel r = {cm.r:.2f}",
             )
         else:
             res.notes.append(f"positive control: only {len(cpairs)} subjects with both creases")
@@ -306,11 +284,11 @@ def _run(
     )
 
     out_dir.mkdir(parents=True, exist_ok=True)
-    pairs_out = pairs.assign(**{f"gut_{metric}": ax, f"skin_{metric}": ay})
-    tpath = out_dir / "paired_subjects.tsv"
-    pairs_out.to_csv(tpath, sep="\t", index=False)
-    res.tables.append(
-        {"path": str(tpath), "caption": "Paired subjects, their samples and alpha diversity."}
+    add_table(
+        res,
+        pairs.assign(**{f"gut_{metric}": ax, f"skin_{metric}": ay}),
+        out_dir / "paired_subjects.tsv",
+        "Paired subjects, their samples and alpha diversity.",
     )
     fig = figures.paired_scatter(
         ax,
@@ -320,11 +298,12 @@ def _run(
         title=f"{cid}: gut vs skin {metric}, same subject and visit",
         annotation=f"Spearman ρ = {sp.rho:.2f}, n = {sp.n}",
     )
-    path = out_dir / f"gut_vs_skin_{metric}.svg"
-    alt = f"Scatter of gut versus skin {metric} for {sp.n} subjects; Spearman rho = {sp.rho:.2f}"
-    figures.save_figure(fig, path, alt=alt)
-    res.figures.append(
-        {"path": str(path), "caption": f"Gut vs skin {metric}, one point per subject.", "alt": alt}
+    add_figure(
+        res,
+        fig,
+        out_dir / f"gut_vs_skin_{metric}.svg",
+        f"Gut vs skin {metric}, one point per subject.",
+        f"Scatter of gut versus skin {metric} for {sp.n} subjects; Spearman rho = {sp.rho:.2f}",
     )
     fig = figures.distance_scatter(
         squareform_upper(dx),
@@ -334,13 +313,12 @@ def _run(
         title=f"{cid}: gut vs skin community distances",
         annotation=f"Mantel r = {mt.r:.2f}",
     )
-    path = out_dir / f"gut_vs_skin_{beta_metric}.svg"
-    alt = (
-        f"Scatter of between-subject gut versus skin {beta_metric} distances; Mantel r = {mt.r:.2f}"
-    )
-    figures.save_figure(fig, path, alt=alt)
-    res.figures.append(
-        {"path": str(path), "caption": "Each point is a pair of subjects.", "alt": alt}
+    add_figure(
+        res,
+        fig,
+        out_dir / f"gut_vs_skin_{beta_metric}.svg",
+        "Each point is a pair of subjects.",
+        f"Scatter of between-subject gut versus skin {beta_metric} distances; Mantel r = {mt.r:.2f}",
     )
     return res
 
