@@ -19,4 +19,6 @@ def main(smk):
     write_coverage(coverage, smk.output.json, smk.output.tsv)
 
 
-run_step(snakemake, main)
+# Guarded: worker processes started by forkserver/spawn re-run this file as ``__mp_main__``.
+if __name__ == "__main__":
+    run_step(snakemake, main)

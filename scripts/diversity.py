@@ -32,4 +32,6 @@ def main(smk):
     write_json(summary, Path(smk.output.summary))
 
 
-run_step(snakemake, main)
+# Guarded: worker processes started by forkserver/spawn re-run this file as ``__mp_main__``.
+if __name__ == "__main__":
+    run_step(snakemake, main)

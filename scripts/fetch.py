@@ -12,4 +12,6 @@ def main(smk):
     fetch.write_manifest(manifest, Path(smk.output.manifest))
 
 
-run_step(snakemake, main)
+# Guarded: worker processes started by forkserver/spawn re-run this file as ``__mp_main__``.
+if __name__ == "__main__":
+    run_step(snakemake, main)

@@ -18,4 +18,6 @@ def main(smk):
     write_tsv(ledger, Path(smk.output.table))
 
 
-run_step(snakemake, main)
+# Guarded: worker processes started by forkserver/spawn re-run this file as ``__mp_main__``.
+if __name__ == "__main__":
+    run_step(snakemake, main)
