@@ -794,6 +794,13 @@ def test_provenance_git_commit_and_dirty(tmp_path: Path) -> None:
     (repo / "src" / "b.py").write_text("untracked code\n")
     assert prov.git_state(repo)["dirty"] is True
     (repo / "src" / "b.py").unlink()
+    # a tracked document edited: results cannot change, the tree is not dirty
+    (repo / "README.md").write_text("v1\n")
+    _git(repo, "add", "README.md")
+    _git(repo, "commit", "-q", "-m", "readme")
+    head = _git(repo, "rev-parse", "HEAD")
+    (repo / "README.md").write_text("v2\n")
+    assert prov.git_state(repo) == {"commit": head, "dirty": False}
     (repo / "src" / "a.py").write_text("x = 2\n")
     assert prov.git_state(repo) == {"commit": head, "dirty": True}
 

@@ -41,8 +41,19 @@ PACKAGES: tuple[str, ...] = (
     "matplotlib",
 )
 
-#: Untracked files under these directories make the work tree "dirty" (they can change results).
-CODE_DIRS: tuple[str, ...] = ("src/", "workflow/", "scripts/", "config/")
+#: Changed or untracked files under these paths make the work tree "dirty": they can change results.
+#: Edits elsewhere (docs, tests, the README and its screenshot) cannot, and do not count.
+CODE_DIRS: tuple[str, ...] = (
+    "src/",
+    "workflow/",
+    "scripts/",
+    "config/",
+    "profiles/",
+    "requirements",
+    "pyproject.toml",
+    "environment.yml",
+    "Makefile",
+)
 
 NOT_INSTALLED = "not installed"
 UNKNOWN = "unknown"
@@ -81,9 +92,9 @@ def git_state(repo_dir: Path) -> dict[str, Any]:
     Returns
     -------
     dict
-        ``{"commit": sha or "unknown", "dirty": bool or None}``. ``dirty`` is true when a tracked file is
-        modified, staged or deleted, or an untracked (not ignored) file lies under one of :data:`CODE_DIRS`
-        (code or configuration that shapes the results); ``None`` when it cannot be told (not a git work
+        ``{"commit": sha or "unknown", "dirty": bool or None}``. ``dirty`` is true when a file under one
+        of :data:`CODE_DIRS` (code, configuration and dependency pins: what shapes the results) is
+        modified, staged, deleted or untracked (not ignored); ``None`` when it cannot be told (not a git work
         tree, or no ``git`` executable). Git is run with ``GIT_OPTIONAL_LOCKS=0`` so it never takes
         the index lock of a work tree others are using.
     """
@@ -97,11 +108,9 @@ def git_state(repo_dir: Path) -> dict[str, Any]:
     for line in status.splitlines():
         if not line.strip():
             continue
-        if line.startswith("??"):
-            path = line[3:].strip().strip('"')
-            dirty |= path.startswith(CODE_DIRS)
-        else:
-            dirty = True
+        # "XY path" or "XY old -> new" (renames): either side under CODE_DIRS counts
+        paths = [q.strip().strip('"') for q in line[3:].split(" -> ")]
+        dirty |= any(q.startswith(CODE_DIRS) for q in paths)
     return {"commit": head.strip(), "dirty": dirty}
 
 
