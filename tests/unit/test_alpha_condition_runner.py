@@ -291,6 +291,24 @@ def test_three_datasets_give_a_prediction_interval(tmp_path: Path) -> None:
     assert pi[0] < -0.2 and pi[1] > 0
     assert res.sensitivity_agrees is False
     assert "prediction interval" in (res.sensitivity_note or "")
+    # the pooled headline is the only primary test and has no per-dataset "sensitivity" row: the first
+    # dataset's robust regression is labelled as a check of that dataset
+    roles = [t["role"] for t in res.tests]
+    assert roles.count("primary") == 1 and "sensitivity" not in roles
+    huber = _one(res, "any condition vs reference (Huber robust regression)")
+    assert huber["role"] == "secondary" and huber["name"].endswith(" — agp")
+
+
+def test_one_condition_is_not_tested_twice(tmp_path: Path) -> None:
+    b = _bundle(tmp_path, "agp", shift=0.5)
+    claim = _claim(["agp"])
+    claim["params"]["levels"] = ["psoriasis"]
+    res = alpha_condition.run(claim, {"agp": b}, CONFIG, tmp_path / "out")
+    assert res.data_problem is None
+    names = [t["name"] for t in res.tests]
+    assert any(n.startswith("any of psoriasis vs none") for n in names)
+    # the per-condition secondary test would repeat the headline exactly
+    assert not any(n.startswith("psoriasis vs none") for n in names), names
 
 
 def test_headline_meta_without_two_estimates_is_a_data_problem(tmp_path: Path) -> None:

@@ -100,7 +100,7 @@ def test_unifrac_backend_agrees_with_skbio() -> None:
     if not unifrac_available():
         pytest.skip(
             "the Striped UniFrac package (`unifrac`, conda/bioconda only) is not installed; "
-            "only the scikit-bio route can be checked here"
+            "gutskin's compiled route is compared with scikit-bio's instead (test_unifrac_gram.py)"
         )
     rng = np.random.default_rng(7)
     taxa = [f"t{i}" for i in range(12)]

@@ -575,11 +575,12 @@ def _first_dataset(
         res, prim, rob, alpha_level, "any condition vs reference (Huber robust regression)"
     )
 
-    # Secondary: each condition vs the reference, Holm within the claim.
+    # Secondary: each condition vs the reference, Holm within the claim (with one condition this is the
+    # headline test itself, and is not repeated).
     rhs = f0.rhs
     f_cat = f"{metric} ~ C({exposure}, Treatment({ref!r}))" + (f" + {rhs}" if rhs else "")
     sec = []
-    for lv in usable:
+    for lv in usable if len(usable) > 1 else []:
         term = f"C({exposure}, Treatment({ref!r}))[T.{lv}]"
         r = regression.ols_hc3(model_data, f_cat, term)
         n_lv = int(counts.get(lv, 0))
@@ -609,8 +610,9 @@ def _first_dataset(
         f"One {site} sample per subject (dataset {f0.ds}), rarefied to {f0.depth} reads "
         f"({f0.iterations} rarefactions averaged); {mlabel} ~ "
         f"{exposure} + {' + '.join(covariates) or 'no covariates'}; OLS with HC3 standard errors "
-        f"(statsmodels). Headline: any listed condition vs {ref}; secondary: each condition vs {ref}, "
-        f"Holm-adjusted. Sensitivity: Huber robust regression. Equivalence: two one-sided tests against "
+        f"(statsmodels). Headline: any listed condition vs {ref}"
+        + (f"; secondary: each condition vs {ref}, Holm-adjusted" if len(usable) > 1 else "")
+        + ". Sensitivity: Huber robust regression. Equivalence: two one-sided tests against "
         f"±{sesoi} SD (Hedges g). Power: two-sample t approximation at g = {sesoi}."
     )
 
@@ -804,6 +806,11 @@ def _meta_headline(
     res.n_groups = groups
     for t in res.tests:
         if t["role"] == "primary":
+            t["role"] = "secondary"
+            t["name"] += f" — {t.get('dataset', ok[0].ds)}"
+        elif t["role"] == "sensitivity":
+            # the first dataset's robust regression checks that dataset's estimate, not the pooled one
+            # (whose sensitivity analysis is the other τ² estimator, below)
             t["role"] = "secondary"
             t["name"] += f" — {t.get('dataset', ok[0].ds)}"
     meta_test = next(t for t in res.tests if t["name"].startswith("random-effects meta-analysis"))
