@@ -33,6 +33,7 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check src scripts tests bench
 	$(BIN)/ruff format --check src scripts tests bench
+	$(BIN)/python -m mypy src/gutskin
 	$(BIN)/snakefmt --check workflow
 	$(BIN)/snakemake --lint --workflow-profile profiles/default
 

@@ -709,8 +709,8 @@ def _agp_design(scenario: Scenario, rng: np.random.Generator) -> tuple[pd.DataFr
         for s in others[cursor : cursor + k[site]]:
             rows.append({"subject": int(s), "site": site, "replicate": 0, "low": False})
         cursor += k[site]
-    for s in range(n_fecal, n_fecal + k["tongue_only_subjects"]):
-        rows.append({"subject": s, "site": "tongue", "replicate": 0, "low": False})
+    for tongue_only in range(n_fecal, n_fecal + k["tongue_only_subjects"]):
+        rows.append({"subject": tongue_only, "site": "tongue", "replicate": 0, "low": False})
     for b in range(k["blanks"]):
         rows.append({"subject": -1 - b, "site": "blank", "replicate": 0, "low": False})
     samples = pd.DataFrame(rows)
@@ -881,8 +881,8 @@ def _simulate_agp(
     in_map = site != "blank"
     mrows = []
     for i in np.flatnonzero(in_map):
-        s = int(sub[i])
-        rec = subj.iloc[s]
+        subj_row = int(sub[i])
+        rec = subj.iloc[subj_row]
         body, habitat, matter, common, desc = _AGP_SITE_RAW[site[i]]
         mrows.append(
             {
@@ -1209,7 +1209,7 @@ def simulate(scenario: Scenario | None = None) -> dict[str, SyntheticDataset]:
 _REGISTRY: dict[str, Path] = {}
 
 
-def _atomic_write(path: Path, write: Callable[[Path], None]) -> None:
+def _atomic_write(path: Path, write: Callable[[Path], object]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(fd)

@@ -1,5 +1,6 @@
-"""The project's own hygiene, checked by the suite so CI enforces it: ruff, snakefmt, snakemake --lint,
-and a dry run of the whole DAG under the SLURM profile (the same DAG a cluster would run)."""
+"""The project's own hygiene, checked by the suite so CI enforces it: ruff, mypy, snakefmt,
+snakemake --lint, and a dry run of the whole DAG under the SLURM profile (the same DAG a cluster would
+run)."""
 
 from __future__ import annotations
 
@@ -21,6 +22,12 @@ def test_ruff_clean() -> None:
     proc = _run(str(BIN / "ruff"), "check", "src", "scripts", "tests", "bench")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     proc = _run(str(BIN / "ruff"), "format", "--check", "src", "scripts", "tests", "bench")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_mypy_clean() -> None:
+    """``mypy src/gutskin`` (settings in pyproject's [tool.mypy]) reports nothing, as ``make lint`` needs."""
+    proc = _run(sys.executable, "-m", "mypy", "src/gutskin")
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 

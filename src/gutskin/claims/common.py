@@ -88,9 +88,9 @@ def significant_same(
     p1: float | None, est1: float | None, p2: float | None, est2: float | None, alpha: float
 ) -> bool | None:
     """Whether two analyses reach the same conclusion (both significant in the same direction, or both not)."""
-    if None in (p1, p2, est1, est2):
+    if p1 is None or p2 is None or est1 is None or est2 is None:
         return None
-    s1, s2 = p1 < alpha, p2 < alpha  # type: ignore[operator]
+    s1, s2 = p1 < alpha, p2 < alpha
     if s1 != s2:
         return False
     if s1 and np.sign(est1) != np.sign(est2):

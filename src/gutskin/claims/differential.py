@@ -324,6 +324,9 @@ def _da_rows(
     dm = da.dirmult_test(
         counts, meta["case"] > 0.5, draws=int(p["dirmult_draws"]), seed=rng, pseudocount=0.5
     )
+    # collapse_to_rank always sets a taxonomy; raise what `.reindex` on None would (AttributeError)
+    if sub.taxonomy is None:
+        raise AttributeError(f"the table collapsed to {rank!r} has no taxonomy")
     labels = da.taxon_labels(sub.taxonomy.reindex(counts.columns), rank)
     props = counts.div(counts.sum(axis=1), axis=0)
     rows = pd.DataFrame(
@@ -353,6 +356,9 @@ def _find_taxon(
         return None
     from ..taxonomy import lineage_table
 
+    # collapse_to_rank always sets a taxonomy; raise what `.reindex` on None would (AttributeError)
+    if collapsed.taxonomy is None:
+        raise AttributeError(f"the table collapsed to {taxon.rank!r} has no taxonomy")
     parsed = lineage_table(collapsed.taxonomy.reindex(cand["taxon"].astype(str)))
     match = [
         not pd.isna(v) and str(v).casefold() == taxon.name.casefold() for v in parsed[taxon.rank]
@@ -713,7 +719,7 @@ def _write_outputs(
     from ..report import figures
 
     da_path = out_dir / "differential_taxa.tsv"
-    order = {c.name: i for i, c in enumerate(contrasts)}
+    contrast_order = {c.name: i for i, c in enumerate(contrasts)}
     first = [
         "contrast",
         "rank",
@@ -735,7 +741,7 @@ def _write_outputs(
     ]
     rank_order = {r: i for i, r in enumerate(dict.fromkeys(called["rank"]))}
     table = called.assign(
-        _c=called["contrast"].map(order),
+        _c=called["contrast"].map(contrast_order),
         _r=called["rank"].map(rank_order),
         _called=called["consensus"] == "",
     ).sort_values(["_c", "_r", "_called", "ancombc_p"], kind="stable")

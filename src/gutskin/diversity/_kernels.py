@@ -198,7 +198,7 @@ def _floyd_draw(
         t = np.int64(m >> _S32)
         bit = one << np.uint64(t & 63)
         if bits[t >> 6] & bit:
-            t = j
+            t = np.int64(j)
             bit = one << np.uint64(t & 63)
         bits[t >> 6] |= bit
     pos = np.int64(0)

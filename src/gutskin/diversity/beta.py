@@ -218,6 +218,7 @@ def _braycurtis_into(csr: sp.csr_array, out: np.ndarray, accumulate: bool) -> No
     del row_of
     integer = data.dtype.kind in "biu" or bool(np.all(data == np.rint(data)))
     top = float(sums.max()) if sums.size else 0.0
+    dtype: type[np.generic]
     if integer and top < 2**16:
         dtype, cell_bits, prevalence = np.uint16, 16, BC_DENSE_PREVALENCE
     elif integer and top < 2**32:

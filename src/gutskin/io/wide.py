@@ -301,8 +301,10 @@ def parse_wide_text(
                 "nearest` to the dataset in config/datasets.yaml; if they are proportions, set "
                 "`values: relative`",
             )
+    row_arr = np.asarray(row_ids, dtype=object)
+    col_arr = np.asarray(col_ids, dtype=object)
     if rows == "samples":
-        table = FeatureTable(counts=matrix, sample_ids=row_ids, feature_ids=col_ids, values=values)
+        table = FeatureTable(counts=matrix, sample_ids=row_arr, feature_ids=col_arr, values=values)
         if lineage is not None:
             table.taxonomy = _lineages(table.feature_ids, lineage, path)
     else:
@@ -311,8 +313,8 @@ def parse_wide_text(
             taxonomy = pd.Series(lineages, index=row_ids, dtype=object, name="taxonomy")
         table = FeatureTable(
             counts=sp.csr_array(matrix.T.tocsr()),
-            sample_ids=col_ids,
-            feature_ids=row_ids,
+            sample_ids=col_arr,
+            feature_ids=row_arr,
             taxonomy=taxonomy,
             values=values,
         )

@@ -25,7 +25,7 @@ import sys
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 from xml.sax.saxutils import escape
 
 import matplotlib
@@ -34,6 +34,9 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from ..errors import InputError
+
+if TYPE_CHECKING:
+    from matplotlib.typing import RcKeyType
 
 __all__ = [
     "DATA_SUFFIX",
@@ -80,7 +83,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 _DATA_ATTR = "_gutskin_data"
 
 _SALT = "gutskin"
-_RC: dict[str, Any] = {
+_RC: dict[RcKeyType, Any] = {
     "svg.hashsalt": _SALT,
     "svg.fonttype": "path",
     "font.family": "DejaVu Sans",
@@ -613,7 +616,7 @@ def depth_histogram(
     plotted = np.clip(r, bins[0], bins[-1]) if r.size else r
     ax.hist(
         [plotted[kept], plotted[~kept]],
-        bins=bins,
+        bins=cast("Sequence[float]", bins),  # matplotlib's stub omits arrays, which hist accepts
         stacked=True,
         color=[OKABE_ITO[3], OKABE_ITO[4]],
         edgecolor="#000000",

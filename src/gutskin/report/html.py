@@ -21,7 +21,7 @@ import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, SupportsInt, cast
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup
@@ -247,11 +247,13 @@ class _Checker:
             isinstance(v, bool)
             or not isinstance(v, numbers.Real)
             or not math.isfinite(float(v))
-            or float(v) != int(v)
+            # typeshed's numbers.Real.__trunc__ returns a protocol rather than int, so int()
+            # rejects a Real; every concrete Real (int, float, numpy scalars) has __int__
+            or float(v) != int(cast(SupportsInt, v))
             or v < 0
         ):
             raise self.fail(key, f"{v!r} is not a count", "write a non-negative integer or null")
-        return int(v)
+        return int(cast(SupportsInt, v))
 
     def pair(self, obj: Mapping[str, Any], key: str) -> tuple[float | None, float | None]:
         v = obj.get(key)
@@ -572,7 +574,7 @@ def _table_view(tab: Mapping[str, Any], root: Path) -> dict[str, Any]:
         with path.open(encoding="utf-8", newline="") as fh:
             reader = csv.reader(fh, delimiter="," if path.suffix.lower() == ".csv" else "\t")
             header = next(reader, [])
-            rows = []
+            rows: list[list[str]] = []
             n = 0
             for row in reader:
                 n += 1
@@ -667,7 +669,7 @@ def _claim_view(
         sesoi_value = ck.number(sesoi_raw, "value")
         sesoi_scale = ck.text(sesoi_raw, "scale")
 
-    tests = []
+    tests: list[dict[str, Any]] = []
     for j, t in enumerate(ck.records(claim, "tests")):
         tk = _Checker(source, f"{cid}/tests[{j}]")
         lo, hi = tk.pair(t, "effect_size_ci")
@@ -1150,7 +1152,8 @@ def _sample_steps(
             return
         steps.append({"label": label, "n": _fmt_scalar(value), "kind": kind})
 
-    dropped = imp.get("dropped") if isinstance(imp.get("dropped"), Mapping) else {}
+    dropped_raw = imp.get("dropped")
+    dropped: Mapping[str, Any] = dropped_raw if isinstance(dropped_raw, Mapping) else {}
     add("Samples in the mapping (metadata) file", imp.get("n_samples_mapping"))
     add("Samples in the table file", imp.get("n_samples_table"))
     add("In the mapping but not in the table", dropped.get("not_in_table"), "drop")

@@ -20,7 +20,7 @@ import math
 import numbers
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 import pandas as pd
 
@@ -314,6 +314,16 @@ def _mapping(source: str, where: str, v: Any) -> Mapping[str, Any]:
     return v
 
 
+class _CoverageHead(TypedDict):
+    """One dataset column of :func:`coverage_view` (``info`` is dropped from the output)."""
+
+    name: str
+    available: bool
+    n_samples: float | None
+    claims: list[str]
+    info: Mapping[str, Any]
+
+
 def coverage_view(
     coverage: Mapping[str, Any], source: str = "results/coverage.json"
 ) -> dict[str, Any]:
@@ -345,7 +355,7 @@ def coverage_view(
     if not isinstance(variables, list) or not all(isinstance(v, str) for v in variables):
         raise InputError(source, "'variables' is not a list of names", where="key 'variables'")
     dsets = _mapping(source, "key 'datasets'", coverage.get("datasets"))
-    heads = []
+    heads: list[_CoverageHead] = []
     for name, info in dsets.items():
         info = _mapping(source, f"datasets.{name}", info)
         n = info.get("n_samples")
