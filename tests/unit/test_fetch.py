@@ -32,6 +32,7 @@ from gutskin.fetch import (
     write_manifest,
 )
 from tests.support.httpserver import FaultServer, Response, closed_port_url
+from tests.support.net import fast_fetch_settings
 
 BODY = b"#SampleID\tBODY_SITE\nS1\tUBERON:feces\nS2\tUBERON:skin\n" * 50
 BODY_SHA = hashlib.sha256(BODY).hexdigest()
@@ -41,26 +42,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 MIRROR = Path(os.environ.get("GUTSKIN_MIRROR") or REPO_ROOT.parent / "shared" / "mirror")
 
 
-@pytest.fixture
-def server():
-    with FaultServer() as srv:
-        yield srv
-        assert srv.errors == []
-
-
-def make_settings(tmp_path: Path, **kw) -> FetchSettings:
-    """Small timeouts and tiny backoffs so that failure paths run in well under a second."""
-    base = {
-        "cache_dir": tmp_path / "cache",
-        "retries": 2,
-        "backoff": 0.01,
-        "give_up_after": 10.0,
-        "connect_timeout": 2.0,
-        "read_timeout": 2.0,
-        "progress": False,
-    }
-    base.update(kw)
-    return FetchSettings(**base)
+make_settings = fast_fetch_settings
 
 
 def leftovers(cache_dir: Path) -> list[str]:

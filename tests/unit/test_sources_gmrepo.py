@@ -14,20 +14,14 @@ import numpy as np
 import pytest
 
 from gutskin.errors import ConfigError
-from gutskin.fetch import FetchSettings, fetch_dataset
+from gutskin.fetch import fetch_dataset
 from gutskin.importer import import_dataset, load_imported
 from tests.support.httpserver import FaultServer, RequestRecord, Response
+from tests.support.net import fast_fetch_settings
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "api"
 API = "/api"
 PHENOTYPES = {"D006262": "none", "D011565": "psoriasis", "D004485": "eczema"}
-
-
-@pytest.fixture
-def server():
-    with FaultServer() as srv:
-        yield srv
-        assert srv.errors == []
 
 
 def load(name: str) -> dict:
@@ -86,18 +80,7 @@ def block(server: FaultServer, **source) -> dict:
     }
 
 
-def fetch_settings(tmp_path: Path, **kw) -> FetchSettings:
-    base = {
-        "cache_dir": tmp_path / "cache",
-        "retries": 2,
-        "backoff": 0.01,
-        "give_up_after": 10.0,
-        "connect_timeout": 2.0,
-        "read_timeout": 2.0,
-        "progress": False,
-    }
-    base.update(kw)
-    return FetchSettings(**base)
+fetch_settings = fast_fetch_settings
 
 
 def test_gmrepo_fetch_then_import(server, tmp_path):

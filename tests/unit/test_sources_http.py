@@ -17,7 +17,6 @@ from gutskin.errors import ChecksumMismatch, DataUnavailable
 from gutskin.sources.http import (
     API_CACHE_DIR,
     ApiClient,
-    ApiSettings,
     ApiStatusError,
     RateLimiter,
     canonical_url,
@@ -25,30 +24,10 @@ from gutskin.sources.http import (
     paged_jsonapi,
     paged_skip_limit,
 )
-from tests.support.httpserver import FaultServer, RequestRecord, Response
+from tests.support.httpserver import RequestRecord, Response
+from tests.support.net import fast_api_settings
 
-
-@pytest.fixture
-def server():
-    with FaultServer() as srv:
-        yield srv
-        assert srv.errors == []
-
-
-def settings(tmp_path: Path, **kw) -> ApiSettings:
-    """Small timeouts, tiny backoffs and (unless asked) no practical rate limit."""
-    base = {
-        "cache_dir": tmp_path / "cache",
-        "retries": 2,
-        "backoff": 0.01,
-        "give_up_after": 10.0,
-        "connect_timeout": 2.0,
-        "read_timeout": 2.0,
-        "requests_per_second": 1000.0,
-        "progress": False,
-    }
-    base.update(kw)
-    return ApiSettings(**base)
+settings = fast_api_settings
 
 
 def cache_files(tmp_path: Path) -> list[Path]:

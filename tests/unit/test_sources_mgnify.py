@@ -13,40 +13,24 @@ import numpy as np
 import pytest
 
 from gutskin.errors import InputError
-from gutskin.fetch import FetchSettings, fetch_dataset
+from gutskin.fetch import fetch_dataset
 from gutskin.importer import import_dataset, load_imported
 from gutskin.io import read_table
 from gutskin.sources.http import ApiClient, ApiSettings
 from gutskin.sources.mgnify import LINEAGES, list_studies, read_taxonomy_tsv
 from tests.support.httpserver import FaultServer, RequestRecord, Response
+from tests.support.net import fast_fetch_settings
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "api"
 API = "/metagenomics/api"
-
-
-@pytest.fixture
-def server():
-    with FaultServer() as srv:
-        yield srv
-        assert srv.errors == []
 
 
 def fixture(name: str, base: str) -> dict:
     return json.loads((FIXTURES / name).read_text().replace("{base}", base))
 
 
-def fetch_settings(tmp_path: Path, **kw) -> FetchSettings:
-    base = {
-        "cache_dir": tmp_path / "cache",
-        "retries": 1,
-        "backoff": 0.01,
-        "give_up_after": 10.0,
-        "connect_timeout": 2.0,
-        "read_timeout": 2.0,
-        "progress": False,
-    }
-    base.update(kw)
-    return FetchSettings(**base)
+def fetch_settings(tmp_path: Path, **kw):
+    return fast_fetch_settings(tmp_path, **{"retries": 1, **kw})
 
 
 def block(server: FaultServer, study: str, **source) -> dict:

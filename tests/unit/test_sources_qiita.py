@@ -17,21 +17,15 @@ import pytest
 import scipy.sparse as sp
 
 from gutskin.errors import ConfigError, InputError
-from gutskin.fetch import FetchSettings, fetch_dataset, write_manifest
+from gutskin.fetch import fetch_dataset, write_manifest
 from gutskin.importer import import_dataset, load_imported
 from gutskin.io import FeatureTable, write_biom
 from gutskin.sources.archive import RECORD_NAME, ZipLimits, extract_zip
 from gutskin.sources.qiita import archive_urls
 from tests.support.httpserver import FaultServer
+from tests.support.net import fast_fetch_settings
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "api"
-
-
-@pytest.fixture
-def server():
-    with FaultServer() as srv:
-        yield srv
-        assert srv.errors == []
 
 
 def make_zip(path: Path, members: dict[str, bytes], *, method: int = zipfile.ZIP_DEFLATED) -> Path:
@@ -220,18 +214,8 @@ def dataset_block(server: FaultServer, **source) -> dict:
     }
 
 
-def fetch_settings(tmp_path: Path, **kw) -> FetchSettings:
-    base = {
-        "cache_dir": tmp_path / "cache",
-        "retries": 1,
-        "backoff": 0.01,
-        "give_up_after": 10.0,
-        "connect_timeout": 2.0,
-        "read_timeout": 2.0,
-        "progress": False,
-    }
-    base.update(kw)
-    return FetchSettings(**base)
+def fetch_settings(tmp_path: Path, **kw):
+    return fast_fetch_settings(tmp_path, **{"retries": 1, **kw})
 
 
 def test_qiita_fetch_then_import_end_to_end(server, tmp_path):
