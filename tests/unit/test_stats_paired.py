@@ -344,3 +344,100 @@ def test_mantel_permutations_do_not_depend_on_the_thread_count() -> None:
     k = 5
     iu = np.triu_indices(40, 1)
     assert one[0][k] == pytest.approx(float(np.sum(x[np.ix_(perms[k], perms[k])][iu] * y[iu])))
+
+
+# ---------------------------------------------------------------------------------------------
+# Within- vs between-subject cross-site distances
+# ---------------------------------------------------------------------------------------------
+# C2[i, j] = d(x_i, y_j). Total T = 45, so D = S / 2 - 7.5 with S = sum_i C2[i, p(i)]. The six
+# permutations p of the columns (by hand):
+#   (0,1,2): S = 2+3+7 = 12, D = -1.5 (observed)   (0,2,1): 2+4+8 = 14, D = -0.5
+#   (1,0,2): 1+5+7 = 13, D = -1.0                  (1,2,0): 1+4+6 = 11, D = -2.0
+#   (2,0,1): 9+5+8 = 22, D = +3.5                  (2,1,0): 9+3+6 = 18, D = +1.5
+# Permutation mean of D: 0. less: D <= -1.5 -> 2/6; greater: D >= -1.5 -> 5/6; two-sided:
+# |D| >= 1.5 -> {-1.5, -2.0, 3.5, 1.5} -> 4/6.
+C2 = np.array([[2.0, 1.0, 9.0], [5.0, 3.0, 4.0], [6.0, 8.0, 7.0]])
+
+
+@pytest.mark.parametrize(
+    ("alternative", "p_exact"), [("less", 2 / 6), ("greater", 5 / 6), ("two-sided", 4 / 6)]
+)
+def test_cross_site_distances_by_hand_exact(alternative: str, p_exact: float) -> None:
+    res = paired_mod.cross_site_distances(
+        C2, permutations=999, seed=1, alternative=alternative, n_boot=0
+    )
+    assert res.within_mean == pytest.approx(12 / 3)
+    assert res.between_mean == pytest.approx((45 - 12) / 6)
+    assert res.difference == pytest.approx(4 - 5.5)
+    assert res.null_mean == pytest.approx(0.0, abs=1e-12)
+    assert res.exact and res.permutations == 6 and res.n == 3
+    assert res.p_value == pytest.approx(p_exact)
+    assert res.ci95 is None and res.n_boot == 0 and res.n_strata is None
+
+
+def test_cross_site_distances_within_strata_by_hand() -> None:
+    # Strata {0, 1} and {2, 3}: four permutations (identity, swap 0-1, swap 2-3, both). T = 66, so
+    # D = S / 3 - 5.5. S: 1+6+2+0 = 9; 2+5+2+0 = 9; 1+6+3+6 = 16; 2+5+3+6 = 16 -> D = -2.5, -2.5,
+    # -1/6, -1/6. Permutation mean: S = 12.5 -> D = -4/3. less: D <= -2.5 -> 2/4; two-sided:
+    # every |D - (-4/3)| = 7/6 -> 4/4.
+    c = np.array([[1, 2, 3, 4], [5, 6, 7, 8], [9, 1, 2, 3], [4, 5, 6, 0]], dtype=float)
+    strata = ["a", "a", "b", "b"]
+    less = paired_mod.cross_site_distances(
+        c, permutations=99, strata=strata, alternative="less", n_boot=0
+    )
+    assert less.difference == pytest.approx(9 / 4 - 57 / 12)
+    assert less.null_mean == pytest.approx(12.5 / 3 - 5.5)
+    assert less.exact and less.permutations == 4 and less.n_strata == 2
+    assert less.p_value == pytest.approx(0.5)
+    two = paired_mod.cross_site_distances(c, permutations=99, strata=strata, n_boot=0)
+    assert two.p_value == pytest.approx(1.0)
+    # Without strata there are 4! = 24 permutations: more than 10, so 10 random ones are drawn.
+    mc = paired_mod.cross_site_distances(c, permutations=10, seed=3, n_boot=0)
+    assert not mc.exact and mc.permutations == 10
+    assert mc.p_value is not None and mc.p_value >= 1 / 11
+
+
+def test_cross_site_distances_monte_carlo_matches_enumeration() -> None:
+    import itertools
+
+    rng = np.random.default_rng(4)
+    n = 7
+    c = rng.random((n, n)) + np.diag(np.full(n, -0.3))
+    total = c.sum()
+    rows = np.arange(n)
+    diffs = np.array(
+        [
+            c[rows, list(p)].sum() / (n - 1) - total / (n * (n - 1))
+            for p in itertools.permutations(range(n))
+        ]
+    )
+    observed = np.trace(c) / (n - 1) - total / (n * (n - 1))
+    p_less = float(np.mean(diffs <= observed + 1e-12))
+    res = paired_mod.cross_site_distances(c, permutations=B, seed=9, alternative="less", n_boot=0)
+    assert res.difference == pytest.approx(observed)
+    assert not res.exact  # 7! = 5040 > 999
+    assert_p_close(res.p_value, p_less)
+    again = paired_mod.cross_site_distances(
+        c, permutations=B, seed=9, alternative="less", n_boot=50
+    )
+    assert again.p_value == res.p_value  # the bootstrap has its own random stream
+
+
+def test_cross_site_distances_bootstrap_and_validation() -> None:
+    rng = np.random.default_rng(2)
+    n = 30
+    c = 0.5 + 0.1 * rng.random((n, n)) - 0.2 * np.eye(n)
+    res = paired_mod.cross_site_distances(c, permutations=199, seed=1, n_boot=200)
+    assert res.p_value == pytest.approx(1 / 200)
+    assert res.ci95 is not None and res.ci90 is not None
+    assert res.ci95[0] <= res.ci90[0] <= res.difference <= res.ci90[1] <= res.ci95[1] < 0
+    assert res.n_boot == 200
+    assert res.to_dict()["ci95"] == list(res.ci95)
+    with pytest.raises(StatsInputError, match="square"):
+        paired_mod.cross_site_distances(np.zeros((3, 4)))
+    with pytest.raises(StatsInputError, match="at least 3"):
+        paired_mod.cross_site_distances(np.zeros((2, 2)))
+    with pytest.raises(StatsInputError, match="non-finite"):
+        paired_mod.cross_site_distances(np.full((3, 3), np.nan))
+    with pytest.raises(StatsInputError, match="alternative"):
+        paired_mod.cross_site_distances(C2, alternative="smaller")

@@ -3,10 +3,25 @@
 Design (CLAIMS.md C9, H9a and H9c): subjects with a stool sample and a skin sample (first available of the
 configured subsites) at the same visit, both retained at the rarefaction depth. The headline test is a Mantel
 test (Spearman) between the subjects' gut and skin Bray–Curtis matrices, with permutations restricted within a
-stratum (run centre) and a subject-bootstrap confidence interval. Secondary: Spearman correlation of gut and
-skin alpha diversity (permutation p). Positive control: left vs right retroauricular crease, which should be
-concordant if the method can detect concordance at all. Ordering check (CLAIMS.md R15): stool is more diverse
-than skin within subjects (paired Wilcoxon). Sensitivity: the Mantel test with the other beta metrics.
+stratum (run centre) and a subject-bootstrap confidence interval.
+
+Secondary tests (none enters the verdict or the Holm family; all permutations within the same strata, seeded
+from the configuration):
+
+* Spearman correlation of gut and skin alpha diversity (permutation p);
+* PROTEST (symmetric Procrustes with a permutation test) between the subjects' gut and skin PCoA
+  ordinations (first ``protest_axes`` axes) of the headline metric: m², r = sqrt(1 − m²), one-sided p;
+* partial Mantel of gut vs skin distances given a processing-batch matrix: for two subjects, the number
+  of ``partial_covariates`` (default run centre and visit) in which their gut samples, or their skin
+  samples, differ; shared batches are the obvious source of spurious concordance;
+* within- vs between-subject cross-site distances from the dataset's matrix over all samples: the mean of
+  d(gut_i, skin_i) minus the mean of d(gut_i, skin_j), j ≠ i (negative: own skin closer to own gut);
+  p by permuting the skin samples' subject labels, CI from subject bootstraps; per-subject distances are
+  written to ``within_between_distances.tsv``.
+
+Positive control: left vs right retroauricular crease, which should be concordant if the method can detect
+concordance at all. Ordering check (CLAIMS.md R15): stool is more diverse than skin within subjects (paired
+Wilcoxon). Sensitivity: the Mantel test with the other beta metrics.
 """
 
 from __future__ import annotations
@@ -17,8 +32,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from scipy import stats as sps
+from scipy.spatial.distance import squareform
 
+from ..diversity.ordination import pcoa
 from ..stats import paired, power
+from ..stats._util import StatsInputError
 from .bundle import DatasetBundle
 from .common import Bundles, Claim, ClaimResult, Config, guarded, significant_same
 from .inputs import first_dataset
@@ -97,6 +115,225 @@ def _mantel_test(name: str, role: str, m: Any, n: int, **extra: Any) -> dict[str
         "n": n,
         **extra,
     }
+
+
+def _batch_distance(
+    samples: pd.DataFrame, pairs: pd.DataFrame, columns: list[str]
+) -> tuple[np.ndarray | None, list[str]]:
+    """Subjects × subjects count of batch factors in which two subjects' samples differ.
+
+    For each column of ``columns`` in ``samples``, the gut samples of two subjects either share the value
+    or not, and so do their skin samples; each distinct 0/1 mismatch matrix counts once (the visit is the
+    same for both sites by construction). Missing values are a category of their own. Returns ``None``
+    (and no labels) when no column is present or varies.
+    """
+    mats: list[np.ndarray] = []
+    labels: list[str] = []
+    for col in columns:
+        if col not in samples.columns:
+            continue
+        for site, key in (("gut", "x_sample"), ("skin", "y_sample")):
+            v = samples.loc[pairs[key], col].astype(object).where(lambda x: x.notna(), "missing")
+            codes = v.astype(str).to_numpy()
+            mm = (codes[:, None] != codes[None, :]).astype(float)
+            if not mm.any() or any(np.array_equal(mm, m) for m in mats):
+                continue
+            mats.append(mm)
+            labels.append(f"{site} {col}")
+    if not mats:
+        return None, []
+    return np.sum(mats, axis=0), labels
+
+
+def _protest(
+    dx: np.ndarray,
+    dy: np.ndarray,
+    pairs: pd.DataFrame,
+    axes: int,
+    config: dict,
+    strata: np.ndarray | None,
+) -> tuple[paired.ProcrustesResult, float, float]:
+    """PROTEST between PCoA ordinations (first ``axes`` axes) of the gut and skin matrices.
+
+    Also returns the share of the total inertia the axes explain for gut and skin.
+    """
+    ids = pairs["subject_id"].astype(str).to_numpy()
+    seed = int(config["seed"])
+    cx, px = pcoa(squareform(dx, checks=False), ids, axes, seed=seed)
+    cy, py = pcoa(squareform(dy, checks=False), ids, axes, seed=seed)
+    r = paired.protest(
+        cx.to_numpy(float),
+        cy.to_numpy(float),
+        permutations=int(config["permutations"]),
+        seed=seed,
+        strata=strata,
+        # No bootstrap CI: resampled subjects appear twice with identical coordinates in both
+        # configurations, which inflates r, so the percentile interval need not even contain it.
+        n_boot=0,
+    )
+    return r, float(px.sum()), float(py.sum())
+
+
+def _secondary_beta_tests(
+    res: ClaimResult,
+    bundle: DatasetBundle,
+    s: pd.DataFrame,
+    pairs: pd.DataFrame,
+    dx: np.ndarray,
+    dy: np.ndarray,
+    p: dict[str, Any],
+    config: dict,
+    strata: np.ndarray | None,
+    strata_col: str | None,
+    out_dir: Path,
+) -> list[str]:
+    """PROTEST, partial Mantel and within- vs between-subject distances (secondary tests).
+
+    Appends to ``res.tests`` (each failing test becomes a note, never a data problem) and returns the
+    method sentences describing them.
+    """
+    beta_metric = p.get("beta_metric", "braycurtis")
+    perms = int(config["permutations"])
+    seed = int(config["seed"])
+    n_boot = int(config.get("bootstrap", 999))
+    n = len(pairs)
+    within = f" within {strata_col}" if strata is not None else ""
+    method: list[str] = []
+
+    # PROTEST between the gut and skin ordinations.
+    axes = int(p.get("protest_axes", config.get("pcoa_dimensions", 10)))
+    try:
+        pr, ex_gut, ex_skin = _protest(dx, dy, pairs, axes, config, strata)
+    except StatsInputError as exc:
+        res.notes.append(f"PROTEST not computed: {exc}")
+    else:
+        res.tests.append(
+            {
+                "name": f"PROTEST gut vs skin PCoA ({beta_metric}, {pr.dims_x} axes)",
+                "role": "secondary",
+                "estimate": pr.r,
+                "ci_low": None,
+                "ci_high": None,
+                "p_value": pr.p_value,
+                "n": n,
+                "m2": pr.m2,
+                "note": (
+                    f"Procrustes r = sqrt(1 − m²), m² = {pr.m2:.3f}; axes explain "
+                    f"{100 * ex_gut:.0f}% (gut) and {100 * ex_skin:.0f}% (skin) of the inertia; "
+                    f"{perms} permutations{within}, one-sided (concordance); no CI (a subject "
+                    "bootstrap inflates Procrustes r)"
+                ),
+            }
+        )
+        method.append(
+            f"PROTEST (symmetric Procrustes, {perms} permutations{within}) between the first "
+            f"{pr.dims_x} PCoA axes of the gut and skin {beta_metric} matrices"
+        )
+
+    # Partial Mantel given shared processing batches.
+    covs = list(p.get("partial_covariates", ["run_center", "visit"]))
+    dz, labels = _batch_distance(s, pairs, covs)
+    if dz is None:
+        res.notes.append(f"partial Mantel not computed: none of {', '.join(covs)} varies")
+    else:
+        try:
+            pm = paired.partial_mantel(
+                dx,
+                dy,
+                dz,
+                method="spearman",
+                permutations=perms,
+                seed=seed,
+                strata=strata,
+                alternative="two-sided",
+                n_boot=n_boot,
+            )
+        except StatsInputError as exc:
+            res.notes.append(f"partial Mantel not computed: {exc}")
+        else:
+            ci = pm.ci95 or (None, None)
+            res.tests.append(
+                {
+                    "name": f"Partial Mantel gut vs skin ({beta_metric}, Spearman) given batch",
+                    "role": "secondary",
+                    "estimate": pm.r,
+                    "ci_low": ci[0],
+                    "ci_high": ci[1],
+                    "p_value": pm.p_value,
+                    "n": n,
+                    "note": (
+                        "third matrix: for two subjects, the number of batch factors in which they "
+                        f"differ ({', '.join(labels)}; same = 0); {perms} permutations{within}, "
+                        f"two-sided; 95% CI from {n_boot} subject bootstraps"
+                    ),
+                }
+            )
+            method.append(
+                f"partial Mantel (Spearman) of the gut and skin {beta_metric} matrices given a "
+                f"batch-mismatch matrix ({', '.join(labels)})"
+            )
+
+    # Within- vs between-subject cross-site distances.
+    ids = np.concatenate([pairs["x_sample"].to_numpy(str), pairs["y_sample"].to_numpy(str)])
+    cross = bundle.beta(beta_metric, ids)[:n, n:]
+    try:
+        ws = paired.cross_site_distances(
+            cross,
+            permutations=perms,
+            seed=seed,
+            strata=strata,
+            alternative="two-sided",
+            n_boot=n_boot,
+        )
+    except StatsInputError as exc:
+        res.notes.append(f"within- vs between-subject distances not computed: {exc}")
+    else:
+        ci = ws.ci95 or (None, None)
+        off = ~np.eye(n, dtype=bool)
+        own = np.diag(cross)
+        others = np.where(off, cross, 0.0).sum(axis=1) / (n - 1)
+        closer = int(np.sum(own < others))
+        res.tests.append(
+            {
+                "name": f"Within- minus between-subject gut–skin {beta_metric} distance",
+                "role": "secondary",
+                "estimate": ws.difference,
+                "ci_low": ci[0],
+                "ci_high": ci[1],
+                "p_value": ws.p_value,
+                "n": n,
+                "note": (
+                    f"mean d(gut_i, skin_i) = {ws.within_mean:.4f} vs mean d(gut_i, skin_j), j ≠ i = "
+                    f"{ws.between_mean:.4f} (negative: own skin closer to own gut); {closer} of {n} "
+                    "subjects' own skin is closer than their mean distance to others'; skin subject labels "
+                    f"permuted{within} ({'all ' if ws.exact else ''}{ws.permutations} permutations, "
+                    f"two-sided about the permutation mean {ws.null_mean:+.4f}); 95% CI from "
+                    f"{n_boot} subject bootstraps"
+                ),
+            }
+        )
+        method.append(
+            f"within- minus between-subject gut–skin {beta_metric} distance, skin subject labels "
+            f"permuted{within}"
+        )
+        out_dir.mkdir(parents=True, exist_ok=True)
+        add_table(
+            res,
+            pd.DataFrame(
+                {
+                    "subject_id": pairs["subject_id"].to_numpy(),
+                    "gut_sample": pairs["x_sample"].to_numpy(),
+                    "skin_sample": pairs["y_sample"].to_numpy(),
+                    "stratum": pairs["stratum"].to_numpy(),
+                    f"within_{beta_metric}": own,
+                    f"mean_between_{beta_metric}": others,
+                }
+            ),
+            out_dir / "within_between_distances.tsv",
+            f"Per subject: {beta_metric} distance between their own gut and skin samples, and the mean "
+            "distance from their gut sample to the other subjects' skin samples.",
+        )
+    return method
 
 
 @guarded()
@@ -204,6 +441,11 @@ def run(claim: Claim, bundles: Bundles, config: Config, out_dir: Path) -> ClaimR
         }
     )
 
+    # Secondary: PROTEST, partial Mantel, within- vs between-subject cross-site distances.
+    beta_method = _secondary_beta_tests(
+        res, bundle, s, pairs, dx, dy, p, config, strata, strata_col, out_dir
+    )
+
     # Sensitivity: other beta metrics.
     agreements = []
     for other in [m for m in ("jaccard", "robust_aitchison") if m in bundle.beta_files]:
@@ -279,7 +521,9 @@ def run(claim: Claim, bundles: Bundles, config: Config, out_dir: Path) -> ClaimR
         f"permutations"
         + (f" restricted within {strata_col}" if strata is not None else "")
         + f", two-sided; 95%/90% CIs from {config.get('bootstrap', 999)} subject bootstraps. Secondary: "
-        f"Spearman correlation of gut and skin {metric}. Positive control: {' vs '.join(control)}. "
+        f"Spearman correlation of gut and skin {metric}"
+        + "".join(f"; {m}" for m in beta_method)
+        + f". Positive control: {' vs '.join(control)}. "
         f"Equivalence: 90% CI within ±{sesoi}."
     )
 

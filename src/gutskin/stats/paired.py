@@ -7,6 +7,10 @@
   centre) and a subject-bootstrap CI. Statistics equal ``vegan::mantel`` / ``vegan::mantel.partial``
   and ``skbio.stats.distance.mantel``.
 * :func:`protest` — symmetric Procrustes (``vegan::protest``): m², r = sqrt(1 - m²), permutation p.
+* :func:`cross_site_distances` — within- vs between-subject distances across two sites (e.g. each
+  subject's gut sample to their own skin sample vs to other subjects' skin samples), with a
+  permutation p-value (subject labels of the second site permuted, optionally within strata; exact
+  enumeration when there are few permutations) and a subject-bootstrap CI.
 
 Conventions (scikit-bio and vegan): a permutation p-value is
 ``(1 + #{permuted statistic at least as extreme as observed}) / (1 + permutations)``; "at least as
@@ -17,8 +21,9 @@ rounding. Permutations and bootstrap draws come from independent streams derived
 
 from __future__ import annotations
 
+import itertools
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,8 +43,10 @@ from ._util import (
 
 __all__ = [
     "CorrelationResult",
+    "CrossSiteResult",
     "MantelResult",
     "ProcrustesResult",
+    "cross_site_distances",
     "mantel",
     "partial_mantel",
     "procrustes",
@@ -47,6 +54,9 @@ __all__ = [
     "spearman_permutation",
 ]
 
+#: Complete enumeration of the (within-strata) permutations is used when there are at most this
+#: many of them and no more than ``permutations`` (vegan's ``minperm`` for ``how()`` is 5040).
+EXACT_MAX = 5040
 #: Tolerance when comparing permuted with observed statistics (vegan's ``sqrt(.Machine$double.eps)``).
 EPS = math.sqrt(np.finfo(float).eps)
 #: Permutations generated per block (bounds memory at ~16 bytes × block × n).
@@ -169,6 +179,58 @@ class ProcrustesResult(JsonMixin):
     permutations: int
     ci95: tuple[float, float] | None
     ci90: tuple[float, float] | None
+    n_boot: int
+    n_strata: int | None
+
+
+@dataclass(frozen=True)
+class CrossSiteResult(JsonMixin):
+    """Within- vs between-subject distances across two sites (:func:`cross_site_distances`).
+
+    Attributes
+    ----------
+    difference
+        ``within_mean - between_mean``; negative = a subject's second-site sample is closer to their
+        own first-site sample than other subjects' second-site samples are.
+    within_mean
+        Mean of ``d(x_i, y_i)`` over subjects.
+    between_mean
+        Mean of ``d(x_i, y_j)`` over ordered pairs ``i != j``.
+    p_value
+        Permutation p-value of ``difference`` (``None`` when ``permutations == 0``).
+    exact
+        ``True`` if every (within-strata) permutation was enumerated: then
+        ``p = #{permutations at least as extreme, the identity included} / #permutations``;
+        otherwise ``p = (1 + #extreme) / (1 + permutations)`` over random permutations.
+    null_mean
+        Mean of ``difference`` over all (within-strata) permutations of the subject labels (0 without
+        strata); the two-sided test measures extremeness from it.
+    ci95, ci90
+        Percentile subject-bootstrap intervals for ``difference`` (``None`` if ``n_boot == 0`` or
+        too few valid replicates).
+    n
+        Number of subjects.
+    permutations
+        Random permutations requested (the number enumerated when ``exact``).
+    alternative
+        ``two-sided``, ``less`` (own sample closer) or ``greater``.
+    n_boot
+        Valid bootstrap replicates.
+    n_strata
+        Number of strata (``None``: unrestricted).
+    """
+
+    difference: float
+    within_mean: float
+    between_mean: float
+    p_value: float | None
+    exact: bool
+    null_mean: float
+    ci95: tuple[float, float] | None
+    ci90: tuple[float, float] | None
+    n: int
+    permutations: int
+    alternative: str
     n_boot: int
     n_strata: int | None
 
@@ -816,3 +878,160 @@ def protest(
 
 #: Alias named in docs/ARCHITECTURE.md.
 procrustes = protest
+
+
+# ------------------------------------------------------------------------------------------------
+# Within- vs between-subject cross-site distances
+# ------------------------------------------------------------------------------------------------
+def _n_restricted_permutations(n: int, codes: np.ndarray | None) -> int:
+    """Number of permutations of ``n`` labels that keep every label in its stratum."""
+    if codes is None:
+        return math.factorial(n)
+    return math.prod(math.factorial(int(c)) for c in np.bincount(codes))
+
+
+def _all_restricted_permutations(n: int, codes: np.ndarray | None) -> Iterator[np.ndarray]:
+    """Every permutation ``p`` of ``range(n)`` with ``p[i]`` in the stratum of ``i`` (identity first)."""
+    groups = (
+        [np.arange(n)] if codes is None else [np.flatnonzero(codes == c) for c in np.unique(codes)]
+    )
+    for choice in itertools.product(*(itertools.permutations(g.tolist()) for g in groups)):
+        p = np.empty(n, dtype=np.int64)
+        for g, perm in zip(groups, choice, strict=True):
+            p[g] = perm
+        yield p
+
+
+def cross_site_distances(
+    dm_xy: Any,
+    permutations: int = 9999,
+    seed: int | np.random.SeedSequence | None = None,
+    strata: Sequence[Any] | np.ndarray | None = None,
+    alternative: str = "two-sided",
+    n_boot: int = 999,
+) -> CrossSiteResult:
+    """Are a subject's two sites closer to each other than to other subjects' samples?
+
+    Parameters
+    ----------
+    dm_xy
+        n × n cross-site distances: ``dm_xy[i, j] = d(x_i, y_j)``, the distance between subject
+        ``i``'s first-site sample (e.g. gut) and subject ``j``'s second-site sample (e.g. skin),
+        taken from one distance matrix over all samples. Not symmetric in general.
+    permutations
+        Random permutations of the subject labels of the ``y`` samples (columns) (0: no p-value).
+        When the number of distinct (within-strata) permutations is at most ``permutations`` and at
+        most :data:`EXACT_MAX`, all of them are enumerated instead (an exact p-value).
+    seed
+        Seed for permutations and bootstrap (independent streams).
+    strata
+        Optional stratum per subject (e.g. run centre): labels are permuted only within strata and
+        the bootstrap resamples within strata.
+    alternative
+        ``two-sided`` (default: ``|D_perm - null_mean| >= |D - null_mean|``), ``less`` (own samples
+        closer: ``D_perm <= D``) or ``greater``.
+    n_boot
+        Subject-bootstrap replicates for a percentile CI of the difference (0: none). Subjects are
+        resampled with replacement; a resampled subject's own pair counts as within-subject, and
+        pairs of a subject with its own copy are left out of the between-subject mean.
+
+    Returns
+    -------
+    CrossSiteResult
+        ``difference = mean_i d(x_i, y_i) - mean_{i != j} d(x_i, y_j)``.
+
+    Notes
+    -----
+    Permuting the columns moves the diagonal but keeps the total, so with
+    ``S = sum_i d(x_i, y_p(i))`` and total ``T`` the statistic is
+    ``S / n - (T - S) / (n (n - 1)) = S / (n - 1) - T / (n (n - 1))``: linear in ``S``. Its
+    permutation mean uses ``E[S] = sum_i mean_{j in stratum(i)} d(x_i, y_j)``.
+    """
+    permutations = _check_permutations(permutations)
+    alternative = _check_alternative(alternative)
+    n_boot = _check_n_boot(n_boot)
+    c = np.asarray(dm_xy, dtype=np.float64)
+    if c.ndim != 2 or c.shape[0] != c.shape[1]:
+        raise StatsInputError(
+            f"dm_xy must be a square n × n cross-site matrix, got shape {c.shape}", where="dm_xy"
+        )
+    if not np.all(np.isfinite(c)):
+        raise StatsInputError("dm_xy has missing or non-finite distances", where="dm_xy")
+    n = c.shape[0]
+    if n < 3:
+        raise StatsInputError(
+            f"within- vs between-subject distances need at least 3 subjects, got {n}",
+            where="dm_xy",
+        )
+    codes = strata_codes(strata, n)
+    total = float(np.sum(c))
+    rows = np.arange(n)
+
+    def stat(s_within: np.ndarray | float) -> np.ndarray | float:
+        return s_within / (n - 1) - total / (n * (n - 1))
+
+    s_obs = float(np.sum(np.diag(c)))
+    diff = float(stat(s_obs))
+    within = s_obs / n
+    between = (total - s_obs) / (n * (n - 1))
+    if codes is None:
+        e_s = total / n
+    else:
+        same = codes[:, None] == codes[None, :]
+        e_s = float(np.sum(np.where(same, c, 0.0).sum(axis=1) / same.sum(axis=1)))
+    null_mean = float(stat(e_s))
+
+    def n_extreme(values: np.ndarray) -> int:
+        if alternative == "two-sided":
+            return int(np.sum(np.abs(values - null_mean) >= abs(diff - null_mean) - EPS))
+        return _count_extreme(values, diff, alternative)
+
+    p_value = None
+    exact = False
+    n_perm = permutations
+    if permutations:
+        n_all = _n_restricted_permutations(n, codes)
+        if n_all <= min(permutations, EXACT_MAX):
+            exact = True
+            n_perm = n_all
+            sums = np.array(
+                [float(np.sum(c[rows, p])) for p in _all_restricted_permutations(n, codes)]
+            )
+            p_value = n_extreme(np.asarray(stat(sums))) / n_all
+        else:
+            rng = derive_rng(seed, 0)
+            count = 0
+            for block in _iter_perm_blocks(n, permutations, rng, codes):
+                count += n_extreme(np.asarray(stat(c[rows[None, :], block].sum(axis=1))))
+            p_value = (count + 1) / (permutations + 1)
+    ci95 = ci90 = None
+    n_ok = 0
+    if n_boot:
+        brng = derive_rng(seed, 1)
+        reps = []
+        for _ in range(n_boot):
+            idx = _bootstrap_indices(n, brng, codes)
+            sub = c[np.ix_(idx, idx)]
+            off = idx[:, None] != idx[None, :]
+            if not off.any():
+                continue
+            reps.append(float(np.mean(np.diag(sub)) - np.mean(sub[off])))
+        n_ok = len(reps)
+        if n_ok >= max(20, n_boot // 2):
+            arr = np.asarray(reps)
+            ci95, ci90 = _percentile_ci(arr, 0.95), _percentile_ci(arr, 0.90)
+    return CrossSiteResult(
+        difference=diff,
+        within_mean=float(within),
+        between_mean=float(between),
+        p_value=p_value,
+        exact=exact,
+        null_mean=null_mean,
+        ci95=ci95,
+        ci90=ci90,
+        n=n,
+        permutations=n_perm,
+        alternative=alternative,
+        n_boot=n_ok,
+        n_strata=None if codes is None else int(codes.max() + 1),
+    )
