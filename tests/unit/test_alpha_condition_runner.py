@@ -59,10 +59,15 @@ def _bundle(
     seed: int = 1,
     families: bool = False,
     antibiotics: bool = True,
+    observed: bool = False,
+    bmi_shift: float = 0.0,
+    bmi_effect: float = 0.0,
 ) -> DatasetBundle:
     """One dataset: Shannon lowered by ``g`` SDs in cases; compositions shifted by ``shift`` in cases.
 
-    Cases' compositions have ``spread`` times the control noise (dispersion difference).
+    Cases' compositions have ``spread`` times the control noise (dispersion difference). Cases' BMI is
+    higher by ``bmi_shift`` SDs (4 kg/m²), and Shannon rises by ``bmi_effect`` per BMI SD. ``observed``
+    adds observed features that follow Shannon (10 features per nat, plus noise).
     """
     rng = np.random.default_rng(seed)
     n_case = n_case or {"eczema": 30, "psoriasis": 30}
@@ -72,9 +77,10 @@ def _bundle(
     case = np.array([c != "none" for c in cond])
     age = rng.uniform(20, 70, n).round()
     sex = rng.choice(["female", "male"], n)
-    bmi = rng.normal(25, 4, n)
+    bmi = rng.normal(25, 4, n) + 4 * bmi_shift * case
     abx = rng.choice(["past_month", "not_past_year"], n, p=[0.2, 0.8])
     shannon = 3.0 + 0.005 * (age - 45) + g * case + rng.normal(0, 1.0, n)
+    shannon = shannon + bmi_effect * (bmi - 25) / 4
     samples = pd.DataFrame(
         {
             "sample_id": ids,
@@ -92,6 +98,9 @@ def _bundle(
         samples["family_id"] = [f"fam{i // 3:02d}" for i in rng.permutation(n)]
     samples.index = pd.Index(ids)
     alpha = pd.DataFrame({"shannon_mean": shannon}, index=pd.Index(ids, name="sample_id"))
+    if observed:
+        extra = np.random.default_rng(seed + 1000).normal(0, 3.0, n)
+        alpha["observed_mean"] = 100 + 10 * (shannon - 3.0) + extra
     # Compositions: 40 taxa, log-normal noise; cases shifted on 8 taxa and (optionally) noisier.
     base = rng.normal(0, 1, 40)
     noise = rng.normal(0, 0.6, (n, 40)) * np.where(case, spread, 1.0)[:, None]
@@ -134,7 +143,8 @@ def test_single_dataset_keeps_headline_and_adds_permanova(tmp_path: Path) -> Non
     # planted g = -0.8 with 60 cases / 80 controls
     assert h["effect_size"] < -0.4 and h["effect_size_ci"][1] < 0
     roles = [t["role"] for t in res.tests]
-    assert roles.count("primary") == 1 and roles.count("sensitivity") == 1
+    # sensitivity: Huber and minimal covariates (this bundle has no observed features)
+    assert roles.count("primary") == 1 and roles.count("sensitivity") == 2
     prim = next(t for t in res.tests if t["role"] == "primary")
     assert set(prim) == {
         "name",
@@ -291,10 +301,25 @@ def test_three_datasets_give_a_prediction_interval(tmp_path: Path) -> None:
     assert pi[0] < -0.2 and pi[1] > 0
     assert res.sensitivity_agrees is False
     assert "prediction interval" in (res.sensitivity_note or "")
-    # the pooled headline is the only primary test and has no per-dataset "sensitivity" row: the first
-    # dataset's robust regression is labelled as a check of that dataset
+    # the pooled headline is the only primary test; its sensitivity rows are pooled ones (minimal
+    # covariates; these bundles have no observed features), not per-dataset ones: the first dataset's
+    # robust regression is labelled as a check of that dataset
     roles = [t["role"] for t in res.tests]
-    assert roles.count("primary") == 1 and "sensitivity" not in roles
+    assert roles.count("primary") == 1
+    sens = [t["name"] for t in res.tests if t["role"] == "sensitivity"]
+    assert sens == [
+        "pooled any condition vs none (minimal covariates: age and sex only, where "
+        "adjusted for; REML random effects)"
+    ]
+    assert [o["name"] for o in res.sensitivity_analyses] == [
+        "DL τ²",
+        "prediction interval",
+        "minimal covariates",
+    ]
+    assert (
+        next(o for o in res.sensitivity_analyses if o["name"] == "prediction interval")["agrees"]
+        is False
+    )
     huber = _one(res, "any condition vs reference (Huber robust regression)")
     assert huber["role"] == "secondary" and huber["name"].endswith(" — agp")
 
@@ -409,3 +434,69 @@ def test_bad_params_name_the_key(tmp_path: Path, params: dict[str, Any], key: st
     with pytest.raises(InputError) as err:
         alpha_condition.run(_claim(["agp"], **params), {"agp": b}, CONFIG, tmp_path / "o")
     assert key in str(err.value) and "claim C8" in str(err.value)
+
+
+# ------------------------------------------------------------------------------------------------
+# several sensitivity analyses and the robustness score
+# ------------------------------------------------------------------------------------------------
+def _ledger_entry(res: Any) -> dict[str, Any]:
+    from gutskin.claims.ledger import build_ledger
+
+    claim = {**_claim(["agp"]), "analysis": "alpha_condition", "primary": True, "title": "t"}
+    return build_ledger([claim], {"C8": res.to_dict()}, CONFIG)[0]
+
+
+def test_planted_effect_survives_every_sensitivity_analysis(tmp_path: Path) -> None:
+    b = _bundle(tmp_path, "agp", observed=True)
+    res = alpha_condition.run(_claim(["agp"]), {"agp": b}, CONFIG, tmp_path / "out")
+    sens = [t for t in res.tests if t["role"] == "sensitivity"]
+    assert [t["name"] for t in sens] == [
+        "any condition vs reference (Huber robust regression)",
+        "any condition vs reference (minimal covariates: age, sex)",
+        "any condition vs reference (observed features instead of Shannon)",
+    ]
+    assert [o["name"] for o in res.sensitivity_analyses] == [
+        "Huber robust regression",
+        "minimal covariates",
+        "observed features",
+    ]
+    assert all(o["agrees"] for o in res.sensitivity_analyses)
+    assert res.sensitivity_agrees is True
+    # every sensitivity estimate is significant in the same (negative) direction
+    assert all(t["p_value"] < 0.05 and t["estimate"] < 0 for t in sens)
+    # minimal covariates: same subjects, age and sex only; the observed-features g is on its own scale
+    assert sens[1]["n"] == sens[2]["n"] == res.headline["n"]
+    assert sens[2]["effect_size"] < -0.4
+    assert "second rarefaction depth is not analysed" in res.method
+    entry = _ledger_entry(res)
+    assert entry["robustness"] == "3/3 agree"
+    assert entry["verdict"] == "supported"
+    assert "the sensitivity analyses agree" in entry["reason"]
+    assert [o["name"] for o in entry["sensitivity_analyses"]] == [
+        o["name"] for o in res.sensitivity_analyses
+    ]
+
+
+def test_effect_only_through_a_covariate_makes_the_verdict_inconclusive(tmp_path: Path) -> None:
+    """Cases have a higher BMI, which raises Shannon as much as the condition lowers it: adjusted for
+    BMI the effect is large, adjusted for age and sex only it vanishes."""
+    b = _bundle(tmp_path, "agp", observed=True, bmi_shift=1.0, bmi_effect=0.8)
+    res = alpha_condition.run(_claim(["agp"]), {"agp": b}, CONFIG, tmp_path / "out")
+    assert res.headline["p_value"] < 0.001 and res.headline["effect_size"] < -0.4
+    minimal = _one(res, "any condition vs reference (minimal covariates")
+    assert minimal["role"] == "sensitivity" and minimal["p_value"] > 0.05
+    agrees = {o["name"]: o["agrees"] for o in res.sensitivity_analyses}
+    assert agrees == {
+        "Huber robust regression": True,
+        "minimal covariates": False,
+        "observed features": True,
+    }
+    assert res.sensitivity_agrees is False
+    assert (res.sensitivity_note or "").startswith("minimal covariates disagrees (2 of 3 agree); ")
+    assert "disagrees with the fully adjusted model" in (res.sensitivity_note or "")
+    entry = _ledger_entry(res)
+    assert entry["robustness"] == "2/3 agree (disagrees: minimal covariates)"
+    assert entry["verdict"] == "inconclusive"
+    assert entry["reason"].startswith(
+        "sensitivity analyses disagree: minimal covariates disagrees (2 of 3 agree); "
+    )

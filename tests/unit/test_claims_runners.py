@@ -140,9 +140,37 @@ def test_alpha_exposure_planted_trend_is_supported(tmp_path: Path) -> None:
     entry = _verdict(claim, out)
     assert entry["verdict"] == "supported"
     assert {t["role"] for t in out["tests"]} >= {"primary", "secondary", "sensitivity"}
-    assert any("observed features" in t["name"] for t in out["tests"])
+    # observed features is both a secondary metric and the alternative-metric sensitivity analysis:
+    # listed once, as the latter; the covariates are age and sex, so there is no minimal model
+    observed = [t for t in out["tests"] if "observed features" in t["name"]]
+    assert [(t["name"], t["role"]) for t in observed] == [
+        ("More than 30 vs Less than 5 on observed features (OLS, HC3)", "sensitivity")
+    ]
+    assert entry["robustness"] == "2/2 agree"
+    assert "the same model on observed features instead of Shannon" in out["method"]
     assert (tmp_path / "analysis_data.tsv").is_file()
     assert all(Path(f["path"]).is_file() for f in out["figures"])
+
+
+def test_alpha_exposure_minimal_covariates(tmp_path: Path) -> None:
+    """With a covariate besides age and sex, the headline is refitted with age and sex only."""
+    samples, alpha = _plants_data(400, slope=0.12, seed=2)
+    samples["bmi"] = np.random.default_rng(5).normal(25, 4, len(samples))
+    params = _exposure_params(covariates=["age", "sex", "bmi"])
+    claim = _claim("C25", "alpha_exposure", params)
+    out = RUNNERS["alpha_exposure"](
+        claim, {"d": _bundle(samples, alpha)}, CONFIG, tmp_path
+    ).to_dict()
+    sens = {t["name"]: t for t in out["tests"] if t["role"] == "sensitivity"}
+    minimal = sens["More than 30 vs Less than 5 (minimal covariates: age, sex) (OLS, HC3)"]
+    data = pd.read_csv(tmp_path / "analysis_data.tsv", sep="\t")
+    assert minimal["n"] == out["headline"]["n"] == len(data)  # the same subjects
+    assert [o["name"] for o in out["sensitivity_analyses"]] == [
+        "Huber robust regression",
+        "minimal covariates",
+        "observed features",
+    ]
+    assert _verdict(claim, out)["robustness"] == "3/3 agree"
 
 
 def test_alpha_exposure_estimates_equal_hand_computations(tmp_path: Path) -> None:
@@ -430,6 +458,8 @@ def _trial_params() -> dict[str, Any]:
 
 def test_longitudinal_planted_interaction_is_supported(tmp_path: Path) -> None:
     samples, alpha = _trial_data(30, effect=0.8, seed=1, drop_followup=2)
+    noise = np.random.default_rng(9).normal(0, 1.0, len(alpha))
+    alpha["observed_mean"] = 100 + 10 * alpha["shannon_mean"] + noise
     claim = _claim("C20", "longitudinal_mixed", _trial_params(), claim_type="causal")
     bundle = _bundle(
         samples,
@@ -446,6 +476,18 @@ def test_longitudinal_planted_interaction_is_supported(tmp_path: Path) -> None:
     assert entry["verdict"] == "supported"
     assert entry["verdict_label"] == "Association consistent with the claim"
     assert out["sensitivity_agrees"] is True
+    # no covariates, so no minimal-covariate model; observed features by the same mixed model
+    assert [o["name"] for o in out["sensitivity_analyses"]] == [
+        "subject-level OLS",
+        "observed features",
+    ]
+    assert entry["robustness"] == "2/2 agree"
+    alt = next(
+        t
+        for t in out["tests"]
+        if t["name"].endswith("(mixed model, observed features instead of Shannon)")
+    )
+    assert alt["role"] == "sensitivity" and alt["n"] == out["headline"]["n"]
     assert any("microarray" in n and "not comparable" in n for n in out["notes"])
     # hand computation: the interaction equals the difference of the groups' mean changes
     kept = samples[~samples["subject_id"].isin(["S0", "S1"])].set_index("sample_id")
@@ -519,7 +561,13 @@ def test_longitudinal_group_design_ad_skin(tmp_path: Path) -> None:
     assert out["headline"]["n"] == len(samples) - 1  # every skin sample, the gut one dropped
     # between-subject contrast: df = subjects − between-subject terms − 1 = 30 − 1 − 1
     assert out["headline"]["df"] == 28
-    assert _verdict(claim, out)["verdict"] == "supported"
+    entry = _verdict(claim, out)
+    assert entry["verdict"] == "supported"
+    # subject-level OLS and the mixed model without body_subsite (no age or sex here); no observed
+    # features in these data
+    sens = [t["name"] for t in out["tests"] if t["role"] == "sensitivity"]
+    assert sens[1] == "atopic_dermatitis vs none (mixed model, minimal covariates: none)"
+    assert entry["robustness"] == "2/2 agree"
 
 
 def test_longitudinal_data_problems(tmp_path: Path) -> None:

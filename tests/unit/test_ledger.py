@@ -110,3 +110,34 @@ def test_subset_condensed_matches_squareform() -> None:
     full = squareform(cond)
     expected = full[np.ix_([4, 0, 2], [4, 0, 2])]
     np.testing.assert_allclose(sub, expected, rtol=0, atol=0)
+
+
+def test_robustness_score_counts_the_sensitivity_analyses() -> None:
+    from gutskin.claims.ledger import robustness
+
+    ok = {"name": "Huber robust regression", "agrees": True, "note": "…"}
+    bad = {"name": "minimal covariates", "agrees": False, "note": "…"}
+    unjudged = {"name": "observed features", "agrees": None, "note": "no p-value"}
+    assert robustness({"sensitivity_analyses": [ok, ok, ok]}) == "3/3 agree"
+    assert robustness({"sensitivity_analyses": [ok, bad, ok]}) == (
+        "2/3 agree (disagrees: minimal covariates)"
+    )
+    assert robustness({"sensitivity_analyses": [bad, bad | {"name": "richness"}, unjudged]}) == (
+        "0/2 agree (disagree: minimal covariates, richness)"
+    )
+    # a runner that only sets the summary keeps the old words; none run -> None
+    assert robustness({"sensitivity_agrees": False}) == "disagrees"
+    assert robustness({"sensitivity_agrees": True, "sensitivity_analyses": []}) == "agrees"
+    assert robustness({"sensitivity_analyses": [unjudged]}) is None
+    # the ledger entry carries the score and the list; a disagreement makes a hit inconclusive
+    res = _result("C8", -0.6, (-0.9, -0.3), (-0.85, -0.35), 0.0001)
+    res.update(
+        sensitivity_analyses=[ok, bad],
+        sensitivity_agrees=False,
+        sensitivity_note="minimal covariates disagrees (1 of 2 agree); …",
+    )
+    (entry,) = build_ledger([_claim("C8")], {"C8": res}, CONFIG)
+    assert entry["robustness"] == "1/2 agree (disagrees: minimal covariates)"
+    assert entry["sensitivity_analyses"] == [ok, bad]
+    assert entry["verdict"] == "inconclusive"
+    assert "minimal covariates disagrees" in entry["reason"]

@@ -677,6 +677,51 @@ def test_untestable_claim_with_nothing_but_id_and_verdict(figure_root: Path) -> 
     assert "Association is not causation" not in html  # verdict not_testable, no testable flag
 
 
+def test_robustness_score_in_ledger_and_section(figure_root: Path) -> None:
+    """Several sensitivity analyses: the ledger shows the score, the section a sentence and each one."""
+    claims = make_claims()
+    c8 = next(c for c in claims if c["id"] == "C8")
+    c8["robustness"] = "2/3 agree (disagrees: minimal covariates)"
+    c8["sensitivity"] = "minimal covariates disagrees (2 of 3 agree); …"
+    c8["sensitivity_analyses"] = [
+        {
+            "name": "minimal covariates",
+            "agrees": False,
+            "note": "minimal covariates: age, sex: -0.3 (95% CI -0.5 to -0.1), p = 0.01 — disagrees "
+            "with the fully adjusted model",
+        },
+        {
+            "name": "Huber robust regression",
+            "agrees": True,
+            "note": "Huber robust regression: -0.1",
+        },
+        {
+            "name": "observed features",
+            "agrees": True,
+            "note": "observed features instead of Shannon: -2",
+        },
+    ]
+    html = render(figure_root, claims=claims, previous_claims=[])
+    row = next(r for r in inspect(html).rows if r["cells"] and r["cells"][0].strip() == "C8")
+    assert row["cells"][6].strip() == "2/3 agree (disagrees: minimal covariates)"
+    start = html.index('id="C8"')
+    section = html[start : html.index("</aside>", start)]
+    text = " ".join(re.sub(r"<[^>]+>", " ", section).split())
+    assert (
+        "2 of 3 pre-specified sensitivity analyses reach the same conclusion as the primary "
+        "analysis; minimal covariates does not." in text
+    )
+    assert text.count("— disagrees") == 1  # not repeated after a note that already says so
+    assert "Huber robust regression: -0.1 — agrees" in text
+    assert "observed features instead of Shannon: -2 — agrees" in text
+    # the runner's summary note is not repeated under the list
+    assert "(2 of 3 agree)" not in text
+    # a wrong type names the key
+    c8["sensitivity_analyses"] = [{"name": "x", "agrees": "yes", "note": ""}]
+    with pytest.raises(InputError, match="sensitivity_analyses"):
+        render(figure_root, claims=claims, previous_claims=[])
+
+
 def test_intervention_design_gets_its_own_caution(figure_root: Path) -> None:
     """A before/after trial is not called cross-sectional; it is told it measured no skin outcome."""
     base = {"verdict": "inconclusive", "testable": "proxy", "claim_type": "causal"}

@@ -522,3 +522,40 @@ def test_numbers_share_decimals_and_never_show_negative_zero() -> None:
         ev(estimate=-0.00001, ci95=(-0.1, 0.1), ci90=(-0.08, 0.08), p_value=0.9, p_adjusted=1.0)
     )
     assert "estimate 0.000 (" in v0.reason and "-0.000" not in v0.reason
+
+
+@pytest.mark.parametrize(
+    ("estimate", "ci95", "ci90", "p", "primary_verdict"),
+    [
+        # significant in the opposite direction (the claim predicts a positive effect)
+        (-0.75, (-1.29, -0.20), (-1.20, -0.29), 0.0075, "contradicted"),
+        # equivalence shown: 90% CI inside ±0.2
+        (-0.05, (-0.20, 0.09), (-0.18, 0.07), 0.45, "not_supported"),
+    ],
+)
+def test_sensitivity_disagreement_downgrades_every_decisive_verdict(
+    estimate: float,
+    ci95: tuple[float, float],
+    ci90: tuple[float, float],
+    p: float,
+    primary_verdict: str,
+) -> None:
+    base = dict(
+        estimate=estimate,
+        ci95=ci95,
+        ci90=ci90,
+        p_value=p,
+        p_adjusted=None,
+        sesoi=0.2,
+        expected_direction="positive",
+        power=0.9,
+        n=150,
+    )
+    assert decide(Evidence(**base)).verdict == primary_verdict
+    assert decide(Evidence(**base, sensitivity_agrees=True)).verdict == primary_verdict
+    v = decide(
+        Evidence(**base, sensitivity_agrees=False, sensitivity_note="observed features disagrees")
+    )
+    assert v.verdict == "inconclusive"
+    assert v.reason.startswith("sensitivity analyses disagree: observed features disagrees")
+    assert LABELS[primary_verdict].lower() in v.reason

@@ -9,9 +9,13 @@ Design (CLAIMS.md C8, analyses A and B):
   standardised difference (Hedges g = J·β/σ̂, with σ̂ the residual SD; its SE is the β's SE on the same
   scale).
 * **Headline** — the first dataset's "any condition" test (``headline: first``, the default); each condition
-  vs the reference is a secondary test, Holm-corrected within the claim, and a robust regression (Huber) is
-  the pre-registered sensitivity analysis. With ``headline: meta`` the headline is the random-effects pooled
-  g over the datasets instead (the first dataset's test becomes secondary).
+  vs the reference is a secondary test, Holm-corrected within the claim. Pre-registered sensitivity analyses:
+  a robust regression (Huber) of the same model; the same model with minimal covariates (age and sex only,
+  none where those are not covariates) on the same subjects; the same model on another alpha metric
+  (observed features, or Shannon when the claim's metric is observed features). Any disagreement makes the
+  verdict inconclusive. A second rarefaction depth is not analysed (the diversity step computes one depth).
+  With ``headline: meta`` the headline is the random-effects pooled g over the datasets instead (the first
+  dataset's test becomes secondary, and the sensitivity analyses are those of the pooled estimate).
 * **Beta-diversity analogue** (secondary) — per dataset, PERMANOVA of any condition vs the reference on the
   ``beta_metric`` distances (Bray–Curtis by default) adjusted for the same covariates (marginal SS,
   Freedman–Lane permutations, within ``strata`` if set), with R², pseudo-F and p; PERMDISP (distances to
@@ -37,8 +41,26 @@ from ..errors import InputError
 from ..stats import effects, equivalence, meta, multiple, permanova, power, regression
 from ..stats._util import StatsInputError
 from .bundle import DatasetBundle
-from .common import Bundles, Claim, ClaimResult, Config, guarded, significant_same
-from .entries import add_huber_sensitivity, effect_fields, estimate_test, headline_entry
+from .common import (
+    MINIMAL_COVARIATES,
+    Bundles,
+    Claim,
+    ClaimResult,
+    Config,
+    alternative_metric,
+    guarded,
+    significant_same,
+)
+from .common import metric_name as _metric_name
+from .entries import (
+    add_huber_sensitivity,
+    add_sensitivity,
+    clear_sensitivity,
+    effect_fields,
+    estimate_test,
+    headline_entry,
+    record_sensitivity,
+)
 from .inputs import (
     covariate_term,
     dataset_problem,
@@ -158,6 +180,25 @@ def _settings(claim: dict[str, Any], ds: str, per: dict[str, Any]) -> dict[str, 
 # one dataset
 # ------------------------------------------------------------------------------------------------
 @dataclass
+class _Alt:
+    """One sensitivity model of a dataset (same subjects as the primary model)."""
+
+    key: str  # "minimal" or "metric"
+    name: str  # short name, quoted in the robustness score
+    label: str  # what differs from the primary model
+    fit: regression.RegressionResult
+    scale: float
+
+    @property
+    def g(self) -> float:
+        return self.fit.estimate * self.scale
+
+    @property
+    def g_se(self) -> float:
+        return self.fit.se * self.scale
+
+
+@dataclass
 class _Fit:
     """The primary model of one dataset (or why there is none)."""
 
@@ -181,6 +222,10 @@ class _Fit:
     n_ctrl: int = 0
     depth: Any = None
     iterations: Any = "?"
+    alt_metric: str | None = None
+    minimal: list[str] = field(default_factory=list)
+    alts: list[_Alt] = field(default_factory=list)
+    alt_notes: list[str] = field(default_factory=list)
 
     @property
     def g(self) -> float:
@@ -273,6 +318,10 @@ def _fit_dataset(
     keep += [c for c in extra if c not in keep]
     data = s[keep].copy()
     data[metric] = bundle.alpha.loc[data.index, col].astype(float)
+    alt = alternative_metric(metric)
+    if f"{alt}_mean" in bundle.alpha.columns and alt not in data.columns:
+        data[alt] = bundle.alpha.loc[data.index, f"{alt}_mean"].astype(float)
+        fit.alt_metric = alt
     complete = data.dropna(subset=[metric, exposure, *covariates, *extra])
     flow.append({"step": "complete covariates " + ", ".join(covariates), "n": len(complete)})
     counts = complete[exposure].value_counts()
@@ -307,7 +356,49 @@ def _fit_dataset(
     fit.small = small
     fit.rhs = rhs
     fit.f_any = f_any
+    _alternatives(fit)
     return fit
+
+
+def _alternatives(fit: _Fit) -> None:
+    """Fit the sensitivity models of one dataset: minimal covariates, and the alternative metric.
+
+    Both use the primary model's subjects and standard errors (HC3, or cluster-robust); a model that
+    cannot be fitted is left out with a note.
+    """
+    assert fit.model_data is not None
+    md, metric = fit.model_data, fit.st["metric"]
+    fit.minimal = [c for c in fit.covariates if c in MINIMAL_COVARIATES]
+    specs: list[tuple[str, str, str, str]] = []
+    if fit.minimal != fit.covariates:
+        rhs = " + ".join(_term(c, md) for c in fit.minimal)
+        specs.append(
+            (
+                "minimal",
+                "minimal covariates",
+                f"minimal covariates: {', '.join(fit.minimal) or 'none'}",
+                f"{metric} ~ any_condition" + (f" + {rhs}" if rhs else ""),
+            )
+        )
+    if fit.alt_metric:
+        specs.append(
+            (
+                "metric",
+                _metric_name(fit.alt_metric),
+                f"{_metric_name(fit.alt_metric)} instead of {_metric_name(metric)}",
+                f"{fit.alt_metric} ~ any_condition" + (f" + {fit.rhs}" if fit.rhs else ""),
+            )
+        )
+    for key, name, label, formula in specs:
+        try:
+            r = regression.ols_hc3(md, formula, "any_condition")
+            if fit.st["cluster"]:
+                r = _cluster_robust(r, md, formula, "any_condition", fit.st["cluster"])
+        except StatsInputError as exc:
+            fit.alt_notes.append(f"{fit.ds}: sensitivity analysis ({label}) not computed: {exc}.")
+            continue
+        scale = _g_scale(r.estimate, r.resid_sd, fit.n_case, fit.n_ctrl)
+        fit.alts.append(_Alt(key=key, name=name, label=label, fit=r, scale=scale))
 
 
 def _beta_tests(
@@ -460,6 +551,7 @@ def _run(
             )
         if f.problem and (multi or f is not f0):
             res.notes.append(f"{f.ds}: not analysed: {f.problem}.")
+        res.notes += f.alt_notes
 
     if f0.prim is not None:
         _first_dataset(res, f0, claim, config, out_dir, mlabel, multi)
@@ -501,8 +593,7 @@ def _run(
     if opts["headline"] == "meta":
         if pooled is None:
             res.headline = {}
-            res.sensitivity_agrees = None
-            res.sensitivity_note = None
+            clear_sensitivity(res)
             for t in res.tests:
                 if t["role"] == "primary":
                     t["role"] = "secondary"
@@ -574,6 +665,32 @@ def _first_dataset(
     add_huber_sensitivity(
         res, prim, rob, alpha_level, "any condition vs reference (Huber robust regression)"
     )
+    # Sensitivity: minimal covariates, and another alpha metric (same subjects, same SEs).
+    for alt in f0.alts:
+        r = alt.fit
+        units = _METRIC_WORDS.get(f0.alt_metric or "", "") if alt.key == "metric" else mlabel
+        add_sensitivity(
+            res,
+            prim,
+            r,
+            alpha_level,
+            name=alt.name,
+            sensitivity_note=(
+                f"{alt.label}: {r.estimate:+.3g} {units} (95% CI {r.ci95[0]:.3g} to {r.ci95[1]:.3g}), "
+                f"g = {alt.g:+.2f}, p = {r.p_value:.3g}"
+            ),
+            disagrees_with=(
+                "the fully adjusted model" if alt.key == "minimal" else _metric_name(metric)
+            ),
+            test_name=f"any condition vs reference ({alt.label})",
+            effect=effect_fields(r, scale=alt.scale),
+            n=r.n,
+            note=(
+                "same subjects, fewer covariates"
+                if alt.key == "minimal"
+                else "same subjects and model, another alpha metric"
+            ),
+        )
 
     # Secondary: each condition vs the reference, Holm within the claim (with one condition this is the
     # headline test itself, and is not repeated).
@@ -612,7 +729,7 @@ def _first_dataset(
         f"{exposure} + {' + '.join(covariates) or 'no covariates'}; OLS with HC3 standard errors "
         f"(statsmodels). Headline: any listed condition vs {ref}"
         + (f"; secondary: each condition vs {ref}, Holm-adjusted" if len(usable) > 1 else "")
-        + ". Sensitivity: Huber robust regression. Equivalence: two one-sided tests against "
+        + f". {_sensitivity_text(f0)} Equivalence: two one-sided tests against "
         f"±{sesoi} SD (Hedges g). Power: two-sample t approximation at g = {sesoi}."
     )
 
@@ -665,6 +782,31 @@ def _first_dataset(
             "Forest plot of adjusted standardised differences with 95% confidence intervals: ",
             forest_rows,
         ),
+    )
+
+
+def _sensitivity_text(f0: _Fit) -> str:
+    """The sensitivity analyses of the first dataset's headline, for the method text."""
+    metric = f0.st["metric"]
+    parts = ["Huber robust regression of the same model"]
+    if f0.minimal != f0.covariates:
+        parts.append(
+            f"the same model adjusted for {' and '.join(f0.minimal) or 'no covariates'} only "
+            "(same subjects)"
+        )
+    else:
+        parts.append("no minimal-covariate model (the model has no covariates besides age and sex)")
+    alt = f0.alt_metric or alternative_metric(metric)
+    if f0.alt_metric:
+        parts.append(f"the same model on {_metric_name(alt)} instead of {_metric_name(metric)}")
+    else:
+        parts.append(f"no alternative-metric model ({_metric_name(alt)} was not computed)")
+    return (
+        "Sensitivity analyses (pre-specified; any disagreement in significance or direction makes the "
+        "verdict inconclusive): "
+        + "; ".join(parts)
+        + ". A second rarefaction depth is not analysed "
+        "(the diversity step computes one depth)."
     )
 
 
@@ -818,24 +960,101 @@ def _meta_headline(
     res.tests.remove(meta_test)
     res.tests.insert(0, meta_test)
 
-    # Sensitivity of the pooled estimate: DerSimonian–Laird τ², and heterogeneity (CLAIMS.md §3.7:
-    # a prediction interval spanning 0 and the SESOI makes the result inconclusive).
+    # Sensitivity of the pooled estimate (the first dataset's checks above are now secondary): the other
+    # τ² estimator, heterogeneity (CLAIMS.md §3.7: a prediction interval spanning 0 and the SESOI makes
+    # the result inconclusive), and the pooled minimal-covariate and alternative-metric models.
+    clear_sensitivity(res)
     other = "DL" if pooled.method != "DL" else "REML"
     alt = meta.random_effects(
         [f.g for f in ok], [f.g_se for f in ok], method=other, labels=[f.ds for f in ok]
     )
     same = significant_same(pooled.p_value, pooled.estimate, alt.p_value, alt.estimate, alpha_level)
     note = f"{other} τ²: g = {alt.estimate:+.3g} (95% CI {alt.ci95[0]:.3g} to {alt.ci95[1]:.3g}), p = {alt.p_value:.3g}"
-    if pooled.pi95 is not None and _pi_spans(pooled.pi95, sesoi, direction):
-        same = False
-        note += (
-            f"; between-dataset heterogeneity: the 95% prediction interval ({pooled.pi95[0]:.3g} to "
-            f"{pooled.pi95[1]:.3g}) spans 0 and the SESOI"
-        )
-    elif pooled.pi95 is None:
+    if pooled.pi95 is None:
         note += f"; {pooled.pi_note}"
-    res.sensitivity_agrees = same
-    res.sensitivity_note = note
+    record_sensitivity(res, f"{other} τ²", same, note, f"the {pooled.method} τ² estimate")
+    if pooled.pi95 is not None:
+        spans = _pi_spans(pooled.pi95, sesoi, direction)
+        record_sensitivity(
+            res,
+            "prediction interval",
+            not spans,
+            f"between-dataset heterogeneity: the 95% prediction interval ({pooled.pi95[0]:.3g} to "
+            f"{pooled.pi95[1]:.3g}) "
+            + ("spans 0 and the SESOI" if spans else "does not span 0 and the SESOI"),
+        )
+    _pooled_alternatives(res, pooled, ok, opts, alpha_level, ref)
+
+
+def _pooled_alternatives(
+    res: ClaimResult,
+    pooled: meta.MetaResult,
+    ok: list[_Fit],
+    opts: dict[str, Any],
+    alpha_level: float,
+    ref: str,
+) -> None:
+    """Pool each dataset's minimal-covariate (and alternative-metric) g as the headline is pooled."""
+    specs = (
+        (
+            "minimal",
+            "minimal covariates",
+            "minimal covariates: age and sex only, where adjusted for",
+        ),
+        ("metric", "", ""),
+    )
+    for key, name, label in specs:
+        chosen: list[tuple[_Fit, float, float, str]] = []
+        for f in ok:
+            a = next((x for x in f.alts if x.key == key), None)
+            if a is not None:
+                chosen.append((f, a.g, a.g_se, a.label))
+            elif key == "minimal" and f.minimal == f.covariates:
+                # no covariates besides age and sex: the minimal model is the primary one
+                chosen.append((f, f.g, f.g_se, "primary model (no other covariates)"))
+        if key == "metric":
+            metrics = {f.alt_metric for f in ok}
+            if len(metrics) != 1 or None in metrics:
+                res.notes.append(
+                    "Pooled sensitivity analysis on another alpha metric not computed: the "
+                    "alternative metric is not the same or not available in every dataset ("
+                    + ", ".join(f"{f.ds}: {f.alt_metric or 'none'}" for f in ok)
+                    + ")."
+                )
+                continue
+            m = next(iter(metrics))
+            assert m is not None
+            name = _metric_name(m)
+            label = f"{name} instead of {_metric_name(ok[0].st['metric'])}"
+        if len(chosen) < len(ok):
+            missing = [f.ds for f in ok if f not in {c[0] for c in chosen}]
+            res.notes.append(
+                f"Pooled sensitivity analysis ({label}) not computed: no such model for "
+                f"{', '.join(missing)}."
+            )
+            continue
+        r = meta.random_effects(
+            [c[1] for c in chosen],
+            [c[2] for c in chosen],
+            method=opts["meta_method"],
+            labels=[c[0].ds for c in chosen],
+        )
+        add_sensitivity(
+            res,
+            pooled,
+            r,
+            alpha_level,
+            name=name,
+            sensitivity_note=(
+                f"{label}: pooled g = {r.estimate:+.3g} (95% CI {r.ci95[0]:.3g} to {r.ci95[1]:.3g}), "
+                f"p = {r.p_value:.3g}"
+            ),
+            disagrees_with="the pooled headline",
+            test_name=f"pooled any condition vs {ref} ({label}; {r.method} random effects)",
+            effect=effect_fields(r),
+            n=int(sum(c[0].prim.n for c in chosen if c[0].prim is not None)),
+            note="; ".join(f"{c[0].ds}: g = {c[1]:+.3g} ({c[3]})" for c in chosen),
+        )
 
 
 def _method_text(
@@ -874,4 +1093,14 @@ def _method_text(
             f"({pooled.method} τ², normal CI; 95% prediction interval with k − 2 df, Higgins et al. 2009)"
             + ("; the pooled estimate is the headline." if opts["headline"] == "meta" else ".")
         )
+        if opts["headline"] == "meta":
+            other = "DL" if pooled.method != "DL" else "REML"
+            parts.append(
+                "Sensitivity analyses of the pooled estimate (pre-specified; any disagreement in "
+                f"significance or direction makes the verdict inconclusive): {other} τ²; the 95% "
+                "prediction interval must not span both 0 and the SESOI (k ≥ 3); the pooled g of the "
+                "per-dataset models adjusted for age and sex only (same subjects), and of the same "
+                "models on another alpha metric. The first dataset's own checks are listed as "
+                "secondary tests. A second rarefaction depth is not analysed."
+            )
     res.method = " ".join(parts)

@@ -36,6 +36,20 @@ METRIC_WORDS = {
     "faith_pd": "Faith PD",
 }
 
+#: The covariates kept by the "minimal covariates" sensitivity analysis of the alpha-diversity runners.
+MINIMAL_COVARIATES = ("age", "sex")
+
+
+def metric_name(metric: str) -> str:
+    """A metric's name without its units (``shannon`` -> ``Shannon``)."""
+    return METRIC_WORDS.get(metric, metric).split(" (")[0]
+
+
+def alternative_metric(metric: str) -> str:
+    """The alpha metric of the "alternative metric" sensitivity analysis: observed features (richness),
+    or Shannon when the claim's metric is observed features."""
+    return "observed" if metric != "observed" else "shannon"
+
 
 def clean(value: Any) -> Any:
     """Turn numpy scalars, NaN and tuples into JSON-able Python values (NaN/inf -> None)."""
@@ -59,6 +73,10 @@ class ClaimResult:
     ``headline`` holds the primary test on the SESOI's scale: ``effect_size``, ``effect_size_ci`` (95 %),
     ``effect_size_ci90``, plus the estimate in natural units (``estimate``, ``ci_low``, ``ci_high``), ``p_value``,
     ``tost_p``, ``power`` and ``n``.
+
+    ``sensitivity_analyses`` lists the outcome of each pre-specified sensitivity analysis (``name``,
+    ``agrees``: True/False/None, ``note``); ``sensitivity_agrees`` and ``sensitivity_note`` summarise them
+    (see :func:`gutskin.claims.entries.record_sensitivity`).
     """
 
     id: str
@@ -73,6 +91,7 @@ class ClaimResult:
     tests: list[dict[str, Any]] = field(default_factory=list)
     sensitivity_agrees: bool | None = None
     sensitivity_note: str | None = None
+    sensitivity_analyses: list[dict[str, Any]] = field(default_factory=list)
     positive_control_ok: bool | None = None
     figures: list[dict[str, str]] = field(default_factory=list)
     tables: list[dict[str, str]] = field(default_factory=list)

@@ -332,6 +332,7 @@ def run(claim: Claim, bundles: Bundles, config: Config, out_dir: Path) -> ClaimR
                 f"{other.or_ci95[0]:.2f}–{other.or_ci95[1]:.2f}), p = {other.p_value:.3g}"
             ),
             disagrees_with="the headline estimator",
+            name="maximum likelihood" if head_fit["sparse"] else "Firth",
             test_name=f"{'/'.join(out_levels)} ~ {head_label} ({'ML, sandwich SEs' if head_fit['sparse'] else 'Firth'})",
             effect=effect_fields(other),
             n=other.n,

@@ -1,8 +1,9 @@
 """Entries of a :class:`~gutskin.claims.common.ClaimResult` built from fitted estimates.
 
 ``headline`` (:func:`headline_entry`), one entry of ``tests`` (:func:`estimate_test`, with the effect-size
-fields of :func:`effect_fields`) and the pre-registered sensitivity analysis (:func:`add_sensitivity`,
-:func:`add_huber_sensitivity`). The keys come in the order the runners have always written them, so
+fields of :func:`effect_fields`) and the pre-registered sensitivity analyses (:func:`add_sensitivity`,
+:func:`add_huber_sensitivity`, :func:`record_sensitivity`; a claim may have several, and they are summarised
+into ``sensitivity_agrees`` and ``sensitivity_note`` by :func:`summarise_sensitivity`). The keys come in the order the runners have always written them, so
 ``claims.json`` does not change when a runner moves to these helpers.
 """
 
@@ -108,6 +109,51 @@ def estimate_test(
     }
 
 
+def summarise_sensitivity(res: ClaimResult) -> None:
+    """Set ``res.sensitivity_agrees`` and ``res.sensitivity_note`` from ``res.sensitivity_analyses``.
+
+    ``sensitivity_agrees`` is True only if every analysis that could be judged agrees, False if any
+    disagrees, and None if none was run (or none could be judged). The note lists each analysis; when
+    some disagree it starts with their names and the count, e.g. ``"minimal covariates disagrees (2 of 3
+    agree); …"``, and gives the disagreeing ones first.
+    """
+    outs = res.sensitivity_analyses
+    judged = [o for o in outs if o.get("agrees") is not None]
+    if not outs:
+        res.sensitivity_agrees = None
+        res.sensitivity_note = None
+        return
+    res.sensitivity_agrees = all(o["agrees"] for o in judged) if judged else None
+    bad = [o for o in judged if o["agrees"] is False]
+    ordered = bad + [o for o in outs if o not in bad]
+    note = "; ".join(o["note"] for o in ordered)
+    if bad:
+        names = ", ".join(o["name"] for o in bad)
+        verb = "disagrees" if len(bad) == 1 else "disagree"
+        note = f"{names} {verb} ({len(judged) - len(bad)} of {len(judged)} agree); {note}"
+    res.sensitivity_note = note
+
+
+def record_sensitivity(
+    res: ClaimResult, name: str, agrees: bool | None, note: str, disagrees_with: str | None = None
+) -> None:
+    """Add the outcome of one sensitivity analysis to ``res`` and update the summary.
+
+    ``name`` is short (it is quoted in the ledger's robustness, e.g. ``"minimal covariates"``); ``note``
+    gives its numbers, and gets ``" — disagrees with <disagrees_with>"`` when ``agrees`` is False.
+    """
+    if agrees is False and disagrees_with:
+        note += f" — disagrees with {disagrees_with}"
+    res.sensitivity_analyses.append({"name": name, "agrees": agrees, "note": note})
+    summarise_sensitivity(res)
+
+
+def clear_sensitivity(res: ClaimResult) -> None:
+    """Forget the sensitivity analyses recorded so far (e.g. when the headline changes)."""
+    res.sensitivity_analyses = []
+    summarise_sensitivity(res)
+
+
 def add_sensitivity(
     res: ClaimResult,
     primary: Estimate,
@@ -117,24 +163,22 @@ def add_sensitivity(
     sensitivity_note: str,
     disagrees_with: str,
     test_name: str,
+    name: str | None = None,
     effect: dict[str, Any] | None = None,
     **extra: Any,
 ) -> bool | None:
     """Record the pre-registered sensitivity analysis ``alternative`` of the ``primary`` estimate.
 
-    Sets ``res.sensitivity_agrees`` (:func:`significant_same` at ``alpha``) and ``res.sensitivity_note``
-    (``sensitivity_note``, plus ``" — disagrees with <disagrees_with>"`` when they disagree) and
-    appends the test ``test_name`` with role ``sensitivity`` (see :func:`estimate_test` for ``effect``
-    and ``extra``).
-    Returns the agreement.
+    Agreement is :func:`significant_same` at ``alpha``; the outcome (``name``, default ``test_name``;
+    ``sensitivity_note``, plus ``" — disagrees with <disagrees_with>"`` when they disagree) goes to
+    ``res.sensitivity_analyses`` and the summary (:func:`record_sensitivity`), and the test
+    ``test_name`` is appended with role ``sensitivity`` (see :func:`estimate_test` for ``effect`` and
+    ``extra``). Returns the agreement.
     """
     agrees = significant_same(
         primary.p_value, primary.estimate, alternative.p_value, alternative.estimate, alpha
     )
-    res.sensitivity_agrees = agrees
-    res.sensitivity_note = sensitivity_note + (
-        "" if agrees is not False else f" — disagrees with {disagrees_with}"
-    )
+    record_sensitivity(res, name or test_name, agrees, sensitivity_note, disagrees_with)
     res.tests.append(estimate_test(test_name, "sensitivity", alternative, effect, **extra))
     return agrees
 
@@ -157,5 +201,6 @@ def add_huber_sensitivity(
         ),
         disagrees_with="OLS",
         test_name=test_name,
+        name="Huber robust regression",
         n=rob.n,
     )

@@ -5,8 +5,12 @@ site, retained at the rarefaction depth; ``metric ~ C(exposure) + covariates`` b
 errors. The headline (primary) test is the contrast of the top level against the bottom (reference) level —
 ">30 vs <5 plant types", "8 h or more vs under 6 h of sleep" — reported in natural units and as Hedges g
 (J·β/σ̂, σ̂ the residual SD). Secondary: every level against the reference (Holm within the claim) and a
-linear-trend contrast (the ordinal score 0, 1, …, k−1 in place of the categories). Sensitivity: Huber robust
-regression of the headline model. Secondary metrics (e.g. observed features) repeat the headline contrast.
+linear-trend contrast (the ordinal score 0, 1, …, k−1 in place of the categories). Sensitivity (pre-specified;
+any disagreement makes the verdict inconclusive): Huber robust regression of the headline model; the headline
+model adjusted for age and sex only (same subjects); the headline model on another alpha metric (observed
+features, or Shannon when the metric is observed features). A second rarefaction depth is not analysed.
+Secondary metrics (e.g. Faith PD) repeat the headline contrast; the alternative metric is listed once, as a
+sensitivity analysis.
 
 Published reference (``params.published``): coefficients of the American Gut alpha-diversity regression
 (R1: Faith PD at 1,250 reads, a larger covariate set) are put next to ours on the standardised scale only
@@ -23,8 +27,24 @@ import pandas as pd
 from ..stats import effects, equivalence, multiple, power, regression
 from ..stats._util import StatsInputError
 from .bundle import DatasetBundle
-from .common import METRIC_WORDS, Bundles, Claim, ClaimResult, Config, guarded
-from .entries import add_huber_sensitivity, effect_fields, estimate_test, headline_entry
+from .common import (
+    METRIC_WORDS,
+    MINIMAL_COVARIATES,
+    Bundles,
+    Claim,
+    ClaimResult,
+    Config,
+    alternative_metric,
+    guarded,
+    metric_name,
+)
+from .entries import (
+    add_huber_sensitivity,
+    add_sensitivity,
+    effect_fields,
+    estimate_test,
+    headline_entry,
+)
 from .inputs import (
     covariate_term,
     first_dataset,
@@ -154,7 +174,9 @@ def run(claim: Claim, bundles: Bundles, config: Config, out_dir: Path) -> ClaimR
     data = data[data["exposure_level"].notna()]
     flow.append({"step": f"{exposure} known", "n": len(data)})
     metrics_all = [metric, *[m for m in secondary_metrics if f"{m}_mean" in bundle.alpha.columns]]
-    for m in metrics_all:
+    alt = alternative_metric(metric)
+    alt_ok = f"{alt}_mean" in bundle.alpha.columns
+    for m in [*metrics_all, *([alt] if alt_ok and alt not in metrics_all else [])]:
         data[m] = bundle.alpha.loc[data.index, f"{m}_mean"].astype(float)
     complete = data.dropna(subset=[metric, *covariates])
     flow.append({"step": "complete covariates " + ", ".join(covariates), "n": len(complete)})
@@ -205,6 +227,20 @@ def run(claim: Claim, bundles: Bundles, config: Config, out_dir: Path) -> ClaimR
     # ---- sensitivity: Huber robust regression of the headline model
     rob = regression.rlm_huber(model_data, f_cat, top_term)
     add_huber_sensitivity(res, prim, rob, alpha_level, f"{top} vs {ref} (Huber robust regression)")
+    alt_fit = _other_sensitivity(
+        res,
+        model_data,
+        prim,
+        covariates,
+        metric,
+        alt if alt_ok else None,
+        cat,
+        top_term,
+        rhs,
+        (n_top, n_ref),
+        alpha_level,
+        f"{top} vs {ref}",
+    )
 
     # ---- secondary: linear trend over the ordinal score
     f_trend = f"{metric} ~ exposure_score" + (f" + {rhs}" if rhs else "")
@@ -256,6 +292,9 @@ def run(claim: Claim, bundles: Bundles, config: Config, out_dir: Path) -> ClaimR
     # ---- secondary metrics: the headline contrast on other alpha metrics
     metric_results: dict[str, tuple[Any, float]] = {metric: (prim, scale)}
     for m in metrics_all[1:]:
+        if m == alt and alt_fit is not None:
+            metric_results[m] = alt_fit  # listed once, as a sensitivity analysis
+            continue
         f_m = f"{m} ~ {cat}" + (f" + {rhs}" if rhs else "")
         r = regression.ols_hc3(model_data, f_m, top_term)
         sc = g_scale(r.resid_sd, int(r.n_term or n_top), int(r.n_reference or n_ref))
@@ -277,15 +316,17 @@ def run(claim: Claim, bundles: Bundles, config: Config, out_dir: Path) -> ClaimR
     )
 
     # ---- method text, table and figures
+    other_metrics = [m for m in metrics_all[1:] if not (m == alt and alt_fit is not None)]
     res.method = (
         f"One {site} sample per subject (dataset {ds}), rarefied to {depth} reads "
         f"({bundle.diversity_info.get('iterations', '?')} rarefactions averaged); {mlabel} ~ {exposure} "
         f"(levels {', '.join(merged_levels)}; reference {ref}) + {' + '.join(covariates) or 'no covariates'}; "
         f"OLS with HC3 standard errors (statsmodels). Headline: {top} vs {ref}; secondary: each level vs "
         f"{ref} (Holm-adjusted) and a linear trend over the level scores"
-        + (f"; the same contrast on {', '.join(metrics_all[1:])}" if len(metrics_all) > 1 else "")
-        + f". Sensitivity: Huber robust regression. Equivalence: two one-sided tests against ±{sesoi} SD "
-        f"(Hedges g). Power: two-sample t approximation at g = {sesoi}."
+        + (f"; the same contrast on {', '.join(other_metrics)}" if other_metrics else "")
+        + f". {_sensitivity_text(covariates, metric, alt if alt_fit else None)} Equivalence: two "
+        f"one-sided tests against ±{sesoi} SD (Hedges g). Power: two-sample t approximation at "
+        f"g = {sesoi}."
     )
     if merge:
         res.notes.append(
@@ -310,6 +351,107 @@ def run(claim: Claim, bundles: Bundles, config: Config, out_dir: Path) -> ClaimR
         )
     _figures(res, model_data, metric, mlabel, exposure, usable, ref, top, sesoi, cid, out_dir)
     return res
+
+
+def _other_sensitivity(
+    res: ClaimResult,
+    model_data: pd.DataFrame,
+    prim: regression.RegressionResult,
+    covariates: list[str],
+    metric: str,
+    alt: str | None,
+    cat: str,
+    top_term: str,
+    rhs: str,
+    n_top_ref: tuple[int, int],
+    alpha_level: float,
+    contrast: str,
+) -> tuple[regression.RegressionResult, float] | None:
+    """The minimal-covariate and alternative-metric sensitivity analyses of the headline contrast.
+
+    Both use the headline model's subjects; returns the alternative metric's fit and its g scale (None
+    if not run).
+    """
+    n_top, n_ref = n_top_ref
+    minimal = [c for c in covariates if c in MINIMAL_COVARIATES]
+    specs: list[tuple[str, str, str, str, str]] = []
+    if minimal != covariates:
+        terms = " + ".join(covariate_term(c, model_data) for c in minimal)
+        specs.append(
+            (
+                "minimal",
+                "minimal covariates",
+                f"minimal covariates: {', '.join(minimal) or 'none'}",
+                f"{metric} ~ {cat}" + (f" + {terms}" if terms else ""),
+                "the fully adjusted model",
+            )
+        )
+    if alt is not None:
+        specs.append(
+            (
+                "metric",
+                metric_name(alt),
+                f"on {METRIC_WORDS.get(alt, alt)}",
+                f"{alt} ~ {cat}" + (f" + {rhs}" if rhs else ""),
+                metric_name(metric),
+            )
+        )
+    alt_fit = None
+    for key, name, label, formula, against in specs:
+        try:
+            r = regression.ols_hc3(model_data, formula, top_term)
+        except StatsInputError as exc:
+            res.notes.append(f"Sensitivity analysis ({name}) not computed: {exc}.")
+            continue
+        sc = g_scale(r.resid_sd, int(r.n_term or n_top), int(r.n_reference or n_ref))
+        units = (
+            METRIC_WORDS.get(alt or "", "") if key == "metric" else METRIC_WORDS.get(metric, metric)
+        )
+        add_sensitivity(
+            res,
+            prim,
+            r,
+            alpha_level,
+            name=name,
+            sensitivity_note=(
+                (
+                    f"{name}: {', '.join(minimal) or 'none'}"
+                    if key == "minimal"
+                    else f"{name} instead of {metric_name(metric)}"
+                )
+                + f": {r.estimate:+.3g} {units} (95% CI {r.ci95[0]:.3g} to {r.ci95[1]:.3g}), "
+                f"g = {r.estimate * sc:+.2f}, p = {r.p_value:.3g}"
+            ),
+            disagrees_with=against,
+            test_name=f"{contrast} ({label}) (OLS, HC3)"
+            if key == "minimal"
+            else f"{contrast} {label} (OLS, HC3)",
+            effect=effect_fields(r, scale=sc),
+            n=r.n,
+            note=(
+                "same subjects, fewer covariates"
+                if key == "minimal"
+                else "same subjects and model, another alpha metric"
+            ),
+        )
+        if key == "metric":
+            alt_fit = (r, sc)
+    return alt_fit
+
+
+def _sensitivity_text(covariates: list[str], metric: str, alt: str | None) -> str:
+    """The sensitivity analyses, for the method text."""
+    minimal = [c for c in covariates if c in MINIMAL_COVARIATES]
+    parts = ["Huber robust regression of the headline model"]
+    if minimal != covariates:
+        parts.append(f"the same model adjusted for {' and '.join(minimal) or 'no covariates'} only")
+    if alt is not None:
+        parts.append(f"the same model on {metric_name(alt)} instead of {metric_name(metric)}")
+    return (
+        "Sensitivity analyses (pre-specified, same subjects; any disagreement in significance or "
+        "direction makes the verdict inconclusive): " + "; ".join(parts) + ". A second rarefaction "
+        "depth is not analysed (the diversity step computes one depth)."
+    )
 
 
 def _published_comparison(

@@ -31,6 +31,24 @@ _NUMERIC_FIELDS = (
 )
 
 
+def robustness(result: dict[str, Any]) -> str | None:
+    """The robustness score of a runner result: how many sensitivity analyses agree, and which do not.
+
+    ``"3/3 agree"``, ``"2/3 agree (disagrees: minimal covariates)"``; None when no sensitivity analysis
+    could be judged. A result without the list of analyses (a runner that only sets
+    ``sensitivity_agrees``) gives ``"agrees"`` or ``"disagrees"``.
+    """
+    outs = [o for o in result.get("sensitivity_analyses") or [] if o.get("agrees") is not None]
+    if not outs:
+        agrees = result.get("sensitivity_agrees")
+        return None if agrees is None else ("agrees" if agrees else "disagrees")
+    bad = [str(o.get("name")) for o in outs if o["agrees"] is False]
+    text = f"{len(outs) - len(bad)}/{len(outs)} agree"
+    if bad:
+        text += f" ({'disagrees' if len(bad) == 1 else 'disagree'}: {', '.join(bad)})"
+    return text
+
+
 def _claim_entry(claim: dict[str, Any]) -> dict[str, Any]:
     keep = (
         "id",
@@ -172,11 +190,8 @@ def build_ledger(
             sample_flow=r.get("sample_flow", []),
             notes=r.get("notes", []),
             sensitivity=r.get("sensitivity_note"),
-            robustness=(
-                None
-                if r.get("sensitivity_agrees") is None
-                else ("agrees" if r["sensitivity_agrees"] else "disagrees")
-            ),
+            sensitivity_analyses=list(r.get("sensitivity_analyses") or []),
+            robustness=robustness(r),
             data_problem=r.get("data_problem"),
         )
         entry["caveats"] = [*entry["caveats"], CAUSAL_CAVEAT]

@@ -13,6 +13,11 @@ checked against R's lme4 and nlme):
     Case–control with repeated visits (e.g. atopic-dermatitis vs healthy skin): ``metric ~ case + covariates``;
     the headline is the group difference. Sensitivity: OLS (HC3) on one mean per subject.
 
+Further pre-specified sensitivity analyses, both designs: the same mixed model adjusted for age and sex only
+(none where those are not covariates; not run when the model has no other covariates) and the same mixed model
+on another alpha metric (observed features, or Shannon when the metric is observed features), on the same
+samples. Any disagreement makes the verdict inconclusive. A second rarefaction depth is not analysed.
+
 Effect sizes are standardised by the SD of one observation around the fixed part,
 ``sqrt(σ²_subject + σ²_residual)``, so they are on the same footing as a cross-sectional Hedges g; the SESOI
 (``sesoi.value``) is on that scale. Equivalence (TOST) and power use the t distribution with nlme's
@@ -30,7 +35,17 @@ import pandas as pd
 
 from ..stats import equivalence, mixed, regression
 from ..stats._util import StatsInputError
-from .common import METRIC_WORDS, Bundles, Claim, ClaimResult, Config, guarded
+from .common import (
+    METRIC_WORDS,
+    MINIMAL_COVARIATES,
+    Bundles,
+    Claim,
+    ClaimResult,
+    Config,
+    alternative_metric,
+    guarded,
+    metric_name,
+)
 from .entries import add_sensitivity, effect_fields, estimate_test, headline_entry
 from .inputs import covariate_term, first_dataset, norm_series, prepare_covariates, values_caveat
 from .outputs import add_figure, add_table
@@ -159,6 +174,10 @@ def run(claim: Claim, bundles: Bundles, config: Config, out_dir: Path) -> ClaimR
         data["after"] = norm_series(s[t_col]).isin(follow).astype(float)
         data["period"] = np.where(data["after"] == 1.0, "follow-up", "baseline")
     data[metric] = bundle.alpha.loc[data.index, f"{metric}_mean"].astype(float)
+    alt = alternative_metric(metric)
+    alt_ok = f"{alt}_mean" in bundle.alpha.columns and alt not in data.columns
+    if alt_ok:
+        data[alt] = bundle.alpha.loc[data.index, f"{alt}_mean"].astype(float)
     complete = data.dropna(subset=[metric, *covariates])
     flow.append(
         {"step": "complete covariates " + (", ".join(covariates) or "(none)"), "n": len(complete)}
@@ -284,10 +303,24 @@ def run(claim: Claim, bundles: Bundles, config: Config, out_dir: Path) -> ClaimR
                 f"{sens.ci95[1]:.3g}), p = {sens.p_value:.3g}, {sens.n} subjects"
             ),
             disagrees_with="the mixed model",
+            name="subject-level OLS",
             test_name=f"{grp_label} vs {ref_label}: subject-level OLS ({what})",
             n=sens.n,
             note="covariates are not included in this check",
         )
+
+    other_sens = _other_sensitivity(
+        res,
+        fit,
+        model_data,
+        formula,
+        term,
+        metric,
+        alt if alt_ok else None,
+        covariates,
+        alpha_level,
+        f"{grp_label} vs {ref_label}",
+    )
 
     where = f"{site} samples" if site else "samples"
     if subsites:
@@ -310,10 +343,13 @@ def run(claim: Claim, bundles: Bundles, config: Config, out_dir: Path) -> ClaimR
         f"(√(σ²_subject + σ²_residual)); SESOI ±{sesoi:g} on that scale; equivalence by two one-sided t tests; "
         "power of the t test at the SESOI from the fitted SE. Sensitivity: "
         + (
-            "OLS (HC3) of per-subject change on group."
+            "OLS (HC3) of per-subject change on group"
             if design == "group_by_time"
-            else "OLS (HC3) of per-subject means on group."
+            else "OLS (HC3) of per-subject means on group"
         )
+        + "".join(f"; {t}" for t in other_sens)
+        + " (pre-specified; any disagreement in significance or direction makes the verdict "
+        "inconclusive). A second rarefaction depth is not analysed."
     )
     out_dir.mkdir(parents=True, exist_ok=True)
     add_table(
@@ -324,6 +360,77 @@ def run(claim: Claim, bundles: Bundles, config: Config, out_dir: Path) -> ClaimR
     )
     _figure(res, model_data, metric, mlabel, design, grp_label, ref_label, cid, out_dir)
     return res
+
+
+def _other_sensitivity(
+    res: ClaimResult,
+    fit: mixed.MixedResult,
+    model_data: pd.DataFrame,
+    formula: str,
+    term: str,
+    metric: str,
+    alt: str | None,
+    covariates: list[str],
+    alpha_level: float,
+    contrast: str,
+) -> list[str]:
+    """The minimal-covariate and alternative-metric mixed models; returns their method-text phrases."""
+    minimal = [c for c in covariates if c in MINIMAL_COVARIATES]
+    rhs_min = " + ".join(covariate_term(c, model_data) for c in minimal)
+    lhs, _, rhs_full = formula.partition(" ~ ")
+    fixed = "case * after" if term == "case:after" else "case"
+    specs: list[tuple[str, str, str, str]] = []
+    if minimal != covariates:
+        specs.append(
+            (
+                "minimal covariates",
+                f"minimal covariates: {', '.join(minimal) or 'none'}",
+                f"{lhs} ~ {fixed}" + (f" + {rhs_min}" if rhs_min else ""),
+                "the fully adjusted model",
+            )
+        )
+    if alt is not None:
+        specs.append(
+            (
+                metric_name(alt),
+                f"{metric_name(alt)} instead of {metric_name(metric)}",
+                f"{alt} ~ {rhs_full}",
+                metric_name(metric),
+            )
+        )
+    phrases: list[str] = []
+    for name, label, f_alt, against in specs:
+        try:
+            r = mixed.mixed_random_intercept(model_data, f_alt, "subject_id", term)
+        except StatsInputError as exc:
+            res.notes.append(f"Sensitivity analysis ({label}) not computed: {exc}.")
+            continue
+        add_sensitivity(
+            res,
+            fit,
+            r,
+            alpha_level,
+            name=name,
+            sensitivity_note=(
+                f"{label}: {r.estimate:+.3g} (95% CI {r.ci95[0]:.3g} to {r.ci95[1]:.3g}), "
+                f"standardised {r.estimate / r.total_sd:+.2f}, p = {r.p_value:.3g}"
+            ),
+            disagrees_with=against,
+            test_name=f"{contrast} (mixed model, {label})",
+            effect=effect_fields(r, sd=r.total_sd),
+            n=r.n_obs,
+            note=(
+                "same samples, fewer covariates"
+                if name == "minimal covariates"
+                else "same samples and model, another alpha metric; standardised by its own total SD"
+            ),
+        )
+        phrases.append(
+            f"the same mixed model adjusted for {' and '.join(minimal) or 'no covariates'} only"
+            if name == "minimal covariates"
+            else f"the same mixed model on {METRIC_WORDS.get(alt or '', alt)}"
+        )
+    return phrases
 
 
 def _subject_level(model_data: pd.DataFrame, metric: str, design: str) -> Any:

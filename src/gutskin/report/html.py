@@ -720,6 +720,7 @@ def _claim_view(
     power = nums["power"]
     reason = ck.text(claim, "reason")
     robustness = ck.text(claim, "robustness")
+    sens_list = _sensitivity_list(ck, claim)
     return {
         "id": cid,
         "anchor": cid,
@@ -762,6 +763,8 @@ def _claim_view(
         "sensitivity": ck.text(claim, "sensitivity"),
         "robustness": robustness,
         "robust_word": _ROBUST_WORDS.get(robustness, robustness),
+        "robust_sentence": robust_sentence(robustness, sens_list),
+        "sensitivity_list": sens_list,
         "external": external,
         "sample_flow": sample_flow,
         "flow_cols": flow_heads,
@@ -798,6 +801,63 @@ _FLOW_HEADS = {
     "dropped_by_group": "Dropped, by group",
 }
 _ROBUST_WORDS = {"agrees": "sensitivity agrees", "disagrees": "sensitivity disagrees"}
+_AGREE_WORDS = {True: "agrees", False: "disagrees", None: "not judged"}
+
+
+def _sensitivity_list(ck: _Checker, claim: Mapping[str, Any]) -> list[dict[str, str]]:
+    """The claim's sensitivity analyses (``sensitivity_analyses``) for the claim's section."""
+    out = []
+    for o in ck.records(claim, "sensitivity_analyses"):
+        agrees = o.get("agrees")
+        if agrees not in _AGREE_WORDS:
+            raise ck.fail(
+                "sensitivity_analyses", f"agrees is {agrees!r}", "write true, false or null"
+            )
+        note, outcome = ck.text(o, "note"), _AGREE_WORDS[agrees]
+        # a disagreeing analysis's note already ends "— disagrees with …"
+        text = note if f"— {outcome}" in note else f"{note} — {outcome}".lstrip(" —")
+        out.append({"name": ck.text(o, "name"), "text": text, "outcome": outcome})
+    return out
+
+
+def robust_sentence(robustness: str, analyses: list[dict[str, str]]) -> str:
+    """The robustness of a claim in a sentence, from its sensitivity analyses (or the ledger's word).
+
+    Examples
+    --------
+    >>> robust_sentence("2/3 agree", [{"name": "Huber", "outcome": "agrees"},
+    ...     {"name": "richness", "outcome": "agrees"}, {"name": "minimal covariates",
+    ...     "outcome": "disagrees"}])
+    '2 of 3 pre-specified sensitivity analyses reach the same conclusion as the primary analysis; minimal covariates does not.'
+    >>> robust_sentence("agrees", [])
+    'The pre-specified sensitivity analyses agree with the primary analysis.'
+    """
+    judged = [a for a in analyses if a["outcome"] != "not judged"]
+    if not judged:
+        if robustness == "agrees":
+            return "The pre-specified sensitivity analyses agree with the primary analysis."
+        if robustness == "disagrees":
+            return "The pre-specified sensitivity analyses do not agree with the primary analysis."
+        return f"Robustness: {robustness}." if robustness else ""
+    bad = [a["name"] for a in judged if a["outcome"] == "disagrees"]
+    n = len(judged)
+    if not bad:
+        if n == 1:
+            return (
+                "The pre-specified sensitivity analysis reaches the same conclusion as the primary "
+                "analysis (same significance and direction)."
+            )
+        return (
+            f"All {n} pre-specified sensitivity analyses reach the same conclusion as the primary "
+            "analysis (same significance and direction)."
+        )
+    verb = "does not" if len(bad) == 1 else "do not"
+    return (
+        f"{n - len(bad)} of {n} pre-specified sensitivity analyses reach the same conclusion as the "
+        f"primary analysis; {', '.join(bad)} {verb}."
+    )
+
+
 _SENTENCE_END = re.compile(
     r"(?<!\be\.g)(?<!\bi\.e)(?<!\bal)(?<!\bvs)(?<!\bcf)(?<!\b[A-Z])\.\s+(?=[A-Z(“\"])"
 )

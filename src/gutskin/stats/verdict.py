@@ -251,6 +251,10 @@ def not_testable(reason: str) -> Verdict:
 def decide(ev: Evidence) -> Verdict:
     """Apply the CLAIMS.md §3.7 rubric to one primary test.
 
+    A decisive verdict (supported, not supported, contradicted) stands only if the pre-specified
+    sensitivity analyses agree or none ran; when one disagrees the verdict is inconclusive and the reason
+    says which disagreed and what the primary analysis alone showed.
+
     Parameters
     ----------
     ev
@@ -268,6 +272,26 @@ def decide(ev: Evidence) -> Verdict:
     exclude it; a 90 % CI touching ±SESOI does not show equivalence; ``|estimate| == SESOI`` counts
     as reaching the SESOI.
     """
+    verdict = _decide(ev)
+    if ev.sensitivity_agrees is False and verdict.verdict in ("not_supported", "contradicted"):
+        note = (
+            (
+                ev.sensitivity_note
+                or "a pre-specified sensitivity analysis did not reproduce the result"
+            )
+            .strip()
+            .rstrip(".")
+        )
+        return _make(
+            "inconclusive",
+            f"sensitivity analyses disagree: {note}; the primary analysis alone would be "
+            f"{LABELS[verdict.verdict].lower()} ({verdict.reason})",
+        )
+    return verdict
+
+
+def _decide(ev: Evidence) -> Verdict:
+    """The rubric before the sensitivity check of :func:`decide` (which also handles "supported")."""
     # 1. data problems
     if ev.data_problem:
         return _make("inconclusive", f"data insufficient: {ev.data_problem.strip().rstrip('.')}")
