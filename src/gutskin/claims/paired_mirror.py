@@ -39,6 +39,7 @@ from ..stats import paired, power
 from ..stats._util import StatsInputError
 from .bundle import DatasetBundle
 from .common import Bundles, Claim, ClaimResult, Config, guarded, significant_same
+from .entries import record_sensitivity
 from .inputs import first_dataset
 from .outputs import add_figure, add_table
 
@@ -446,20 +447,22 @@ def run(claim: Claim, bundles: Bundles, config: Config, out_dir: Path) -> ClaimR
         res, bundle, s, pairs, dx, dy, p, config, strata, strata_col, out_dir
     )
 
-    # Sensitivity: other beta metrics.
-    agreements = []
-    for other in [m for m in ("jaccard", "robust_aitchison") if m in bundle.beta_files]:
+    # Sensitivity: other beta metrics, one pre-specified analysis each.
+    for other in [m for m in ("braycurtis", "jaccard", "robust_aitchison") if m != beta_metric]:
+        if other not in bundle.beta_files:
+            continue
         mo, _, _ = _mantel(bundle, other, pairs, config, strata)
         agree = significant_same(mt.p_value, mt.r, mo.p_value, mo.r, alpha_level)
-        agreements.append((other, mo, agree))
         res.tests.append(
             _mantel_test(f"Mantel gut vs skin ({other}, Spearman)", "sensitivity", mo, len(pairs))
         )
-    if agreements:
-        res.sensitivity_agrees = all(a is not False for _, _, a in agreements)
-        res.sensitivity_note = "; ".join(
-            f"{m}: r = {mo.r:+.3f}, p = {mo.p_value:.3g}" for m, mo, _ in agreements
-        ) + ("" if res.sensitivity_agrees else " — disagrees with the headline metric")
+        record_sensitivity(
+            res,
+            f"{other.replace('_', ' ')} instead of {beta_metric.replace('_', ' ')}",
+            agree,
+            f"Mantel r = {mo.r:+.3f}, p = {mo.p_value:.3g}",
+            disagrees_with="the headline metric",
+        )
 
     # Positive control: left vs right crease.
     if len(control) == 2:
