@@ -28,6 +28,7 @@ def main(smk):
         pcoa_dimensions=int(smk.params.pcoa_dimensions),
         out_dir=Path(smk.output.summary).parent,
         tree=load_tree(import_dir),
+        sensitivity_depth=float(smk.params.sensitivity_depth),
     )
     write_json(summary, Path(smk.output.summary))
 

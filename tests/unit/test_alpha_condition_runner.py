@@ -62,12 +62,14 @@ def _bundle(
     observed: bool = False,
     bmi_shift: float = 0.0,
     bmi_effect: float = 0.0,
+    depth2: bool = False,
 ) -> DatasetBundle:
     """One dataset: Shannon lowered by ``g`` SDs in cases; compositions shifted by ``shift`` in cases.
 
     Cases' compositions have ``spread`` times the control noise (dispersion difference). Cases' BMI is
     higher by ``bmi_shift`` SDs (4 kg/m²), and Shannon rises by ``bmi_effect`` per BMI SD. ``observed``
-    adds observed features that follow Shannon (10 features per nat, plus noise).
+    adds observed features that follow Shannon (10 features per nat, plus noise); ``depth2`` adds
+    Shannon at half the rarefaction depth (500 reads): a little lower, plus noise.
     """
     rng = np.random.default_rng(seed)
     n_case = n_case or {"eczema": 30, "psoriasis": 30}
@@ -101,6 +103,12 @@ def _bundle(
     if observed:
         extra = np.random.default_rng(seed + 1000).normal(0, 3.0, n)
         alpha["observed_mean"] = 100 + 10 * (shannon - 3.0) + extra
+    info: dict[str, Any] = {"depth": 1000, "iterations": 10}
+    if depth2:
+        alpha["shannon_depth2_mean"] = (
+            shannon - 0.1 + np.random.default_rng(seed + 2000).normal(0, 0.1, n)
+        )
+        info.update(depth2=500, depth2_fraction=0.5)
     # Compositions: 40 taxa, log-normal noise; cases shifted on 8 taxa and (optionally) noisier.
     base = rng.normal(0, 1, 40)
     noise = rng.normal(0, 0.6, (n, 40)) * np.where(case, spread, 1.0)[:, None]
@@ -118,7 +126,7 @@ def _bundle(
         alpha=alpha,
         depth=pd.DataFrame(),
         beta_files={"braycurtis": path},
-        diversity_info={"depth": 1000, "iterations": 10},
+        diversity_info=info,
     )
 
 
@@ -467,7 +475,7 @@ def test_planted_effect_survives_every_sensitivity_analysis(tmp_path: Path) -> N
     # minimal covariates: same subjects, age and sex only; the observed-features g is on its own scale
     assert sens[1]["n"] == sens[2]["n"] == res.headline["n"]
     assert sens[2]["effect_size"] < -0.4
-    assert "second rarefaction depth is not analysed" in res.method
+    assert "no second rarefaction depth (not computed for this dataset)" in res.method
     entry = _ledger_entry(res)
     assert entry["robustness"] == "3/3 agree"
     assert entry["verdict"] == "supported"
@@ -500,3 +508,65 @@ def test_effect_only_through_a_covariate_makes_the_verdict_inconclusive(tmp_path
     assert entry["reason"].startswith(
         "sensitivity analyses disagree: minimal covariates disagrees (2 of 3 agree); "
     )
+
+
+def test_second_rarefaction_depth_is_a_sensitivity_analysis(tmp_path: Path) -> None:
+    b = _bundle(tmp_path, "agp", observed=True, depth2=True)
+    res = alpha_condition.run(_claim(["agp"]), {"agp": b}, CONFIG, tmp_path / "out")
+    d2 = _one(res, "any condition vs reference (Shannon at half the rarefaction depth")
+    assert d2["name"] == (
+        "any condition vs reference (Shannon at half the rarefaction depth (500 reads))"
+    )
+    assert d2["role"] == "sensitivity" and d2["n"] == res.headline["n"]  # same subjects
+    assert d2["p_value"] < 0.05 and d2["estimate"] < 0
+    # the same model on the depth-2 column, by hand
+    data = pd.read_csv(tmp_path / "out" / "analysis_data.tsv", sep="\t")
+    assert "shannon_depth2" in data.columns
+    y = b.alpha.loc[data["sample_id"], "shannon_depth2_mean"].to_numpy()
+    np.testing.assert_allclose(data["shannon_depth2"], y, rtol=0, atol=1e-12)
+    assert [o["name"] for o in res.sensitivity_analyses] == [
+        "Huber robust regression",
+        "minimal covariates",
+        "observed features",
+        "second rarefaction depth",
+    ]
+    assert res.sensitivity_analyses[-1]["agrees"] is True
+    assert "the same model on Shannon at half the rarefaction depth (500 reads)" in res.method
+    assert _ledger_entry(res)["robustness"] == "4/4 agree"
+
+
+def test_second_rarefaction_depth_disagreeing_makes_the_verdict_inconclusive(
+    tmp_path: Path,
+) -> None:
+    b = _bundle(tmp_path, "agp", depth2=True)
+    # at the second depth the values are noise: no effect there
+    b.alpha["shannon_depth2_mean"] = np.random.default_rng(99).normal(3, 1, len(b.alpha))
+    res = alpha_condition.run(_claim(["agp"]), {"agp": b}, CONFIG, tmp_path / "out")
+    agrees = {o["name"]: o["agrees"] for o in res.sensitivity_analyses}
+    assert agrees["second rarefaction depth"] is False
+    assert "disagrees with the rarefaction depth of 1000 reads" in (res.sensitivity_note or "")
+    entry = _ledger_entry(res)
+    assert entry["robustness"] == "2/3 agree (disagrees: second rarefaction depth)"
+    assert entry["verdict"] == "inconclusive"
+
+
+def test_second_rarefaction_depth_is_pooled_with_a_meta_headline(tmp_path: Path) -> None:
+    bundles = {
+        "agp": _bundle(tmp_path, "agp", depth2=True),
+        "pso": _bundle(tmp_path, "pso", seed=12, depth2=True),
+    }
+    res = alpha_condition.run(
+        _claim(list(bundles), headline="meta"), bundles, CONFIG, tmp_path / "o"
+    )
+    names = [o["name"] for o in res.sensitivity_analyses]
+    assert names[-1] == "second rarefaction depth"
+    pooled = _one(res, "pooled any condition vs none (Shannon at a second rarefaction depth")
+    assert pooled["role"] == "sensitivity"
+    assert "and of the same models at the second rarefaction depth" in res.method
+    # only one dataset has it: not pooled, with a note
+    bundles["pso"] = _bundle(tmp_path, "pso", seed=12)
+    res = alpha_condition.run(
+        _claim(list(bundles), headline="meta"), bundles, CONFIG, tmp_path / "o2"
+    )
+    assert "second rarefaction depth" not in [o["name"] for o in res.sensitivity_analyses]
+    assert any("second rarefaction depth) not computed" in n for n in res.notes)

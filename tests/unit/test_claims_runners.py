@@ -173,6 +173,37 @@ def test_alpha_exposure_minimal_covariates(tmp_path: Path) -> None:
     assert _verdict(claim, out)["robustness"] == "3/3 agree"
 
 
+def test_alpha_exposure_second_rarefaction_depth(tmp_path: Path) -> None:
+    """With ``shannon_depth2_mean`` in alpha.tsv the headline is refitted on it (same subjects)."""
+    samples, alpha = _plants_data(400, slope=0.12, seed=2)
+    noise = np.random.default_rng(6).normal(0, 0.05, len(alpha))
+    alpha["shannon_depth2_mean"] = alpha["shannon_mean"] - 0.1 + noise
+    info = {"depth": 1000, "iterations": 10, "depth2": 500, "depth2_fraction": 0.5}
+    claim = _claim("C25", "alpha_exposure", _exposure_params())
+    out = RUNNERS["alpha_exposure"](
+        claim, {"d": _bundle(samples, alpha, diversity_info=info)}, CONFIG, tmp_path
+    ).to_dict()
+    sens = {t["name"]: t for t in out["tests"] if t["role"] == "sensitivity"}
+    name = "More than 30 vs Less than 5 on Shannon at half the rarefaction depth (500 reads) (OLS, HC3)"
+    assert sens[name]["n"] == out["headline"]["n"]
+    assert [o["name"] for o in out["sensitivity_analyses"]] == [
+        "Huber robust regression",
+        "observed features",
+        "second rarefaction depth",
+    ]
+    assert _verdict(claim, out)["robustness"] == "3/3 agree"
+    assert "the same model on Shannon at half the rarefaction depth (500 reads)" in out["method"]
+    # the same model by hand
+    import statsmodels.formula.api as smf
+
+    data = pd.read_csv(tmp_path / "analysis_data.tsv", sep="\t")
+    fit = smf.ols(
+        "shannon_depth2 ~ C(types_of_plants, Treatment('Less than 5')) + age + C(sex)", data=data
+    ).fit(cov_type="HC3")
+    term = "C(types_of_plants, Treatment('Less than 5'))[T.More than 30]"
+    assert sens[name]["estimate"] == pytest.approx(fit.params[term], rel=1e-9)
+
+
 def test_alpha_exposure_estimates_equal_hand_computations(tmp_path: Path) -> None:
     samples, alpha = _plants_data(300, slope=0.1, seed=2)
     claim = _claim("C25", "alpha_exposure", _exposure_params(covariates=[]))

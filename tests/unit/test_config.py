@@ -84,7 +84,12 @@ def test_defaults_are_filled_before_validation() -> None:
     # Values written in config.schema.yaml: filled in for every key left out.
     assert cfg["seed"] == 20261126
     assert cfg["network"]["give_up_after"] == 60
-    assert cfg["rarefaction"] == {"depth": 1000, "iterations": 100, "beta_iterations": 10}
+    assert cfg["rarefaction"] == {
+        "depth": 1000,
+        "iterations": 100,
+        "beta_iterations": 10,
+        "sensitivity_depth": 0.5,
+    }
 
 
 def test_bad_value_names_the_key_and_the_file(tmp_path: Path) -> None:

@@ -30,6 +30,7 @@ rule diversity:
         depth=rarefaction_depth,
         iterations=config["rarefaction"]["iterations"],
         beta_iterations=config["rarefaction"]["beta_iterations"],
+        sensitivity_depth=config["rarefaction"]["sensitivity_depth"],
         seed=config["seed"],
         alpha_metrics=config["alpha_metrics"],
         beta_metrics=config["beta_metrics"],

@@ -12,8 +12,10 @@ Design (CLAIMS.md C8, analyses A and B):
   vs the reference is a secondary test, Holm-corrected within the claim. Pre-registered sensitivity analyses:
   a robust regression (Huber) of the same model; the same model with minimal covariates (age and sex only,
   none where those are not covariates) on the same subjects; the same model on another alpha metric
-  (observed features, or Shannon when the claim's metric is observed features). Any disagreement makes the
-  verdict inconclusive. A second rarefaction depth is not analysed (the diversity step computes one depth).
+  (observed features, or Shannon when the claim's metric is observed features); the same model on the
+  metric at a second rarefaction depth (``rarefaction.sensitivity_depth``, half the depth by default), when
+  the diversity step computed it (``<metric>_depth2_mean``; not for unrarefied tables). Any disagreement
+  makes the verdict inconclusive.
   With ``headline: meta`` the headline is the random-effects pooled g over the datasets instead (the first
   dataset's test becomes secondary, and the sensitivity analyses are those of the pooled estimate).
 * **Beta-diversity analogue** (secondary) — per dataset, PERMANOVA of any condition vs the reference on the
@@ -43,12 +45,14 @@ from ..stats._util import StatsInputError
 from .bundle import DatasetBundle
 from .common import (
     MINIMAL_COVARIATES,
+    SECOND_DEPTH,
     Bundles,
     Claim,
     ClaimResult,
     Config,
     alternative_metric,
     guarded,
+    second_depth_label,
     significant_same,
 )
 from .common import metric_name as _metric_name
@@ -223,6 +227,7 @@ class _Fit:
     depth: Any = None
     iterations: Any = "?"
     alt_metric: str | None = None
+    depth2_label: str | None = None
     minimal: list[str] = field(default_factory=list)
     alts: list[_Alt] = field(default_factory=list)
     alt_notes: list[str] = field(default_factory=list)
@@ -322,6 +327,11 @@ def _fit_dataset(
     if f"{alt}_mean" in bundle.alpha.columns and alt not in data.columns:
         data[alt] = bundle.alpha.loc[data.index, f"{alt}_mean"].astype(float)
         fit.alt_metric = alt
+    if f"{metric}_depth2_mean" in bundle.alpha.columns:
+        data[f"{metric}_depth2"] = bundle.alpha.loc[data.index, f"{metric}_depth2_mean"].astype(
+            float
+        )
+        fit.depth2_label = second_depth_label(metric, bundle.diversity_info)
     complete = data.dropna(subset=[metric, exposure, *covariates, *extra])
     flow.append({"step": "complete covariates " + ", ".join(covariates), "n": len(complete)})
     counts = complete[exposure].value_counts()
@@ -361,9 +371,10 @@ def _fit_dataset(
 
 
 def _alternatives(fit: _Fit) -> None:
-    """Fit the sensitivity models of one dataset: minimal covariates, and the alternative metric.
+    """Fit the sensitivity models of one dataset: minimal covariates, the alternative metric, and the
+    metric at the second rarefaction depth.
 
-    Both use the primary model's subjects and standard errors (HC3, or cluster-robust); a model that
+    All use the primary model's subjects and standard errors (HC3, or cluster-robust); a model that
     cannot be fitted is left out with a note.
     """
     assert fit.model_data is not None
@@ -387,6 +398,15 @@ def _alternatives(fit: _Fit) -> None:
                 _metric_name(fit.alt_metric),
                 f"{_metric_name(fit.alt_metric)} instead of {_metric_name(metric)}",
                 f"{fit.alt_metric} ~ any_condition" + (f" + {fit.rhs}" if fit.rhs else ""),
+            )
+        )
+    if fit.depth2_label:
+        specs.append(
+            (
+                "depth2",
+                SECOND_DEPTH,
+                fit.depth2_label,
+                f"{metric}_depth2 ~ any_condition" + (f" + {fit.rhs}" if fit.rhs else ""),
             )
         )
     for key, name, label, formula in specs:
@@ -665,7 +685,18 @@ def _first_dataset(
     add_huber_sensitivity(
         res, prim, rob, alpha_level, "any condition vs reference (Huber robust regression)"
     )
-    # Sensitivity: minimal covariates, and another alpha metric (same subjects, same SEs).
+    # Sensitivity: minimal covariates, another alpha metric, and the second rarefaction depth (same
+    # subjects, same SEs).
+    against = {
+        "minimal": "the fully adjusted model",
+        "metric": _metric_name(metric),
+        "depth2": f"the rarefaction depth of {f0.depth} reads",
+    }
+    what = {
+        "minimal": "same subjects, fewer covariates",
+        "metric": "same subjects and model, another alpha metric",
+        "depth2": "same subjects and model, alpha at a second rarefaction depth",
+    }
     for alt in f0.alts:
         r = alt.fit
         units = _METRIC_WORDS.get(f0.alt_metric or "", "") if alt.key == "metric" else mlabel
@@ -679,17 +710,11 @@ def _first_dataset(
                 f"{alt.label}: {r.estimate:+.3g} {units} (95% CI {r.ci95[0]:.3g} to {r.ci95[1]:.3g}), "
                 f"g = {alt.g:+.2f}, p = {r.p_value:.3g}"
             ),
-            disagrees_with=(
-                "the fully adjusted model" if alt.key == "minimal" else _metric_name(metric)
-            ),
+            disagrees_with=against[alt.key],
             test_name=f"any condition vs reference ({alt.label})",
             effect=effect_fields(r, scale=alt.scale),
             n=r.n,
-            note=(
-                "same subjects, fewer covariates"
-                if alt.key == "minimal"
-                else "same subjects and model, another alpha metric"
-            ),
+            note=what[alt.key],
         )
 
     # Secondary: each condition vs the reference, Holm within the claim (with one condition this is the
@@ -801,12 +826,15 @@ def _sensitivity_text(f0: _Fit) -> str:
         parts.append(f"the same model on {_metric_name(alt)} instead of {_metric_name(metric)}")
     else:
         parts.append(f"no alternative-metric model ({_metric_name(alt)} was not computed)")
+    if f0.depth2_label:
+        parts.append(
+            f"the same model on {f0.depth2_label}, averaged over as many rarefactions (same subjects)"
+        )
+    else:
+        parts.append("no second rarefaction depth (not computed for this dataset)")
     return (
         "Sensitivity analyses (pre-specified; any disagreement in significance or direction makes the "
-        "verdict inconclusive): "
-        + "; ".join(parts)
-        + ". A second rarefaction depth is not analysed "
-        "(the diversity step computes one depth)."
+        "verdict inconclusive): " + "; ".join(parts) + "."
     )
 
 
@@ -1002,8 +1030,15 @@ def _pooled_alternatives(
             "minimal covariates: age and sex only, where adjusted for",
         ),
         ("metric", "", ""),
+        (
+            "depth2",
+            SECOND_DEPTH,
+            f"{_metric_name(ok[0].st['metric'])} at a second rarefaction depth",
+        ),
     )
     for key, name, label in specs:
+        if key == "depth2" and not any(f.depth2_label for f in ok):
+            continue  # not computed (e.g. unrarefied tables): nothing to pool
         chosen: list[tuple[_Fit, float, float, str]] = []
         for f in ok:
             a = next((x for x in f.alts if x.key == key), None)
@@ -1027,7 +1062,7 @@ def _pooled_alternatives(
             name = _metric_name(m)
             label = f"{name} instead of {_metric_name(ok[0].st['metric'])}"
         if len(chosen) < len(ok):
-            missing = [f.ds for f in ok if f not in {c[0] for c in chosen}]
+            missing = [f.ds for f in ok if f.ds not in {c[0].ds for c in chosen}]
             res.notes.append(
                 f"Pooled sensitivity analysis ({label}) not computed: no such model for "
                 f"{', '.join(missing)}."
@@ -1100,7 +1135,12 @@ def _method_text(
                 f"significance or direction makes the verdict inconclusive): {other} τ²; the 95% "
                 "prediction interval must not span both 0 and the SESOI (k ≥ 3); the pooled g of the "
                 "per-dataset models adjusted for age and sex only (same subjects), and of the same "
-                "models on another alpha metric. The first dataset's own checks are listed as "
-                "secondary tests. A second rarefaction depth is not analysed."
+                "models on another alpha metric"
+                + (
+                    ", and of the same models at the second rarefaction depth"
+                    if any(f.depth2_label for f in analysed)
+                    else ""
+                )
+                + ". The first dataset's own checks are listed as secondary tests."
             )
     res.method = " ".join(parts)

@@ -51,6 +51,24 @@ def alternative_metric(metric: str) -> str:
     return "observed" if metric != "observed" else "shannon"
 
 
+#: Name of the second-rarefaction-depth sensitivity analysis (quoted in the ledger's robustness).
+SECOND_DEPTH = "second rarefaction depth"
+
+
+def second_depth_label(metric: str, info: dict[str, Any]) -> str:
+    """What the second-rarefaction-depth model changes, e.g. ``Shannon at half the rarefaction depth
+    (500 reads)``; ``info`` is the dataset's ``diversity.json`` (``depth2``, ``depth2_fraction``)."""
+    frac = info.get("depth2_fraction")
+    share = (
+        "half the"
+        if frac == 0.5
+        else f"{frac:g} × the"
+        if isinstance(frac, int | float) and frac
+        else "a second"
+    )
+    return f"{metric_name(metric)} at {share} rarefaction depth ({info.get('depth2', '?')} reads)"
+
+
 def clean(value: Any) -> Any:
     """Turn numpy scalars, NaN and tuples into JSON-able Python values (NaN/inf -> None)."""
     if isinstance(value, dict):

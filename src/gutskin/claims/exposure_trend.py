@@ -8,7 +8,9 @@ errors. The headline (primary) test is the contrast of the top level against the
 linear-trend contrast (the ordinal score 0, 1, …, k−1 in place of the categories). Sensitivity (pre-specified;
 any disagreement makes the verdict inconclusive): Huber robust regression of the headline model; the headline
 model adjusted for age and sex only (same subjects); the headline model on another alpha metric (observed
-features, or Shannon when the metric is observed features). A second rarefaction depth is not analysed.
+features, or Shannon when the metric is observed features); the headline model on the metric at a second
+rarefaction depth (``rarefaction.sensitivity_depth``, half the depth by default) when the diversity step
+computed it (``<metric>_depth2_mean``; not for unrarefied tables).
 Secondary metrics (e.g. Faith PD) repeat the headline contrast; the alternative metric is listed once, as a
 sensitivity analysis.
 
@@ -30,6 +32,7 @@ from .bundle import DatasetBundle
 from .common import (
     METRIC_WORDS,
     MINIMAL_COVARIATES,
+    SECOND_DEPTH,
     Bundles,
     Claim,
     ClaimResult,
@@ -37,6 +40,7 @@ from .common import (
     alternative_metric,
     guarded,
     metric_name,
+    second_depth_label,
 )
 from .entries import (
     add_huber_sensitivity,
@@ -178,6 +182,12 @@ def run(claim: Claim, bundles: Bundles, config: Config, out_dir: Path) -> ClaimR
     alt_ok = f"{alt}_mean" in bundle.alpha.columns
     for m in [*metrics_all, *([alt] if alt_ok and alt not in metrics_all else [])]:
         data[m] = bundle.alpha.loc[data.index, f"{m}_mean"].astype(float)
+    depth2_label = None
+    if f"{metric}_depth2_mean" in bundle.alpha.columns:
+        data[f"{metric}_depth2"] = bundle.alpha.loc[data.index, f"{metric}_depth2_mean"].astype(
+            float
+        )
+        depth2_label = second_depth_label(metric, bundle.diversity_info)
     complete = data.dropna(subset=[metric, *covariates])
     flow.append({"step": "complete covariates " + ", ".join(covariates), "n": len(complete)})
     res.sample_flow = flow
@@ -240,6 +250,7 @@ def run(claim: Claim, bundles: Bundles, config: Config, out_dir: Path) -> ClaimR
         (n_top, n_ref),
         alpha_level,
         f"{top} vs {ref}",
+        (depth2_label, depth),
     )
 
     # ---- secondary: linear trend over the ordinal score
@@ -324,7 +335,8 @@ def run(claim: Claim, bundles: Bundles, config: Config, out_dir: Path) -> ClaimR
         f"OLS with HC3 standard errors (statsmodels). Headline: {top} vs {ref}; secondary: each level vs "
         f"{ref} (Holm-adjusted) and a linear trend over the level scores"
         + (f"; the same contrast on {', '.join(other_metrics)}" if other_metrics else "")
-        + f". {_sensitivity_text(covariates, metric, alt if alt_fit else None)} Equivalence: two "
+        + f". {_sensitivity_text(covariates, metric, alt if alt_fit else None, depth2_label)} "
+        "Equivalence: two "
         f"one-sided tests against ±{sesoi} SD (Hedges g). Power: two-sample t approximation at "
         f"g = {sesoi}."
     )
@@ -366,10 +378,13 @@ def _other_sensitivity(
     n_top_ref: tuple[int, int],
     alpha_level: float,
     contrast: str,
+    depth2: tuple[str | None, Any] = (None, None),
 ) -> tuple[regression.RegressionResult, float] | None:
-    """The minimal-covariate and alternative-metric sensitivity analyses of the headline contrast.
+    """The minimal-covariate, alternative-metric and second-rarefaction-depth sensitivity analyses of the
+    headline contrast.
 
-    Both use the headline model's subjects; returns the alternative metric's fit and its g scale (None
+    All use the headline model's subjects; ``depth2`` is (label of the second-depth model or None, the
+    main depth); returns the alternative metric's fit and its g scale (None
     if not run).
     """
     n_top, n_ref = n_top_ref
@@ -396,6 +411,22 @@ def _other_sensitivity(
                 metric_name(metric),
             )
         )
+    depth2_label, depth = depth2
+    if depth2_label is not None:
+        specs.append(
+            (
+                "depth2",
+                SECOND_DEPTH,
+                f"on {depth2_label}",
+                f"{metric}_depth2 ~ {cat}" + (f" + {rhs}" if rhs else ""),
+                f"the rarefaction depth of {depth} reads",
+            )
+        )
+    what = {
+        "minimal": "same subjects, fewer covariates",
+        "metric": "same subjects and model, another alpha metric",
+        "depth2": "same subjects and model, alpha at a second rarefaction depth",
+    }
     alt_fit = None
     for key, name, label, formula, against in specs:
         try:
@@ -418,6 +449,8 @@ def _other_sensitivity(
                     f"{name}: {', '.join(minimal) or 'none'}"
                     if key == "minimal"
                     else f"{name} instead of {metric_name(metric)}"
+                    if key == "metric"
+                    else f"{name}: {depth2_label}"
                 )
                 + f": {r.estimate:+.3g} {units} (95% CI {r.ci95[0]:.3g} to {r.ci95[1]:.3g}), "
                 f"g = {r.estimate * sc:+.2f}, p = {r.p_value:.3g}"
@@ -428,18 +461,16 @@ def _other_sensitivity(
             else f"{contrast} {label} (OLS, HC3)",
             effect=effect_fields(r, scale=sc),
             n=r.n,
-            note=(
-                "same subjects, fewer covariates"
-                if key == "minimal"
-                else "same subjects and model, another alpha metric"
-            ),
+            note=what[key],
         )
         if key == "metric":
             alt_fit = (r, sc)
     return alt_fit
 
 
-def _sensitivity_text(covariates: list[str], metric: str, alt: str | None) -> str:
+def _sensitivity_text(
+    covariates: list[str], metric: str, alt: str | None, depth2_label: str | None = None
+) -> str:
     """The sensitivity analyses, for the method text."""
     minimal = [c for c in covariates if c in MINIMAL_COVARIATES]
     parts = ["Huber robust regression of the headline model"]
@@ -447,11 +478,15 @@ def _sensitivity_text(covariates: list[str], metric: str, alt: str | None) -> st
         parts.append(f"the same model adjusted for {' and '.join(minimal) or 'no covariates'} only")
     if alt is not None:
         parts.append(f"the same model on {metric_name(alt)} instead of {metric_name(metric)}")
-    return (
+    if depth2_label is not None:
+        parts.append(f"the same model on {depth2_label}, averaged over as many rarefactions")
+    text = (
         "Sensitivity analyses (pre-specified, same subjects; any disagreement in significance or "
-        "direction makes the verdict inconclusive): " + "; ".join(parts) + ". A second rarefaction "
-        "depth is not analysed (the diversity step computes one depth)."
+        "direction makes the verdict inconclusive): " + "; ".join(parts) + "."
     )
+    if depth2_label is None:
+        text += " No second rarefaction depth (not computed for this dataset)."
+    return text
 
 
 def _published_comparison(

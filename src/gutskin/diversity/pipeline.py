@@ -6,7 +6,9 @@ Files written to ``out_dir``
 ----------------------------
 ``alpha.tsv``
     ``sample_id``, ``<metric>_mean`` and ``<metric>_sd`` per metric, ``depth``, ``iterations``; one
-    row per retained sample.
+    row per retained sample. With a second rarefaction depth (``sensitivity_depth`` > 0, counts only)
+    also ``<metric>_depth2_mean`` per non-phylogenetic metric (the depth is ``depth2`` in the
+    summary): see :func:`run_diversity`.
 ``depth.tsv``
     ``sample_id``, ``reads`` (row total), ``retained`` (``True``/``False``); one row per sample.
 ``beta_<metric>.npz``
@@ -30,6 +32,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import os
 import tempfile
 import time
@@ -60,7 +63,20 @@ from .rarefy import _prepare, check_alpha_metrics, repeated_rarefaction_alpha
 if TYPE_CHECKING:  # pragma: no cover
     from ..io.table import FeatureTable
 
-__all__ = ["run_diversity"]
+__all__ = ["depth2_seed", "run_diversity"]
+
+#: Appended to the base seed to derive the seed of the second rarefaction depth.
+DEPTH2_SEED_KEY = 2
+
+
+def depth2_seed(seed: int) -> np.random.SeedSequence:
+    """The seed of the second rarefaction depth: ``numpy.random.SeedSequence([seed, 2])``.
+
+    Its entropy differs from ``SeedSequence(seed)`` (and from every child that ``spawn`` gives it), so
+    the depth-2 draws are independent of the main depth's while depending only on ``seed``.
+    """
+    return np.random.SeedSequence([int(seed), DEPTH2_SEED_KEY])
+
 
 log = logging.getLogger(__name__)
 
@@ -127,6 +143,7 @@ def run_diversity(
     pcoa_dimensions: int,
     out_dir: Path,
     tree: Any | None = None,
+    sensitivity_depth: float = 0.0,
 ) -> dict[str, Any]:
     """Compute and write the diversity results of one dataset.
 
@@ -158,6 +175,15 @@ def run_diversity(
         ``weighted_unifrac`` (beta, averaged like Bray–Curtis); without a tree these are skipped: their
         ``alpha.tsv`` columns are empty, their ``beta_*.npz`` / ``pcoa_*.tsv`` have no samples, and
         ``notes`` and ``phylogeny`` say so.
+    sensitivity_depth
+        Fraction of ``depth`` (0 <= f < 1; 0, the default, disables it) giving a second rarefaction
+        depth ``depth2 = floor(f * depth)`` for a sensitivity analysis. When the table is rarefied and
+        ``depth2 >= 1``, the non-phylogenetic alpha metrics are also averaged over ``iterations``
+        rarefactions at ``depth2`` by :func:`~gutskin.diversity.rarefy.repeated_rarefaction_alpha`
+        on the whole table with the seed :func:`depth2_seed` (``SeedSequence([seed, 2])``), and the
+        rows of the samples retained at ``depth`` (all have ``>= depth2`` reads) are written as
+        ``<metric>_depth2_mean`` columns of ``alpha.tsv``; ``depth2`` (and ``depth2_fraction``) go
+        to the summary (``None`` when not computed).
 
     Returns
     -------
@@ -167,7 +193,8 @@ def run_diversity(
         (``alpha``, ``beta``), ``pcoa`` (proportion explained per metric), ``files``, ``notes``,
         ``seconds`` (wall time per step), ``phylogeny`` (``tree``: whether a tree was given,
         ``backend``: the back end's name, or ``"metric: name; ..."`` when metrics use different ones,
-        ``backends``: metric -> back end, ``n_tips``, ``skipped``: tree metrics not computed).
+        ``backends``: metric -> back end, ``n_tips``, ``skipped``: tree metrics not computed),
+        ``depth2`` and ``depth2_fraction`` (the second rarefaction depth, or ``None``).
 
     Raises
     ------
@@ -199,6 +226,17 @@ def run_diversity(
                 where=f"key rarefaction.{key}",
                 hint="set it in config/config.yaml",
             )
+    if (
+        isinstance(sensitivity_depth, bool)
+        or not isinstance(sensitivity_depth, int | float | np.integer | np.floating)
+        or not 0 <= float(sensitivity_depth) < 1
+    ):
+        raise InputError(
+            None,
+            f"sensitivity_depth must be a fraction in [0, 1), got {sensitivity_depth!r}",
+            where="key rarefaction.sensitivity_depth",
+            hint="set it in config/config.yaml (0 disables the second rarefaction depth)",
+        )
     csr = sp.csr_array(table.counts)
     ids = np.asarray(table.sample_ids, dtype=str)
     n = csr.shape[0]
@@ -277,6 +315,18 @@ def run_diversity(
     for m in alpha_metrics:
         cols[f"{m}_mean"] = means[m]
         cols[f"{m}_sd"] = sds[m]
+    depth2 = math.floor(float(sensitivity_depth) * depth) if rarefied else 0
+    depth2_metrics = plain_alpha if depth2 >= 1 else []
+    if depth2_metrics:
+        # the whole table (no row copy): samples with depth2 <= reads < depth are rarefied too, and
+        # their rows dropped here
+        kept2, means2, _ = repeated_rarefaction_alpha(
+            csr, depth2, iterations, depth2_seed(seed), depth2_metrics
+        )
+        rows2 = np.searchsorted(kept2, kept)
+        for m in depth2_metrics:
+            cols[f"{m}_depth2_mean"] = means2[m][rows2]
+        del means2
     cols["depth"] = np.full(kept.size, depth if rarefied else np.nan)
     cols["iterations"] = np.full(kept.size, iterations if rarefied else 0, dtype=np.int64)
     alpha_df = pd.DataFrame(cols)
@@ -336,4 +386,6 @@ def run_diversity(
         "notes": notes,
         "seconds": {k: round(float(v), 4) for k, v in seconds.items()},
         "phylogeny": phylo,
+        "depth2": depth2 if depth2_metrics else None,
+        "depth2_fraction": float(sensitivity_depth) if depth2_metrics else None,
     }
