@@ -658,3 +658,43 @@ def test_ledger_data_unavailable_is_inconclusive_not_untestable() -> None:
     assert led["C29"]["verdict"] == "not_testable"
     # the unavailable primary claim is not in the Holm family: C8's p is adjusted over one test only
     assert led["C8"]["holm_family"] == ["C8"] and led["C8"]["p_adjusted"] == pytest.approx(0.01)
+
+
+def test_longitudinal_second_rarefaction_depth(tmp_path: Path) -> None:
+    """With <metric>_depth2_mean the mixed model is refitted on it and counted in the robustness score."""
+    from gutskin.stats import mixed
+
+    samples, alpha = _skin_data(3, effect=0.9)
+    rng = np.random.default_rng(5)
+    alpha["shannon_depth2_mean"] = alpha["shannon_mean"] - 0.05 + rng.normal(0, 0.02, len(alpha))
+    params = {
+        "design": "group",
+        "metric": "shannon",
+        "body_site": "skin",
+        "subsites": ["forearm", "knee"],
+        "group": {"column": "condition", "reference": "none", "levels": ["atopic_dermatitis"]},
+        "covariates": ["body_subsite"],
+    }
+    claim = _claim("C18b", "longitudinal_mixed", params, expected_direction="negative")
+    info = {
+        "depth": 1000,
+        "iterations": 10,
+        "rarefied": True,
+        "depth2": 500,
+        "depth2_fraction": 0.5,
+    }
+    out = RUNNERS["longitudinal_mixed"](
+        claim, {"d": _bundle(samples, alpha, diversity_info=info)}, CONFIG, tmp_path
+    ).to_dict()
+    assert out["data_problem"] is None
+    entry = _verdict(claim, out)
+    assert entry["robustness"] == "3/3 agree"
+    row = next(t for t in out["tests"] if "half the rarefaction depth" in t["name"])
+    assert row["role"] == "sensitivity"
+    # the same model fitted directly on the second-depth column (the runner's model data, saved as TSV)
+    data = pd.read_csv(tmp_path / "analysis_data.tsv", sep="\t", dtype={"subject_id": str})
+    ref = mixed.mixed_random_intercept(
+        data, "shannon_depth2 ~ case + C(body_subsite)", "subject_id", "case"
+    )
+    assert row["estimate"] == pytest.approx(ref.estimate, rel=1e-9)
+    assert "No second rarefaction depth" not in out["method"]

@@ -16,7 +16,8 @@ checked against R's lme4 and nlme):
 Further pre-specified sensitivity analyses, both designs: the same mixed model adjusted for age and sex only
 (none where those are not covariates; not run when the model has no other covariates) and the same mixed model
 on another alpha metric (observed features, or Shannon when the metric is observed features), on the same
-samples. Any disagreement makes the verdict inconclusive. A second rarefaction depth is not analysed.
+samples, and at the second rarefaction depth where the diversity step computed it. Any disagreement
+makes the verdict inconclusive.
 
 Effect sizes are standardised by the SD of one observation around the fixed part,
 ``sqrt(σ²_subject + σ²_residual)``, so they are on the same footing as a cross-sectional Hedges g; the SESOI
@@ -38,6 +39,7 @@ from ..stats._util import StatsInputError
 from .common import (
     METRIC_WORDS,
     MINIMAL_COVARIATES,
+    SECOND_DEPTH,
     Bundles,
     Claim,
     ClaimResult,
@@ -45,6 +47,7 @@ from .common import (
     alternative_metric,
     guarded,
     metric_name,
+    second_depth_label,
 )
 from .entries import add_sensitivity, effect_fields, estimate_test, headline_entry
 from .inputs import covariate_term, first_dataset, norm_series, prepare_covariates, values_caveat
@@ -178,6 +181,13 @@ def run(claim: Claim, bundles: Bundles, config: Config, out_dir: Path) -> ClaimR
     alt_ok = f"{alt}_mean" in bundle.alpha.columns and alt not in data.columns
     if alt_ok:
         data[alt] = bundle.alpha.loc[data.index, f"{alt}_mean"].astype(float)
+    # the same metric at the second rarefaction depth, where the diversity step computed it
+    depth2_label = None
+    if f"{metric}_depth2_mean" in bundle.alpha.columns:
+        data[f"{metric}_depth2"] = bundle.alpha.loc[data.index, f"{metric}_depth2_mean"].astype(
+            float
+        )
+        depth2_label = second_depth_label(metric, bundle.diversity_info)
     complete = data.dropna(subset=[metric, *covariates])
     flow.append(
         {"step": "complete covariates " + (", ".join(covariates) or "(none)"), "n": len(complete)}
@@ -320,6 +330,7 @@ def run(claim: Claim, bundles: Bundles, config: Config, out_dir: Path) -> ClaimR
         covariates,
         alpha_level,
         f"{grp_label} vs {ref_label}",
+        depth2=(depth2_label, depth),
     )
 
     where = f"{site} samples" if site else "samples"
@@ -349,7 +360,8 @@ def run(claim: Claim, bundles: Bundles, config: Config, out_dir: Path) -> ClaimR
         )
         + "".join(f"; {t}" for t in other_sens)
         + " (pre-specified; any disagreement in significance or direction makes the verdict "
-        "inconclusive). A second rarefaction depth is not analysed."
+        "inconclusive)."
+        + ("" if depth2_label else " No second rarefaction depth (not computed for this dataset).")
     )
     out_dir.mkdir(parents=True, exist_ok=True)
     add_table(
@@ -373,8 +385,10 @@ def _other_sensitivity(
     covariates: list[str],
     alpha_level: float,
     contrast: str,
+    depth2: tuple[str | None, Any] = (None, None),
 ) -> list[str]:
-    """The minimal-covariate and alternative-metric mixed models; returns their method-text phrases."""
+    """The minimal-covariate, alternative-metric and second-depth mixed models; returns their method-text
+    phrases. ``depth2`` is (label of the second-depth model or None, the main rarefaction depth)."""
     minimal = [c for c in covariates if c in MINIMAL_COVARIATES]
     rhs_min = " + ".join(covariate_term(c, model_data) for c in minimal)
     lhs, _, rhs_full = formula.partition(" ~ ")
@@ -396,6 +410,16 @@ def _other_sensitivity(
                 f"{metric_name(alt)} instead of {metric_name(metric)}",
                 f"{alt} ~ {rhs_full}",
                 metric_name(metric),
+            )
+        )
+    depth2_label, depth = depth2
+    if depth2_label is not None:
+        specs.append(
+            (
+                SECOND_DEPTH,
+                depth2_label,
+                f"{metric}_depth2 ~ {rhs_full}",
+                f"the rarefaction depth of {depth} reads",
             )
         )
     phrases: list[str] = []
@@ -422,12 +446,16 @@ def _other_sensitivity(
             note=(
                 "same samples, fewer covariates"
                 if name == "minimal covariates"
+                else "same samples and model, alpha at a second rarefaction depth"
+                if name == SECOND_DEPTH
                 else "same samples and model, another alpha metric; standardised by its own total SD"
             ),
         )
         phrases.append(
             f"the same mixed model adjusted for {' and '.join(minimal) or 'no covariates'} only"
             if name == "minimal covariates"
+            else f"the same mixed model on {label}"
+            if name == SECOND_DEPTH
             else f"the same mixed model on {METRIC_WORDS.get(alt or '', alt)}"
         )
     return phrases
