@@ -52,7 +52,6 @@ from .common import (
     Config,
     alternative_metric,
     guarded,
-    second_depth_label,
     significant_same,
 )
 from .common import metric_name as _metric_name
@@ -66,6 +65,7 @@ from .entries import (
     record_sensitivity,
 )
 from .inputs import (
+    add_second_depth,
     covariate_term,
     dataset_problem,
     first_or_random_per_subject,
@@ -327,11 +327,7 @@ def _fit_dataset(
     if f"{alt}_mean" in bundle.alpha.columns and alt not in data.columns:
         data[alt] = bundle.alpha.loc[data.index, f"{alt}_mean"].astype(float)
         fit.alt_metric = alt
-    if f"{metric}_depth2_mean" in bundle.alpha.columns:
-        data[f"{metric}_depth2"] = bundle.alpha.loc[data.index, f"{metric}_depth2_mean"].astype(
-            float
-        )
-        fit.depth2_label = second_depth_label(metric, bundle.diversity_info)
+    fit.depth2_label = add_second_depth(data, bundle, metric)
     complete = data.dropna(subset=[metric, exposure, *covariates, *extra])
     flow.append({"step": "complete covariates " + ", ".join(covariates), "n": len(complete)})
     counts = complete[exposure].value_counts()

@@ -40,7 +40,6 @@ from .common import (
     alternative_metric,
     guarded,
     metric_name,
-    second_depth_label,
 )
 from .entries import (
     add_huber_sensitivity,
@@ -50,6 +49,7 @@ from .entries import (
     headline_entry,
 )
 from .inputs import (
+    add_second_depth,
     covariate_term,
     first_dataset,
     norm_series,
@@ -182,12 +182,7 @@ def run(claim: Claim, bundles: Bundles, config: Config, out_dir: Path) -> ClaimR
     alt_ok = f"{alt}_mean" in bundle.alpha.columns
     for m in [*metrics_all, *([alt] if alt_ok and alt not in metrics_all else [])]:
         data[m] = bundle.alpha.loc[data.index, f"{m}_mean"].astype(float)
-    depth2_label = None
-    if f"{metric}_depth2_mean" in bundle.alpha.columns:
-        data[f"{metric}_depth2"] = bundle.alpha.loc[data.index, f"{metric}_depth2_mean"].astype(
-            float
-        )
-        depth2_label = second_depth_label(metric, bundle.diversity_info)
+    depth2_label = add_second_depth(data, bundle, metric)
     complete = data.dropna(subset=[metric, *covariates])
     flow.append({"step": "complete covariates " + ", ".join(covariates), "n": len(complete)})
     res.sample_flow = flow

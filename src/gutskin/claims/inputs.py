@@ -16,7 +16,7 @@ import pandas as pd
 
 from ..stats._util import StatsInputError
 from .bundle import DatasetBundle
-from .common import Bundles, Claim, ClaimResult
+from .common import Bundles, Claim, ClaimResult, second_depth_label
 
 #: Covariates always treated as categorical (text columns are categorical anyway).
 CATEGORICAL = frozenset(
@@ -237,3 +237,17 @@ def prepare_covariates(
         elif numeric_as_float:
             data[c] = data[c].astype(float)
     return data
+
+
+def add_second_depth(data: pd.DataFrame, bundle: DatasetBundle, metric: str) -> str | None:
+    """Add ``<metric>_depth2`` (alpha at the second rarefaction depth) to ``data`` where computed.
+
+    Rows are matched on ``data``'s index (sample ids). Returns the analysis label (see
+    :func:`~gutskin.claims.common.second_depth_label`), or ``None`` when the diversity step did not
+    compute the column (e.g. unrarefied tables); ``data`` is then unchanged.
+    """
+    column = f"{metric}_depth2_mean"
+    if column not in bundle.alpha.columns:
+        return None
+    data[f"{metric}_depth2"] = bundle.alpha.loc[data.index, column].astype(float)
+    return second_depth_label(metric, bundle.diversity_info)

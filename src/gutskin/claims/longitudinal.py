@@ -47,10 +47,16 @@ from .common import (
     alternative_metric,
     guarded,
     metric_name,
-    second_depth_label,
 )
 from .entries import add_sensitivity, effect_fields, estimate_test, headline_entry
-from .inputs import covariate_term, first_dataset, norm_series, prepare_covariates, values_caveat
+from .inputs import (
+    add_second_depth,
+    covariate_term,
+    first_dataset,
+    norm_series,
+    prepare_covariates,
+    values_caveat,
+)
 from .outputs import add_figure, add_table
 
 ANALYSIS = "longitudinal_mixed"
@@ -182,12 +188,7 @@ def run(claim: Claim, bundles: Bundles, config: Config, out_dir: Path) -> ClaimR
     if alt_ok:
         data[alt] = bundle.alpha.loc[data.index, f"{alt}_mean"].astype(float)
     # the same metric at the second rarefaction depth, where the diversity step computed it
-    depth2_label = None
-    if f"{metric}_depth2_mean" in bundle.alpha.columns:
-        data[f"{metric}_depth2"] = bundle.alpha.loc[data.index, f"{metric}_depth2_mean"].astype(
-            float
-        )
-        depth2_label = second_depth_label(metric, bundle.diversity_info)
+    depth2_label = add_second_depth(data, bundle, metric)
     complete = data.dropna(subset=[metric, *covariates])
     flow.append(
         {"step": "complete covariates " + (", ".join(covariates) or "(none)"), "n": len(complete)}

@@ -273,7 +273,11 @@ def decide(ev: Evidence) -> Verdict:
     as reaching the SESOI.
     """
     verdict = _decide(ev)
-    if ev.sensitivity_agrees is False and verdict.verdict in ("not_supported", "contradicted"):
+    if ev.sensitivity_agrees is False and verdict.verdict in (
+        "supported",
+        "not_supported",
+        "contradicted",
+    ):
         note = (
             (
                 ev.sensitivity_note
@@ -282,16 +286,18 @@ def decide(ev: Evidence) -> Verdict:
             .strip()
             .rstrip(".")
         )
-        return _make(
-            "inconclusive",
-            f"sensitivity analyses disagree: {note}; the primary analysis alone would be "
-            f"{LABELS[verdict.verdict].lower()} ({verdict.reason})",
+        primary = (
+            f"primary analysis: {_summary(ev)}"
+            if verdict.verdict == "supported"
+            else f"the primary analysis alone would be {LABELS[verdict.verdict].lower()} "
+            f"({verdict.reason})"
         )
+        return _make("inconclusive", f"sensitivity analyses disagree: {note}; {primary}")
     return verdict
 
 
 def _decide(ev: Evidence) -> Verdict:
-    """The rubric before the sensitivity check of :func:`decide` (which also handles "supported")."""
+    """The rubric without the sensitivity check, which :func:`decide` applies to every decisive verdict."""
     # 1. data problems
     if ev.data_problem:
         return _make("inconclusive", f"data insufficient: {ev.data_problem.strip().rstrip('.')}")
@@ -355,19 +361,6 @@ def _decide(ev: Evidence) -> Verdict:
 
     # 5. significant and at least as large as the SESOI
     if sig and abs(est) >= sesoi:
-        if ev.sensitivity_agrees is False:
-            note = (
-                (
-                    ev.sensitivity_note
-                    or "a pre-specified sensitivity analysis did not reproduce the result"
-                )
-                .strip()
-                .rstrip(".")
-            )
-            return _make(
-                "inconclusive",
-                f"sensitivity analyses disagree: {note}; primary analysis: {summary}",
-            )
         direction = (
             "in the claimed direction"
             if ev.expected_direction != "two_sided"
