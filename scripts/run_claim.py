@@ -1,22 +1,21 @@
-"""Snakemake adapter: run the analysis of one claim (rule ``claim``)."""
+"""Snakemake adapter: run the analysis of one claim on one dataset (rule ``claim_cohort``)."""
 
 from pathlib import Path
 
 from gutskin._adapter import run_step
 from gutskin.claims import load_bundle, run_claim
 from gutskin.claims.ledger import write_json
+from gutskin.claims.pooling import cohort_claim, cohort_result
 
 
 def main(smk):
-    claim = smk.params.claim
-    bundles = {
-        ds: load_bundle(ds, Path(f"results/import/{ds}"), Path(f"results/diversity/{ds}"))
-        for ds in claim.get("datasets", [])
-    }
+    ds = smk.wildcards.dataset
+    claim = cohort_claim(smk.params.claim, ds)
+    bundles = {ds: load_bundle(ds, Path(f"results/import/{ds}"), Path(f"results/diversity/{ds}"))}
     out_dir = Path(smk.output.outdir)
     out_dir.mkdir(parents=True, exist_ok=True)
     result = run_claim(claim, bundles, smk.config, out_dir)
-    write_json(result.to_dict(), Path(smk.output.result))
+    write_json(cohort_result(result.to_dict(), ds), Path(smk.output.result))
 
 
 # Guarded: worker processes started by forkserver/spawn re-run this file as ``__mp_main__``.

@@ -118,3 +118,31 @@ def test_bad_input() -> None:
         random_effects([0.1, float("nan")], [0.1, 0.1])
     with pytest.raises(StatsInputError, match="labels"):
         random_effects([0.1, 0.2], [0.1, 0.1], labels=["a"])
+
+
+KNHA = Path(__file__).resolve().parents[1] / "fixtures" / "metafor_knha.json"
+
+
+@pytest.mark.parametrize("name", EXAMPLES)
+def test_hksj_matches_metafor_knha(name: str) -> None:
+    """``ci_method="hksj"`` against ``metafor::rma(method="REML", test="knha")``
+    (``tests/fixtures/make_metafor_knha.R``)."""
+    ex = json.loads(KNHA.read_text())["examples"][name]
+    m = ex["REML_knha"]
+    r = random_effects(ex["yi"], ex["sei"], ci_method="hksj")
+    assert r.ci_method == "hksj" and r.df == m["df"] == r.k - 1
+    assert r.estimate == pytest.approx(m["estimate"], rel=1e-8, abs=1e-12)
+    assert r.se == pytest.approx(m["se"], rel=1e-7)
+    assert r.ci95 == pytest.approx((m["ci_lb"], m["ci_ub"]), rel=1e-7, abs=1e-12)
+    assert r.ci90 == pytest.approx((m["ci90_lb"], m["ci90_ub"]), rel=1e-7, abs=1e-12)
+    assert r.z == pytest.approx(m["tval"], rel=1e-7, abs=1e-12)
+    assert r.p_value == pytest.approx(m["pval"], rel=1e-7)
+    assert r.tau2 == pytest.approx(m["tau2"], rel=1e-7, abs=1e-12)
+    normal = random_effects(ex["yi"], ex["sei"])
+    # the same point estimate and heterogeneity; only the CI differs
+    assert r.estimate == normal.estimate and r.i2 == normal.i2 and r.pi95 == normal.pi95
+
+
+def test_unknown_ci_method_is_an_error() -> None:
+    with pytest.raises(StatsInputError, match="ci_method"):
+        random_effects([0.1, 0.2], [0.1, 0.1], ci_method="knapp")

@@ -1,13 +1,39 @@
-# Stage 4: one job per testable claim, then the ledger (Holm across primary tests, verdict rubric).
+# Stage 4: one job per (claim, dataset), one light pooling job per claim, then the ledger (Holm across
+# primary tests, verdict rubric). Adding a dataset to a claim reruns only its own job and the pooling.
 
 
-rule claim:
+rule claim_cohort:
     input:
-        unpack(claim_inputs),
+        unpack(cohort_inputs),
+    output:
+        result="results/claims/{claim}/cohorts/{dataset}.json",
+        outdir=directory("results/claims/{claim}/cohorts/{dataset}"),
+    log:
+        "logs/claims/{claim}/{dataset}.log",
+    conda:
+        "../envs/gutskin.yaml"
+    threads: 1
+    resources:
+        mem_mb=claim_mem_mb,
+        runtime=60,
+    params:
+        claim=lambda wc: CLAIM_BY_ID[wc.claim],
+        seed=config["seed"],
+    script:
+        "../../scripts/run_claim.py"
+
+
+rule pool_claim:
+    input:
+        cohorts=lambda wc: expand(
+            "results/claims/{claim}/cohorts/{dataset}.json",
+            claim=wc.claim,
+            dataset=CLAIM_DATASETS[wc.claim],
+        ),
     output:
         result="results/claims/{claim}.json",
         outdir=report(
-            directory("results/claims/{claim}"),
+            directory("results/claims/{claim}/pooled"),
             patterns=["{name}.svg"],
             caption="../report/claim_figure.rst",
             category="Claims",
@@ -20,13 +46,14 @@ rule claim:
         "../envs/gutskin.yaml"
     threads: 1
     resources:
-        mem_mb=4000,
-        runtime=60,
+        mem_mb=1000,
+        runtime=10,
     params:
         claim=lambda wc: CLAIM_BY_ID[wc.claim],
-        seed=config["seed"],
+        datasets=lambda wc: CLAIM_DATASETS[wc.claim],
+        selection=lambda wc: DATASET_SELECTION[wc.claim],
     script:
-        "../../scripts/run_claim.py"
+        "../../scripts/pool_claim.py"
 
 
 rule ledger:

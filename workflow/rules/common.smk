@@ -2,18 +2,21 @@
 import json
 import os
 
+from gutskin.claims.selection import resolve as resolve_claim_datasets
 from gutskin.config import load_and_validate, validate
 
 # Defaults from the schema are filled in before validation, in every job (not only on the head node).
 config.update(validate(config, "config", source="config/config.yaml"))
 DATASETS = load_and_validate(config["datasets_file"], "datasets")["datasets"]
 CLAIMS = load_and_validate(config["claims_file"], "claims")["claims"]
+# The datasets of each claim (listed, or `datasets: auto`) and why each configured one is used or not.
+CLAIM_DATASETS, DATASET_SELECTION = resolve_claim_datasets(CLAIMS, DATASETS)
 
 
 def _used_datasets():
     wanted = list(config["datasets"])
     for claim in CLAIMS:
-        for ds in claim.get("datasets", []):
+        for ds in CLAIM_DATASETS.get(claim["id"], []):
             if claim.get("analysis") and ds not in wanted:
                 wanted.append(ds)
     unknown = [ds for ds in wanted if ds not in DATASETS]
@@ -150,12 +153,12 @@ def claim_mem_mb(wildcards, input, attempt=1):
     return int(max(4000, 1000 + 3 * need / 1e6) * attempt)
 
 
-def claim_inputs(wildcards):
-    claim = CLAIM_BY_ID[wildcards.claim]
-    files = {}
-    for ds in claim.get("datasets", []):
-        files[f"{ds}__import"] = f"results/import/{ds}/import.json"
-        files[f"{ds}__samples"] = f"results/import/{ds}/samples.tsv"
-        files[f"{ds}__table"] = f"results/import/{ds}/table.biom"
-        files[f"{ds}__diversity"] = f"results/diversity/{ds}/diversity.json"
-    return files
+def cohort_inputs(wildcards):
+    """The import and diversity outputs of the one dataset of a (claim, dataset) job."""
+    ds = wildcards.dataset
+    return {
+        "import": f"results/import/{ds}/import.json",
+        "samples": f"results/import/{ds}/samples.tsv",
+        "table": f"results/import/{ds}/table.biom",
+        "diversity": f"results/diversity/{ds}/diversity.json",
+    }

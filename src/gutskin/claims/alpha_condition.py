@@ -671,6 +671,7 @@ def _first_dataset(
     res.headline = headline_entry(
         prim, scale=scale, tost_p=tost.p_value, power=pw, n=prim.n, resid_sd=prim.resid_sd
     )
+    res.se, res.scale = prim.se * scale, "hedges_g"  # for pooling over cohorts
     _dataset_test(res, f0, primary=True)
     if not multi:
         for key in ("dataset", "effect_size_ci", "effect_size_se"):

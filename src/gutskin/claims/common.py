@@ -115,10 +115,18 @@ class ClaimResult:
     tables: list[dict[str, str]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     sample_flow: list[dict[str, Any]] = field(default_factory=list)
+    #: SE of ``headline["effect_size"]`` on the pooling ``scale`` (see :mod:`gutskin.claims.pooling`).
+    se: float | None = None
+    #: The common effect scale the headline is pooled on (``hedges_g``, ``fisher_z`` …).
+    scale: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-able dict."""
-        return clean(dict(self.__dict__))
+        """JSON-able dict (``se`` and ``scale`` only when set, for the per-cohort result)."""
+        d = dict(self.__dict__)
+        for key in ("se", "scale"):
+            if d[key] is None:
+                del d[key]
+        return clean(d)
 
 
 def significant_same(

@@ -304,6 +304,7 @@ def run(claim: Claim, bundles: Bundles, config: Config, out_dir: Path) -> ClaimR
         odds_ratio=h.odds_ratio,
         odds_ratio_ci=list(h.or_ci95),
     )
+    res.se, res.scale = h.se, "log_odds_ratio"  # for pooling over cohorts
     k = len(fam)
     for i, ((_, e, f), pa) in enumerate(zip(fam, holm, strict=True)):
         row = _row(

@@ -514,6 +514,7 @@ def _run(
     res.headline = headline_entry(
         prim, tost_p=tost.p_value, power=pw, n=prim.n, resid_sd=prim.resid_sd
     )
+    res.se, res.scale = prim.se, "log_fold_change"  # for pooling over cohorts
     res.tests.append(
         estimate_test(
             f"pre-registered log-ratio, {primary.label} (OLS, HC3)",

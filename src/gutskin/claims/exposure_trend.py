@@ -217,6 +217,7 @@ def run(claim: Claim, bundles: Bundles, config: Config, out_dir: Path) -> ClaimR
     res.headline = headline_entry(
         prim, scale=scale, tost_p=tost.p_value, power=pw, n=prim.n, resid_sd=prim.resid_sd
     )
+    res.se, res.scale = prim.se * scale, "hedges_g"  # for pooling over cohorts
     res.tests.append(
         estimate_test(
             f"{exposure}: {top} vs {ref} (OLS, HC3)",

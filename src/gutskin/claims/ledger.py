@@ -194,6 +194,21 @@ def build_ledger(
             robustness=robustness(r),
             data_problem=r.get("data_problem"),
         )
+        # the evidence synthesis (gutskin.claims.pooling): cohorts, pooling and why each dataset is used
+        if "k" in r:
+            entry.update(
+                k=r.get("k"),
+                cohorts=list(r.get("cohorts") or []),
+                pooling=r.get("pooling"),
+                dataset_selection=list(r.get("dataset_selection") or []),
+            )
+            if not isinstance(entry.get("datasets"), list):  # datasets: auto
+                entry["datasets"] = [
+                    d["dataset"] for d in entry["dataset_selection"] if d.get("used")
+                ]
+        for key in ("matched", "population", "deviations"):
+            if key in r:
+                entry[key] = r[key]
         entry["caveats"] = [*entry["caveats"], CAUSAL_CAVEAT]
         ledger.append(clean(entry))
     return ledger

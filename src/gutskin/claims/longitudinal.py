@@ -249,6 +249,7 @@ def run(claim: Claim, bundles: Bundles, config: Config, out_dir: Path) -> ClaimR
         total_sd=sd,
         icc=fit.icc,
     )
+    res.se, res.scale = fit.se / sd, "standardised_difference"  # for pooling over cohorts
     res.tests.append(
         estimate_test(
             (

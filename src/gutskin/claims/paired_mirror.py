@@ -26,6 +26,7 @@ Wilcoxon). Sensitivity: the Mantel test with the other beta metrics.
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
@@ -408,6 +409,7 @@ def run(claim: Claim, bundles: Bundles, config: Config, out_dir: Path) -> ClaimR
         "power": None,
         "n": len(pairs),
     }
+    res.se, res.scale = _fisher_z_se(mt.ci95), "fisher_z"  # for pooling over cohorts
     res.tests.append(
         _mantel_test(
             f"Mantel gut vs skin ({beta_metric}, Spearman)",
@@ -574,3 +576,11 @@ def squareform_upper(dm: np.ndarray) -> np.ndarray:
     """Upper-triangle entries of a square matrix (condensed order)."""
     iu = np.triu_indices(dm.shape[0], k=1)
     return dm[iu]
+
+
+def _fisher_z_se(ci95: tuple[float, float] | None) -> float | None:
+    """SE of Fisher z(r) from the subject-bootstrap 95 % CI of Mantel r (normal approximation on z)."""
+    if ci95 is None or None in ci95 or not all(-1 < float(c) < 1 for c in ci95):
+        return None
+    lo, hi = (math.atanh(float(c)) for c in ci95)
+    return (hi - lo) / (2 * 1.959963984540054) if hi > lo else None

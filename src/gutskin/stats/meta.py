@@ -13,6 +13,10 @@
 * ``I² = τ̂² / (τ̂² + s²)`` (in percent) and ``H² = (τ̂² + s²) / s²`` with the "typical" within-study
   variance ``s² = (k - 1) Σ w / ((Σ w)² - Σ w²)``, ``w = 1/v`` (Higgins & Thompson 2002; metafor's
   definition; for DL it equals ``(Q - (k - 1)) / Q``);
+* with ``ci_method="hksj"`` the Hartung–Knapp–Sidik–Jonkman CI instead: ``SE_HK(μ̂)² = Σ w_i (y_i - μ̂)² /
+  ((k - 1) Σ w_i)`` and the t distribution on ``k - 1`` df for the CI and the test (``metafor::rma(test =
+  "knha")``; not truncated at the ordinary SE, as in metafor). It keeps its nominal coverage with few
+  studies, where the normal CI is far too narrow (IntHout et al. 2014, *BMC Med Res Methodol* 14:25);
 * the 95 % prediction interval for the effect in a new setting, ``μ̂ ± t_{k-2} sqrt(τ̂² + SE(μ̂)²)``
   (Higgins, Thompson & Spiegelhalter 2009, *J R Stat Soc A* 172:137). It needs ``k ≥ 3``; for
   ``k < 3`` it is ``None`` and ``pi_note`` says why.
@@ -32,10 +36,12 @@ from scipy import optimize, stats
 
 from ._util import JsonMixin, StatsInputError, as_vector
 
-__all__ = ["METHODS", "MetaResult", "random_effects", "z_test_power"]
+__all__ = ["CI_METHODS", "METHODS", "MetaResult", "random_effects", "z_test_power"]
 
 #: Estimators of the between-study variance.
 METHODS = ("REML", "DL", "PM")
+#: Confidence-interval methods of the pooled estimate.
+CI_METHODS = ("normal", "hksj")
 
 
 @dataclass(frozen=True)
@@ -74,6 +80,11 @@ class MetaResult(JsonMixin):
         The inputs.
     fixed_estimate, fixed_se
         Common-effect (inverse-variance) estimate and SE, for comparison.
+    ci_method
+        ``normal`` (Wald z) or ``hksj`` (Hartung–Knapp–Sidik–Jonkman: ``se`` is the Knapp–Hartung SE and
+        ``ci95``, ``ci90``, ``z`` and ``p_value`` use the t distribution on ``df`` = ``k - 1``).
+    df
+        Degrees of freedom of the t distribution (``None`` for ``normal``).
     """
 
     method: str
@@ -99,6 +110,8 @@ class MetaResult(JsonMixin):
     ses: tuple[float, ...]
     fixed_estimate: float
     fixed_se: float
+    ci_method: str = "normal"
+    df: int | None = None
 
 
 def _tau2_reml(y: np.ndarray, v: np.ndarray) -> float:
@@ -177,6 +190,7 @@ def random_effects(
     method: str = "REML",
     labels: Sequence[str] | None = None,
     level: float = 0.95,
+    ci_method: str = "normal",
 ) -> MetaResult:
     """Random-effects meta-analysis of ``effects`` with standard errors ``ses``.
 
@@ -192,6 +206,8 @@ def random_effects(
         Study labels (default ``study 1`` …).
     level
         Level of the confidence and prediction intervals (default 0.95; ``ci90`` is always 90 %).
+    ci_method
+        ``normal`` (default; Wald z) or ``hksj`` (Hartung–Knapp–Sidik–Jonkman, t on ``k - 1`` df).
 
     Returns
     -------
@@ -224,6 +240,10 @@ def random_effects(
         raise StatsInputError(f"method must be one of {METHODS}, got {method!r}", where="method")
     if not 0 < level < 1:
         raise StatsInputError(f"level must be in (0, 1), got {level!r}", where="level")
+    if ci_method not in CI_METHODS:
+        raise StatsInputError(
+            f"ci_method must be one of {CI_METHODS}, got {ci_method!r}", where="ci_method"
+        )
     labs = (
         tuple(str(x) for x in labels)
         if labels is not None
@@ -244,17 +264,33 @@ def random_effects(
     w = 1.0 / (v + tau2)
     mu = float(np.sum(w * y) / w.sum())
     se = float(1.0 / math.sqrt(w.sum()))
-    zc = float(stats.norm.ppf(0.5 + level / 2))
-    z90 = float(stats.norm.ppf(0.95))
-    z = mu / se
-    p = float(2 * stats.norm.sf(abs(z)))
+    se_re = se  # the prediction interval keeps the ordinary SE (Higgins et al. 2009)
+    df: int | None = None
+    if ci_method == "hksj":
+        df = k - 1
+        se = float(math.sqrt(np.sum(w * (y - mu) ** 2) / (df * w.sum())))
+        if not se > 0:
+            raise StatsInputError(
+                "the Knapp–Hartung SE is 0 (all studies have the same estimate)",
+                where="effects",
+                hint="use ci_method='normal'",
+            )
+        zc = float(stats.t.ppf(0.5 + level / 2, df))
+        z90 = float(stats.t.ppf(0.95, df))
+        z = mu / se
+        p = float(2 * stats.t.sf(abs(z), df))
+    else:
+        zc = float(stats.norm.ppf(0.5 + level / 2))
+        z90 = float(stats.norm.ppf(0.95))
+        z = mu / se
+        p = float(2 * stats.norm.sf(abs(z)))
 
     s2 = (k - 1) * w_fe.sum() / (w_fe.sum() ** 2 - np.sum(w_fe * w_fe))
     i2 = 100.0 * tau2 / (tau2 + s2)
     h2 = (tau2 + s2) / s2
 
     if k >= 3:
-        half = float(stats.t.ppf(0.5 + level / 2, k - 2)) * math.sqrt(tau2 + se * se)
+        half = float(stats.t.ppf(0.5 + level / 2, k - 2)) * math.sqrt(tau2 + se_re * se_re)
         pi: tuple[float, float] | None = (mu - half, mu + half)
         pi_note = None
     else:
@@ -287,4 +323,6 @@ def random_effects(
         ses=tuple(float(x) for x in s),
         fixed_estimate=mu_fe,
         fixed_se=se_fe,
+        ci_method=ci_method,
+        df=df,
     )

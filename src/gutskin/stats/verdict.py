@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 from ._util import JsonMixin, StatsInputError
 
-__all__ = ["LABELS", "VERDICTS", "Evidence", "Verdict", "decide", "not_testable"]
+__all__ = ["LABELS", "VERDICTS", "Evidence", "Verdict", "decide", "judge_sensitivity", "not_testable"]
 
 VERDICTS = ("supported", "not_supported", "contradicted", "inconclusive", "not_testable")
 
@@ -423,3 +423,40 @@ def _decide(ev: Evidence) -> Verdict:
         f"the CI spans both 0 and the SESOI ({sesoi_txt}), so the data cannot distinguish a "
         f"null from a meaningful effect: {summary}",
     )
+
+
+def judge_sensitivity(
+    primary_verdict: str,
+    sens_entry: dict,
+    sesoi: float,
+    direction: str,
+    alpha: float = 0.05,
+) -> tuple[str, str]:
+    """Judge one sensitivity analysis at the level of the verdict: ``(outcome, verdict_alone)``.
+
+    ``sens_entry`` has ``estimate``, ``ci`` (95 %), ``ci90`` and ``p_value`` (any may be None).
+    ``verdict_alone`` is what the analysis alone would give: significant (``p < alpha``) in the claimed
+    direction → supported, in the opposite one → contradicted, 90 % CI inside ±SESOI → not supported,
+    else inconclusive (a two-sided claim is supported by a significant effect either way).
+    ``outcome`` is ``agrees`` when ``verdict_alone`` equals a decisive ``primary_verdict``, ``disagrees``
+    when it differs, and ``uninformative`` when the analysis has no numbers or the primary verdict is not
+    decisive (such an analysis cannot disagree, so it is never counted as agreeing).
+
+    Minimal version written by branch ``synth``; branch ``verdicts`` owns the rule and may refine it,
+    keeping this signature.
+    """
+    est = sens_entry.get("estimate")
+    p = sens_entry.get("p_value")
+    ci90 = sens_entry.get("ci90")
+    if est is None or (p is None and not ci90):
+        return "uninformative", "inconclusive"
+    sign = 1 if direction == "positive" else -1 if direction == "negative" else 0
+    if p is not None and p < alpha:
+        alone = "supported" if sign == 0 or est * sign > 0 else "contradicted"
+    elif ci90 and None not in ci90 and -abs(sesoi) < ci90[0] and ci90[1] < abs(sesoi):
+        alone = "not_supported"
+    else:
+        alone = "inconclusive"
+    if primary_verdict not in ("supported", "not_supported", "contradicted"):
+        return "uninformative", alone
+    return ("agrees" if alone == primary_verdict else "disagrees"), alone

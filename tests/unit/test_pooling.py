@@ -1,0 +1,204 @@
+"""Claims as evidence syntheses: per-cohort results pooled by random effects (gutskin.claims.pooling)."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import pytest
+
+from gutskin.claims import contract
+from gutskin.claims.pooling import cohort_claim, cohort_result, pool
+from gutskin.claims.selection import declared_entry, select
+from gutskin.stats.meta import random_effects
+
+CLAIM = {
+    "id": "CX",
+    "analysis": "alpha_condition",
+    "datasets": ["a", "b", "c"],
+    "sesoi": {"value": 0.2, "scale": "hedges_g"},
+    "expected_direction": "negative",
+    "params": {"headline": "meta", "meta_method": "REML", "body_site": "gut"},
+}
+CONFIG = {"alpha": 0.05, "meta": {"method": "REML", "hksj_below_k": 10}}
+
+
+def _cohort(ds: str, g: float, se: float, n: int = 100) -> dict:
+    runner = {
+        "id": "CX",
+        "data_problem": None,
+        "headline": {
+            "estimate": g * 2,
+            "ci_low": (g - 1.96 * se) * 2,
+            "ci_high": (g + 1.96 * se) * 2,
+            "p_value": 0.04,
+            "effect_size": g,
+            "effect_size_ci": [g - 1.96 * se, g + 1.96 * se],
+            "effect_size_ci90": [g - 1.645 * se, g + 1.645 * se],
+            "tost_p": 0.3,
+            "power": 0.5,
+            "n": n,
+            "resid_sd": 0.5,
+        },
+        "estimate_label": "Adjusted difference",
+        "effect_size_label": "Hedges g (adjusted)",
+        "method": f"OLS in {ds}",
+        "covariates": ["age"],
+        "n": n,
+        "n_groups": {"psoriasis": 10, "none": n - 10},
+        "tests": [{"name": "any vs none", "role": "primary", "effect_size": g, "p_value": 0.04}],
+        "sensitivity_agrees": True,
+        "sensitivity_note": "Huber agrees",
+        "sensitivity_analyses": [{"name": "Huber", "agrees": True, "note": "Huber agrees"}],
+        "positive_control_ok": None,
+        "figures": [],
+        "tables": [],
+        "notes": [f"note of {ds}"],
+        "sample_flow": [{"step": "all", "n": n}],
+        "se": se,
+        "scale": "hedges_g",
+    }
+    return cohort_result(runner, ds)
+
+
+def test_cohort_claim_is_restricted_and_has_no_in_runner_meta() -> None:
+    c = cohort_claim(CLAIM, "b")
+    assert (
+        c["datasets"] == ["b"]
+        and "headline" not in c["params"]
+        and "meta_method" not in c["params"]
+    )
+    assert CLAIM["params"]["headline"] == "meta"  # the configured claim is not changed
+
+
+def test_cohort_result_has_contract_fields() -> None:
+    c = _cohort("a", -0.3, 0.1)
+    assert (c["dataset"], c["se"], c["scale"]) == ("a", 0.1, "hedges_g")
+    contract.validate(c, "CohortResult")
+
+
+def test_cohort_se_from_ci_when_the_runner_gives_none() -> None:
+    runner = {
+        "id": "CX",
+        "headline": {
+            "effect_size": 0.5,
+            "effect_size_ci": [0.5 - 1.959963984540054 * 0.2, 0.5 + 1.959963984540054 * 0.2],
+        },
+        "notes": [],
+    }
+    c = cohort_result(runner, "a")
+    assert c["se"] == pytest.approx(0.2, rel=1e-12) and c["scale"] is None
+    assert "normal approximation" in c["notes"][-1]
+
+
+def test_k1_is_exactly_the_single_cohort(tmp_path: Path) -> None:
+    one = _cohort("a", -0.3, 0.1)
+    res = pool({**CLAIM, "datasets": ["a"]}, {"a": copy.deepcopy(one)}, CONFIG, tmp_path, [])
+    assert res["k"] == 1 and res["pooling"] is None
+    for key, value in one.items():
+        if key not in ("dataset", "se"):
+            assert res[key] == value, key
+    assert res["cohorts"] == [
+        {
+            "dataset": "a",
+            "n": 100,
+            "estimate": -0.3,
+            "se": 0.1,
+            "ci": one["headline"]["effect_size_ci"],
+            "weight": 1.0,
+            "p_value": 0.04,
+            "status": "analysed",
+            "reason": None,
+        }
+    ]
+    assert not list(tmp_path.iterdir())  # no forest plot for one cohort
+    contract.validate(res, "PooledResult")
+
+
+@pytest.mark.parametrize("below", [0, 10])
+def test_k2_pools_by_reml_with_hksj_or_normal_ci(tmp_path: Path, below: int) -> None:
+    cs = {"a": _cohort("a", -0.35, 0.08, 400), "b": _cohort("b", 0.05, 0.2, 100)}
+    res = pool(
+        {**CLAIM, "datasets": ["a", "b"]},
+        cs,
+        {"alpha": 0.05, "meta": {"hksj_below_k": below}},
+        tmp_path,
+        [],
+    )
+    ref = random_effects([-0.35, 0.05], [0.08, 0.2], ci_method="hksj" if below else "normal")
+    h = res["headline"]
+    assert (
+        res["k"] == 2 and h["effect_size"] == ref.estimate and h["effect_size_ci"] == list(ref.ci95)
+    )
+    assert h["p_value"] == ref.p_value and h["n"] == 500
+    assert res["pooling"]["ci_method"] == ("hksj" if below else "normal")
+    assert res["pooling"]["prediction_interval"] is None  # k < 3
+    assert sum(r["weight"] for r in res["cohorts"]) == pytest.approx(1.0)
+    assert [t["role"] for t in res["tests"]].count("primary") == 1
+    names = [s["name"] for s in res["sensitivity_analyses"]]
+    assert "leave-one-cohort-out: without a" in names and "leave-one-cohort-out: without b" in names
+    for s in res["sensitivity_analyses"]:
+        assert s["outcome"] in ("agrees", "disagrees", "uninformative")
+    assert "2 cohorts" in res["method"] and "2 cohorts" in res["effect_size_label"]
+    assert (tmp_path / "forest.svg").exists() and res["figures"][0]["path"].endswith("forest.svg")
+    contract.validate(res, "PooledResult")
+
+
+def test_k3_has_a_prediction_interval_and_texts_follow_k(tmp_path: Path) -> None:
+    cs = {
+        d: _cohort(d, g, s) for d, g, s in [("a", -0.4, 0.1), ("b", -0.1, 0.12), ("c", -0.3, 0.15)]
+    }
+    res = pool(CLAIM, cs, CONFIG, tmp_path, [])
+    ref = random_effects([-0.4, -0.1, -0.3], [0.1, 0.12, 0.15], ci_method="hksj")
+    assert res["pooling"]["prediction_interval"] == pytest.approx(list(ref.pi95))
+    assert "3 cohorts" in res["method"] and "3 cohorts" in res["figures"][0]["caption"]
+    assert "prediction interval" in res["figures"][0]["caption"]
+
+
+def test_failed_cohort_is_a_row_not_a_weight(tmp_path: Path) -> None:
+    bad = {"id": "CX", "data_problem": "too few samples", "headline": {}, "n": 5}
+    cs = {"a": _cohort("a", -0.4, 0.1), "b": _cohort("b", -0.2, 0.1), "c": cohort_result(bad, "c")}
+    res = pool(CLAIM, cs, CONFIG, tmp_path, [])
+    assert res["k"] == 2
+    row = next(r for r in res["cohorts"] if r["dataset"] == "c")
+    assert (
+        row["status"] == "failed" and row["reason"] == "too few samples" and row["weight"] is None
+    )
+
+
+def test_datasets_auto_selects_from_declared_columns() -> None:
+    blocks = {
+        "x": {
+            "samples": {
+                "columns": {
+                    "body_site": {"map": {"F": "gut"}},
+                    "condition": {"map": {"P": "psoriasis", "N": "none"}},
+                }
+            }
+        },
+        "y": {
+            "samples": {
+                "columns": {
+                    "body_site": {"map": {"S": "skin"}},
+                    "condition": {"map": {"P": "psoriasis", "N": "none"}},
+                }
+            }
+        },
+        "z": {"samples": {"columns": {"body_site": {"map": {"F": "gut"}}}}},
+    }
+    claim = {
+        "id": "CX",
+        "analysis": "alpha_condition",
+        "datasets": "auto",
+        "params": {
+            "body_site": "gut",
+            "exposure": "condition",
+            "reference": "none",
+            "levels": ["psoriasis"],
+        },
+    }
+    used, rows = select(claim, blocks)
+    assert used == ["x"]
+    why = {r["dataset"]: r["reason"] for r in rows}
+    assert "gut" in why["y"] and "condition" in why["z"]
+    assert declared_entry(blocks["x"])["body_sites"] == ["gut"]
