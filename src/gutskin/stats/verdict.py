@@ -26,7 +26,15 @@ from dataclasses import dataclass
 
 from ._util import JsonMixin, StatsInputError
 
-__all__ = ["LABELS", "VERDICTS", "Evidence", "Verdict", "decide", "judge_sensitivity", "not_testable"]
+__all__ = [
+    "LABELS",
+    "VERDICTS",
+    "Evidence",
+    "Verdict",
+    "decide",
+    "judge_sensitivity",
+    "not_testable",
+]
 
 VERDICTS = ("supported", "not_supported", "contradicted", "inconclusive", "not_testable")
 
