@@ -192,3 +192,34 @@ def test_batch_matrix_that_does_not_vary_is_a_note_not_a_problem(tmp_path: Path)
     assert not [t for t in out["tests"] if t["name"].startswith("Partial Mantel")]
     assert any("partial Mantel not computed" in n for n in out["notes"])
     assert _test(out, "PROTEST")["p_value"] < 0.05
+
+
+def test_no_visit_column_pairs_on_subject_alone_and_says_so(tmp_path: Path) -> None:
+    bundle = _mirror_bundle(tmp_path, coupled=True)
+    bundle.samples = bundle.samples.drop(columns=["visit"])
+    claim = _claim(partial_covariates=["run_center"])
+    out = RUNNERS["paired_mirror"](claim, {"hmp_like": bundle}, CONFIG, tmp_path / "out").to_dict()
+    assert out["data_problem"] is None and out["n"] == 40
+    assert "paired on subject alone" in out["sample_flow"][-1]["step"]
+    assert "paired on subject alone" in out["method"]
+    assert any("no visit column" in n for n in out["notes"])
+    assert out["scale"] == "fisher_z" and out["se"] > 0
+
+
+def test_zero_pairs_names_what_is_missing(tmp_path: Path) -> None:
+    bundle = _mirror_bundle(tmp_path, coupled=True)
+    claim = _claim(skin_subsites=["palm"])
+    out = RUNNERS["paired_mirror"](claim, {"hmp_like": bundle}, CONFIG, tmp_path / "out").to_dict()
+    assert out["data_problem"].startswith("too few paired subjects: 0")
+    assert "palm" in out["data_problem"]
+
+
+def test_positive_control_caption_names_the_paired_sites() -> None:
+    from gutskin.claims.paired_mirror import pair_words
+
+    assert (
+        pair_words("retroauricular_crease_left", "retroauricular_crease_right")
+        == "left vs right retroauricular crease"
+    )
+    assert pair_words("palm_left", "palm_right") == "left vs right palm"
+    assert pair_words("volar_forearm", "palm") == "volar forearm vs palm"

@@ -210,8 +210,39 @@ def build_ledger(
             if key in r:
                 entry[key] = r[key]
         entry["caveats"] = [*entry["caveats"], CAUSAL_CAVEAT]
+        fill_texts(entry, r.get("k"))
         ledger.append(clean(entry))
     return ledger
+
+
+def fill_texts(entry: dict[str, Any], k: int | None) -> None:
+    """Fill ``{k}`` (the number of cohorts pooled) in the claim's title and caveats, in place.
+
+    Nothing that describes the data is written into claims.yaml: a title says "pooled over {k} cohorts".
+    """
+    word = str(k) if k is not None else "its"
+    if isinstance(entry.get("title"), str):
+        entry["title"] = entry["title"].replace("{k}", word)
+    entry["caveats"] = [c.replace("{k}", word) if isinstance(c, str) else c for c in entry["caveats"]]
+
+
+def pooling_caveats(result: dict[str, Any]) -> list[str]:
+    """Caveats the pooled result itself calls for: few cohorts, cohorts that gave no estimate."""
+    out = []
+    k = result.get("k") or 0
+    failed = [c for c in result.get("cohorts") or [] if c.get("status") == "failed"]
+    if k == 2:
+        out.append(
+            "Only 2 cohorts are pooled: τ² is poorly estimated and there is no prediction interval "
+            "(it needs at least 3)."
+        )
+    if failed and k:
+        out.append(
+            f"{len(failed)} of {len(failed) + k} cohorts gave no estimate and are not pooled: "
+            + "; ".join(f"{c['dataset']} ({c.get('reason')})" for c in failed)
+            + "."
+        )
+    return out
 
 
 def write_json(obj: Any, path: Path) -> None:

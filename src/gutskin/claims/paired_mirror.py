@@ -19,7 +19,7 @@ from the configuration):
   p by permuting the skin samples' subject labels, CI from subject bootstraps; per-subject distances are
   written to ``within_between_distances.tsv``.
 
-Positive control: left vs right retroauricular crease, which should be concordant if the method can detect
+Positive control: the ``control_pair`` subsites (left vs right retroauricular crease in HMP), which should be concordant if the method can detect
 concordance at all. Ordering check (CLAIMS.md R15): stool is more diverse than skin within subjects (paired
 Wilcoxon). Sensitivity: the Mantel test with the other beta metrics.
 """
@@ -47,6 +47,73 @@ from .outputs import add_figure, add_table
 ANALYSIS = "paired_mirror"
 
 
+def has_visits(samples: pd.DataFrame) -> bool:
+    """Whether the sample table has a ``visit`` column with at least one value."""
+    return "visit" in samples.columns and bool(samples["visit"].notna().any())
+
+
+def pair_words(a: str, b: str) -> str:
+    """Two subsites in words, their shared leading words said once at the end:
+    ``retroauricular_crease_left``, ``retroauricular_crease_right`` -> ``left vs right retroauricular crease``;
+    ``palm``, ``stool`` -> ``palm vs stool``."""
+    ta, tb = a.split("_"), b.split("_")
+    n = 0
+    while n < min(len(ta), len(tb)) - 1 and ta[n] == tb[n]:
+        n += 1
+    if n:
+        return f"{' '.join(ta[n:])} vs {' '.join(tb[n:])} {' '.join(ta[:n])}"
+    return f"{a.replace('_', ' ')} vs {b.replace('_', ' ')}"
+
+
+def _site_alt(a: str, b: str) -> str:
+    """``at the left crease versus the right crease`` (shared words: the last one names the site)."""
+    ta, tb = a.split("_"), b.split("_")
+    n = 0
+    while n < min(len(ta), len(tb)) - 1 and ta[n] == tb[n]:
+        n += 1
+    if n:
+        return f"at the {' '.join(ta[n:])} {ta[n - 1]} versus the {' '.join(tb[n:])} {ta[n - 1]}"
+    return f"at the {a.replace('_', ' ')} versus the {b.replace('_', ' ')}"
+
+
+def _no_pairs_reason(samples: pd.DataFrame, gut: str, skin: list[str]) -> str:
+    """Why no subject could be paired, naming the missing column or subsite."""
+    for col in ("subject_id", "body_subsite"):
+        if col not in samples.columns or not samples[col].notna().any():
+            return f"the sample table has no {col} column with values"
+    sites = set(samples["body_subsite"].dropna().astype(str))
+    if gut not in sites:
+        return f"no {gut} samples (body_subsite) after filtering"
+    if not sites.intersection(skin):
+        return f"no samples of {' or '.join(skin)} (body_subsite) after filtering"
+    return "no subject has both a gut and a skin sample" + (
+        " at the same visit" if has_visits(samples) else ""
+    )
+
+
+def requires(claim: dict[str, Any]) -> Any:
+    """Whether a dataset (an entry of :func:`gutskin.claims.selection.declared_entry`) can serve the
+    claim: subjects and the claim's gut and skin subsites declared."""
+    p = claim.get("params") or {}
+    gut = p.get("gut_subsite", "stool")
+    skin = list(p.get("skin_subsites", []))
+
+    def ok(entry: dict[str, Any]) -> str | None:
+        variables = entry.get("variables") or {}
+        if "subject_id" not in variables:
+            return "no subject_id column: gut and skin samples cannot be paired"
+        subs = entry.get("body_subsites")
+        if "body_subsite" not in variables:
+            return "no body_subsite column"
+        if subs is not None and gut not in subs:
+            return f"no {gut} subsite declared"
+        if subs is not None and not set(skin).intersection(subs):
+            return f"none of the skin subsites {skin} declared"
+        return None
+
+    return ok
+
+
 def _pairs(samples: pd.DataFrame, first: list[str], second: list[str]) -> pd.DataFrame:
     """One row per subject: the first visit with a sample in ``first`` and one in ``second`` subsites.
 
@@ -54,7 +121,8 @@ def _pairs(samples: pd.DataFrame, first: list[str], second: list[str]) -> pd.Dat
     deterministic.
     """
     s = samples.copy()
-    s["visit"] = s["visit"].astype(str)
+    # A dataset without visits pairs on subject alone (one visit per subject); ``pairing_note`` says so.
+    s["visit"] = s["visit"].astype(str) if has_visits(s) else ""
     rows = []
     for (subj, visit), grp in s.sort_values(["subject_id", "visit", "sample_id"]).groupby(
         ["subject_id", "visit"], sort=True
@@ -377,13 +445,27 @@ def run(claim: Claim, bundles: Bundles, config: Config, out_dir: Path) -> ClaimR
     flow.append(
         {"step": f"retained at rarefaction depth {bundle.diversity_info.get('depth')}", "n": len(s)}
     )
+    visits = has_visits(s)
     pairs = _pairs(s, [gut], skin)
-    flow.append({"step": "subjects with stool and skin at the same visit", "n": len(pairs)})
+    flow.append(
+        {
+            "step": f"subjects with {gut} and skin at the same visit"
+            if visits
+            else f"subjects with {gut} and skin (no visit column: paired on subject alone)",
+            "n": len(pairs),
+        }
+    )
     res.sample_flow = flow
     res.n = len(pairs)
     res.n_groups = {"subjects (gut + skin)": len(pairs)}
+    if not visits:
+        res.notes.append(
+            f"{ds} has no visit column: gut and skin samples are paired on subject alone."
+        )
     if len(pairs) < min_subjects:
         res.data_problem = f"too few paired subjects: {len(pairs)} (minimum {min_subjects})"
+        if not len(pairs):
+            res.data_problem += f": {_no_pairs_reason(s, gut, skin)}"
         return res
 
     strata = None
@@ -490,7 +572,7 @@ def run(claim: Claim, bundles: Bundles, config: Config, out_dir: Path) -> ClaimR
                 squareform_upper(cdy),
                 xlabel=f"{control[0]} {beta_metric}",
                 ylabel=f"{control[1]} {beta_metric}",
-                title=f"{cid} positive control: left vs right crease",
+                title=f"{cid} positive control: {pair_words(control[0], control[1])}",
                 annotation=f"Mantel r = {cm.r:.2f}, n = {len(cpairs)} subjects",
             )
             out_dir.mkdir(parents=True, exist_ok=True)
@@ -498,12 +580,15 @@ def run(claim: Claim, bundles: Bundles, config: Config, out_dir: Path) -> ClaimR
                 res,
                 fig,
                 out_dir / "control_left_right.svg",
-                "Positive control: left vs right retroauricular crease.",
-                f"Scatter of pairwise {beta_metric} distances between subjects at the left crease versus "
-                f"the right crease; Mantel r = {cm.r:.2f}",
+                f"Positive control: {pair_words(control[0], control[1])}.",
+                f"Scatter of pairwise {beta_metric} distances between subjects "
+                f"{_site_alt(control[0], control[1])}; Mantel r = {cm.r:.2f}",
             )
         else:
-            res.notes.append(f"positive control: only {len(cpairs)} subjects with both creases")
+            res.notes.append(
+                f"positive control: only {len(cpairs)} subjects with both "
+                f"{control[0].replace('_', ' ')} and {control[1].replace('_', ' ')}"
+            )
 
     # Ordering check (R15): stool more diverse than skin within subjects.
     if len(ax) >= 5:
@@ -520,8 +605,13 @@ def run(claim: Claim, bundles: Bundles, config: Config, out_dir: Path) -> ClaimR
         )
 
     res.method = (
-        f"Subjects of {ds} with a {gut} sample and a skin sample ({' or '.join(skin)}, first available) at "
-        f"the same visit, rarefied to {bundle.diversity_info.get('depth')} reads. Headline: Mantel test "
+        f"Subjects of {ds} with a {gut} sample and a skin sample ({' or '.join(skin)}, first available) "
+        + (
+            "at the same visit"
+            if visits
+            else "(paired on subject alone: the dataset has no visit column)"
+        )
+        + f", rarefied to {bundle.diversity_info.get('depth')} reads. Headline: Mantel test "
         f"(Spearman) between the subjects' gut and skin {beta_metric} matrices, {config['permutations']} "
         f"permutations"
         + (f" restricted within {strata_col}" if strata is not None else "")
