@@ -202,3 +202,16 @@ def test_datasets_auto_selects_from_declared_columns() -> None:
     why = {r["dataset"]: r["reason"] for r in rows}
     assert "gut" in why["y"] and "condition" in why["z"]
     assert declared_entry(blocks["x"])["body_sites"] == ["gut"]
+
+
+def test_ledger_texts_follow_k() -> None:
+    from gutskin.claims.ledger import fill_texts, pooling_caveats
+
+    for k, want in [(1, "over 1 cohort"), (2, "over 2 cohorts"), (5, "over 5 cohorts")]:
+        e = {"title": "Psoriasis, pooled over {k} cohorts", "caveats": ["{k} cohorts differ"]}
+        fill_texts(e, k)
+        assert e["title"].endswith(want) and e["caveats"][0].startswith(str(k))
+    two = {"k": 2, "cohorts": [{"dataset": "x", "status": "failed", "reason": "no gut"}]}
+    cav = pooling_caveats(two)
+    assert cav[0].startswith("Only 2 cohorts") and "x (no gut)" in cav[1]
+    assert pooling_caveats({"k": 3, "cohorts": []}) == []

@@ -220,10 +220,14 @@ def fill_texts(entry: dict[str, Any], k: int | None) -> None:
 
     Nothing that describes the data is written into claims.yaml: a title says "pooled over {k} cohorts".
     """
-    word = str(k) if k is not None else "its"
+    def fill(text: str) -> str:
+        if k == 1:
+            text = text.replace("{k} cohorts", "1 cohort")
+        return text.replace("{k}", str(k) if k is not None else "its")
+
     if isinstance(entry.get("title"), str):
-        entry["title"] = entry["title"].replace("{k}", word)
-    entry["caveats"] = [c.replace("{k}", word) if isinstance(c, str) else c for c in entry["caveats"]]
+        entry["title"] = fill(entry["title"])
+    entry["caveats"] = [fill(c) if isinstance(c, str) else c for c in entry["caveats"]]
 
 
 def pooling_caveats(result: dict[str, Any]) -> list[str]:
