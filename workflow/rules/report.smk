@@ -20,7 +20,7 @@ rule report:
             "results/diversity/{dataset}/diversity.json", dataset=USED_DATASETS
         ),
         depth=expand("results/diversity/{dataset}/depth.tsv", dataset=USED_DATASETS),
-        figures=expand("results/claims/{claim}", claim=TESTABLE_CLAIMS),
+        figures=expand("results/claims/{claim}/pooled", claim=TESTABLE_CLAIMS),
     output:
         html=report(
             "results/report.html",
