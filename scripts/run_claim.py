@@ -15,7 +15,7 @@ def main(smk):
     out_dir = Path(smk.output.outdir)
     out_dir.mkdir(parents=True, exist_ok=True)
     result = run_claim(claim, bundles, smk.config, out_dir)
-    write_json(cohort_result(result.to_dict(), ds), Path(smk.output.result))
+    write_json(cohort_result(result.to_dict(), ds, claim, smk.config), Path(smk.output.result))
 
 
 # Guarded: worker processes started by forkserver/spawn re-run this file as ``__mp_main__``.

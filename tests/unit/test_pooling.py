@@ -215,3 +215,56 @@ def test_ledger_texts_follow_k() -> None:
     cav = pooling_caveats(two)
     assert cav[0].startswith("Only 2 cohorts") and "x (no gut)" in cav[1]
     assert pooling_caveats({"k": 3, "cohorts": []}) == []
+
+
+def _with_sens(c: dict, g: float, se: float) -> dict:
+    c = copy.deepcopy(c)
+    c["sensitivity_analyses"] = [
+        {
+            "name": "minimal covariates",
+            "agrees": True,
+            "note": "",
+            "estimate": g,
+            "ci": [g - 1.959963984540054 * se, g + 1.959963984540054 * se],
+            "ci90": None,
+            "p_value": 0.01,
+            "scale": "effect_size",
+        },
+        {
+            "name": "Huber",
+            "agrees": True,
+            "note": "",
+            "estimate": -0.1,
+            "ci": None,
+            "ci90": None,
+            "p_value": 0.01,
+            "scale": "natural",
+        },
+    ]
+    return c
+
+
+def test_cohort_sensitivity_analyses_are_pooled_like_the_headline(tmp_path: Path) -> None:
+    cs = {
+        "a": _with_sens(_cohort("a", -0.4, 0.1), -0.35, 0.1),
+        "b": _with_sens(_cohort("b", -0.3, 0.1), -0.2, 0.2),
+    }
+    res = pool({**CLAIM, "datasets": ["a", "b"]}, cs, CONFIG, tmp_path, [])
+    e = next(x for x in res["sensitivity_analyses"] if x["name"] == "minimal covariates (pooled)")
+    ref = random_effects([-0.35, -0.2], [0.1, 0.2], ci_method="hksj")
+    assert e["estimate"] == pytest.approx(ref.estimate) and e["ci"] == pytest.approx(list(ref.ci95))
+    assert e["kind"] == "pooled_cohort_analysis"
+    assert not any(
+        x["name"].startswith("Huber") for x in res["sensitivity_analyses"]
+    )  # natural units
+
+
+def test_cohort_entries_are_judged_against_the_cohorts_verdict() -> None:
+    runner = _cohort("a", -0.8, 0.1)
+    runner = _with_sens(runner, 0.5, 0.1)  # significant in the other direction
+    runner["headline"]["p_value"] = 1e-9
+    runner.pop("dataset"), runner.pop("se")
+    out = cohort_result(runner, "a", CLAIM, CONFIG)
+    e = out["sensitivity_analyses"][0]
+    assert (e["outcome"], e["verdict"]) == ("disagrees", "contradicted")
+    assert out["sensitivity_analyses"][1]["outcome"] == "agrees"  # p < alpha, negative sign

@@ -179,8 +179,33 @@ def add_sensitivity(
         primary.p_value, primary.estimate, alternative.p_value, alternative.estimate, alpha
     )
     record_sensitivity(res, name or test_name, agrees, sensitivity_note, disagrees_with)
+    res.sensitivity_analyses[-1].update(sensitivity_numbers(alternative, effect))
     res.tests.append(estimate_test(test_name, "sensitivity", alternative, effect, **extra))
     return agrees
+
+
+def sensitivity_numbers(r: Estimate, effect: dict[str, Any] | None) -> dict[str, Any]:
+    """The numbers of a sensitivity entry (CONTRACT): ``estimate``, ``ci``, ``ci90`` on the effect-size
+    scale when ``effect`` gives it (``scale: "effect_size"``), else the estimate in natural units with
+    ``scale: "natural"`` (its sign and p-value can still be judged, not its size)."""
+    ci90 = getattr(r, "ci90", None)
+    if effect and effect.get("effect_size") is not None:
+        es = effect["effect_size"]
+        f = es / r.estimate if r.estimate else None
+        return {
+            "estimate": es,
+            "ci": effect.get("effect_size_ci"),
+            "ci90": [ci90[0] * f, ci90[1] * f] if ci90 is not None and f is not None else None,
+            "p_value": r.p_value,
+            "scale": "effect_size",
+        }
+    return {
+        "estimate": r.estimate,
+        "ci": None,
+        "ci90": None,
+        "p_value": r.p_value,
+        "scale": "natural",
+    }
 
 
 def add_huber_sensitivity(

@@ -220,6 +220,7 @@ def fill_texts(entry: dict[str, Any], k: int | None) -> None:
 
     Nothing that describes the data is written into claims.yaml: a title says "pooled over {k} cohorts".
     """
+
     def fill(text: str) -> str:
         if k == 1:
             text = text.replace("{k} cohorts", "1 cohort")

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from ..stats import equivalence, meta, verdict
+from ..stats._util import StatsInputError
 from . import sensitivity
 from .common import clean
 from .entries import summarise_sensitivity
@@ -59,9 +60,64 @@ def cohort_claim(claim: dict[str, Any], dataset: str) -> dict[str, Any]:
     return out
 
 
-def cohort_result(result: dict[str, Any], dataset: str) -> dict[str, Any]:
+def primary_verdict(
+    headline: dict[str, Any], claim: dict[str, Any], config: dict[str, Any]
+) -> str | None:
+    """The verdict of a headline alone (no sensitivity, no Holm), or None when it cannot be judged."""
+    es = headline.get("effect_size")
+    if es is None:
+        return None
+    ci95, ci90 = headline.get("effect_size_ci"), headline.get("effect_size_ci90")
+    try:
+        return verdict.decide(
+            verdict.Evidence(
+                estimate=es,
+                ci95=tuple(ci95) if ci95 and None not in ci95 else None,
+                ci90=tuple(ci90) if ci90 and None not in ci90 else None,
+                p_value=headline.get("p_value"),
+                p_adjusted=None,
+                sesoi=float(claim["sesoi"]["value"]),
+                expected_direction=claim.get("expected_direction", "two_sided"),
+                power=headline.get("power"),
+                n=int(headline.get("n") or 0),
+                alpha=float(config.get("alpha", 0.05)),
+                power_target=float(config.get("power_target", 0.8)),
+            )
+        ).verdict
+    except StatsInputError:  # an unjudgeable headline leaves the entries unjudged
+        return None
+
+
+def judge_entries(
+    entries: list[dict[str, Any]],
+    primary: str | None,
+    claim: dict[str, Any],
+    config: dict[str, Any],
+) -> None:
+    """Fill ``kind``, ``outcome`` and ``verdict`` (CONTRACT) of sensitivity entries in place."""
+    for e in entries:
+        e.setdefault("kind", str(e.get("name", "")).split(":")[0].strip().replace(" ", "_"))
+        if "outcome" in e:
+            continue
+        outcome, alone = verdict.judge_sensitivity(
+            primary or "inconclusive",
+            e,
+            float(claim["sesoi"]["value"]),
+            claim.get("expected_direction", "two_sided"),
+            float(config.get("alpha", 0.05)),
+        )
+        e["outcome"], e["verdict"] = outcome, alone
+
+
+def cohort_result(
+    result: dict[str, Any],
+    dataset: str,
+    claim: dict[str, Any] | None = None,
+    config: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     """The per-cohort result: the runner's ``result`` (``ClaimResult.to_dict()``) with ``dataset``,
-    ``se`` and ``scale``.
+    ``se`` and ``scale``; with ``claim`` (and ``config``), each sensitivity entry gets ``kind``, ``outcome``
+    and ``verdict`` (:func:`judge_entries`, against the cohort's own primary verdict).
 
     A runner sets ``se`` and ``scale`` itself where it knows the SE of its effect size; otherwise the SE
     is taken from the 95 % CI of ``headline.effect_size`` (normal approximation) and said so in the notes.
@@ -78,6 +134,10 @@ def cohort_result(result: dict[str, Any], dataset: str) -> dict[str, Any]:
                 *out.get("notes", []),
                 "Pooling SE from the 95% CI of the effect size (normal approximation).",
             ]
+    if claim is not None and out.get("sensitivity_analyses"):
+        cfg = config or {}
+        out["sensitivity_analyses"] = [dict(e) for e in out["sensitivity_analyses"]]
+        judge_entries(out["sensitivity_analyses"], primary_verdict(h, claim, cfg), claim, cfg)
     out["dataset"] = dataset
     out["se"] = se if se is None or (math.isfinite(se) and se > 0) else None
     out["scale"] = scale
@@ -347,6 +407,7 @@ def _pool_k(
         ci_method=ci_method,
         to_display=disp,
         effect_word=word.split(" (")[0],
+        cohort_analyses=_cohort_analyses([cs[ds] or {} for ds in ok], scale),
     )
     for sens in sensitivity.applicable("pooled"):
         for refit in sens.refit(ctx):
@@ -384,6 +445,38 @@ def _pool_k(
     _forest(res, rows, m, headline, claim, out_dir, word, ci_method, pi)
     res.update(scale=scale, k=k, cohorts=rows, pooling=pooling, dataset_selection=selection)
     return res
+
+
+def _cohort_analyses(
+    cohorts: list[dict[str, Any]], scale: str | None
+) -> dict[str, tuple[list[float], list[float]]]:
+    """Sensitivity analyses every cohort ran with an effect size and 95 % CI, by name (not for Fisher z,
+    whose cohort entries carry no effect sizes)."""
+    if scale == "fisher_z" or not cohorts:
+        return {}
+    out: dict[str, tuple[list[float], list[float]]] = {}
+    for e0 in cohorts[0].get("sensitivity_analyses") or []:
+        name = e0.get("name")
+        effects, ses = [], []
+        for c in cohorts:
+            e = next(
+                (x for x in c.get("sensitivity_analyses") or [] if x.get("name") == name), None
+            )
+            ci = (e or {}).get("ci")
+            if (
+                e is None
+                or e.get("scale") != "effect_size"
+                or e.get("estimate") is None
+                or not ci
+                or None in ci
+                or not ci[1] > ci[0]
+            ):
+                break
+            effects.append(float(e["estimate"]))
+            ses.append((float(ci[1]) - float(ci[0])) / (2 * _Z975))
+        else:
+            out[str(name)] = (effects, ses)
+    return out
 
 
 def _summarise(res: dict[str, Any]) -> None:

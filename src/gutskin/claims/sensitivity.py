@@ -9,15 +9,16 @@ A :class:`Sensitivity` has a ``name`` (quoted in the ledger's robustness), a ``k
 :func:`gutskin.stats.verdict.judge_sensitivity`.
 
 The analyses of the pooled result are registered here: leave-one-cohort-out (one entry per cohort left
-out), the other τ² estimator (DerSimonian–Laird) and, when the CI is Hartung–Knapp–Sidik–Jonkman, the
-normal (Wald) CI. The per-runner batteries (Huber regression, minimal covariates, alternative metric,
+out), the other τ² estimator (DerSimonian–Laird), each cohort-level sensitivity analysis that every cohort
+ran on the effect-size scale pooled like the headline, and, when the CI is Hartung–Knapp–Sidik–Jonkman,
+the normal (Wald) CI. The per-runner batteries (Huber regression, minimal covariates, alternative metric,
 second rarefaction depth) are still fitted inside the runners; each cohort's entries are kept in its row.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from ..stats import meta
@@ -49,6 +50,9 @@ class PoolContext:
     ci_method: str
     to_display: Callable[[float], float]
     effect_word: str
+    #: Each cohort-level sensitivity analysis that every cohort ran on the effect-size scale:
+    #: name -> (effects, SEs) in cohort order (SEs from the 95 % CIs, normal approximation).
+    cohort_analyses: dict[str, tuple[list[float], list[float]]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -154,6 +158,14 @@ def _normal_ci(ctx: PoolContext) -> Iterator[Refit]:
     yield _refit_from("normal (Wald) CI", m, ctx, "normal CI instead of Hartung–Knapp")
 
 
+def _pooled_cohort_analyses(ctx: PoolContext) -> Iterator[Refit]:
+    for name, (effects, ses) in ctx.cohort_analyses.items():
+        m = meta.random_effects(
+            effects, ses, method=ctx.method, labels=ctx.labels, ci_method=ctx.ci_method
+        )
+        yield _refit_from(f"{name} (pooled)", m, ctx, f"{name}, pooled over the cohorts")
+
+
 register(
     Sensitivity(
         name="leave-one-cohort-out",
@@ -170,6 +182,18 @@ register(
         applies_to=("pooled",),
         refit=_other_tau2,
         description="DerSimonian–Laird τ² instead of REML (REML when the primary is DL)",
+    )
+)
+register(
+    Sensitivity(
+        name="cohort sensitivity analyses, pooled",
+        kind="pooled_cohort_analysis",
+        applies_to=("pooled",),
+        refit=_pooled_cohort_analyses,
+        description=(
+            "each sensitivity analysis every cohort ran on the effect-size scale (minimal covariates, "
+            "alternative metric, second depth …), pooled as the headline is"
+        ),
     )
 )
 register(
