@@ -13,6 +13,8 @@ and import summary (``import.json``) and counts, per dataset and variable, the s
      "datasets": {name: {"available": bool, "n_samples": int,
                          "body_sites": {site: n},
                          "paired_gut_skin_subjects": int,
+                         "paired_same_visit_subjects": int,  # as paired_mirror pairs them
+                         "pairing": "visit" | "subject",     # "subject": no visit column
                          "variables": {variable: {"n_non_missing": int, "fraction": float}},
                          "claims": [ids of the claims whose analysis uses the dataset]}}}
 
@@ -103,6 +105,26 @@ def _paired_subjects(samples: pd.DataFrame) -> tuple[int, int]:
     return len(paired), int(known["subject_id"].isin(paired).sum())
 
 
+def _paired_same_visit(samples: pd.DataFrame) -> tuple[int, str]:
+    """(subjects with a gut and a skin sample at the same visit, how they are paired).
+
+    As ``paired_mirror`` pairs them: at the same visit when the table has visit values (``"visit"``),
+    else on subject alone (``"subject"``: then it equals the paired-subject count).
+    """
+    if "visit" not in samples.columns or not samples["visit"].notna().any():
+        return _paired_subjects(samples)[0], "subject"
+    if not {"subject_id", "body_site"} <= set(samples.columns):
+        return 0, "visit"
+    known = samples[
+        samples["subject_id"].notna() & samples["body_site"].notna() & samples["visit"].notna()
+    ]
+    sites = known.groupby(["subject_id", known["visit"].astype(str)])["body_site"].agg(
+        lambda s: set(s.astype(str))
+    )
+    both = sites[sites.map(lambda s: {"gut", "skin"} <= s)]
+    return int(both.index.get_level_values(0).nunique()), "visit"
+
+
 def dataset_coverage(
     samples: pd.DataFrame, info: Mapping[str, Any], claims: Sequence[str] = ()
 ) -> tuple[dict[str, Any], list[str]]:
@@ -138,6 +160,7 @@ def dataset_coverage(
         if c not in CANONICAL_COLUMNS and c not in _NOT_VARIABLES and c not in used
     ]
     n_paired_subjects, n_paired_samples = _paired_subjects(samples)
+    n_same_visit, pairing = _paired_same_visit(samples)
 
     def entry(count: int) -> dict[str, Any]:
         return {"n_non_missing": int(count), "fraction": float(count / n) if n else 0.0}
@@ -164,6 +187,8 @@ def dataset_coverage(
         "n_samples": int(n),
         "body_sites": body_sites,
         "paired_gut_skin_subjects": n_paired_subjects,
+        "paired_same_visit_subjects": n_same_visit,
+        "pairing": pairing,
         "variables": variables,
         "claims": list(claims),
         "concept_columns": {k: v for k, v in concepts.items() if v},
@@ -175,7 +200,8 @@ def _claims_by_dataset(claims: Iterable[Mapping[str, Any]]) -> dict[str, list[st
     for claim in claims:
         if not claim.get("analysis"):
             continue
-        for ds in claim.get("datasets") or []:
+        listed = claim.get("datasets") or []
+        for ds in listed if isinstance(listed, list) else []:  # "auto": resolved by the caller
             out.setdefault(str(ds), []).append(str(claim["id"]))
     return out
 

@@ -103,6 +103,8 @@ def test_structure_and_order(tmp_path: Path) -> None:
             "n_samples",
             "body_sites",
             "paired_gut_skin_subjects",
+            "paired_same_visit_subjects",
+            "pairing",
             "variables",
             "claims",
         }
@@ -140,3 +142,22 @@ def test_missing_import_json(tmp_path: Path) -> None:
     files["ds_a"][1].unlink()
     with pytest.raises(InputError, match=r"import\.json"):
         build_coverage(files, CLAIMS)
+
+
+def test_same_visit_pairs_are_counted_as_the_mirror_claim_pairs_them(tmp_path: Path) -> None:
+    """Subject A: gut and skin at visit 1 (paired); B: gut without a visit, skin at visit 2 (not paired at
+    the same visit). Without a visit column both pair on subject alone, as paired_mirror does."""
+    cov = build_coverage(_write(tmp_path), CLAIMS)
+    a = cov["datasets"]["ds_a"]
+    assert (a["paired_same_visit_subjects"], a["pairing"]) == (1, "visit")
+    header = HEADER.replace("\tvisit", "")
+    rows = ["\t".join(r.split("\t")[:5] + r.split("\t")[6:]) for r in ROWS]
+    (tmp_path / "ds_a" / "samples.tsv").write_text(header + "\n" + "\n".join(rows) + "\n")
+    a = build_coverage(_write_existing(tmp_path), CLAIMS)["datasets"]["ds_a"]
+    assert (a["paired_same_visit_subjects"], a["pairing"]) == (2, "subject")
+
+
+def _write_existing(tmp_path: Path) -> dict[str, tuple[Path, Path]]:
+    return {
+        ds: (tmp_path / ds / "samples.tsv", tmp_path / ds / "import.json") for ds in ("ds_a", "ds_b")
+    }

@@ -18,6 +18,10 @@ rule coverage:
         runtime=5,
     params:
         datasets=USED_DATASETS,
-        claims=CLAIMS,
+        # `datasets: auto` resolved to the datasets each claim uses
+        claims=[
+            {**c, "datasets": CLAIM_DATASETS.get(c["id"], c.get("datasets", []))}
+            for c in CLAIMS
+        ],
     script:
         "../../scripts/coverage_map.py"
