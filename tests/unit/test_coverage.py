@@ -159,5 +159,6 @@ def test_same_visit_pairs_are_counted_as_the_mirror_claim_pairs_them(tmp_path: P
 
 def _write_existing(tmp_path: Path) -> dict[str, tuple[Path, Path]]:
     return {
-        ds: (tmp_path / ds / "samples.tsv", tmp_path / ds / "import.json") for ds in ("ds_a", "ds_b")
+        ds: (tmp_path / ds / "samples.tsv", tmp_path / ds / "import.json")
+        for ds in ("ds_a", "ds_b")
     }
