@@ -22,6 +22,7 @@ import pytest
 
 from gutskin.claims import load_bundle, run_claim
 from gutskin.claims.ledger import build_ledger
+from gutskin.claims.pooling import cohort_claim, cohort_result, pool
 from gutskin.config import load_and_validate
 from gutskin.diversity.rarefy import repeated_rarefaction_alpha
 from gutskin.importer import load_imported
@@ -186,7 +187,19 @@ def diversity_of(
 def _run_registered(cid: str, claims: dict, bundles: dict, tmp_path: Path) -> tuple[dict, dict]:
     """Run the registered claim ``cid``; it must give a result and a verdict of the rubric."""
     claim = claims[cid]
-    res = run_claim(claim, bundles, CONFIG, tmp_path / cid).to_dict()
+    # as the workflow runs it: once per dataset (rule claim_cohort), then pooled (rule pool_claim)
+    cohorts = {
+        ds: cohort_result(
+            run_claim(
+                cohort_claim(claim, ds), {ds: bundles[ds]}, CONFIG, tmp_path / cid / ds
+            ).to_dict(),
+            ds,
+            claim,
+            CONFIG,
+        )
+        for ds in claim["datasets"]
+    }
+    res = pool(claim, cohorts, CONFIG, tmp_path / cid / "pooled")
     entry = build_ledger([claim], {cid: res}, CONFIG)[0]
     assert res["data_problem"] is None, res["data_problem"]
     assert entry["verdict"] in VERDICTS and entry["verdict"] != "not_testable"
@@ -271,7 +284,10 @@ def test_c25b_diet_swap(claims: dict, diversity_of, tmp_path: Path) -> None:
 
 def test_c8b_psoriasis_pooled(claims: dict, agp_bundle, diversity_of, tmp_path: Path) -> None:
     claim = claims["C8b"]
-    assert claim["analysis"] == "alpha_condition" and claim["params"]["headline"] == "meta"
+    assert claim["analysis"] == "alpha_condition" and claim["datasets"] == [
+        "agp_2014",
+        "psoriasis_gut_qqwxp1987",
+    ]
     assert claim["primary"] is True  # CLAIMS.md §3.5: C8-B is a primary hypothesis
     pso = diversity_of("psoriasis_gut_qqwxp1987")
     # DATASETS.md §4: 143 stool samples, Psoriasis 98 / Healthy 45; 42 patient–relative families, the rest
@@ -285,7 +301,9 @@ def test_c8b_psoriasis_pooled(claims: dict, agp_bundle, diversity_of, tmp_path: 
     res, _ = _run_registered("C8b", claims, bundles, tmp_path)
     head = res["tests"][0]
     assert head["role"] == "primary"
-    assert head["name"].startswith("random-effects meta-analysis") and "2 datasets" in head["name"]
+    assert head["name"].startswith("random-effects pooled Hedges g over 2 cohorts")
+    assert res["k"] == 2 and res["pooling"]["ci_method"] == "hksj"
+    assert [c["dataset"] for c in res["cohorts"]] == claim["datasets"]
     per = {
         t["dataset"]: t for t in res["tests"] if t["name"].startswith("any of psoriasis vs none")
     }
