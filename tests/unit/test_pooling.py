@@ -268,3 +268,14 @@ def test_cohort_entries_are_judged_against_the_cohorts_verdict() -> None:
     e = out["sensitivity_analyses"][0]
     assert (e["outcome"], e["verdict"]) == ("disagrees", "contradicted")
     assert out["sensitivity_analyses"][1]["outcome"] == "agrees"  # p < alpha, negative sign
+
+
+def test_cohort_claim_keeps_only_its_own_per_dataset_overrides() -> None:
+    from gutskin.errors import ConfigError
+
+    claim = {**CLAIM, "params": {"per_dataset": {"b": {"covariates": ["age"]}}}}
+    assert cohort_claim(claim, "b")["params"]["per_dataset"] == {"b": {"covariates": ["age"]}}
+    assert "per_dataset" not in cohort_claim(claim, "a")["params"]
+    bad = {**CLAIM, "params": {"per_dataset": {"typo": {}}}}
+    with pytest.raises(ConfigError, match="per_dataset/typo"):
+        cohort_claim(bad, "a")

@@ -22,6 +22,7 @@ import math
 from pathlib import Path
 from typing import Any
 
+from ..errors import ConfigError
 from ..stats import equivalence, meta, verdict
 from ..stats._util import StatsInputError
 from . import sensitivity
@@ -57,6 +58,22 @@ def cohort_claim(claim: dict[str, Any], dataset: str) -> dict[str, Any]:
     if params.get("headline") == "meta":
         params.pop("headline")
         params.pop("meta_method", None)
+    per = params.get("per_dataset")
+    if isinstance(per, dict):
+        listed = claim.get("datasets")
+        unknown = [ds for ds in per if isinstance(listed, list) and ds not in listed]
+        if unknown:
+            raise ConfigError(
+                "config/claims.yaml",
+                f"per_dataset names {unknown[0]!r}, which is not one of the claim's datasets {listed}",
+                where=f"claims/{claim['id']}/params/per_dataset/{unknown[0]}",
+                hint="fix the dataset name or add the dataset to the claim's datasets",
+            )
+        # the cohort job sees only its own dataset's overrides
+        if dataset in per:
+            params["per_dataset"] = {dataset: per[dataset]}
+        else:
+            params.pop("per_dataset")
     return out
 
 
