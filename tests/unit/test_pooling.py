@@ -279,3 +279,29 @@ def test_cohort_claim_keeps_only_its_own_per_dataset_overrides() -> None:
     bad = {**CLAIM, "params": {"per_dataset": {"typo": {}}}}
     with pytest.raises(ConfigError, match="per_dataset/typo"):
         cohort_claim(bad, "a")
+
+
+def test_claims_schema_accepts_auto_and_rejects_other_words(tmp_path: Path) -> None:
+    import yaml
+
+    from gutskin.config import load_and_validate
+    from gutskin.errors import ConfigError
+
+    base = {
+        "id": "C99",
+        "title": "t",
+        "quote": "q",
+        "location": "l",
+        "claim_type": "associational",
+        "testable": "yes",
+        "hypothesis": "h",
+        "analysis": "alpha_condition",
+        "sesoi": {"value": 0.2, "scale": "hedges_g"},
+        "expected_direction": "negative",
+    }
+    p = tmp_path / "claims.yaml"
+    p.write_text(yaml.safe_dump({"claims": [{**base, "datasets": "auto"}]}))
+    assert load_and_validate(p, "claims")["claims"][0]["datasets"] == "auto"
+    p.write_text(yaml.safe_dump({"claims": [{**base, "datasets": "all"}]}))
+    with pytest.raises(ConfigError, match="datasets"):
+        load_and_validate(p, "claims")
