@@ -273,9 +273,16 @@ def test_cohort_entries_are_judged_against_the_cohorts_verdict() -> None:
 def test_cohort_claim_keeps_only_its_own_per_dataset_overrides() -> None:
     from gutskin.errors import ConfigError
 
-    claim = {**CLAIM, "params": {"per_dataset": {"b": {"covariates": ["age"]}}}}
-    assert cohort_claim(claim, "b")["params"]["per_dataset"] == {"b": {"covariates": ["age"]}}
-    assert "per_dataset" not in cohort_claim(claim, "a")["params"]
+    claim = {
+        **CLAIM,
+        "params": {
+            "covariates": ["age", "sex"],
+            "strata": "run",
+            "per_dataset": {"b": {"covariates": ["age"], "strata": None}},
+        },
+    }
+    assert cohort_claim(claim, "b")["params"] == {"covariates": ["age"], "strata": None}
+    assert cohort_claim(claim, "a")["params"] == {"covariates": ["age", "sex"], "strata": "run"}
     bad = {**CLAIM, "params": {"per_dataset": {"typo": {}}}}
     with pytest.raises(ConfigError, match="per_dataset/typo"):
         cohort_claim(bad, "a")

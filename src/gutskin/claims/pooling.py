@@ -50,7 +50,8 @@ def cohort_claim(claim: dict[str, Any], dataset: str) -> dict[str, Any]:
     """``claim`` restricted to one dataset, as its per-cohort job runs it.
 
     ``params.headline: meta`` (the old in-runner pooling of ``alpha_condition``) is dropped: the pooling
-    is done over cohorts by :func:`pool`.
+    is done over cohorts by :func:`pool`. ``params.per_dataset[dataset]`` (overrides for this dataset) is
+    merged into the parameters and ``per_dataset`` removed, for every runner.
     """
     out = copy.deepcopy(claim)
     out["datasets"] = [dataset]
@@ -69,11 +70,10 @@ def cohort_claim(claim: dict[str, Any], dataset: str) -> dict[str, Any]:
                 where=f"claims/{claim['id']}/params/per_dataset/{unknown[0]}",
                 hint="fix the dataset name or add the dataset to the claim's datasets",
             )
-        # the cohort job sees only its own dataset's overrides
-        if dataset in per:
-            params["per_dataset"] = {dataset: per[dataset]}
-        else:
-            params.pop("per_dataset")
+        # the cohort job runs with its own dataset's overrides applied to the claim's parameters, so
+        # every runner honours per_dataset (alpha_condition's own handling gives the same settings)
+        params.pop("per_dataset")
+        params.update(per.get(dataset) or {})
     return out
 
 
