@@ -663,6 +663,76 @@ def _column(
     return text.astype("str"), info
 
 
+def _per_subject(
+    built: dict[str, pd.Series],
+    columns: Mapping[str, Any],
+    dataset: str,
+    source: Path,
+    config_path: Path,
+    lines: np.ndarray,
+    report: dict[str, Any],
+) -> None:
+    """Apply ``per_subject`` rules: a column that must hold one value per subject.
+
+    ``per_subject: error`` stops at the first subject whose samples disagree (naming it, the values and
+    the lines); ``per_subject: missing`` sets that subject's values missing and counts it in
+    ``report["per_subject_inconsistent"]``.
+    """
+    for column, cspec in columns.items():
+        rule = cspec.get("per_subject") if isinstance(cspec, Mapping) else None
+        if rule is None:
+            continue
+        where = _key(dataset, "columns", str(column), "per_subject")
+        if rule not in ("error", "missing"):
+            raise ConfigError(
+                config_path, f"unknown per_subject rule {rule!r}", where=where, hint="use error or missing"
+            )
+        if "subject_id" not in built:
+            raise ConfigError(
+                config_path,
+                "per_subject needs a subject_id column",
+                where=where,
+                hint="configure samples.columns.subject_id",
+            )
+        values = built[str(column)]
+        subj = built["subject_id"].astype(object)
+        frame = pd.DataFrame(
+            {"s": subj.to_numpy(), "v": values.astype(object).to_numpy()}
+        ).dropna()
+        frame["v"] = frame["v"].astype(str)
+        counts = frame.groupby("s")["v"].nunique()
+        bad = [str(x) for x in counts.index[counts > 1]]
+        if not bad:
+            continue
+        if rule == "error":
+            first = bad[0]
+            rows = np.flatnonzero((subj.astype(str) == first).to_numpy())
+            shown = ", ".join(
+                f"{values.iloc[i]!r} on {_where_line(lines[i])}" for i in rows[:4]
+            )
+            raise InputError(
+                source,
+                f"{len(bad)} subject(s) have more than one value of {column!r} (it must hold one "
+                f"value per subject); subject {first!r}: {shown}",
+                where=f"column {column!r}",
+                hint=f"fix the data, or declare {where}: missing in {config_path} to set such "
+                "subjects' values missing",
+            )
+        mask = subj.astype(str).isin(bad).to_numpy() & values.notna().to_numpy()
+        if isinstance(values.dtype, pd.CategoricalDtype):
+            values = values.copy()
+            values[mask] = np.nan
+        else:
+            values = values.astype(object).copy()
+            values[mask] = None
+        built[str(column)] = values
+        report.setdefault("per_subject_inconsistent", {})[str(column)] = {
+            "subjects": bad[:20],
+            "n_subjects": len(bad),
+            "n_samples_set_missing": int(mask.sum()),
+        }
+
+
 def harmonise(
     raw: pd.DataFrame,
     spec: Mapping[str, Any],
@@ -788,6 +858,8 @@ def harmonise(
         )
         built[column] = series
         report["columns"][column] = info
+
+    _per_subject(built, spec["columns"], dataset, source, config_path, lines, report)
 
     n = len(raw)
     out = pd.DataFrame(index=pd.RangeIndex(n))
