@@ -352,7 +352,9 @@ def _from_indicators(
     unticked_values = cspec.get("unticked", [])
     for name, vals in (("ticked", ticked_values), ("unticked", unticked_values)):
         if not isinstance(vals, list):
-            raise ConfigError(config_path, f"{name} must be a list of raw values", where=f"{where}/{name}")
+            raise ConfigError(
+                config_path, f"{name} must be a list of raw values", where=f"{where}/{name}"
+            )
         for j, v in enumerate(vals):
             _check_scalar(v, config_path, f"{where}/{name}/{j}")
     ticked_set = {str(v) for v in ticked_values}
@@ -404,7 +406,8 @@ def _from_indicators(
             raise InputError(
                 source,
                 f"indicator column {raw_col!r} holds {strs.iloc[i]!r}, which is neither ticked "
-                f"({', '.join(sorted(ticked_set))}) nor blank: " + _first_examples(strs, bad, lines),
+                f"({', '.join(sorted(ticked_set))}) nor blank: "
+                + _first_examples(strs, bad, lines),
                 where=f"column {raw_col!r}, {_where_line(lines[i])}",
                 hint=f"list it under {where}/ticked or {where}/unticked in {config_path}",
             )
@@ -685,7 +688,10 @@ def _per_subject(
         where = _key(dataset, "columns", str(column), "per_subject")
         if rule not in ("error", "missing"):
             raise ConfigError(
-                config_path, f"unknown per_subject rule {rule!r}", where=where, hint="use error or missing"
+                config_path,
+                f"unknown per_subject rule {rule!r}",
+                where=where,
+                hint="use error or missing",
             )
         if "subject_id" not in built:
             raise ConfigError(
@@ -696,9 +702,7 @@ def _per_subject(
             )
         values = built[str(column)]
         subj = built["subject_id"].astype(object)
-        frame = pd.DataFrame(
-            {"s": subj.to_numpy(), "v": values.astype(object).to_numpy()}
-        ).dropna()
+        frame = pd.DataFrame({"s": subj.to_numpy(), "v": values.astype(object).to_numpy()}).dropna()
         frame["v"] = frame["v"].astype(str)
         counts = frame.groupby("s")["v"].nunique()
         bad = [str(x) for x in counts.index[counts > 1]]
@@ -707,9 +711,7 @@ def _per_subject(
         if rule == "error":
             first = bad[0]
             rows = np.flatnonzero((subj.astype(str) == first).to_numpy())
-            shown = ", ".join(
-                f"{values.iloc[i]!r} on {_where_line(lines[i])}" for i in rows[:4]
-            )
+            shown = ", ".join(f"{values.iloc[i]!r} on {_where_line(lines[i])}" for i in rows[:4])
             raise InputError(
                 source,
                 f"{len(bad)} subject(s) have more than one value of {column!r} (it must hold one "

@@ -35,7 +35,13 @@ from gutskin.stats.verdict import VERDICTS
 pytestmark = pytest.mark.realdata
 
 REPO = Path(__file__).resolve().parents[2]
-CONFIG = {"alpha": 0.05, "power_target": 0.8, "seed": 20261126, "permutations": 199, "bootstrap": 99}
+CONFIG = {
+    "alpha": 0.05,
+    "power_target": 0.8,
+    "seed": 20261126,
+    "permutations": 199,
+    "bootstrap": 99,
+}
 
 
 @pytest.fixture(scope="module")
@@ -157,9 +163,11 @@ def test_eb_import_and_c9(claims: dict, bundle_of, tmp_path: Path) -> None:
         "stool": 40,
         "wound": 22,
     }
-    both = full[full["body_subsite"].isin(["stool", "forearm"])].groupby("subject_id")[
-        "body_subsite"
-    ].nunique()
+    both = (
+        full[full["body_subsite"].isin(["stool", "forearm"])]
+        .groupby("subject_id")["body_subsite"]
+        .nunique()
+    )
     paired = set(both[both == 2].index)
     assert len(paired) == 37
     cases = full[full["subject_id"].isin(paired)].groupby("subject_id")["eb_case"].first()
@@ -181,7 +189,9 @@ def test_ad_peds_import_and_c18b(claims: dict, bundle_of, tmp_path: Path) -> Non
     s = b.samples
     # subject 5 is both AD_pos and Normal in the metadata: set missing (per_subject: missing)
     assert s["condition"].value_counts().to_dict() == {"atopic_dermatitis": 49, "none": 34}
-    assert b.import_info["harmonisation"]["per_subject_inconsistent"]["condition"]["subjects"] == ["5"]
+    assert b.import_info["harmonisation"]["per_subject_inconsistent"]["condition"]["subjects"] == [
+        "5"
+    ]
     assert s["age"].max() <= 18  # months converted to years
     assert "ad_peds_gallo" in claims["C18b"]["datasets"]
     res, _ = run_restricted("C18b", "ad_peds_gallo", claims, b, tmp_path)

@@ -337,7 +337,9 @@ def _csv(
     missing_values: Iterable[str] = (),
     unique_ids: bool = True,
 ) -> pd.DataFrame:
-    return read_delimited(path, ",", id_column, missing_values=missing_values, unique_ids=unique_ids)
+    return read_delimited(
+        path, ",", id_column, missing_values=missing_values, unique_ids=unique_ids
+    )
 
 
 def _qiime(

@@ -75,6 +75,7 @@ from .table import VALUE_KINDS, FeatureTable
 
 __all__ = [
     "RFile",
+    "ReaderLimitation",
     "describe_r_file",
     "phylo_to_tree",
     "read_microbiome_list_samples",
@@ -83,7 +84,6 @@ __all__ = [
     "read_phyloseq_table",
     "read_phyloseq_taxonomy",
     "read_phyloseq_tree",
-    "ReaderLimitation",
     "read_r_file",
 ]
 
@@ -190,7 +190,7 @@ def _xdr_parser_class() -> type:
     from rdata.parser._xdr import ParserXDR
 
     class _ParserXDRWithRaw(ParserXDR):  # type: ignore[misc]
-        def parse_R_object(  # noqa: N802
+        def parse_R_object(
             self,
             reference_list: list[Any] | None = None,
             bytecode_rep_list: list[Any] | None = None,
