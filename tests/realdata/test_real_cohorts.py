@@ -196,3 +196,34 @@ def test_ad_peds_import_and_c18b(claims: dict, bundle_of, tmp_path: Path) -> Non
     assert "ad_peds_gallo" in claims["C18b"]["datasets"]
     res, _ = run_restricted("C18b", "ad_peds_gallo", claims, b, tmp_path)
     assert res["headline"]["n_subjects"] <= s["subject_id"].nunique()
+
+
+# ---------------------------------------------------------------------- 8e, 8f: imported, no claim
+def test_ad_lesional_import(bundle_of) -> None:
+    # DATASETS.md §8e: 4,372 ASVs × 95 samples; metadata 111 rows (95 with a status): lesional 47 /
+    # non-lesional 48. Patients (Patient_ID) with samples in the table: 49, 46 of them with both sites.
+    b = bundle_of("ad_lesional_rauer")
+    info = b.import_info
+    assert info["n_samples_table"] == 95 and info["n_features_table"] == 4372
+    assert info["n_samples_mapping"] == 111 and info["dropped"]["not_in_table"] == 16
+    s = b.samples
+    assert s["lesional"].value_counts().to_dict() == {"non_lesional": 48, "lesional": 47}
+    both = s.groupby("subject_id")["lesional"].nunique()
+    assert len(both) == 49 and int((both == 2).sum()) == 46
+    # the rank columns became lineages; the sequence column is not a sample
+    assert info["taxonomy"]["named_at_rank"]["kingdom"] == 4372
+    assert "Sequence" not in set(s["sample_id"])
+    assert len(b.alpha) == 95  # every sample has at least 1,000 reads
+
+
+def test_acne_import(bundle_of) -> None:
+    # DATASETS.md §8f: BIOM of 224 samples (rarefied to 3,769 reads); metadata 266 rows; 10 acne + 10
+    # healthy women. 7 table samples have no metadata row; 17 women have samples in both.
+    b = bundle_of("acne_knightlab")
+    info = b.import_info
+    assert info["n_samples_table"] == 224 and info["n_samples_mapping"] == 266
+    assert info["dropped"]["not_in_mapping"] == 7
+    s = b.samples
+    per_subject = s.groupby("subject_id")["condition"].first().value_counts().to_dict()
+    assert per_subject == {"acne": 10, "none": 7}
+    assert len(b.alpha) == 217

@@ -339,3 +339,26 @@ def test_unimplemented_type_is_a_reader_limitation(tmp_path: Path) -> None:
     msg = str(err.value)
     assert "limitation of gutskin's reader, not a sign that the file is damaged" in msg
     assert "delete the file" not in msg
+
+
+# ---------------------------------------------------------------------- wide tables with rank columns
+def test_wide_rank_and_ignored_columns(tmp_path: Path) -> None:
+    from gutskin.io.wide import read_wide_tsv
+
+    path = tmp_path / "features.tsv"
+    path.write_text(
+        '"OTU_ID"\t"A"\t"B"\t"Kingdom"\t"Genus"\t"Sequence"\n'
+        '"x1"\t3\t0\t"Bacteria"\t"Cutibacterium"\t"ACGT"\n'
+        '"x2"\t0\t5\t"Bacteria"\tNA\t"TTGA"\n'
+    )
+    table = read_wide_tsv(
+        path, rows="features", rank_columns=["Kingdom", "Genus"], ignore_columns=["Sequence"]
+    )
+    assert list(table.sample_ids) == ["A", "B"]
+    assert table.counts.toarray().tolist() == [[3.0, 0.0], [0.0, 5.0]]
+    assert table.taxonomy is not None
+    assert table.taxonomy.tolist() == ["k__Bacteria;g__Cutibacterium", "k__Bacteria;g__"]
+    with pytest.raises(InputError, match="not a rank name"):
+        read_wide_tsv(path, rows="features", rank_columns=["Sequence"])
+    with pytest.raises(InputError, match=r"no column 'Seq'"):
+        read_wide_tsv(path, rows="features", ignore_columns=["Seq"])
