@@ -227,3 +227,23 @@ def test_acne_import(bundle_of) -> None:
     per_subject = s.groupby("subject_id")["condition"].first().value_counts().to_dict()
     assert per_subject == {"acne": 10, "none": 7}
     assert len(b.alpha) == 217
+
+
+def test_eb_reader_matches_r(mirror_file) -> None:
+    # tests/fixtures/eb_phyloseq_reference.json: R's readRDS of the same file (make_eb_reference.R)
+    from gutskin.io import read_samples, read_table
+
+    ref = json.loads((REPO / "tests" / "fixtures" / "eb_phyloseq_reference.json").read_text())
+    url = (
+        "https://raw.githubusercontent.com/kunstner/2021_EB_paper/"
+        "6524a67baaaa60515e5fd1e86d01b272d6aa9762/data/phyloseq.ASV.RDS"
+    )
+    path = mirror_file(url)
+    table = read_table(path, "phyloseq_rds")
+    assert (table.n_features, table.n_samples) == (ref["n_taxa"], ref["n_samples"])
+    sums = dict(zip(table.sample_ids, table.counts.sum(axis=1).tolist(), strict=True))
+    assert sums == ref["sample_sums"]
+    assert table.counts.sum() == ref["total"]
+    s = read_samples(path, "phyloseq_rds", id_column="row.names")
+    assert s["Location"].value_counts().to_dict() == ref["location"]
+    assert s["MINIONID"].nunique() == ref["n_subjects"]
