@@ -111,6 +111,8 @@ def run_restricted(
         f"effect size {res['headline'].get('effect_size')}, n {res['headline'].get('n')}, "
         f"p {res['headline'].get('p_value')}, verdict {entry['verdict']}"
     )
+    for t in res["tests"]:  # shown with pytest -s
+        print(f"   {t.get('role')}: {t.get('name')}: {t.get('estimate')} (n {t.get('n')})")
     return res, entry
 
 
