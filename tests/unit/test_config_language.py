@@ -274,6 +274,14 @@ def test_indicator_with_an_unknown_value(raw: pd.DataFrame) -> None:
         ({"indicators": {"Psoriasis": "psoriasis"}, "several": "last"}, "unknown rule"),
         ({"indicators": {"Psoriasis": "psoriasis"}, "several": "value"}, "needs several_value"),
         ({"from": "Probiotic", "indicators": {"Psoriasis": "x"}}, "exactly one of"),
+        (
+            {"from": "Probiotic", "map": {"Y": "psoriasis"}, "blank": True},
+            "read by YAML as a boolean",
+        ),
+        (
+            {"from": "Probiotic", "map": {"Y": "psoriasis"}, "blank": "healthy"},
+            "not an allowed value",
+        ),
     ],
 )
 def test_bad_configuration(raw: pd.DataFrame, column: dict, match: str) -> None:
