@@ -312,3 +312,20 @@ def test_claims_schema_accepts_auto_and_rejects_other_words(tmp_path: Path) -> N
     p.write_text(yaml.safe_dump({"claims": [{**base, "datasets": "all"}]}))
     with pytest.raises(ConfigError, match="datasets"):
         load_and_validate(p, "claims")
+
+
+@pytest.mark.parametrize("cid", ["C8b", "C9", "C18b", "C20b", "C26"])
+def test_auto_selects_the_configured_cohorts_of_the_repository(cid: str) -> None:
+    """``datasets: auto`` on the repository's configuration picks exactly the cohorts each pooled claim
+    lists (the declared columns, subsites, condition and group levels decide; per_dataset overrides apply)."""
+    from gutskin.config import load_and_validate
+
+    repo = Path(__file__).resolve().parents[2]
+    ds = load_and_validate(repo / "config" / "datasets.yaml", "datasets")["datasets"]
+    claims = {
+        c["id"]: c for c in load_and_validate(repo / "config" / "claims.yaml", "claims")["claims"]
+    }
+    claim = claims[cid]
+    used, rows = select({**claim, "datasets": "auto"}, ds)
+    assert used == claim["datasets"]
+    assert {r["dataset"] for r in rows} == set(ds) and all(r["reason"] for r in rows)

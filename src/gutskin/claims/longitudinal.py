@@ -522,3 +522,39 @@ def _figure(
         "boxes show quartiles.",
         alt,
     )
+
+
+def requires(claim: dict[str, Any]) -> Any:
+    """Whether a dataset (an entry of :func:`gutskin.claims.selection.declared_entry`) can serve the
+    claim: the body site, the group column with the reference and a compared level, the subjects and, for
+    ``group_by_time``, the time column."""
+    p = claim.get("params") or {}
+    g = p.get("group") or {}
+    t = p.get("time") or {}
+
+    def has(entry: dict[str, Any], col: str, values: list[str] | None = None) -> bool:
+        var = (entry.get("variables") or {}).get(col)
+        if var is None:
+            return False
+        known = var.get("values")
+        return not values or known is None or bool(set(values) & set(known))
+
+    def ok(entry: dict[str, Any]) -> str | None:
+        site = p.get("body_site")
+        if site and not has(entry, "body_site", [str(site)]):
+            return f"no {site} samples declared (body_site)"
+        if not has(entry, "subject_id"):
+            return "no subject_id column (repeated samples need subjects)"
+        col = g.get("column")
+        if col and not has(entry, str(col)):
+            return f"no {col!r} column (the group)"
+        if col and not has(entry, str(col), _values(g.get("reference"))):
+            return f"no {col} = {_values(g.get('reference'))} (the reference group) declared"
+        if col and not has(entry, str(col), _values(g.get("levels"))):
+            return f"none of the {col} levels {_values(g.get('levels'))} declared"
+        if p.get("design", "group_by_time") == "group_by_time" and t.get("column"):
+            if not has(entry, str(t["column"])):
+                return f"no {t['column']!r} column (the time)"
+        return None
+
+    return ok

@@ -36,21 +36,38 @@ def declared_entry(block: Mapping[str, Any]) -> dict[str, Any]:
     cols = ((block.get("samples") or {}).get("columns")) or {}
     variables: dict[str, Any] = {}
     for name, spec in cols.items():
-        spec = spec or {}
-        values = None
-        if isinstance(spec.get("map"), dict):
-            values = sorted(
-                {str(v) for v in spec["map"].values()}
-                | ({str(spec["other"])} if spec.get("other") else set())
-            )
-        elif spec.get("value") is not None:
-            values = [str(spec["value"])]
-        elif spec.get("levels"):
-            values = [str(v) for v in spec["levels"]]
-        variables[str(name)] = {"values": values}
+        variables[str(name)] = {"values": _declared_values(spec or {})}
     sites = (variables.get("body_site") or {}).get("values")
     subsites = (variables.get("body_subsite") or {}).get("values")
+    if subsites is not None and sites is not None and "map" in (cols.get("body_subsite") or {}):
+        subsites = sorted(set(subsites) | set(sites))  # unlisted subsites take the body_site value
     return {"variables": variables, "body_sites": sites, "body_subsites": subsites}
+
+
+def _declared_values(spec: Mapping[str, Any]) -> list[str] | None:
+    """The values a canonical column can take by its ``datasets.yaml`` spec (None: not known before import).
+
+    ``constant`` → that value; ``indicators`` → the indicator outputs plus ``none``/``several_value``;
+    ``map`` (value by value) → the mapped values plus ``other``; ``levels`` (ordinal) → the levels;
+    ``blank`` adds its value. A column read as it is (``from`` only) is not known.
+    """
+    if spec.get("constant") is not None:
+        return [str(spec["constant"])]
+    values: set[str] | None = None
+    if isinstance(spec.get("indicators"), dict):
+        values = {str(v) for v in spec["indicators"].values()}
+        for key in ("none", "several_value"):
+            if spec.get(key) is not None:
+                values.add(str(spec[key]))
+    elif isinstance(spec.get("map"), dict):
+        values = {str(v) for v in spec["map"].values() if v is not None}
+        if spec.get("other") is not None:
+            values.add(str(spec["other"]))
+    elif spec.get("levels"):
+        values = {str(v) for v in spec["levels"]}
+    if values is not None and spec.get("blank") is not None:
+        values.add(str(spec["blank"]))
+    return sorted(values) if values is not None else None
 
 
 def _has_value(entry: Mapping[str, Any], column: str, value: str) -> bool:
@@ -109,11 +126,13 @@ def select(
             {"dataset": ds, "used": True, "reason": "listed for this claim in claims.yaml"}
             for ds in listed
         ]
-    pred = requires(claim)
+    per = (claim.get("params") or {}).get("per_dataset") or {}
     used: list[str] = []
     rows = []
     for ds, block in datasets.items():
-        why = pred(declared_entry(block))
+        # the dataset's own per_dataset overrides apply, as in its cohort job
+        params = {**(claim.get("params") or {}), **(per.get(ds) or {})}
+        why = requires({**claim, "params": params})(declared_entry(block))
         if why is None:
             used.append(ds)
             rows.append(
