@@ -17,7 +17,8 @@ rule claim_cohort:
         mem_mb=claim_mem_mb,
         runtime=60,
     params:
-        claim=lambda wc: CLAIM_BY_ID[wc.claim],
+        # the claim restricted to this dataset: adding a dataset to the claim does not change it
+        claim=lambda wc: cohort_claim(CLAIM_BY_ID[wc.claim], wc.dataset),
         seed=config["seed"],
     script:
         "../../scripts/run_claim.py"

@@ -2,6 +2,7 @@
 import json
 import os
 
+from gutskin.claims.pooling import cohort_claim
 from gutskin.claims.selection import resolve as resolve_claim_datasets
 from gutskin.config import load_and_validate, validate
 
