@@ -329,3 +329,19 @@ def test_auto_selects_the_configured_cohorts_of_the_repository(cid: str) -> None
     used, rows = select({**claim, "datasets": "auto"}, ds)
     assert used == claim["datasets"]
     assert {r["dataset"] for r in rows} == set(ds) and all(r["reason"] for r in rows)
+
+
+def test_ledger_entry_carries_the_synthesis_and_its_caveats(tmp_path: Path) -> None:
+    from gutskin.claims.ledger import build_ledger
+
+    cs = {"a": _cohort("a", -0.35, 0.08, 400), "b": _cohort("b", 0.05, 0.2, 100)}
+    claim = {**CLAIM, "datasets": ["a", "b"], "title": "pooled over {k} cohorts", "caveats": []}
+    res = pool(claim, cs, CONFIG, tmp_path, [{"dataset": "a", "used": True, "reason": "listed"}])
+    entry = build_ledger([claim], {"CX": res}, CONFIG)[0]
+    assert (
+        entry["k"] == 2 and entry["pooling"]["ci_method"] == "hksj" and len(entry["cohorts"]) == 2
+    )
+    assert entry["title"] == "pooled over 2 cohorts"
+    assert entry["caveats"][0].startswith("Only 2 cohorts")
+    assert entry["dataset_selection"] == [{"dataset": "a", "used": True, "reason": "listed"}]
+    contract.validate_ledger([entry])

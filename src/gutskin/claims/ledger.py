@@ -206,6 +206,7 @@ def build_ledger(
                 entry["datasets"] = [
                     d["dataset"] for d in entry["dataset_selection"] if d.get("used")
                 ]
+            entry["caveats"] = [*pooling_caveats(r), *entry["caveats"]]
         for key in ("matched", "population", "deviations"):
             if key in r:
                 entry[key] = r[key]
