@@ -123,7 +123,7 @@ def test_bad_input() -> None:
 KNHA = Path(__file__).resolve().parents[1] / "fixtures" / "metafor_knha.json"
 
 
-@pytest.mark.parametrize("name", EXAMPLES)
+@pytest.mark.parametrize("name", [*EXAMPLES, "c8b_real"])
 def test_hksj_matches_metafor_knha(name: str) -> None:
     """``ci_method="hksj"`` against ``metafor::rma(method="REML", test="knha")``
     (``tests/fixtures/make_metafor_knha.R``)."""
@@ -139,6 +139,7 @@ def test_hksj_matches_metafor_knha(name: str) -> None:
     assert r.p_value == pytest.approx(m["pval"], rel=1e-7)
     assert r.tau2 == pytest.approx(m["tau2"], rel=1e-7, abs=1e-12)
     normal = random_effects(ex["yi"], ex["sei"])
+    assert normal.ci95 == pytest.approx((m["normal_ci_lb"], m["normal_ci_ub"]), rel=1e-7, abs=1e-12)
     # the same point estimate and heterogeneity; only the CI differs
     assert r.estimate == normal.estimate and r.i2 == normal.i2 and r.pi95 == normal.pi95
 
@@ -146,3 +147,14 @@ def test_hksj_matches_metafor_knha(name: str) -> None:
 def test_unknown_ci_method_is_an_error() -> None:
     with pytest.raises(StatsInputError, match="ci_method"):
         random_effects([0.1, 0.2], [0.1, 0.1], ci_method="knapp")
+
+
+def test_c8b_real_data_pooled_numbers() -> None:
+    """C8b on the real data: REML with the normal CI reproduces the previous in-runner pooling,
+    g = −0.26 (−0.54, 0.02); the Hartung–Knapp CI with k = 2 is (−1.84, 1.32), as metafor gives."""
+    ex = json.loads(KNHA.read_text())["examples"]["c8b_real"]
+    normal = random_effects(ex["yi"], ex["sei"])
+    hk = random_effects(ex["yi"], ex["sei"], ci_method="hksj")
+    assert round(normal.estimate, 2) == -0.26
+    assert [round(x, 2) for x in normal.ci95] == [-0.54, 0.02]
+    assert [round(x, 2) for x in hk.ci95] == [-1.84, 1.32]
