@@ -29,7 +29,7 @@ from PIL import Image
 
 from gutskin.report import figures
 from gutskin.report.browser import PageResult, find_chromium, open_page
-from gutskin.report.html import build_report, write_report
+from gutskin.report.html import ReportInputs, build_report, write_report
 from gutskin.report.qc import load_depth
 from tests.unit import test_report as fx
 
@@ -126,16 +126,20 @@ def test_report_in_headless_chromium(tmp_path: Path) -> None:
     root = tmp_path / "results"
     extra = _write_inputs(root)
     html = build_report(
-        claims=fx.make_claims(),
-        datasets=fx.make_datasets(),
-        imports=fx.make_imports(),
-        fetches=fx.make_fetches(),
-        diversity={"agp_2014": {"depth": 1000, "n_retained": 3, "n_dropped": 2, "rarefied": True}},
-        config=fx.make_config(),
-        provenance=fx.make_provenance(),
-        figure_root=root,
-        previous_claims=fx.make_claims()[:2],
-        **extra,  # type: ignore[arg-type]
+        ReportInputs(
+            claims=fx.make_claims(),
+            datasets=fx.make_datasets(),
+            imports=fx.make_imports(),
+            fetches=fx.make_fetches(),
+            diversity={
+                "agp_2014": {"depth": 1000, "n_retained": 3, "n_dropped": 2, "rarefied": True}
+            },
+            config=fx.make_config(),
+            provenance=fx.make_provenance(),
+            figure_root=root,
+            previous_claims=fx.make_claims()[:2],
+            **extra,  # type: ignore[arg-type]
+        )
     )
     out = tmp_path / "report.html"
     write_report(html, out)

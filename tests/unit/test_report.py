@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 from gutskin.errors import InputError
-from gutskin.report import build_report, fmt_ci, fmt_num, fmt_p, write_report
+from gutskin.report import ReportInputs, build_report, fmt_ci, fmt_num, fmt_p, write_report
 from gutskin.report import provenance as prov
 from gutskin.report.html import MAX_FIGURE_BYTES
 
@@ -428,7 +428,7 @@ def render(figure_root: Path, **kw: Any) -> str:
         "figure_root": figure_root,
     }
     args.update(kw)
-    return build_report(**args)
+    return build_report(ReportInputs(**args))
 
 
 @pytest.fixture

@@ -7,9 +7,16 @@ figures
     :func:`~gutskin.report.figures.forest`, :func:`~gutskin.report.figures.depth_histogram`, …) and
     :func:`~gutskin.report.figures.save_figure`, which also writes each figure's data as ``<stem>.data.tsv``.
 html
-    :func:`build_report` renders the claims ledger, one section per claim, data, calibration, methods,
-    limitations, reproducibility and the list of machine-readable files as one HTML file;
-    :func:`write_report` writes it atomically.
+    :func:`build_report` renders a :class:`ReportInputs` (the claims ledger, the run's summaries, the
+    configuration and provenance) as one HTML file; :func:`write_report` writes it atomically.
+model
+    :func:`~gutskin.report.model.read_claims`: ``claims.json`` checked and read into the claim model — the one
+    module that knows the file's field names.
+views
+    One module per section (ledger, claim, data, calibration, methods, reproducibility) turning the model into
+    what the section shows; the templates hold one partial per section.
+fmt, svg
+    Number formatting; the inline effect bars and the sanitised embedding of figure SVGs.
 qc
     :func:`load_depth` (sequencing depth per sample), :func:`read_json`, and the view models of the depth
     histogram, the covariate coverage map and the calibration table.
@@ -24,12 +31,14 @@ browser
 
 from __future__ import annotations
 
-from .html import VERDICTS, build_report, fmt_ci, fmt_num, fmt_p, write_report
+from .fmt import fmt_ci, fmt_num, fmt_p
+from .html import VERDICTS, ReportInputs, build_report, write_report
 from .provenance import collect_provenance
 from .qc import load_depth, read_json
 
 __all__ = [
     "VERDICTS",
+    "ReportInputs",
     "build_report",
     "collect_provenance",
     "fmt_ci",
