@@ -27,7 +27,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from gutskin.report import figures
+from gutskin.plotting import figures
 from gutskin.report.browser import PageResult, find_chromium, open_page
 from gutskin.report.html import ReportInputs, build_report, write_report
 from gutskin.report.qc import load_depth

@@ -1,4 +1,4 @@
-"""Tests of gutskin.report.figures: valid SVG with the alt text as <title>, deterministic bytes, content.
+"""Tests of gutskin.plotting.figures: valid SVG with the alt text as <title>, deterministic bytes, content.
 
 Expected values (group sizes, medians, axis labels) are counted by hand from the tiny inputs below.
 """
@@ -16,7 +16,7 @@ from matplotlib.collections import PathCollection, PolyCollection
 from matplotlib.figure import Figure
 
 from gutskin.errors import InputError
-from gutskin.report import figures as F
+from gutskin.plotting import figures as F
 
 SVG_NS = "{http://www.w3.org/2000/svg}"
 

@@ -864,7 +864,7 @@ def test_provenance_missing_config_file(tmp_path: Path) -> None:
 
 
 def test_real_matplotlib_figures_embed_with_unique_ids(figure_root: Path) -> None:
-    from gutskin.report import figures
+    from gutskin.plotting import figures
 
     rows = [{"label": "any", "estimate": -0.1, "ci_low": -0.3, "ci_high": 0.1}]
     for name in ("shannon.svg", "forest.svg"):  # two identical matplotlib SVGs: identical raw ids

@@ -1,11 +1,7 @@
-"""The self-contained HTML report, its figures, QC views, the provenance stamp and a browser check.
+"""The self-contained HTML report, its QC views, the provenance stamp and a browser check.
 
 Modules
 -------
-figures
-    Deterministic, accessible matplotlib figures (:func:`~gutskin.report.figures.alpha_by_group`,
-    :func:`~gutskin.report.figures.forest`, :func:`~gutskin.report.figures.depth_histogram`, …) and
-    :func:`~gutskin.report.figures.save_figure`, which also writes each figure's data as ``<stem>.data.tsv``.
 html
     :func:`build_report` renders a :class:`ReportInputs` (the claims ledger, the run's summaries, the
     configuration and provenance) as one HTML file; :func:`write_report` writes it atomically.
@@ -26,7 +22,7 @@ browser
     :func:`~gutskin.report.browser.open_page`: the report in headless Chromium (DOM, console, images,
     screenshot); ``python -m gutskin.report.browser`` takes the README screenshot.
 
-``figures`` imports matplotlib; it is not imported here, so ``import gutskin.report`` stays light.
+Figures are drawn by :mod:`gutskin.plotting` (below both the claims and the report).
 """
 
 from __future__ import annotations

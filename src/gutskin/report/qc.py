@@ -208,7 +208,7 @@ def depth_view(
         same depth), ``by_site`` (rows ``site``, ``n``, ``dropped``, ``used``, ``median``), ``svg`` (histogram
         as SVG text, or None without samples), ``alt``, ``caption`` and ``path`` (the data file).
     """
-    from . import figures  # matplotlib only when a report is built
+    from ..plotting import figures  # matplotlib only when a report is built
 
     reads = depth["reads"].to_numpy(dtype=float)
     kept = depth["retained"].to_numpy(dtype=bool)

@@ -42,7 +42,7 @@ MAX_FIGURE_BYTES = 3_000_000
 #: Rows of a result table shown inline.
 MAX_TABLE_ROWS = 15
 
-#: Suffix of a figure's data twin (as written by :func:`gutskin.report.figures.save_figure`).
+#: Suffix of a figure's data twin (as written by :func:`gutskin.plotting.figures.save_figure`).
 FIGURE_DATA_SUFFIX = ".data.tsv"
 
 
