@@ -55,6 +55,7 @@ def main(smk):
         calibration=calibration,
         coverage_source=coverage_path or "results/coverage.json",
         calibration_source=calibration_path or "results/calibration.json",
+        report_dir=Path(smk.output.html).parent,
     )
     write_report(build_report(inputs), Path(smk.output.html))
 

@@ -21,6 +21,7 @@ from gutskin.errors import InputError
 from gutskin.report import ReportInputs, build_report, fmt_ci, fmt_num, fmt_p, write_report
 from gutskin.report import provenance as prov
 from gutskin.report.html import MAX_FIGURE_BYTES
+from gutskin.stats.verdict import LABELS
 
 SCRIPT = "<script>alert(1)</script>"
 NASTY = 'Smith & Wesson <b>"bold"</b>'
@@ -460,25 +461,24 @@ def test_ledger_row_per_claim_with_verdict_text_and_symbol(report: str) -> None:
     body = [r for r in p.rows if r["cells"] and r["cells"][0].strip().startswith("C")]
     expected = {
         "C8": ("?", "Inconclusive"),
-        "C9": ("≈", "Not supported"),
+        "C9": ("≈", LABELS["not_supported"]),
         "C26": ("✔", "Supported"),
         "C33": ("✖", "Contradicted"),
-        "C4": (
-            "—",
-            "Not testable",
-        ),  # untestable claims come in their own table, after the tested ones
+        "C4": ("—", LABELS["not_testable"]),  # untestable claims: own (collapsed) table
     }
     assert [r["cells"][0].strip() for r in body] == list(expected)
-    refinement = {"C8": " underpowered"}  # verdict_label "Inconclusive: underpowered"
+    refinement = {"C8": " Inconclusive: underpowered"}  # the claim's own verdict_label
     for row in body:
         cid = row["cells"][0].strip()
         symbol, word = expected[cid]
         verdict_cell = " ".join(row["cells"][2].split())
         assert verdict_cell == f"{symbol} {word}{refinement.get(cid, '')}"
     c8 = next(r for r in body if r["cells"][0].strip() == "C8")
-    assert c8["cells"][5].strip() == "1,523"  # n, thousands separator
+    assert (
+        c8["cells"][4].strip() == "1,523"
+    )  # n, thousands separator (ID, claim, verdict, effect, n)
     # effect column of C8: g = -0.084 -> "−0.0840", CI [−0.250, 0.0800], on its own scale
-    assert "−0.0840 [−0.250, 0.0800]; SESOI ±0.2" in " ".join(c8["cells"][4].split())
+    assert "−0.0840 [−0.250, 0.0800]; SESOI ±0.2" in " ".join(c8["cells"][3].split())
     assert c8["cells"][6].strip() == "sensitivity agrees"
     c26 = next(r for r in body if r["cells"][0].strip() == "C26")
     assert c26["cells"][6].strip() == "not assessed"
@@ -927,7 +927,7 @@ def test_effect_bars_share_one_scale_in_sesoi_units(report: str) -> None:
     assert re.findall(r">([−+]?\d)</text>", axis) == ["−3", "−2", "−1", "0", "+1", "+2", "+3"]
     c33_row = inspect(report).rows
     c33 = next(r for r in c33_row if r["cells"] and r["cells"][0].strip() == "C33")
-    assert "−0.400 [−0.600, −0.200]" in " ".join(c33["cells"][4].split())
+    assert "−0.400 [−0.600, −0.200]" in " ".join(c33["cells"][3].split())
 
 
 def test_effect_bar_axis_is_capped_and_clipped_ends_are_marked(figure_root: Path) -> None:
@@ -998,7 +998,7 @@ def test_sample_flow_table_and_data_blocks(figure_root: Path) -> None:
         {"step": "one per subject", "n": 1523, "dropped_by_group": {"eczema": 3, "none": 43}},
     ]
     html = render(figure_root, claims=claims)
-    c8 = html[html.index('<article class="claim" id="C8"') : html.index('id="C9"')]
+    c8 = html[html.index('<details class="claim v-inconclusive" id="C8"') : html.index('id="C9"')]
     p = inspect(c8)
     heads = [t for t, _ in p.tags if t == "th"]
     assert heads  # parsed

@@ -28,12 +28,11 @@ Figures are drawn by :mod:`gutskin.plotting` (below both the claims and the repo
 from __future__ import annotations
 
 from .fmt import fmt_ci, fmt_num, fmt_p
-from .html import VERDICTS, ReportInputs, build_report, write_report
+from .html import ReportInputs, build_report, write_report
 from .provenance import collect_provenance
 from .qc import load_depth, read_json
 
 __all__ = [
-    "VERDICTS",
     "ReportInputs",
     "build_report",
     "collect_provenance",

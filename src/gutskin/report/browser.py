@@ -236,7 +236,9 @@ def open_page(
     console: list[ConsoleMessage] = []
     page.on(
         "console",
-        lambda m: console.append(ConsoleMessage(_level(m.type), m.text, str(m.location.get("url", "")))),
+        lambda m: console.append(
+            ConsoleMessage(_level(m.type), m.text, str(m.location.get("url", "")))
+        ),
     )
     page.on("pageerror", lambda e: console.append(ConsoleMessage("error", str(e), "pageerror")))
     try:
@@ -284,9 +286,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     try:
         height: int | str = "full" if args.height == "full" else int(args.height)
-        res = open_page(
-            args.html, width=args.width, screenshot=height if args.screenshot else None
-        )
+        res = open_page(args.html, width=args.width, screenshot=height if args.screenshot else None)
     except (GutskinError, ValueError) as exc:
         print(f"gutskin: {exc}", file=sys.stderr)
         return 2

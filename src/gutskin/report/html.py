@@ -24,18 +24,17 @@ from markupsafe import Markup
 
 from .fmt import fmt_ci, fmt_num, fmt_p, fmt_p_eq, fmt_plain, fmt_scalar, scale_name
 from .model import read_claims
-from .verdict_style import VERDICTS
+from .verdict_style import styles
 from .views.calibration import calibration_view, coverage_view
 from .views.claim import FIGURE_DATA_SUFFIX, MAX_FIGURE_BYTES, claim_view, power_sentences
 from .views.data import dataset_views
-from .views.ledger import add_mini_forests, short_reason
+from .views.ledger import add_mini_forests, bottom_line, short_reason
 from .views.methods import changelog, limitations, methods_view
 from .views.reproducibility import files_view, repro_view
 
 __all__ = [
     "FIGURE_DATA_SUFFIX",
     "MAX_FIGURE_BYTES",
-    "VERDICTS",
     "ReportInputs",
     "build_report",
     "fmt_ci",
@@ -87,6 +86,9 @@ class ReportInputs:
         not computed.
     coverage_source, calibration_source
         Names of those files, for error messages and the list of files.
+    report_dir
+        Directory the report is written to: links to data files are made relative to it (as given when
+        None).
     """
 
     claims: list[dict[str, Any]]
@@ -104,6 +106,41 @@ class ReportInputs:
     calibration: Mapping[str, Any] | None = None
     coverage_source: str = "results/coverage.json"
     calibration_source: str = "results/calibration.json"
+    report_dir: Path | None = None
+
+
+def _href(path: str | None, root: Path, report_dir: Path | None) -> str | None:
+    """A link to a file of the run from the report (relative to the report's directory when known)."""
+    if not path:
+        return None
+    p = Path(path)
+    if report_dir is None:
+        return p.as_posix()
+    p = p if p.is_absolute() else root / p
+    try:
+        return Path(os.path.relpath(p.resolve(), Path(report_dir).resolve())).as_posix()
+    except ValueError:  # another drive (Windows)
+        return p.as_posix()
+
+
+def _add_links(
+    views: list[dict[str, Any]],
+    data_views: list[dict[str, Any]],
+    files: dict[str, Any],
+    root: Path,
+    report_dir: Path | None,
+) -> None:
+    """Links to the data file of every figure and table (the report lists them; a click opens them)."""
+    for v in views:
+        for f in v["figures"]:
+            f["data_href"] = _href(f["data"], root, report_dir)
+        for t in v["tables"]:
+            t["href"] = _href(t["path"], root, report_dir)
+    for d in data_views:
+        if d.get("qc"):
+            d["qc"]["href"] = _href(d["qc"].get("path"), root, report_dir)
+    for f in files["figures"]:
+        f["data_href"] = _href(f["data"], root, report_dir)
 
 
 def _environment() -> Environment:
@@ -164,19 +201,25 @@ def build_report(inputs: ReportInputs) -> str:
     figure_root = Path(i.figure_root)
     alpha = float(config.get("alpha") or 0.05)
     tost_level = round(100 * (1 - 2 * alpha))
-    views = [claim_view(m, figure_root, alpha) for m in read_claims(i.claims, source)]
+    models = read_claims(i.claims, source)
+    calibration_v = calibration_view(i.calibration, i.calibration_source)
+    calibrated: dict[str, list[dict[str, Any]]] = {}
+    for row in (calibration_v or {}).get("rows") or []:
+        calibrated.setdefault(row["claim"], []).append(row)
+    views = [claim_view(m, figure_root, alpha, calibrated.get(m["id"])) for m in models]
     target = config.get("power_target")
     target_f = float(target) if isinstance(target, int | float) else None
     for v in views:
         if target_f is not None:
             v["underpowered"] = v["power"] is not None and v["power"] < target_f
-        v["power_text"] = power_sentences(v, alpha, target_f, tost_level)
+        v["power_text"] = power_sentences(v, alpha, target_f, tost_level, v["calibrated"])
     axis = add_mini_forests(views)
 
     used = list(i.fetches) + list(i.imports) + list(i.diversity)
     for v in views:
         used += v["datasets"]
-    names = list(dict.fromkeys(n for n in [*i.datasets, *used] if n in set(used)))
+    claimed = [n for v in views for n in v["datasets"]]  # datasets the claims use come first
+    names = list(dict.fromkeys(n for n in [*claimed, *i.datasets, *used] if n in set(used)))
     if not names:
         names = list(i.datasets)
     used_by = {v["id"]: v["datasets"] for v in views if v["testable"]}
@@ -186,10 +229,14 @@ def build_report(inputs: ReportInputs) -> str:
     _link_datasets(views, data_views)
 
     coverage_v = coverage_view(i.coverage, i.coverage_source)
-    calibration_v = calibration_view(i.calibration, i.calibration_source)
-    tested = [v for v in views if v["testable"]]
+    verdicts = styles()
+    tested = [v for v in views if v["testable"] and v["verdict"] != "data_unavailable"]
+    unavailable = [v for v in views if v["testable"] and v["verdict"] == "data_unavailable"]
     untested = [v for v in views if not v["testable"]]
-    counts = {k: sum(1 for v in views if v["verdict"] == k) for k in VERDICTS}
+    counts = {k: sum(1 for v in views if v["verdict"] == k) for k in verdicts}
+    deviations = [
+        {"claim": v["id"], **d} for v in views for d in v["deviations"] if d["what"] or d["reason"]
+    ]
     report_cfg = config.get("report") or {}
     changes = (
         changelog(views, list(i.previous_claims), "previous claims.json")
@@ -200,6 +247,14 @@ def build_report(inputs: ReportInputs) -> str:
     repro["data_files"] = [
         {"dataset": d["name"], **f} for d in data_views for f in d["files"] if f["sha256"]
     ]
+    files = files_view(
+        views,
+        data_views,
+        source,
+        i.coverage_source if i.coverage is not None else None,
+        i.calibration_source if i.calibration is not None else None,
+    )
+    _add_links(views, data_views, files, figure_root, i.report_dir)
     css = (TEMPLATE_DIR / "report.css").read_text(encoding="utf-8")
     env = _environment()
     return env.get_template("report.html").render(
@@ -207,21 +262,18 @@ def build_report(inputs: ReportInputs) -> str:
         claims=views,
         tested=tested,
         untested=untested,
+        unavailable=unavailable,
+        bottom_line=bottom_line(views, {k: st.label for k, st in verdicts.items()}),
+        deviations=deviations,
         axis=axis,
         counts=counts,
-        verdicts=VERDICTS,
+        verdicts=verdicts,
         datasets=data_views,
         coverage=coverage_v,
         calibration=calibration_v,
         methods=methods_view(config, views, i.datasets, i.diversity, names),
         limitations=limitations(views, data_views, i.coverage, calibration_v),
-        files=files_view(
-            views,
-            data_views,
-            source,
-            i.coverage_source if i.coverage is not None else None,
-            i.calibration_source if i.calibration is not None else None,
-        ),
+        files=files,
         repro=repro,
         changelog=changes,
         css=Markup(css),

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from typing import Any, SupportsInt, cast
 
 from ..errors import InputError
-from .verdict_style import VERDICTS
+from ..stats import verdict as rubric
 
 __all__ = ["Checker", "ClaimModel", "read_claim", "read_claims"]
 
@@ -109,28 +109,125 @@ def _is_testable(claim: Mapping[str, Any], verdict: str) -> bool:
 
 
 _AGREE_WORDS = {True: "agrees", False: "disagrees", None: "not judged"}
+#: Outcomes of a sensitivity analysis in the claim-result contract.
+_OUTCOMES = ("agrees", "disagrees", "uninformative")
 
 #: The claim model: the checked fields of one ``claims.json`` object (see :func:`read_claim`).
 ClaimModel = dict[str, Any]
 
 
 def _sensitivity_records(ck: Checker, claim: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """The claim's sensitivity analyses (``sensitivity_analyses``), checked."""
+    """The claim's sensitivity analyses (``sensitivity_analyses``), checked.
+
+    Reads the contract's ``outcome`` (agrees / disagrees / uninformative) and ``verdict``; ledgers written
+    before it carry ``agrees`` (true / false / null) instead.
+    """
     out = []
     for o in ck.records(claim, "sensitivity_analyses"):
-        agrees = o.get("agrees")
-        if agrees not in _AGREE_WORDS:
+        if o.get("outcome") is not None:
+            outcome = o.get("outcome")
+            if outcome not in _OUTCOMES:
+                raise ck.fail(
+                    "sensitivity_analyses",
+                    f"outcome is {outcome!r}",
+                    f"write one of {', '.join(_OUTCOMES)}",
+                )
+        else:
+            agrees = o.get("agrees")
+            if agrees not in _AGREE_WORDS:
+                raise ck.fail(
+                    "sensitivity_analyses", f"agrees is {agrees!r}", "write true, false or null"
+                )
+            outcome = _AGREE_WORDS[agrees]
+        verdict = o.get("verdict")
+        if verdict is not None and verdict not in rubric.VERDICTS:
             raise ck.fail(
-                "sensitivity_analyses", f"agrees is {agrees!r}", "write true, false or null"
+                "sensitivity_analyses",
+                f"verdict is {verdict!r}",
+                f"use one of: {', '.join(rubric.VERDICTS)}",
             )
         out.append(
             {
                 "name": ck.text(o, "name"),
+                "kind": ck.text(o, "kind"),
                 "note": ck.text(o, "note"),
-                "outcome": _AGREE_WORDS[agrees],
+                "outcome": str(outcome),
+                "verdict": verdict,
+                "estimate": ck.number(o, "estimate"),
+                "ci": ck.pair(o, "ci"),
+                "p_value": ck.number(o, "p_value", prob=True),
             }
         )
     return out
+
+
+def _cohorts(ck: Checker, claim: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Per-cohort results (``cohorts``): one row per configured dataset that served the claim."""
+    return [
+        {
+            "dataset": ck.text(o, "dataset"),
+            "n": ck.count(o, "n"),
+            "estimate": ck.number(o, "estimate"),
+            "se": ck.number(o, "se"),
+            "ci": ck.pair(o, "ci"),
+            "weight": ck.number(o, "weight", prob=True),
+            "p_value": ck.number(o, "p_value", prob=True),
+            "status": ck.text(o, "status") or "analysed",
+            "reason": ck.text(o, "reason"),
+        }
+        for o in ck.records(claim, "cohorts")
+    ]
+
+
+def _pooling(ck: Checker, claim: Mapping[str, Any]) -> dict[str, Any] | None:
+    """How the cohorts were pooled (``pooling``); None for one cohort."""
+    p = claim.get("pooling")
+    if p is None:
+        return None
+    if not isinstance(p, Mapping):
+        raise ck.fail(
+            "pooling", "expected an object or null", "write {method, tau2, i2, …} or null"
+        )
+    return {
+        "method": ck.text(p, "method"),
+        "ci_method": ck.text(p, "ci_method"),
+        "hksj_below_k": ck.count(p, "hksj_below_k"),
+        "tau2": ck.number(p, "tau2"),
+        "i2": ck.number(p, "i2"),
+        "q": ck.number(p, "q"),
+        "q_p": ck.number(p, "q_p", prob=True),
+        "prediction_interval": ck.pair(p, "prediction_interval"),
+    }
+
+
+def _matched(ck: Checker, claim: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The matched analysis (``matched``), if the claim has one."""
+    m = claim.get("matched")
+    if m is None:
+        return None
+    if not isinstance(m, Mapping):
+        raise ck.fail("matched", "expected an object or null", "write {verdict, estimate, ci, …}")
+    verdict = m.get("verdict")
+    if verdict is not None and verdict not in rubric.VERDICTS:
+        raise ck.fail(
+            "matched", f"verdict is {verdict!r}", f"use one of: {', '.join(rubric.VERDICTS)}"
+        )
+    return {
+        "verdict": verdict,
+        "estimate": ck.number(m, "estimate"),
+        "ci": ck.pair(m, "ci"),
+        "n_cases": ck.count(m, "n_cases"),
+        "n_controls": ck.count(m, "n_controls"),
+        "balance": [
+            {
+                "covariate": ck.text(b, "covariate"),
+                "smd_before": ck.number(b, "smd_before"),
+                "smd_after": ck.number(b, "smd_after"),
+            }
+            for b in ck.records(m, "balance")
+        ],
+        "note": ck.text(m, "note"),
+    }
 
 
 def read_claim(claim: Mapping[str, Any], index: int, source: str) -> ClaimModel:
@@ -153,11 +250,11 @@ def read_claim(claim: Mapping[str, Any], index: int, source: str) -> ClaimModel:
         )
     ck = Checker(source, cid)
     verdict = claim.get("verdict")
-    if verdict not in VERDICTS:
+    if verdict not in rubric.VERDICTS:
         raise ck.fail(
             "verdict",
             f"unknown verdict {verdict!r}",
-            f"use one of: {', '.join(VERDICTS)}",
+            f"use one of: {', '.join(rubric.VERDICTS)}",
         )
     nums = {k: ck.number(claim, k, prob=k in _PROB_KEYS) for k in (*_NUMERIC_KEYS, *_PROB_KEYS)}
     es_lo, es_hi = ck.pair(claim, "effect_size_ci")
@@ -247,6 +344,24 @@ def read_claim(claim: Mapping[str, Any], index: int, source: str) -> ClaimModel:
         "holm_family": ck.texts(claim, "holm_family"),
         "primary": bool(claim.get("primary")),
         "expected_direction": ck.text(claim, "expected_direction"),
+        # fields of the claim-result contract (CONTRACT.md); absent in older ledgers
+        "k": ck.count(claim, "k"),
+        "cohorts": _cohorts(ck, claim),
+        "pooling": _pooling(ck, claim),
+        "dataset_selection": [
+            {
+                "dataset": ck.text(d, "dataset"),
+                "used": bool(d.get("used")),
+                "reason": ck.text(d, "reason"),
+            }
+            for d in ck.records(claim, "dataset_selection")
+        ],
+        "matched": _matched(ck, claim),
+        "population": ck.text(claim, "population"),
+        "deviations": [
+            {"what": ck.text(d, "what"), "reason": ck.text(d, "reason")}
+            for d in ck.records(claim, "deviations")
+        ],
     }
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import csv
+import math
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -23,8 +24,17 @@ from ..fmt import (
     slug,
 )
 from ..model import ClaimModel
-from ..svg import inline_svg, png_css_width
-from ..verdict_style import VERDICTS
+from ..svg import (
+    BAR_MAX_HALF,
+    BAR_MIN_HALF,
+    bar_axis,
+    in_sesoi_units,
+    inline_svg,
+    is_ratio,
+    mini_forest,
+    png_css_width,
+)
+from ..verdict_style import styles
 from .ledger import short_reason
 
 __all__ = [
@@ -74,6 +84,7 @@ def figure_view(fig: Mapping[str, Any], root: Path, uid: str) -> dict[str, Any]:
     caption = str(fig.get("caption") or "")
     alt = str(fig.get("alt") or caption or "Figure")
     view: dict[str, Any] = {
+        "id": f"{uid}fig",
         "caption": caption,
         "alt": alt,
         "svg": None,
@@ -162,6 +173,8 @@ _FLOW_HEADS = {
 }
 
 _ROBUST_WORDS = {"agrees": "sensitivity agrees", "disagrees": "sensitivity disagrees"}
+#: A ledger's "Why" cell: at most this many characters (the full reason is in the claim's section).
+WHY_CHARS = 90
 
 
 def robust_sentence(robustness: str, analyses: list[dict[str, str]]) -> str:
@@ -176,36 +189,63 @@ def robust_sentence(robustness: str, analyses: list[dict[str, str]]) -> str:
     >>> robust_sentence("agrees", [])
     'The pre-specified sensitivity analyses agree with the primary analysis.'
     """
-    judged = [a for a in analyses if a["outcome"] != "not judged"]
+    judged = [a for a in analyses if a["outcome"] not in {"not judged", "uninformative"}]
+    blind = [a["name"] for a in analyses if a["outcome"] == "uninformative"]
+    tail = (
+        f" {', '.join(blind)} {'is' if len(blind) == 1 else 'are'} uninformative (could not disagree) "
+        "and not counted."
+        if blind
+        else ""
+    )
     if not judged:
         if robustness == "agrees":
             return "The pre-specified sensitivity analyses agree with the primary analysis."
         if robustness == "disagrees":
             return "The pre-specified sensitivity analyses do not agree with the primary analysis."
-        return f"Robustness: {robustness}." if robustness else ""
+        return (f"Robustness: {robustness}." if robustness else "") + tail
     bad = [a["name"] for a in judged if a["outcome"] == "disagrees"]
     n = len(judged)
     if not bad:
         if n == 1:
             return (
                 "The pre-specified sensitivity analysis reaches the same conclusion as the primary "
-                "analysis (same significance and direction)."
+                "analysis (same significance and direction)." + tail
             )
         return (
             f"All {n} pre-specified sensitivity analyses reach the same conclusion as the primary "
-            "analysis (same significance and direction)."
+            "analysis (same significance and direction)." + tail
         )
     verb = "does not" if len(bad) == 1 else "do not"
     return (
         f"{n - len(bad)} of {n} pre-specified sensitivity analyses reach the same conclusion as the "
-        f"primary analysis; {', '.join(bad)} {verb}."
+        f"primary analysis; {', '.join(bad)} {verb}." + tail
     )
 
 
+def _significant(v: Mapping[str, Any], alpha: float) -> bool:
+    """Significant as the rubric reads it: (Holm-adjusted, else raw) p < α and the 95 % CI excludes 0 — or a
+    verdict that needs significance."""
+    if v["verdict"] in {"supported", "contradicted"}:
+        return True
+    p = v["p_adjusted"] if v["p_adjusted"] is not None else v["p_value"]
+    lo, hi = v["es_ci"] if v["es_ci"][0] is not None else (v["ci_low"], v["ci_high"])
+    spans_zero = lo is not None and hi is not None and lo <= 0 <= hi
+    return p is not None and p < alpha and not spans_zero
+
+
 def power_sentences(
-    v: Mapping[str, Any], alpha: float, target: float | None, tost_level: int
+    v: Mapping[str, Any],
+    alpha: float,
+    target: float | None,
+    tost_level: int,
+    calibrated: list[dict[str, Any]] | None = None,
 ) -> list[str]:
-    """Power and equivalence of one claim, in plain words: one paragraph each."""
+    """Power and equivalence of one claim, in plain words: one paragraph each.
+
+    ``calibrated`` are the claim's rows of the calibration (power at planted effects on simulated data with
+    the design of this analysis); they stand in when the claim has no analytic power. The warning that a
+    non-significant result cannot mean "no effect" is given only for a non-significant result.
+    """
     out: list[str] = []
     eq: list[str] = []
     s = v["sesoi_value"]
@@ -228,6 +268,8 @@ def power_sentences(
                     f"That is below the {target_txt} target, but the equivalence test below still "
                     "answers the question."
                 )
+            elif _significant(v, alpha):
+                out.append(f"That is below the {target_txt} target.")
             else:
                 out.append(
                     f"That is below the {target_txt} target, so a non-significant result here cannot "
@@ -236,7 +278,19 @@ def power_sentences(
         else:
             out.append(f"That meets the {target_txt} target.")
     else:
-        out.append("No power calculation is available for this claim.")
+        sims = [
+            f"{p['effect']}: {fmt_num(p['power'])}"
+            for row in calibrated or []
+            for p in row.get("planted") or []
+            if p.get("power") is not None
+        ]
+        if sims:
+            out.append(
+                "Power from the calibration (simulated data with the design of this analysis, see "
+                f"Calibration): {'; '.join(sims)}. No analytic power formula exists for this test."
+            )
+        else:
+            out.append("No power calculation is available for this claim.")
     if v["tost_p"] is not None:
         eq.append(
             "Equivalence (TOST, two one-sided tests) asks the reverse question: is the effect "
@@ -259,25 +313,22 @@ def power_sentences(
 
 
 def refinement(label: str, verdict_label: str) -> str:
-    """What the ledger's label adds to the rubric label ("equivalence shown", "association consistent …")."""
+    """The claim's own verdict label when it says more than the rubric's label (shown under the badge).
+
+    Examples
+    --------
+    >>> refinement("Not supported (equivalence shown)", "Not supported")
+    ''
+    >>> refinement("Supported", "Association consistent with the claim")
+    'Association consistent with the claim'
+    """
     vl = verdict_label.strip()
-    if not vl or vl.lower() == label.lower():
-        return ""
-    if vl.lower().startswith(label.lower()):
-        vl = vl[len(label) :].strip(" :;,-–—")
-        if vl.startswith("(") and vl.endswith(")"):
-            vl = vl[1:-1]
-    return vl[:1].lower() + vl[1:] if vl[1:2].islower() or len(vl) == 1 else vl
+    return "" if not vl or vl.lower() in label.lower() else vl
 
 
 def headline(label: str, verdict_label: str) -> str:
-    """The verdict in words: the rubric label, refined by the ledger's label without repeating it."""
-    vl = verdict_label.strip()
-    if not vl or vl.lower() == label.lower():
-        return label
-    if vl.lower().startswith(label.lower()):
-        return vl
-    return f"{label}: {vl}"
+    """The verdict in words: the claim's own label when it has one, else the rubric's."""
+    return verdict_label.strip() or label
 
 
 def flow_cell(v: Any) -> str:
@@ -292,22 +343,125 @@ def flow_cell(v: Any) -> str:
     return str(v)
 
 
-def _sensitivity_list(analyses: list[dict[str, Any]]) -> list[dict[str, str]]:
-    """The claim's sensitivity analyses for the claim's section."""
+def _sensitivity_list(analyses: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The claim's sensitivity analyses for the claim's section: what each shows and its own verdict."""
+    st = styles()
     out = []
     for o in analyses:
         note, outcome = o["note"], o["outcome"]
         # a disagreeing analysis's note already ends "— disagrees with …"
         text = note if f"— {outcome}" in note else f"{note} — {outcome}".lstrip(" —")
-        out.append({"name": o["name"], "text": text, "outcome": outcome})
+        if not note and o["name"]:
+            text = f"{o['name']} — {outcome}"
+        lo, hi = o.get("ci") or (None, None)
+        est = o.get("estimate")
+        numbers = ""
+        if est is not None:
+            numbers = fmt_num(est) + (f" {fmt_ci(lo, hi)}" if lo is not None else "")
+            if o.get("p_value") is not None:
+                numbers += f", p {fmt_p_eq(o['p_value'])}"
+        v = o.get("verdict")
+        out.append(
+            {
+                "name": o["name"],
+                "text": text,
+                "outcome": outcome,
+                "numbers": numbers,
+                "verdict": v,
+                "verdict_label": st[v].label if v in st else "",
+                "verdict_symbol": st[v].symbol if v in st else "",
+            }
+        )
     return out
 
 
-def claim_view(m: ClaimModel, root: Path, alpha: float) -> dict[str, Any]:
+def one_line(text: str, limit: int = WHY_CHARS) -> str:
+    """``text`` cut at a word boundary to at most ``limit`` characters, with "…" when cut.
+
+    Examples
+    --------
+    >>> one_line("Network error: [Errno -2] Name or service not known for https://x", 30)
+    'Network error: [Errno -2]…'
+    """
+    t = " ".join(text.split())
+    if len(t) <= limit:
+        return t
+    cut = t[: limit - 1]
+    if " " in cut:
+        cut = cut[: cut.rindex(" ")]
+    return cut.rstrip(" ,;:.(") + "…"
+
+
+def _in_units(x: float | None, sesoi: float | None, ratio: bool) -> float | None:
+    return in_sesoi_units(x, sesoi, ratio) if sesoi else x
+
+
+def cohort_rows(m: ClaimModel) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+    """Per-cohort rows (estimate, CI, weight, a bar on the claim's SESOI scale) and the pooling summary."""
+    if not m["cohorts"]:
+        return [], None
+    sesoi = m["sesoi_value"] if (m["sesoi_value"] or 0) > 0 else None
+    ratio = is_ratio(m["effect_size_label"], m["sesoi_scale"])
+    unit = "SESOI" if sesoi else "effect"
+    pts: list[float] = []
+    rows = []
+    for c in m["cohorts"]:
+        lo, hi = c["ci"]
+        u = [_in_units(x, sesoi, ratio) for x in (c["estimate"], lo, hi)]
+        pts += [x for x in u if x is not None]
+        rows.append({**c, "ci_text": fmt_ci(lo, hi), "units": u, "bar": None})
+    pooled_u = [_in_units(x, sesoi, ratio) for x in (m["effect_size"], *m["es_ci"])]
+    pts += [x for x in pooled_u if x is not None]
+    half = float(min(BAR_MAX_HALF, max(BAR_MIN_HALF, math.ceil(max(map(abs, pts or [1])) * 1.05))))
+    for r in rows:
+        est, lo, hi = r["units"]
+        if est is not None and r["status"] == "analysed":
+            r["bar"] = mini_forest(
+                est, lo, hi, half, f"{r['dataset']}: {fmt_num(r['estimate'])} {r['ci_text']}"
+            )
+    pool = m["pooling"]
+    summary: dict[str, Any] = {
+        "k": m["k"]
+        if m["k"] is not None
+        else sum(1 for c in m["cohorts"] if c["status"] == "analysed"),
+        "bar": (
+            mini_forest(pooled_u[0], pooled_u[1], pooled_u[2], half, "pooled estimate")
+            if pooled_u[0] is not None
+            else None
+        ),
+        "axis": bar_axis(half) if sesoi else None,
+        "unit": unit,
+        "text": "",
+    }
+    if pool is not None:
+        ci_word = "Hartung–Knapp–Sidik–Jonkman" if pool["ci_method"] == "hksj" else "normal"
+        parts = [
+            f"Random-effects meta-analysis ({pool['method'] or 'REML'}; {ci_word} confidence interval)",
+            f"τ² = {fmt_num(pool['tau2'])}",
+            f"I² = {fmt_num(pool['i2'])} %",  # in percent, as gutskin.stats.meta reports it
+        ]
+        if pool["q"] is not None:
+            parts.append(f"Q = {fmt_num(pool['q'])} (p {fmt_p_eq(pool['q_p'])})")
+        lo, hi = pool["prediction_interval"]
+        parts.append(
+            f"95 % prediction interval {fmt_ci(lo, hi)}"
+            if lo is not None
+            else "no prediction interval (fewer than 3 cohorts)"
+        )
+        summary["text"] = "; ".join(parts) + "."
+    else:
+        summary["text"] = "One cohort: the claim's result is that cohort's."
+    return rows, summary
+
+
+def claim_view(
+    m: ClaimModel, root: Path, alpha: float, calibrated: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
     """The display fields of one claim's section and ledger row, from its model."""
     cid = m["id"]
     verdict = str(m["verdict"])
-    style = VERDICTS[verdict]
+    st = styles()
+    style = st[verdict]
     figures = [
         figure_view(f, root, f"{slug(cid)}-f{k}-") for k, f in enumerate(m["figure_records"])
     ]
@@ -329,6 +483,17 @@ def claim_view(m: ClaimModel, root: Path, alpha: float) -> dict[str, Any]:
     power = m["power"]
     robustness = m["robustness"]
     sens_list = _sensitivity_list(m["sensitivity_analyses"])
+    cohorts, pooled = cohort_rows(m)
+    matched = m["matched"]
+    if matched is not None:
+        mv = matched["verdict"]
+        matched = {
+            **matched,
+            "label": st[mv].label if mv in st else "",
+            "symbol": st[mv].symbol if mv in st else "",
+            "ci_text": fmt_ci(*matched["ci"]),
+        }
+    short = short_reason(m["reason"], verdict)
     return {
         **{k: v for k, v in m.items() if k not in {"figure_records", "table_records"}},
         "anchor": cid,
@@ -337,7 +502,8 @@ def claim_view(m: ClaimModel, root: Path, alpha: float) -> dict[str, Any]:
         "meaning": style.meaning,
         "headline": headline(style.label, m["verdict_label"]),
         "refine": refinement(style.label, m["verdict_label"]),
-        "short_reason": short_reason(m["reason"], verdict),
+        "short_reason": short,
+        "why": one_line(short),
         "tests_have_es": any(t["effect_size"] is not None for t in m["tests"]),
         "figures": figures,
         "tables": tables,
@@ -347,8 +513,13 @@ def claim_view(m: ClaimModel, root: Path, alpha: float) -> dict[str, Any]:
         "external": external,
         "sample_flow": sample_flow,
         "flow_cols": flow_heads,
+        "cohort_rows": cohorts,
+        "pooled": pooled,
+        "matched": matched,
+        "calibrated": calibrated or [],
         "underpowered": power is not None and power < 0.8,
         "equivalent": m["tost_p"] is not None and m["tost_p"] < alpha,
+        "significant": _significant(m, alpha),
         "mini": None,
         "mini_text": "",
         "units": None,

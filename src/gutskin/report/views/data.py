@@ -100,6 +100,7 @@ def dataset_views(
                     "size": fmt_bytes(f.get("size")) if f.get("size") is not None else "–",
                 }
             )
+        files = _merge_shared(files)
         steps, facts = _sample_steps(imp, div)
         notes = [str(x) for x in [*(imp.get("notes") or []), *(div.get("notes") or [])] if x]
         phylo = div.get("phylogeny") or {}
@@ -144,6 +145,22 @@ def dataset_views(
                 "used_by": [c for c, dss in (used_by or {}).items() if name in dss],
             }
         )
+    return out
+
+
+def _merge_shared(files: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One row per file: roles served by the same file (one ``.rda`` holding table, samples and tree) are
+    listed together instead of repeating the file."""
+    out: list[dict[str, Any]] = []
+    seen: dict[tuple[str, str], dict[str, Any]] = {}
+    for f in files:
+        key = (f["url"], f["sha256"])
+        if (f["url"] or f["sha256"]) and key in seen:
+            seen[key]["role"] += f", {f['role']}"
+            continue
+        row = dict(f)
+        seen[key] = row
+        out.append(row)
     return out
 
 

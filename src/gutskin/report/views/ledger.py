@@ -11,7 +11,7 @@ from markupsafe import Markup
 from ..fmt import fmt_ci, fmt_num, fmt_plain
 from ..svg import BAR_MAX_HALF, BAR_MIN_HALF, bar_axis, in_sesoi_units, is_ratio, mini_forest
 
-__all__ = ["add_mini_forests", "short_reason"]
+__all__ = ["add_mini_forests", "bottom_line", "short_reason"]
 
 
 _SENTENCE_END = re.compile(
@@ -86,3 +86,49 @@ def add_mini_forests(views: list[dict[str, Any]]) -> Markup | None:
             desc += f" (CI {fmt_num(lo)} to {fmt_num(hi)})"
         v["mini"] = mini_forest(est, lo, hi, half, desc)
     return bar_axis(half)
+
+
+def bottom_line(views: list[dict[str, Any]], labels: dict[str, str]) -> str:
+    """The answer in one paragraph: how many claims could be tested and what they showed.
+
+    ``labels`` maps each verdict to its display word (:func:`gutskin.report.verdict_style.styles`).
+    "Data unavailable" is counted apart from "inconclusive": it says nothing about the claim.
+    """
+    n = len(views)
+    testable = [v for v in views if v["testable"]]
+    missing = [v for v in testable if v["verdict"] == "data_unavailable"]
+    tested = [v for v in testable if v["verdict"] != "data_unavailable"]
+    untestable = n - len(testable)
+    noun = "claim" if n == 1 else "claims"
+    if tested:
+        counts: dict[str, int] = {}
+        for v in tested:
+            counts[v["verdict"]] = counts.get(v["verdict"], 0) + 1
+        parts = [
+            f"{k} {labels.get(key, key).lower()}"
+            for key, k in sorted(counts.items(), key=lambda kv: list(labels).index(kv[0]))
+        ]
+        out = (
+            f"Of {n} {noun}, {len(tested)} could be tested with microbiome data in this run: "
+            f"{_join(parts)}."
+        )
+    else:
+        out = f"Of {n} {noun}, none could be tested with microbiome data in this run."
+    if missing:
+        out += (
+            f" {len(missing)} could not be tested because no configured dataset with the needed "
+            "fields was available (data unavailable — not a result)"
+        )
+        out += ";" if untestable else "."
+    if untestable:
+        out += (
+            f" {untestable} {'is' if untestable == 1 else 'are'} not testable with microbiome data "
+            "at all."
+        )
+    return out
+
+
+def _join(parts: list[str]) -> str:
+    if len(parts) <= 1:
+        return "".join(parts)
+    return ", ".join(parts[:-1]) + " and " + parts[-1]

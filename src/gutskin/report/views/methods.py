@@ -7,7 +7,7 @@ from typing import Any
 
 from ...errors import InputError
 from ..fmt import fmt_num, fmt_plain, fmt_scalar
-from ..verdict_style import VERDICTS
+from ..verdict_style import styles
 from .ledger import short_reason
 
 __all__ = ["changelog", "limitations", "methods_view"]
@@ -93,7 +93,7 @@ def changelog(
     new = {c["id"]: c["verdict"] for c in claims}
 
     def lab(v: str) -> dict[str, str]:
-        st = VERDICTS.get(v)
+        st = styles().get(v)
         return {"symbol": st.symbol, "label": st.label} if st else {"symbol": "", "label": v}
 
     changed = [
