@@ -48,8 +48,8 @@ CHROMIUM_ARGS: tuple[str, ...] = (
     "--no-first-run",
 )
 
-#: What the page reports about itself: size, images, top-level SVGs, elements past the right edge (outside
-#: any scroll container), and the rendered font size of every text in a report figure. Matplotlib writes
+#: What the page reports about itself: size, images, top-level SVGs, elements past the right edge or whose
+#: text spills past it (outside any scroll container), and the rendered font size of every text in a report figure. Matplotlib writes
 #: text as glyph paths inside ``<g transform="… scale(s)">`` with an em of 100 units, so a text's size in CSS
 #: px is 100 × the scale of that group's screen transform.
 LAYOUT_FACTS = """(() => {
@@ -67,7 +67,9 @@ LAYOUT_FACTS = """(() => {
     if (el.closest('svg') && el.tagName.toLowerCase() !== 'svg') continue;
     const r = el.getBoundingClientRect();
     if (r.width === 0 && r.height === 0) continue;
-    if (r.right > vw + 1 && !clipped(el)) offscreen.push(el.tagName.toLowerCase() + (el.id ? '#' + el.id : '')
+    const scrolls = getComputedStyle(el).overflowX !== 'visible';  // a scroll box: its content may be wider
+    const spill = scrolls || el.tagName.toLowerCase() === 'svg' ? 0 : Math.max(0, el.scrollWidth - el.clientWidth);
+    if (r.right + spill > vw + 1 && !clipped(el)) offscreen.push(el.tagName.toLowerCase() + (el.id ? '#' + el.id : '')
       + (el.className && typeof el.className === 'string' ? '.' + el.className.split(' ')[0] : ''));
   }
   const figText = [];
