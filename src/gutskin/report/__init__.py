@@ -19,8 +19,9 @@ qc
 provenance
     :func:`collect_provenance`: configuration hash, git commit, package versions, seeds, time.
 browser
-    :func:`~gutskin.report.browser.open_page`: the report in headless Chromium (DOM, console, images,
-    screenshot); ``python -m gutskin.report.browser`` takes the README screenshot.
+    :func:`~gutskin.report.browser.open_page`: the report in the system's headless Chromium through
+    Playwright (DOM, console, layout facts, screenshot); ``python -m gutskin.report.browser`` takes the
+    README screenshot. Playwright is a development dependency, imported only there.
 
 Figures are drawn by :mod:`gutskin.plotting` (below both the claims and the report).
 """
