@@ -246,6 +246,23 @@ def test_default_view_height_and_bottom_line_first(big_report: Path, browser: An
 
 
 @needs_browser
+def test_phone_ledger_keeps_id_verdict_effect_and_n(big_report: Path, browser: Any) -> None:
+    """At 400 px the ledger's key columns are on screen without scrolling its box."""
+    page = browser.new_page(viewport={"width": 400, "height": 900})
+    try:
+        page.goto(big_report.resolve().as_uri())
+        edges = page.evaluate(
+            """[...document.querySelectorAll('table.ledger.tested tbody tr')].map((tr) =>
+                 [...tr.children].filter((c) => getComputedStyle(c).display !== 'none')
+                   .map((c) => Math.ceil(c.getBoundingClientRect().right)))"""
+        )
+    finally:
+        page.close()
+    assert edges and all(len(row) == 4 for row in edges), edges[:2]  # ID, verdict, effect, n
+    assert max(max(row) for row in edges) <= 400, max(max(row) for row in edges)
+
+
+@needs_browser
 @pytest.mark.parametrize("width", [1400, 400])
 def test_figure_text_is_as_large_as_the_captions(
     big_report: Path, browser: Any, width: int
