@@ -18,9 +18,11 @@ __all__ = [
     "fmt_bytes",
     "fmt_cell",
     "fmt_ci",
+    "fmt_int",
     "fmt_num",
     "fmt_p",
     "fmt_p_eq",
+    "fmt_pct",
     "fmt_plain",
     "fmt_scalar",
     "scale_name",
@@ -190,3 +192,22 @@ def slug(text: str) -> str:
 def doi_url(text: str) -> str | None:
     m = re.search(r"\b(10\.\d{4,9}/[^\s\"<>]+[^\s\"<>.,;)])", text)
     return f"https://doi.org/{m.group(1)}" if m else None
+
+
+def fmt_int(n: Any) -> str:
+    """A whole number with thousands separators and a real minus sign."""
+    return f"{int(n):,}".replace("-", "−")
+
+
+def fmt_pct(f: float) -> str:
+    """A share in [0, 1] as a whole percentage; "< 1 %" and "> 99 %" near the ends."""
+    if f <= 0:
+        return "0 %"
+    if f >= 1:
+        return "100 %"
+    v = 100 * f
+    if v < 1:
+        return "< 1 %"
+    if v > 99:
+        return "> 99 %"
+    return f"{v:.0f} %"
