@@ -295,10 +295,12 @@ def test_click_enlarges_a_figure(big_report: Path, browser: Any) -> None:
 @needs_browser
 def test_printed_report_fits_the_page(big_report: Path, browser: Any, tmp_path: Path) -> None:
     """Print-media emulation at the A4 text width: no element wider than the page; Chromium's own PDF too."""
-    res = open_page(
-        big_report, width=A4_TEXT_WIDTH_PX, media="print", open_details=True, browser=browser
-    )
+    res = open_page(big_report, width=A4_TEXT_WIDTH_PX, media="print", browser=browser)
     f = res.facts
+    opened = open_page(
+        big_report, width=A4_TEXT_WIDTH_PX, media="print", open_details=True, browser=browser
+    ).facts
+    assert f["height"] == opened["height"], "collapsed sections must print open"
     assert f["width"] <= f["viewport"], f"printed page {f['width']} px wide in {f['viewport']} px"
     assert f["offscreen"] == [], (
         f"{len(f['offscreen'])} elements wider than the page: {f['offscreen'][:10]}"
