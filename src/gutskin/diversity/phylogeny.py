@@ -53,8 +53,6 @@ the rarefied tables are identical to those behind ``alpha.tsv`` and ``beta_brayc
 
 from __future__ import annotations
 
-import contextlib
-import io
 import os
 import tempfile
 from collections.abc import Sequence
@@ -65,6 +63,10 @@ import numpy as np
 import scipy.sparse as sp
 
 from ..errors import InputError
+from ..io.newick import check_tree as _check_tree
+from ..io.newick import read_newick, write_newick
+from ..io.table import FeatureTable, write_biom
+from ..layout import TABLE_BIOM, TREE_NWK
 from . import unifrac_gram
 from ._common import as_csr, default_ids, split_table
 from .rarefy import _prepare, rarefy_counts
@@ -94,7 +96,7 @@ PHYLO_ALPHA_METRICS: tuple[str, ...] = ("faith_pd",)
 #: Beta metrics that need a tree.
 PHYLO_BETA_METRICS: tuple[str, ...] = ("unweighted_unifrac", "weighted_unifrac")
 #: The tree stored next to an imported table (``results/import/{dataset}/tree.nwk``).
-TREE_FILE = "tree.nwk"
+TREE_FILE = TREE_NWK
 #: Back ends, in the order they are preferred (see the module docs).
 BACKENDS: tuple[str, ...] = ("unifrac", "gutskin", "skbio")
 #: Metrics gutskin's own kernels compute (:mod:`gutskin.diversity.unifrac_gram`).
@@ -179,105 +181,6 @@ def backend_summary(metrics: Sequence[str]) -> tuple[str | None, dict[str, str]]
 
 
 # ---------------------------------------------------------------------- trees
-def _check_tree(tree: Any, source: str | Path | None) -> None:
-    from skbio import TreeNode
-
-    if not isinstance(tree, TreeNode):
-        raise InputError(source, f"expected a skbio.TreeNode, got {type(tree).__name__}")
-    names: dict[str, int] = {}
-    n_tips = 0
-    for tip in tree.tips():
-        n_tips += 1
-        if tip.name is None or tip.name == "":
-            raise InputError(
-                source, "a tip of the tree has no name", hint="every tip must be a feature id"
-            )
-        names[tip.name] = names.get(tip.name, 0) + 1
-    if n_tips == 0:
-        raise InputError(source, "the tree has no tips")
-    dups = [k for k, v in names.items() if v > 1]
-    if dups:
-        raise InputError(
-            source,
-            f"{len(dups)} tip name(s) occur more than once (e.g. {', '.join(map(repr, dups[:3]))})",
-            hint="tip names must be unique feature ids",
-        )
-    if len(tree.children) > 2:
-        raise InputError(
-            source,
-            f"the tree's root has {len(tree.children)} children, so the tree is unrooted (as ape's "
-            "is.rooted() and scikit-bio see it)",
-            hint="Faith PD and UniFrac need a rooted tree: root it first, e.g. at its midpoint "
-            "(R: phangorn::midpoint(); Python: skbio TreeNode.root_at_midpoint())",
-        )
-    for node in tree.traverse(include_self=False):
-        if node.length is None or not np.isfinite(node.length) or node.length < 0:
-            name = node.name if node.name else "an unnamed internal node"
-            raise InputError(
-                source,
-                f"branch above {name!r} has length {node.length!r}; every branch needs a finite "
-                "length >= 0",
-                hint="Faith PD and UniFrac need a tree with branch lengths",
-            )
-
-
-def read_newick(path: str | Path) -> Any:
-    """Read a Newick tree (standard Newick: an underscore in an unquoted name is a space).
-
-    Returns
-    -------
-    skbio.TreeNode
-
-    Raises
-    ------
-    InputError
-        If the file is missing, empty, not Newick, or its tips are unnamed or repeated, or a branch
-        has no length.
-    """
-    from skbio import TreeNode
-
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(path, "file not found", hint="check the fetch or import step")
-    text = path.read_text(encoding="utf-8", errors="replace").strip()
-    if not text:
-        raise InputError(path, "the tree file is empty")
-    if not text.endswith(";"):
-        raise InputError(
-            path,
-            "not a Newick tree (it does not end with ';')",
-            hint="the file may be truncated; fetch it again",
-        )
-    try:
-        tree = TreeNode.read(io.StringIO(text), format="newick")
-    except Exception as exc:  # skbio raises NewickFormatError and others
-        raise InputError(path, f"cannot parse the Newick tree ({exc})") from None
-    _check_tree(tree, path)
-    return tree
-
-
-def write_newick(tree: Any, path: str | Path) -> None:
-    """Write ``tree`` as Newick, atomically (temporary file in the same directory, then rename)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    buf = io.StringIO()
-    tree.write(buf, format="newick")
-    text = buf.getvalue()
-    if not text.endswith("\n"):
-        text += "\n"
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-
-
 def load_tree(import_dir: str | Path) -> Any | None:
     """The tree of an imported dataset (``<import_dir>/tree.nwk``), or ``None`` when there is none.
 
@@ -539,16 +442,14 @@ class _Engine:
 
     # -- Striped UniFrac ------------------------------------------------------------------------
     def _files(self, csr: sp.csr_array, fids: np.ndarray, sids: np.ndarray) -> tuple[str, str]:
-        from ..io.table import FeatureTable, write_biom
-
         if self._tmp is None:
             self._tmp = tempfile.TemporaryDirectory(prefix="gutskin-unifrac-")
-            write_newick(self.tree, Path(self._tmp.name) / "tree.nwk")
+            write_newick(self.tree, Path(self._tmp.name) / TREE_NWK)
         cols = _dense_columns(csr)
         sub = FeatureTable(counts=csr[:, cols], sample_ids=sids, feature_ids=fids[cols])
-        table_path = Path(self._tmp.name) / "table.biom"
+        table_path = Path(self._tmp.name) / TABLE_BIOM
         write_biom(sub, table_path)
-        return str(table_path), str(Path(self._tmp.name) / "tree.nwk")
+        return str(table_path), str(Path(self._tmp.name) / TREE_NWK)
 
     def _unifrac_alpha(self, csr: sp.csr_array, fids: np.ndarray, sids: np.ndarray) -> np.ndarray:
         import unifrac as su
