@@ -1,0 +1,47 @@
+"""JSON files written atomically: the home of ``write_json`` for the step adapters and the package.
+
+A result file is written to a temporary file in its directory and renamed into place, so a failed or killed
+step never leaves a half-written JSON file under its final name. NaN and infinities are refused (strict
+JSON), text is UTF-8 with a trailing newline, and the file gets mode 0644 (results are meant to be shared).
+
+This module is on the ground floor of the package: it imports nothing from gutskin. The ``faults`` branch
+builds one atomic-write/JSON module (``gutskin._atomic``) with the same ``write_json(path, obj)``
+signature; when both are merged this module can become an alias of it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+__all__ = ["read_json", "write_json"]
+
+
+def write_json(path: str | Path, obj: Any, *, indent: int | None = 2) -> None:
+    """Write ``obj`` as JSON to ``path`` atomically (temporary file in the same directory, then rename).
+
+    Raises
+    ------
+    ValueError
+        If ``obj`` holds NaN or an infinity (``path`` is then left untouched).
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(obj, fh, indent=indent, ensure_ascii=False, allow_nan=False)
+            fh.write("\n")
+        os.chmod(tmp, 0o644)  # mkstemp creates 0600
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def read_json(path: str | Path) -> Any:
+    """Read a UTF-8 JSON file (a byte-order mark is tolerated)."""
+    return json.loads(Path(path).read_text(encoding="utf-8-sig"))
