@@ -6,9 +6,9 @@ import numba
 
 from gutskin._adapter import run_step
 from gutskin._jsonio import write_json
-from gutskin.diversity.phylogeny import load_tree
 from gutskin.diversity.pipeline import run_diversity
 from gutskin.importer import load_imported
+from gutskin.io.newick import load_tree
 
 
 def main(smk):

@@ -53,7 +53,6 @@ the rarefied tables are identical to those behind ``alpha.tsv`` and ``beta_brayc
 
 from __future__ import annotations
 
-import os
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -63,8 +62,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ..errors import InputError
-from ..io.newick import check_tree as _check_tree
-from ..io.newick import read_newick, write_newick
+from ..io.newick import import_tree, load_tree, prepare_tree, read_newick, write_newick
 from ..io.table import FeatureTable, write_biom
 from ..layout import TABLE_BIOM, TREE_NWK
 from . import unifrac_gram
@@ -97,6 +95,9 @@ PHYLO_ALPHA_METRICS: tuple[str, ...] = ("faith_pd",)
 PHYLO_BETA_METRICS: tuple[str, ...] = ("unweighted_unifrac", "weighted_unifrac")
 #: The tree stored next to an imported table (``results/import/{dataset}/tree.nwk``).
 TREE_FILE = TREE_NWK
+# The tree files themselves (read, check, prune to a table, store, load) are handled by
+# gutskin.io.newick; load_tree, prepare_tree, import_tree, read_newick and write_newick are
+# re-exported here for the callers that know them by this module.
 #: Back ends, in the order they are preferred (see the module docs).
 BACKENDS: tuple[str, ...] = ("unifrac", "gutskin", "skbio")
 #: Metrics gutskin's own kernels compute (:mod:`gutskin.diversity.unifrac_gram`).
@@ -178,125 +179,6 @@ def backend_summary(metrics: Sequence[str]) -> tuple[str | None, dict[str, str]]
     if len(names) == 1:
         return names[0], backends
     return "; ".join(f"{m}: {b}" for m, b in backends.items()), backends
-
-
-# ---------------------------------------------------------------------- trees
-def load_tree(import_dir: str | Path) -> Any | None:
-    """The tree of an imported dataset (``<import_dir>/tree.nwk``), or ``None`` when there is none.
-
-    A missing or empty ``tree.nwk`` means the dataset has no tree.
-    """
-    path = Path(import_dir) / TREE_FILE
-    if not path.is_file() or path.stat().st_size == 0:
-        return None
-    return read_newick(path)
-
-
-def prepare_tree(
-    tree: Any, feature_ids: Sequence[str] | np.ndarray, *, source: str | Path | None = None
-) -> Any:
-    """Check ``tree`` against a table's features and prune it to them.
-
-    Parameters
-    ----------
-    tree
-        A rooted :class:`skbio.TreeNode` with branch lengths.
-    feature_ids
-        The table's features; each must be a tip of the tree.
-    source
-        Named in error messages (the tree file).
-
-    Returns
-    -------
-    skbio.TreeNode
-        A copy holding only the paths to ``feature_ids`` (``TreeNode.shear``: single-child nodes are
-        merged, summing their branch lengths, so every root-to-tip distance and so Faith PD and
-        UniFrac are unchanged).
-
-    Raises
-    ------
-    InputError
-        If a feature is not a tip, or a tip name repeats, or a branch lacks a length.
-    """
-    _check_tree(tree, source)
-    wanted = [str(f) for f in feature_ids]
-    tips = {t.name for t in tree.tips()}
-    missing = [f for f in wanted if f not in tips]
-    if missing:
-        raise InputError(
-            source,
-            f"{len(missing)} of the table's {len(wanted)} features are not tips of the tree "
-            f"(e.g. {', '.join(map(repr, missing[:3]))})",
-            hint="the tree must hold every feature of the table (use the tree that came with it)",
-        )
-    if not wanted:
-        raise InputError(source, "the table has no features to place on the tree")
-    if len(wanted) == 1:
-        raise InputError(
-            source,
-            "the table has a single feature; phylogenetic diversity needs at least two tips",
-        )
-    if len(tips) == len(wanted):
-        out = tree.copy()
-    else:
-        out = tree.shear(wanted)
-    out.prune()
-    if out.length is not None or len(out.children) > 2:
-        # pruning made an inner node the root and kept the length of the branch above it (the path to
-        # the original root, which Faith PD and UniFrac count); keep it as an ordinary branch under a
-        # new root, so that every Newick reader sees it and the tree stays rooted
-        from skbio import TreeNode
-
-        if out.length is None:
-            out.length = 0.0
-        out = TreeNode(children=[out])
-    return out
-
-
-def import_tree(
-    tree: Any | None,
-    feature_ids: Sequence[str] | np.ndarray,
-    out_path: str | Path,
-    *,
-    source: str | Path | None = None,
-) -> dict[str, Any] | None:
-    """Store a dataset's tree for the diversity step (``results/import/{dataset}/tree.nwk``).
-
-    The tree is checked and pruned to the table's features (:func:`prepare_tree`) and written as
-    Newick, atomically. Without a tree (``tree=None``) an empty file is written, which
-    :func:`load_tree` reads as "no tree" — so the file can be a declared output of every import job
-    and a stale tree from an earlier run never survives.
-
-    Returns
-    -------
-    dict or None
-        ``{"file", "n_tips", "n_tips_source", "n_tips_removed", "total_branch_length"}`` for
-        ``import.json``; ``None`` without a tree.
-
-    Raises
-    ------
-    InputError
-        As :func:`prepare_tree` (a feature that is not a tip, an unrooted tree, missing lengths).
-    """
-    out_path = Path(out_path)
-    if tree is None:
-        out_path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=out_path.parent, prefix=f".{out_path.name}.", suffix=".tmp")
-        os.close(fd)
-        os.replace(tmp, out_path)
-        return None
-    n_source = sum(1 for _ in tree.tips())
-    pruned = prepare_tree(tree, feature_ids, source=source)
-    write_newick(pruned, out_path)
-    n_tips = sum(1 for _ in pruned.tips())
-    total = float(sum(n.length or 0.0 for n in pruned.traverse(include_self=False)))
-    return {
-        "file": out_path.name,
-        "n_tips": n_tips,
-        "n_tips_source": n_source,
-        "n_tips_removed": n_source - n_tips,
-        "total_branch_length": total,
-    }
 
 
 # ---------------------------------------------------------------------- inputs

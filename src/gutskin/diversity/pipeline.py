@@ -47,10 +47,11 @@ import pandas as pd
 import scipy.sparse as sp
 
 from ..errors import InputError
+from ..io.newick import prepare_tree
 from ..layout import ALPHA_TSV, DEPTH_TSV, TREE_NWK, beta_npz, pcoa_tsv
 from .alpha import alpha_diversity
 from .ordination import pcoa
-from .phylogeny import backend_summary, faith_pd, prepare_tree, repeated_rarefaction_faith_pd
+from .phylogeny import backend_summary, faith_pd, repeated_rarefaction_faith_pd
 from .rarefy import _prepare, check_alpha_metrics, repeated_rarefaction_alpha
 from .registry import ALPHA, BETA, beta_diversity, check_beta_metrics, mean_rarefied_beta
 
@@ -150,7 +151,7 @@ def run_diversity(
         Output directory (created if needed).
     tree
         The features' phylogeny (:class:`skbio.TreeNode`, e.g. from
-        :func:`gutskin.diversity.phylogeny.load_tree` of the import directory), or ``None``. Needed by
+        :func:`gutskin.io.newick.load_tree` of the import directory), or ``None``. Needed by
         ``faith_pd`` (alpha, same rarefactions as the other alpha metrics) and ``unweighted_unifrac`` /
         ``weighted_unifrac`` (beta, averaged like Bray–Curtis); without a tree these are skipped: their
         ``alpha.tsv`` columns are empty, their ``beta_*.npz`` / ``pcoa_*.tsv`` have no samples, and
