@@ -21,9 +21,9 @@ import yaml
 from .errors import ConfigError
 
 #: The JSON Schemas ship with the package (``gutskin/schemas/<name>.schema.yaml``, package data), so an
-#: installed gutskin validates configurations without the repository. ``workflow/schemas/`` of the
-#: repository holds identical copies for the Snakemake catalogue and the docs
-#: (``tests/unit/test_schemas_packaged.py`` keeps them identical).
+#: installed gutskin validates configurations without the repository. In the repository they are edited
+#: in ``workflow/schemas/`` (where Snakemake workflows keep them); ``src/gutskin/schemas/`` links to
+#: each, and building a wheel copies the files in (``tests/unit/test_schemas_packaged.py``).
 SCHEMA_PACKAGE = "gutskin.schemas"
 
 
