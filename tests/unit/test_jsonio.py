@@ -8,7 +8,7 @@ import stat
 
 import pytest
 
-from gutskin._jsonio import read_json, write_json
+from gutskin._jsonio import atomic_write, read_json, write_json
 
 
 def test_round_trip_and_format(tmp_path):
@@ -33,3 +33,18 @@ def test_bom_is_tolerated(tmp_path):
     path = tmp_path / "bom.json"
     path.write_bytes(b"\xef\xbb\xbf[1]")
     assert read_json(path) == [1]
+
+
+def test_atomic_write_failure_leaves_the_old_file(tmp_path):
+    path = tmp_path / "t.bin"
+    atomic_write(path, lambda fh: fh.write(b"old"))
+
+    def half(fh):
+        fh.write(b"new, but")
+        raise RuntimeError("killed")
+
+    with pytest.raises(RuntimeError):
+        atomic_write(path, half)
+    assert path.read_bytes() == b"old"
+    assert [p.name for p in tmp_path.iterdir()] == ["t.bin"]
+    assert stat.S_IMODE(path.stat().st_mode) == 0o644

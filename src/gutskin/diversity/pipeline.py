@@ -32,20 +32,18 @@ scale-invariant); samples whose values are all 0 are dropped. The summary then s
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import math
-import os
-import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from .._jsonio import atomic_write
 from ..errors import InputError
 from ..io.newick import prepare_tree
 from ..layout import ALPHA_TSV, DEPTH_TSV, TREE_NWK, beta_npz, pcoa_tsv
@@ -76,25 +74,9 @@ def depth2_seed(seed: int) -> np.random.SeedSequence:
 log = logging.getLogger(__name__)
 
 
-def _atomic_write(path: Path, write: Callable[[IO[bytes]], object]) -> None:
-    """Write ``path`` via a temporary file in the same directory and ``os.replace``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            write(fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-
-
 def _write_tsv(df: pd.DataFrame, path: Path) -> None:
     text = df.to_csv(sep="\t", index=False, lineterminator="\n", na_rep="")
-    _atomic_write(path, lambda fh: fh.write(text.encode("utf-8")))
+    atomic_write(path, lambda fh: fh.write(text.encode("utf-8")))
 
 
 def _write_npz(path: Path, ids: np.ndarray, condensed: np.ndarray) -> None:
@@ -102,7 +84,7 @@ def _write_npz(path: Path, ids: np.ndarray, condensed: np.ndarray) -> None:
     if ids_u.size == 0:
         ids_u = np.zeros(0, dtype="<U1")
     cond = np.ascontiguousarray(condensed, dtype=np.float64)
-    _atomic_write(path, lambda fh: np.savez(fh, ids=ids_u, condensed=cond))
+    atomic_write(path, lambda fh: np.savez(fh, ids=ids_u, condensed=cond))
 
 
 def _proportions(csr: sp.csr_array, rows: np.ndarray) -> sp.csr_array:

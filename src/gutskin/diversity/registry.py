@@ -164,6 +164,18 @@ def _unifrac_rarefied(metric: str) -> RarefiedBeta:
     return rarefied
 
 
+def _unifrac(name: str, label: str, words: str) -> BetaMetric:
+    """A UniFrac variant of :mod:`gutskin.diversity.phylogeny` (needs a tree, averaged when rarefied)."""
+    return BetaMetric(
+        name,
+        label,
+        words,
+        plain=_unifrac_plain(name),
+        rarefied_fn=_unifrac_rarefied(name),
+        needs_tree=True,
+    )
+
+
 # ---------------------------------------------------------------------- the tables
 def _table(*entries: Any) -> Mapping[str, Any]:
     return MappingProxyType({e.name: e for e in entries})
@@ -209,22 +221,8 @@ BETA: Mapping[str, BetaMetric] = _table(
         rarefied_fn=_once(_beta.robust_aitchison),
         rarefied=False,
     ),
-    BetaMetric(
-        "unweighted_unifrac",
-        "Unweighted UniFrac",
-        "the unweighted UniFrac distance",
-        plain=_unifrac_plain("unweighted_unifrac"),
-        rarefied_fn=_unifrac_rarefied("unweighted_unifrac"),
-        needs_tree=True,
-    ),
-    BetaMetric(
-        "weighted_unifrac",
-        "Weighted UniFrac",
-        "the (normalised) weighted UniFrac distance",
-        plain=_unifrac_plain("weighted_unifrac"),
-        rarefied_fn=_unifrac_rarefied("weighted_unifrac"),
-        needs_tree=True,
-    ),
+    _unifrac("unweighted_unifrac", "Unweighted UniFrac", "the unweighted UniFrac distance"),
+    _unifrac("weighted_unifrac", "Weighted UniFrac", "the (normalised) weighted UniFrac distance"),
 )
 
 #: All alpha metric names.

@@ -8,16 +8,14 @@ tree whose tips are uniquely named and whose every branch has a finite length >=
 
 from __future__ import annotations
 
-import contextlib
 import io
-import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from .._jsonio import atomic_write
 from ..errors import InputError
 from ..layout import TREE_NWK
 
@@ -110,24 +108,12 @@ def read_newick(path: str | Path) -> Any:
 
 def write_newick(tree: Any, path: str | Path) -> None:
     """Write ``tree`` as Newick, atomically (temporary file in the same directory, then rename)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     buf = io.StringIO()
     tree.write(buf, format="newick")
     text = buf.getvalue()
     if not text.endswith("\n"):
         text += "\n"
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    atomic_write(path, lambda fh: fh.write(text.encode("utf-8")))
 
 
 def load_tree(import_dir: str | Path) -> Any | None:
@@ -229,10 +215,7 @@ def import_tree(
     """
     out_path = Path(out_path)
     if tree is None:
-        out_path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=out_path.parent, prefix=f".{out_path.name}.", suffix=".tmp")
-        os.close(fd)
-        os.replace(tmp, out_path)
+        atomic_write(out_path, lambda fh: None)
         return None
     n_source = sum(1 for _ in tree.tips())
     pruned = prepare_tree(tree, feature_ids, source=source)
