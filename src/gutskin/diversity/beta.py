@@ -48,17 +48,18 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import scipy.sparse as sp
 
 from ..errors import InputError
 from . import _kernels
-from ._common import as_csr, default_ids, row_where, split_table
+from ._common import as_csr, default_ids, positive_int, row_where, split_table
 from .rarefy import _prepare, _rarefy_aligned
 
 __all__ = [
+    "Retained",
     "accumulate_braycurtis",
     "accumulate_jaccard",
     "braycurtis",
@@ -409,35 +410,58 @@ def _gram_rows(dense: np.ndarray, r0: int, r1: int) -> np.ndarray:
     return dense[r0:r1] @ dense[r0:].T
 
 
-def mean_rarefied(
-    accumulate: Callable[[sp.csr_array, np.ndarray, int | None], None],
+class Retained(NamedTuple):
+    """A count table after dropping the samples below a rarefaction depth (:func:`retain`)."""
+
+    csr: sp.csr_array
+    values: np.ndarray
+    depth: int
+    kept: np.ndarray
+    ids: np.ndarray
+
+
+def retain(
     data: Any,
     depth: int,
     iterations: int,
-    seed: int | np.random.SeedSequence,
     *,
     ids: Sequence[str] | np.ndarray | None = None,
     source: str | None = None,
+) -> Retained:
+    """Check ``iterations`` and keep the samples of ``data`` with at least ``depth`` reads.
+
+    Every beta metric of a rarefied table covers these samples, whether it is averaged over
+    rarefactions (:func:`mean_rarefied`) or computed once (:func:`once_on_retained`).
+    """
+    matrix, table_ids, _ = split_table(data)
+    all_ids = default_ids(matrix.shape[0], ids if ids is not None else table_ids)
+    positive_int(iterations, "beta rarefaction iterations", "key rarefaction.beta_iterations")
+    csr, vals, depth, kept, _ = _prepare(matrix, depth, source=source, ids=all_ids)
+    return Retained(csr, vals, depth, kept, all_ids[kept])
+
+
+def mean_rarefied(
+    accumulate: Callable[[sp.csr_array, np.ndarray, int | None], None],
+    table: Retained,
+    iterations: int,
+    seed: int | np.random.SeedSequence,
     block_entries: int | None = None,
-) -> tuple[np.ndarray, np.ndarray]:
-    """A distance averaged over ``iterations`` rarefactions to ``depth``, summed by ``accumulate``.
+) -> np.ndarray:
+    """A distance averaged over ``iterations`` rarefactions of ``table``, summed by ``accumulate``.
 
     ``accumulate(rarefied_csr, out, block_entries)`` adds one rarefaction's condensed distances to
-    ``out`` (:func:`accumulate_braycurtis`, :func:`accumulate_jaccard`). Samples with fewer than
-    ``depth`` reads are dropped. Iteration ``i`` uses ``numpy.random.SeedSequence(seed).spawn(
-    iterations)[i]`` (the same draws as :func:`~gutskin.diversity.rarefy.repeated_rarefaction_alpha`
-    with the same seed); the running sum is kept in one condensed vector, so memory does not grow
-    with ``iterations``. Callers pick ``accumulate`` by metric name through
-    :func:`gutskin.diversity.registry.mean_rarefied_beta`.
+    ``out`` (:func:`accumulate_braycurtis`, :func:`accumulate_jaccard`). Iteration ``i`` uses
+    ``numpy.random.SeedSequence(seed).spawn(iterations)[i]`` (the same draws as
+    :func:`~gutskin.diversity.rarefy.repeated_rarefaction_alpha` with the same seed); the running sum
+    is kept in one condensed vector, so memory does not grow with ``iterations``. Callers pick
+    ``accumulate`` by metric name through :func:`gutskin.diversity.registry.mean_rarefied_beta`.
 
     Returns
     -------
-    condensed : numpy.ndarray
-        Mean float64 distances over the retained samples, ``squareform`` order.
-    ids : numpy.ndarray
-        Ids of the retained samples.
+    numpy.ndarray
+        Mean float64 distances over the retained samples (``table.ids``), ``squareform`` order.
     """
-    csr, vals, depth, kept, kept_ids = _retained(data, depth, iterations, ids, source)
+    csr, vals, depth, kept, _ = table
     n = kept.size
     out = _empty_condensed(n)
     seq = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
@@ -454,51 +478,23 @@ def mean_rarefied(
         accumulate(rare, out, block_entries)
         del rare, rdata
     out /= iterations
-    return out, kept_ids
+    return out
 
 
 def once_on_retained(
     distance: Callable[..., np.ndarray],
-    data: Any,
-    depth: int,
-    iterations: int,
-    *,
-    ids: Sequence[str] | np.ndarray | None = None,
-    source: str | None = None,
-    block_entries: int | None = None,
-) -> tuple[np.ndarray, np.ndarray]:
-    """``distance`` computed once on the unrarefied counts of the samples with ``>= depth`` reads.
+    table: Retained,
+    source: str | None,
+    block_entries: int | None,
+) -> np.ndarray:
+    """``distance`` computed once on the unrarefied counts of the retained samples of ``table``.
 
     For metrics that are not averaged over rarefactions (robust Aitchison) but must cover the same
-    samples as those that are. ``iterations`` is validated as by :func:`mean_rarefied`.
+    samples as those that are.
     """
-    csr, _, _, kept, kept_ids = _retained(data, depth, iterations, ids, source)
-    cond = distance(csr[kept], ids=kept_ids, source=source, block_entries=block_entries)
-    return cond, kept_ids
-
-
-def _retained(
-    data: Any,
-    depth: int,
-    iterations: int,
-    ids: Sequence[str] | np.ndarray | None,
-    source: str | None,
-) -> tuple[sp.csr_array, np.ndarray, int, np.ndarray, np.ndarray]:
-    """Check ``iterations``; (csr, values, depth, kept rows, kept ids) after dropping shallow samples."""
-    matrix, table_ids, _ = split_table(data)
-    all_ids = default_ids(matrix.shape[0], ids if ids is not None else table_ids)
-    if (
-        isinstance(iterations, bool)
-        or not isinstance(iterations, int | np.integer)
-        or iterations < 1
-    ):
-        raise InputError(
-            None,
-            f"beta rarefaction iterations must be a positive integer, got {iterations!r}",
-            where="key rarefaction.beta_iterations",
-        )
-    csr, vals, depth, kept, _ = _prepare(matrix, depth, source=source, ids=all_ids)
-    return csr, vals, depth, kept, all_ids[kept]
+    return distance(
+        table.csr[table.kept], ids=table.ids, source=source, block_entries=block_entries
+    )
 
 
 def accumulate_braycurtis(csr: sp.csr_array, out: np.ndarray, block_entries: int | None) -> None:

@@ -66,7 +66,7 @@ from ..io.newick import import_tree, load_tree, prepare_tree, read_newick, write
 from ..io.table import FeatureTable, write_biom
 from ..layout import TABLE_BIOM, TREE_NWK
 from . import unifrac_gram
-from ._common import as_csr, default_ids, split_table
+from ._common import as_csr, default_ids, positive_int, split_table
 from .rarefy import _prepare, rarefy_counts
 
 __all__ = [
@@ -480,11 +480,7 @@ def unifrac(
 
 
 def _iterations(value: Any, key: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
-        raise InputError(
-            None, f"{key} must be a positive integer, got {value!r}", where=f"key {key}"
-        )
-    return int(value)
+    return positive_int(value, key, f"key {key}")
 
 
 def _feature_ids(data: Any, feature_ids: Any, source: str | None, n: int) -> np.ndarray:

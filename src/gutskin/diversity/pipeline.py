@@ -47,6 +47,7 @@ from .._jsonio import atomic_write
 from ..errors import InputError
 from ..io.newick import prepare_tree
 from ..layout import ALPHA_TSV, DEPTH_TSV, TREE_NWK, beta_npz, pcoa_tsv
+from ._common import positive_int
 from .alpha import alpha_diversity
 from .ordination import pcoa
 from .phylogeny import backend_summary, faith_pd, repeated_rarefaction_faith_pd
@@ -182,13 +183,7 @@ def run_diversity(
         )
     rarefied = values == "counts"
     for key, val in (("iterations", iterations), ("beta_iterations", beta_iterations)):
-        if isinstance(val, bool) or not isinstance(val, int | np.integer) or val < 1:
-            raise InputError(
-                None,
-                f"{key} must be a positive integer, got {val!r}",
-                where=f"key rarefaction.{key}",
-                hint="set it in config/config.yaml",
-            )
+        positive_int(val, key, f"key rarefaction.{key}", hint="set it in config/config.yaml")
     if (
         isinstance(sensitivity_depth, bool)
         or not isinstance(sensitivity_depth, int | float | np.integer | np.floating)

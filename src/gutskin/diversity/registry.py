@@ -115,16 +115,8 @@ def _averaged(accumulate: Callable[..., None]) -> RarefiedBeta:
         matrix: Any, depth: int, iterations: int, seed: Any, *, ids: Any, source: Any,
         block_entries: Any, **_: Any,
     ) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
-        return _beta.mean_rarefied(
-            accumulate,
-            matrix,
-            depth,
-            iterations,
-            seed,
-            ids=ids,
-            source=source,
-            block_entries=block_entries,
-        )
+        table = _beta.retain(matrix, depth, iterations, ids=ids, source=source)
+        return _beta.mean_rarefied(accumulate, table, iterations, seed, block_entries), table.ids
 
     return rarefied
 
@@ -135,9 +127,8 @@ def _once(fn: Callable[..., np.ndarray]) -> RarefiedBeta:
         block_entries: Any, **_: Any,
     ) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
         del seed  # computed once on the unrarefied counts
-        return _beta.once_on_retained(
-            fn, matrix, depth, iterations, ids=ids, source=source, block_entries=block_entries
-        )
+        table = _beta.retain(matrix, depth, iterations, ids=ids, source=source)
+        return _beta.once_on_retained(fn, table, source, block_entries), table.ids
 
     return rarefied
 
