@@ -86,8 +86,11 @@ class BetaMetric:
     """A beta-diversity metric (a distance between every pair of samples).
 
     ``plain`` computes the distances of a table as it is (proportions, or a table that is not
-    rarefied); ``rarefied`` those of a count table rarefied to a depth (averaged over iterations when
-    :attr:`rarefied`, else once on the retained samples' counts).
+    rarefied); ``rarefied_fn`` those of a count table rarefied to a depth (averaged over iterations
+    when :attr:`rarefied`, else once on the retained samples' counts). ``pcoa`` holds for every
+    metric today (Euclidean-embeddable or not, PCoA of the distances is what the report shows); a
+    metric without it would also need the ``pcoa`` outputs of ``workflow/rules/diversity.smk``
+    filtered.
     """
 
     name: str
