@@ -88,9 +88,8 @@ class BetaMetric:
     ``plain`` computes the distances of a table as it is (proportions, or a table that is not
     rarefied); ``rarefied_fn`` those of a count table rarefied to a depth (averaged over iterations
     when :attr:`rarefied`, else once on the retained samples' counts). ``pcoa`` holds for every
-    metric today (Euclidean-embeddable or not, PCoA of the distances is what the report shows); a
-    metric without it would also need the ``pcoa`` outputs of ``workflow/rules/diversity.smk``
-    filtered.
+    metric today: the diversity step writes ``pcoa_<name>.tsv`` for each (a metric without it would
+    also need the ``pcoa`` outputs of ``workflow/rules/diversity.smk`` filtered).
     """
 
     name: str
