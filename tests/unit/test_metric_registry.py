@@ -100,3 +100,10 @@ def test_robust_aitchison_is_not_averaged_over_rarefactions():
     a, _ = registry.mean_rarefied_beta(x, "braycurtis", 20, 3, seed=1)
     b, _ = registry.mean_rarefied_beta(x, "braycurtis", 20, 3, seed=2)
     assert not np.array_equal(a, b)
+
+
+def test_alpha_labels_are_the_claims_words():
+    # the claims print these labels; the registry's must match so that the claims can read them here
+    from gutskin.claims.common import METRIC_WORDS
+
+    assert {m: registry.ALPHA[m].label for m in METRIC_WORDS} == METRIC_WORDS

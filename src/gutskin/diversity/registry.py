@@ -177,7 +177,7 @@ def _table(*entries: Any) -> Mapping[str, Any]:
 #: Alpha metrics by name, in the order of the config schema's enum.
 ALPHA: Mapping[str, AlphaMetric] = _table(
     AlphaMetric(
-        "observed", "Observed features", "the number of observed features", _alpha.observed
+        "observed", "observed features", "the number of observed features", _alpha.observed
     ),
     AlphaMetric("shannon", "Shannon (nats)", "Shannon entropy (natural log)", _alpha.shannon),
     AlphaMetric("simpson", "Gini–Simpson", "the Gini–Simpson index", _alpha.simpson),
