@@ -6,12 +6,13 @@ from gutskin._adapter import run_step
 from gutskin.claims import load_bundle, run_claim
 from gutskin.claims.ledger import write_json
 from gutskin.claims.pooling import cohort_claim, cohort_result
+from gutskin.layout import diversity_dir, import_dir
 
 
 def main(smk):
     ds = smk.wildcards.dataset
     claim = cohort_claim(smk.params.claim, ds)
-    bundles = {ds: load_bundle(ds, Path(f"results/import/{ds}"), Path(f"results/diversity/{ds}"))}
+    bundles = {ds: load_bundle(ds, Path(import_dir(ds)), Path(diversity_dir(ds)))}
     out_dir = Path(smk.output.outdir)
     out_dir.mkdir(parents=True, exist_ok=True)
     result = run_claim(claim, bundles, smk.config, out_dir)

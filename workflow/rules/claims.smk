@@ -1,15 +1,24 @@
 # Stage 4: one job per (claim, dataset), one light pooling job per claim, then the ledger (Holm across
 # primary tests, verdict rubric). Adding a dataset to a claim reruns only its own job and the pooling.
+from gutskin.layout import (
+    CLAIMS_JSON,
+    CLAIMS_TSV,
+    claim_cohort_dir,
+    claim_cohort_result,
+    claim_pooled_dir,
+    claim_result,
+    log_file,
+)
 
 
 rule claim_cohort:
     input:
         unpack(cohort_inputs),
     output:
-        result="results/claims/{claim}/cohorts/{dataset}.json",
-        outdir=directory("results/claims/{claim}/cohorts/{dataset}"),
+        result=claim_cohort_result(),
+        outdir=directory(claim_cohort_dir()),
     log:
-        "logs/claims/{claim}/{dataset}.log",
+        log_file("claims", "{claim}/{dataset}"),
     conda:
         "../envs/gutskin.yaml"
     threads: 1
@@ -26,15 +35,13 @@ rule claim_cohort:
 
 rule pool_claim:
     input:
-        cohorts=lambda wc: expand(
-            "results/claims/{claim}/cohorts/{dataset}.json",
-            claim=wc.claim,
-            dataset=CLAIM_DATASETS[wc.claim],
-        ),
+        cohorts=lambda wc: [
+            claim_cohort_result(wc.claim, ds) for ds in CLAIM_DATASETS[wc.claim]
+        ],
     output:
-        result="results/claims/{claim}.json",
+        result=claim_result(),
         outdir=report(
-            directory("results/claims/{claim}/pooled"),
+            directory(claim_pooled_dir()),
             patterns=["{name}.svg"],
             caption="../report/claim_figure.rst",
             category="Claims",
@@ -42,7 +49,7 @@ rule pool_claim:
             labels={"claim": "{claim}", "figure": "{name}"},
         ),
     log:
-        "logs/claims/{claim}.log",
+        log_file("claims", "{claim}"),
     conda:
         "../envs/gutskin.yaml"
     threads: 1
@@ -59,16 +66,16 @@ rule pool_claim:
 
 rule ledger:
     input:
-        results=expand("results/claims/{claim}.json", claim=TESTABLE_CLAIMS),
+        results=[claim_result(c) for c in TESTABLE_CLAIMS],
     output:
-        claims="results/claims.json",
+        claims=CLAIMS_JSON,
         table=report(
-            "results/claims.tsv",
+            CLAIMS_TSV,
             caption="../report/claims.rst",
             category="Claims ledger",
         ),
     log:
-        "logs/ledger.log",
+        log_file("ledger", None),
     conda:
         "../envs/gutskin.yaml"
     threads: 1

@@ -3,6 +3,14 @@ import json
 import os
 
 from gutskin.claims.pooling import cohort_claim
+from gutskin.layout import (
+    DIVERSITY_JSON,
+    IMPORT_JSON,
+    SAMPLES_TSV,
+    TABLE_BIOM,
+    diversity_file,
+    import_file,
+)
 from gutskin.claims.selection import resolve as resolve_claim_datasets
 from gutskin.config import load_and_validate, validate
 
@@ -158,8 +166,8 @@ def cohort_inputs(wildcards):
     """The import and diversity outputs of the one dataset of a (claim, dataset) job."""
     ds = wildcards.dataset
     return {
-        "import": f"results/import/{ds}/import.json",
-        "samples": f"results/import/{ds}/samples.tsv",
-        "table": f"results/import/{ds}/table.biom",
-        "diversity": f"results/diversity/{ds}/diversity.json",
+        "import": import_file(IMPORT_JSON, ds),
+        "samples": import_file(SAMPLES_TSV, ds),
+        "table": import_file(TABLE_BIOM, ds),
+        "diversity": diversity_file(DIVERSITY_JSON, ds),
     }
