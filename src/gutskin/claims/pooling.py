@@ -516,7 +516,7 @@ def _forest(
     ci_method: str,
     pi: list[float] | None,
 ) -> None:
-    from ..report import figures
+    from ..plotting import figures
 
     out_dir.mkdir(parents=True, exist_ok=True)
     frows = []
