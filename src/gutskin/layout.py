@@ -160,7 +160,9 @@ def claim_cohort_result(
     return f"{claim_dir(claim, root)}/cohorts/{dataset}.json"
 
 
-def claim_cohort_dir(claim: str = "{claim}", dataset: str = "{dataset}", root: str = RESULTS) -> str:
+def claim_cohort_dir(
+    claim: str = "{claim}", dataset: str = "{dataset}", root: str = RESULTS
+) -> str:
     """Figures and tables of one claim on one dataset (``results/claims/<claim>/cohorts/<dataset>``)."""
     return f"{claim_dir(claim, root)}/cohorts/{dataset}"
 
