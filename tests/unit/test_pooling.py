@@ -345,3 +345,23 @@ def test_ledger_entry_carries_the_synthesis_and_its_caveats(tmp_path: Path) -> N
     assert entry["caveats"][0].startswith("Only 2 cohorts")
     assert entry["dataset_selection"] == [{"dataset": "a", "used": True, "reason": "listed"}]
     contract.validate_ledger([entry])
+
+
+def test_power_follows_the_ci_method(tmp_path: Path) -> None:
+    """Normal CI: the z-test's power; Hartung–Knapp: the t-test's on k − 1 df, by hand with scipy."""
+    from scipy import stats
+
+    cs = {"a": _cohort("a", -0.35, 0.08, 400), "b": _cohort("b", -0.3, 0.1, 100)}
+    claim = {**CLAIM, "datasets": ["a", "b"]}
+    normal = pool(claim, cs, {"alpha": 0.05, "meta": {"hksj_below_k": 0}}, tmp_path / "n", [])
+    m = random_effects([-0.35, -0.3], [0.08, 0.1])
+    z = stats.norm.ppf(0.975)
+    assert normal["headline"]["power"] == pytest.approx(
+        stats.norm.cdf(0.2 / m.se - z) + stats.norm.cdf(-0.2 / m.se - z)
+    )
+    hk = pool(claim, cs, CONFIG, tmp_path / "h", [])
+    mh = random_effects([-0.35, -0.3], [0.08, 0.1], ci_method="hksj")
+    t = stats.t.ppf(0.975, 1)
+    assert hk["headline"]["power"] == pytest.approx(
+        stats.t.cdf(0.2 / mh.se - t, 1) + stats.t.cdf(-0.2 / mh.se - t, 1)
+    )

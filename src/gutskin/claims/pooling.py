@@ -277,7 +277,7 @@ def _pool_k(
     disp = lambda x: _to_display(scale, x)  # noqa: E731
     bound = _to_pool(scale, sesoi)
     tost = equivalence.tost(m.estimate, m.se, m.df, bound, alpha=alpha)
-    pw = meta.z_test_power(bound, m.se, alpha)
+    pw = _power(bound, m, alpha)
     n_total = int(
         sum(
             int((c or {}).get("headline", {}).get("n") or (c or {}).get("n") or 0)
@@ -494,6 +494,18 @@ def _cohort_analyses(
         else:
             out[str(name)] = (effects, ses)
     return out
+
+
+def _power(effect: float, m: meta.MetaResult, alpha: float) -> float:
+    """Power of the pooled test at ``effect``: the z-test's, or with the Hartung–Knapp CI the t-test's on
+    ``k - 1`` df (shifted-t approximation), so that the power matches the CI it is reported with."""
+    if m.df is None:
+        return meta.z_test_power(effect, m.se, alpha)
+    from scipy import stats
+
+    tc = float(stats.t.ppf(1 - alpha / 2, m.df))
+    lam = abs(effect) / m.se
+    return float(stats.t.cdf(lam - tc, m.df) + stats.t.cdf(-lam - tc, m.df))
 
 
 def _summarise(res: dict[str, Any]) -> None:
