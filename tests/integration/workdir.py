@@ -56,14 +56,27 @@ def make_workdir(
         datasets[syn_name] = block
     datasets.update(extra_datasets or {})
     for claim in claims["claims"]:
-        if "datasets" in claim:
+        if isinstance(claim.get("datasets"), list):
             claim["datasets"] = [SWAP.get(d, d) for d in claim["datasets"]]
-    # Keep only claims whose datasets exist in this synthetic run (others need real-only datasets).
-    claims["claims"] = [
-        c
-        for c in claims["claims"]
-        if not c.get("analysis") or all(d in datasets for d in c.get("datasets", []))
-    ]
+    # Keep the claims that have at least one dataset of this synthetic run, restricted to those cohorts
+    # (a claim pools over whichever of its cohorts are configured); others need real-only datasets.
+    kept = []
+    for c in claims["claims"]:
+        listed = c.get("datasets", [])
+        if c.get("analysis") and isinstance(listed, list):
+            present = [d for d in listed if d in datasets]
+            if not present:
+                continue
+            c["datasets"] = present
+            per = (c.get("params") or {}).get("per_dataset")
+            if isinstance(per, dict):
+                per = {d: v for d, v in per.items() if d in present}
+                if per:
+                    c["params"]["per_dataset"] = per
+                else:
+                    c["params"].pop("per_dataset")
+        kept.append(c)
+    claims["claims"] = kept
     if not real_claims:
         claims["claims"] = []
     claims["claims"].extend(extra_claims or [])
