@@ -292,7 +292,7 @@ def test_alpha_exposure_levels_from_import_and_data_problems(tmp_path: Path) -> 
     r = RUNNERS["alpha_exposure"](claim, {"d": gone}, CONFIG, tmp_path)
     assert (
         "unavailable" in r.data_problem
-        and _verdict(claim, r.to_dict())["verdict"] == "inconclusive"
+        and _verdict(claim, r.to_dict())["verdict"] == "data_unavailable"
     )
 
 
@@ -506,7 +506,6 @@ def test_longitudinal_planted_interaction_is_supported(tmp_path: Path) -> None:
     entry = _verdict(claim, out)
     assert entry["verdict"] == "supported"
     assert entry["verdict_label"] == "Association consistent with the claim"
-    assert out["sensitivity_agrees"] is True
     # no covariates, so no minimal-covariate model; observed features by the same mixed model
     assert [o["name"] for o in out["sensitivity_analyses"]] == [
         "subject-level OLS",
@@ -619,7 +618,7 @@ def test_longitudinal_data_problems(tmp_path: Path) -> None:
 # ================================================================================================
 # the ledger: testable claims whose data are unavailable
 # ================================================================================================
-def test_ledger_data_unavailable_is_inconclusive_not_untestable() -> None:
+def test_ledger_data_unavailable_is_its_own_verdict_not_untestable() -> None:
     unavailable = {
         "id": "C26",
         "title": "t",
@@ -649,7 +648,7 @@ def test_ledger_data_unavailable_is_inconclusive_not_untestable() -> None:
         e["id"]: e
         for e in build_ledger([unavailable, analysed, untestable], {"C8": result}, CONFIG)
     }
-    assert led["C26"]["verdict"] == "inconclusive"
+    assert led["C26"]["verdict"] == "data_unavailable"
     assert led["C26"]["reason"] == (
         "no dataset has the needed field: fermented-food frequency (fermented_plant_frequency) is not in "
         "the 2014 release."

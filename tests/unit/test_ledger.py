@@ -94,7 +94,9 @@ def test_untestable_claim_and_data_problem() -> None:
     led = {c["id"]: c for c in build_ledger(claims, results, CONFIG)}
     assert led["C1"]["verdict"] == "not_testable"
     assert led["C1"]["estimate"] is None and led["C1"]["p_value"] is None
-    assert led["C8"]["verdict"] == "inconclusive"
+    # the dataset could not be had: "data unavailable", counted apart from inconclusive
+    assert led["C8"]["verdict"] == "data_unavailable"
+    assert led["C8"]["verdict_label"] == "Data unavailable"
     assert "unavailable" in led["C8"]["reason"]
     json.dumps(list(led.values()), allow_nan=False)  # strictly JSON-able
 
@@ -123,12 +125,13 @@ def test_robustness_score_counts_the_sensitivity_analyses() -> None:
         "2/3 agree (disagrees: minimal covariates)"
     )
     assert robustness({"sensitivity_analyses": [bad, bad | {"name": "richness"}, unjudged]}) == (
-        "0/2 agree (disagree: minimal covariates, richness)"
+        "0/2 agree (disagree: minimal covariates, richness); 1 uninformative"
     )
     # a runner that only sets the summary keeps the old words; none run -> None
     assert robustness({"sensitivity_agrees": False}) == "disagrees"
     assert robustness({"sensitivity_agrees": True, "sensitivity_analyses": []}) == "agrees"
-    assert robustness({"sensitivity_analyses": [unjudged]}) is None
+    assert robustness({"sensitivity_analyses": [unjudged]}) == "1 uninformative"
+    assert robustness({"sensitivity_analyses": []}) is None
     # the ledger entry carries the score and the list; a disagreement makes a hit inconclusive
     res = _result("C8", -0.6, (-0.9, -0.3), (-0.85, -0.35), 0.0001)
     res.update(
@@ -138,6 +141,100 @@ def test_robustness_score_counts_the_sensitivity_analyses() -> None:
     )
     (entry,) = build_ledger([_claim("C8")], {"C8": res}, CONFIG)
     assert entry["robustness"] == "1/2 agree (disagrees: minimal covariates)"
-    assert entry["sensitivity_analyses"] == [ok, bad]
+    assert [o["name"] for o in entry["sensitivity_analyses"]] == [ok["name"], bad["name"]]
+    assert [o["outcome"] for o in entry["sensitivity_analyses"]] == ["agrees", "disagrees"]
     assert entry["verdict"] == "inconclusive"
     assert "minimal covariates disagrees" in entry["reason"]
+
+
+# ---------------------------------------------------------------------------------------------
+# issue 11: sensitivity judged at the level of the verdict, data unavailable, Holm family
+# ---------------------------------------------------------------------------------------------
+def _sens(name: str, g: float, ci: tuple, ci90: tuple, p: float) -> dict:
+    return {
+        "name": name,
+        "kind": "model",
+        "agrees": None,
+        "note": name,
+        "estimate": g,
+        "ci": list(ci),
+        "ci90": list(ci90),
+        "p_value": p,
+    }
+
+
+def test_c8_equivalence_fails_when_sensitivity_cis_leave_the_sesoi() -> None:
+    """C8 on the real data: the primary 90% CI is inside ±0.2, the minimal-covariate and
+    observed-features refits are not ([-0.203, 0.039], [-0.262, -0.009]); the old rule (same
+    significance) called that 4/4 agree and kept "not supported (equivalence shown)"."""
+    res = _result("C8", -0.07, (-0.19, 0.05), (-0.17, 0.03), 0.27, power=0.99)
+    res["sensitivity_analyses"] = [
+        _sens("Huber robust regression", -0.06, (-0.18, 0.06), (-0.16, 0.04), 0.33),
+        _sens("minimal covariates", -0.082, (-0.226, 0.062), (-0.203, 0.039), 0.26),
+        _sens("observed features", -0.135, (-0.286, 0.015), (-0.262, -0.009), 0.078),
+    ]
+    (entry,) = build_ledger([_claim("C8")], {"C8": res}, CONFIG)
+    assert entry["verdict"] == "inconclusive"
+    assert entry["robustness"] == ("1/3 agree (disagree: minimal covariates, observed features)")
+    assert [o["verdict"] for o in entry["sensitivity_analyses"]] == [
+        "not_supported",
+        "inconclusive",
+        "inconclusive",
+    ]
+    assert "not supported (equivalence shown)" in entry["reason"]
+
+
+def test_claim_without_a_dataset_field_is_data_unavailable_and_counted_apart() -> None:
+    from gutskin.claims.ledger import verdict_counts
+
+    claims = [
+        _claim("C40", data_unavailable=True, not_testable_reason="no omega-3 intake field"),
+        _claim("C41"),
+    ]
+    del claims[0]["analysis"]
+    results = {"C41": {"id": "C41", "data_problem": "too few samples: 3 cases"}}
+    led = build_ledger(claims, results, CONFIG)
+    by = {e["id"]: e for e in led}
+    assert by["C40"]["verdict"] == "data_unavailable"
+    assert by["C41"]["verdict"] == "inconclusive"  # a problem other than getting the data
+    counts = verdict_counts(led)
+    assert counts["data_unavailable"] == 1 and counts["inconclusive"] == 1
+    assert set(counts) == {
+        "supported",
+        "not_supported",
+        "contradicted",
+        "inconclusive",
+        "data_unavailable",
+        "not_testable",
+    }
+
+
+@pytest.mark.parametrize(
+    ("problem", "unavailable"),
+    [
+        ("dataset agp unavailable: HTTP 404 from qiita", True),
+        ("dataset agp was not loaded (not configured)", True),
+        ("dataset agp has no column(s) age in its sample table; add them", True),
+        ("too few paired subjects: 4 (minimum 10)", False),
+        ("the model could not be fitted: singular design", False),
+        (None, False),
+    ],
+)
+def test_which_data_problems_mean_the_data_could_not_be_had(problem, unavailable) -> None:
+    from gutskin.claims.ledger import is_data_unavailable
+
+    assert is_data_unavailable(problem) is unavailable
+
+
+def test_claim_with_a_data_problem_is_left_out_of_the_holm_family() -> None:
+    # C1 has a p-value but also a data problem: it must not enter Holm (else C2's 0.04 becomes
+    # max(2 * 0.03, 0.04) = 0.06 and C2 turns inconclusive)
+    claims = [_claim("C1"), _claim("C2")]
+    r1 = _result("C1", -0.5, (-0.9, -0.1), (-0.85, -0.15), 0.03)
+    r1["data_problem"] = "too few samples after exclusions"
+    results = {"C1": r1, "C2": _result("C2", -0.5, (-0.9, -0.1), (-0.85, -0.15), 0.04)}
+    led = {c["id"]: c for c in build_ledger(claims, results, CONFIG)}
+    assert led["C2"]["holm_family"] == ["C2"]
+    assert led["C2"]["p_adjusted"] == pytest.approx(0.04)
+    assert led["C2"]["verdict"] == "supported"
+    assert led["C1"]["p_adjusted"] is None and led["C1"]["holm_family"] == []

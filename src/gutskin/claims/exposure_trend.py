@@ -231,7 +231,9 @@ def run(claim: Claim, bundles: Bundles, config: Config, out_dir: Path) -> ClaimR
 
     # ---- sensitivity: Huber robust regression of the headline model
     rob = regression.rlm_huber(model_data, f_cat, top_term)
-    add_huber_sensitivity(res, prim, rob, alpha_level, f"{top} vs {ref} (Huber robust regression)")
+    add_huber_sensitivity(
+        res, prim, rob, alpha_level, f"{top} vs {ref} (Huber robust regression)", scale=scale
+    )
     alt_fit = _other_sensitivity(
         res,
         model_data,
@@ -455,6 +457,8 @@ def _other_sensitivity(
             if key == "minimal"
             else f"{contrast} {label} (OLS, HC3)",
             effect=effect_fields(r, scale=sc),
+            scale=sc,
+            kind="metric" if key == "metric" else "model",
             n=r.n,
             note=what[key],
         )

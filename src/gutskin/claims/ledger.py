@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -32,21 +33,55 @@ _NUMERIC_FIELDS = (
 
 
 def robustness(result: dict[str, Any]) -> str | None:
-    """The robustness score of a runner result: how many sensitivity analyses agree, and which do not.
+    """The robustness score of judged sensitivity analyses: how many agree with the verdict, which do
+    not, and how many could not disagree.
 
-    ``"3/3 agree"``, ``"2/3 agree (disagrees: minimal covariates)"``; None when no sensitivity analysis
-    could be judged. A result without the list of analyses (a runner that only sets
-    ``sensitivity_agrees``) gives ``"agrees"`` or ``"disagrees"``.
+    ``"3/3 agree"``, ``"2/3 agree (disagrees: minimal covariates)"``, ``"1/1 agree; 1 uninformative"``;
+    None when no sensitivity analysis was run. Entries are judged by their ``outcome`` (from
+    :func:`gutskin.stats.verdict.judge_sensitivity`), else by ``agrees``. A result without the list
+    (a runner that only sets ``sensitivity_agrees``) gives ``"agrees"`` or ``"disagrees"``.
     """
-    outs = [o for o in result.get("sensitivity_analyses") or [] if o.get("agrees") is not None]
+    outs = list(result.get("sensitivity_analyses") or [])
+
+    def outcome(o: dict[str, Any]) -> str:
+        if o.get("outcome") in verdict.OUTCOMES:
+            return str(o["outcome"])
+        a = o.get("agrees")
+        return "uninformative" if a is None else ("agrees" if a else "disagrees")
+
+    judged = [o for o in outs if outcome(o) != "uninformative"]
+    unin = len(outs) - len(judged)
     if not outs:
         agrees = result.get("sensitivity_agrees")
         return None if agrees is None else ("agrees" if agrees else "disagrees")
-    bad = [str(o.get("name")) for o in outs if o["agrees"] is False]
-    text = f"{len(outs) - len(bad)}/{len(outs)} agree"
+    if not judged:
+        return f"{unin} uninformative"
+    bad = [str(o.get("name")) for o in judged if outcome(o) == "disagrees"]
+    text = f"{len(judged) - len(bad)}/{len(judged)} agree"
     if bad:
         text += f" ({'disagrees' if len(bad) == 1 else 'disagree'}: {', '.join(bad)})"
+    if unin:
+        text += f"; {unin} uninformative"
     return text
+
+
+#: Start of the data problems that mean the data could not be had (see
+#: :func:`gutskin.claims.inputs.dataset_problem`): the verdict is then "data unavailable".
+_UNAVAILABLE = re.compile(
+    r"^dataset \S+ (unavailable\b|was not loaded|has no column\(s\))", re.IGNORECASE
+)
+
+
+def is_data_unavailable(problem: str | None) -> bool:
+    """Whether a runner's ``data_problem`` says the data could not be had: the dataset is unavailable
+    or was not loaded, or it lacks a column the claim needs (rather than, e.g., too few samples)."""
+    return bool(problem) and bool(_UNAVAILABLE.match(str(problem).strip()))
+
+
+def verdict_counts(ledger: list[dict[str, Any]]) -> dict[str, int]:
+    """Claims per verdict, every word of :data:`gutskin.stats.verdict.VERDICTS` (data unavailable
+    apart from inconclusive)."""
+    return {k: sum(1 for e in ledger if e.get("verdict") == k) for k in verdict.VERDICTS}
 
 
 def _claim_entry(claim: dict[str, Any]) -> dict[str, Any]:
@@ -99,6 +134,7 @@ def build_ledger(
         for c in claims
         if c.get("primary")
         and c["id"] in results
+        # a claim whose data could not be analysed has no test to correct for
         and not results[c["id"]].get("data_problem")
         and results[c["id"]].get("headline", {}).get("p_value") is not None
     ]
@@ -111,14 +147,10 @@ def build_ledger(
         entry = _claim_entry(claim)
         cid = claim["id"]
         if not claim.get("analysis") and claim.get("data_unavailable"):
-            # testable in principle, but no configured dataset has the field it needs: inconclusive,
+            # testable in principle, but no configured dataset has the field it needs: data unavailable,
             # never "not testable" (that verdict is for claims microbiome data cannot test at all)
             missing = (claim.get("not_testable_reason") or "").strip() or "not stated"
-            v = verdict.Verdict(
-                verdict="inconclusive",
-                label=verdict.LABELS["inconclusive"],
-                reason=f"no dataset has the needed field: {missing.rstrip('.')}.",
-            )
+            v = verdict.data_unavailable(f"no dataset has the needed field: {missing.rstrip('.')}")
             entry.update(verdict=v.verdict, verdict_label=v.label, reason=v.reason)
             entry.update(dict.fromkeys(_NUMERIC_FIELDS))
             entry.update(tests=[], figures=[], tables=[], n_groups={}, method="")
@@ -153,12 +185,15 @@ def build_ledger(
             power_target=power_target,
             sensitivity_agrees=r.get("sensitivity_agrees"),
             sensitivity_note=r.get("sensitivity_note"),
+            sensitivity=tuple(r.get("sensitivity_analyses") or ()),
             positive_control_ok=r.get("positive_control_ok"),
             mirror_claim=bool(claim.get("mirror_claim")),
             causal_language=claim.get("claim_type") == "causal",
             data_problem=r.get("data_problem"),
+            data_unavailable=is_data_unavailable(r.get("data_problem")),
         )
         v = verdict.decide(ev)
+        judged = [dict(o) for o in v.sensitivity]
         tests = list(r.get("tests", []))
         for t in tests:
             if t.get("role") == "primary" and cid in adjusted:
@@ -189,9 +224,9 @@ def build_ledger(
             tables=r.get("tables", []),
             sample_flow=r.get("sample_flow", []),
             notes=r.get("notes", []),
-            sensitivity=r.get("sensitivity_note"),
-            sensitivity_analyses=list(r.get("sensitivity_analyses") or []),
-            robustness=robustness(r),
+            sensitivity=verdict.sensitivity_summary(judged) or r.get("sensitivity_note"),
+            sensitivity_analyses=judged,
+            robustness=robustness({**r, "sensitivity_analyses": judged}),
             data_problem=r.get("data_problem"),
         )
         entry["caveats"] = [*entry["caveats"], CAUSAL_CAVEAT]

@@ -64,7 +64,8 @@ class VerdictStyle:
     meaning: str
 
 
-#: The five verdicts of the rubric (CLAIMS.md §3.7) with their symbol and wording.
+#: The verdicts of the rubric (CLAIMS.md §3.7, :data:`gutskin.stats.verdict.VERDICTS`, same order) with
+#: their symbol and wording.
 VERDICTS: dict[str, VerdictStyle] = {
     "supported": VerdictStyle(
         "✔",
@@ -87,6 +88,11 @@ VERDICTS: dict[str, VerdictStyle] = {
         "?",
         "Inconclusive",
         "the data cannot tell: too little power, CI spanning both 0 and the SESOI, or analyses that disagree",
+    ),
+    "data_unavailable": VerdictStyle(
+        "∅",
+        "Data unavailable",
+        "testable in principle, but no configured dataset could be obtained or none has the needed field",
     ),
     "not_testable": VerdictStyle(
         "—",
