@@ -736,3 +736,21 @@ def test_report_styles_every_verdict_in_the_rubric_order() -> None:
 
     assert tuple(STYLES) == VERDICTS
     assert STYLES["data_unavailable"].label == LABELS["data_unavailable"]
+
+
+@pytest.mark.parametrize(
+    ("ci90", "equivalent"),
+    [
+        ((-0.2, 0.1), False),  # lower bound touches -SESOI, upper well inside
+        ((-0.1, 0.2), False),  # upper bound touches +SESOI, lower well inside
+        ((-0.19999, 0.1), True),
+        ((-0.1, 0.19999), True),
+    ],
+)
+def test_equivalence_boundary_each_side_alone(ci90: tuple[float, float], equivalent: bool) -> None:
+    """Issue 11 item 11: the 90% CI must lie strictly inside ±SESOI on each side separately (a
+    `<=` on either side alone used to pass unnoticed)."""
+    v = decide(
+        ev(estimate=0.0, ci95=(-0.25, 0.25), ci90=ci90, p_value=0.9, p_adjusted=None, power=0.9)
+    )
+    assert (v.verdict == "not_supported") is equivalent
