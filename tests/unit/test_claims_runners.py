@@ -656,7 +656,8 @@ def test_ledger_data_unavailable_is_its_own_verdict_not_untestable() -> None:
     assert led["C26"]["p_value"] is None and led["C26"]["tests"] == []
     assert led["C29"]["verdict"] == "not_testable"
     # the unavailable primary claim is not in the Holm family: C8's p is adjusted over one test only
-    assert led["C8"]["holm_family"] == ["C8"] and led["C8"]["p_adjusted"] == pytest.approx(0.01)
+    # (one-sided by the sidedness rule, as this claim does not say "sided: two": 0.01 / 2)
+    assert led["C8"]["holm_family"] == ["C8"] and led["C8"]["p_adjusted"] == pytest.approx(0.005)
 
 
 def test_longitudinal_second_rarefaction_depth(tmp_path: Path) -> None:

@@ -24,6 +24,7 @@ def _claim(cid: str, primary: bool = True, **kw) -> dict:
         "datasets": ["d"],
         "sesoi": {"value": 0.2, "scale": "hedges_g"},
         "expected_direction": "negative",
+        "sided": "two",
         "primary": primary,
     }
     base.update(kw)
@@ -238,3 +239,39 @@ def test_claim_with_a_data_problem_is_left_out_of_the_holm_family() -> None:
     assert led["C2"]["p_adjusted"] == pytest.approx(0.04)
     assert led["C2"]["verdict"] == "supported"
     assert led["C1"]["p_adjusted"] is None and led["C1"]["holm_family"] == []
+
+
+# ---------------------------------------------------------------------------------------------
+# issue 11 item 7: one sidedness rule
+# ---------------------------------------------------------------------------------------------
+def test_directional_claim_is_tested_one_sided_unless_registered_two_sided() -> None:
+    from gutskin.claims.register import claim_sided
+
+    assert claim_sided({"expected_direction": "positive"}) == "one"
+    assert claim_sided({"expected_direction": "negative", "sided": "two"}) == "two"
+    assert claim_sided({"expected_direction": "two_sided", "sided": "one"}) == "two"
+    # two-sided p 0.06 on the claimed side: one-sided 0.03, significant; the 90% CI is the bound
+    res = _result("C9", -0.5, (-1.02, 0.02), (-0.93, -0.07), 0.06)
+    one = {**_claim("C9"), "sided": "one"}
+    (entry,) = build_ledger([one], {"C9": res}, CONFIG)
+    assert entry["sided"] == "one" and entry["p_value"] == pytest.approx(0.03)
+    assert entry["p_two_sided"] == pytest.approx(0.06)
+    assert entry["verdict"] == "supported"
+    assert "one-sided p = 0.03" in entry["reason"]
+    (two,) = build_ledger([_claim("C9")], {"C9": res}, CONFIG)
+    assert two["verdict"] == "inconclusive" and two["p_value"] == pytest.approx(0.06)
+    # on the wrong side the one-sided p is 1 - p/2, and a contradiction needs the 95% CI
+    wrong = _result("C9", 0.5, (-0.02, 1.02), (0.07, 0.93), 0.06)
+    (w,) = build_ledger([one], {"C9": wrong}, CONFIG)
+    assert w["p_value"] == pytest.approx(0.97) and w["verdict"] == "inconclusive"
+    against = _result("C9", 0.6, (0.1, 1.1), (0.18, 1.02), 0.02)
+    (a,) = build_ledger([one], {"C9": against}, CONFIG)
+    assert a["verdict"] == "contradicted"
+
+
+def test_one_sided_headline_p_is_used_as_it_is() -> None:
+    res = _result("C9", 0.3, (0.1, 0.5), (0.13, 0.47), 0.004)
+    res["headline"]["sided"] = "one"  # e.g. a permutation Mantel test with alternative "greater"
+    claim = {**_claim("C9", expected_direction="positive"), "sided": "one"}
+    (entry,) = build_ledger([claim], {"C9": res}, CONFIG)
+    assert entry["p_value"] == pytest.approx(0.004) and entry["p_two_sided"] is None

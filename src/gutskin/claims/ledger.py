@@ -11,6 +11,7 @@ from typing import Any
 
 from ..stats import multiple, verdict
 from .common import clean
+from .register import claim_sided, one_sided_p
 
 CAUSAL_CAVEAT = (
     "Cross-sectional association only: confounding (diet, BMI, age, antibiotics), reverse causation, "
@@ -127,6 +128,7 @@ def build_ledger(
     """
     alpha = float(config.get("alpha", 0.05))
     power_target = float(config.get("power_target", 0.8))
+    by_id = {c["id"]: c for c in claims}
 
     # Holm across the headline tests of primary claims that produced a p-value.
     family = [
@@ -139,7 +141,11 @@ def build_ledger(
         and results[c["id"]].get("headline", {}).get("p_value") is not None
     ]
     adjusted = dict(
-        zip(family, multiple.holm([results[i]["headline"]["p_value"] for i in family]), strict=True)
+        zip(
+            family,
+            multiple.holm([_test_p(by_id[i], results[i]["headline"]) for i in family]),
+            strict=True,
+        )
     )
 
     ledger = []
@@ -171,11 +177,14 @@ def build_ledger(
         p_adj = adjusted.get(cid)  # None outside the Holm family: the rubric then uses the raw p
         ci95 = h.get("effect_size_ci")
         ci90 = h.get("effect_size_ci90")
+        sided = claim_sided(claim)
+        p_test = _test_p(claim, h)
         ev = verdict.Evidence(
             estimate=h.get("effect_size"),
             ci95=tuple(ci95) if ci95 and None not in ci95 else None,
             ci90=tuple(ci90) if ci90 and None not in ci90 else None,
-            p_value=h.get("p_value"),
+            p_value=p_test,
+            one_sided=sided == "one",
             p_adjusted=p_adj,
             sesoi=float(claim["sesoi"]["value"]),
             expected_direction=claim.get("expected_direction", "two_sided"),
@@ -210,14 +219,16 @@ def build_ledger(
             effect_size_ci=ci95,
             effect_size_ci90=ci90,
             effect_size_label=r.get("effect_size_label"),
-            p_value=h.get("p_value"),
+            p_value=p_test,
+            p_two_sided=h.get("p_value") if h.get("sided") != "one" else None,
+            sided=sided,
             p_adjusted=p_adj,
             holm_family=family if cid in adjusted else [],
             tost_p=h.get("tost_p"),
             power=h.get("power"),
             n=h.get("n") or r.get("n"),
             n_groups=r.get("n_groups", {}),
-            method=r.get("method", ""),
+            method=_with_sidedness(r.get("method", ""), claim),
             covariates=r.get("covariates", []),
             tests=tests,
             figures=r.get("figures", []),
@@ -232,6 +243,32 @@ def build_ledger(
         entry["caveats"] = [*entry["caveats"], CAUSAL_CAVEAT]
         ledger.append(clean(entry))
     return ledger
+
+
+def _with_sidedness(method: str, claim: dict[str, Any]) -> str:
+    """The method text with the sidedness of the primary test and the rule that set it."""
+    if not method:
+        return method
+    if claim_sided(claim) == "one":
+        why = (
+            f"one-sided in the claimed direction ({claim['expected_direction']}): a directional "
+            "hypothesis; a contradiction is judged by the two-sided 95% CI"
+        )
+    elif claim.get("expected_direction") in ("positive", "negative"):
+        why = "two-sided, as the register states the alternative"
+    else:
+        why = "two-sided (the claim states no direction)"
+    return f"{method.rstrip()} Primary test {why}."
+
+
+def _test_p(claim: dict[str, Any], headline: dict[str, Any]) -> float | None:
+    """The p-value of the claim's primary test as registered: one-sided in the claimed direction for
+    a one-sided claim (:func:`gutskin.claims.register.claim_sided`), from the headline's two-sided p
+    unless the headline already says ``"sided": "one"``."""
+    p = headline.get("p_value")
+    if claim_sided(claim) == "two" or headline.get("sided") == "one":
+        return p
+    return one_sided_p(p, headline.get("effect_size"), claim["expected_direction"])
 
 
 def write_json(obj: Any, path: Path) -> None:

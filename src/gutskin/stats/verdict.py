@@ -142,6 +142,11 @@ class Evidence(JsonMixin):
     data_unavailable
         The data problem is that the data could not be had (dataset unavailable, or no dataset has
         the needed field): the verdict is *data unavailable* rather than *inconclusive*.
+    one_sided
+        The primary test is one-sided in ``expected_direction``: ``p_value``/``p_adjusted`` are
+        one-sided p-values, support needs the 90 % CI (the one-sided 95 % bound) to exclude 0 on the
+        claimed side, and a contradiction needs the 95 % CI to exclude 0 on the opposite side (see
+        :mod:`gutskin.claims.register`). Ignored for a two-sided direction.
     sensitivity
         The pre-specified sensitivity analyses, each a dict with ``name`` and, on the SESOI's scale,
         ``estimate``, ``ci`` (95 %), ``ci90``, ``p_value`` (and optionally ``can_disagree: False``
@@ -169,6 +174,7 @@ class Evidence(JsonMixin):
     data_problem: str | None = None
     data_unavailable: bool = False
     sensitivity: tuple[dict[str, Any], ...] = ()
+    one_sided: bool = False
 
     def __post_init__(self) -> None:
         """Validate the fields (raises :class:`~gutskin.stats._util.StatsInputError`)."""
@@ -246,10 +252,11 @@ def _ci_text(ci: tuple[float, float], level: int, d: int) -> str:
 
 def _p_text(ev: Evidence) -> str:
     parts = []
+    side = "one-sided " if ev.one_sided and ev.expected_direction != "two_sided" else ""
     if ev.p_value is not None:
-        parts.append(_fmt_p(ev.p_value))
+        parts.append(side + _fmt_p(ev.p_value))
     if ev.p_adjusted is not None:
-        parts.append("Holm-adjusted " + _fmt_p(ev.p_adjusted))
+        parts.append("Holm-adjusted " + side + _fmt_p(ev.p_adjusted))
     return ", ".join(parts) if parts else "no p-value available"
 
 
@@ -338,6 +345,7 @@ def judge_sensitivity(
     *,
     primary_estimate: float | None = None,
     basis: str | None = None,
+    one_sided: bool = False,
 ) -> tuple[str, str]:
     """Judge one sensitivity analysis at the level of the verdict.
 
@@ -361,6 +369,11 @@ def judge_sensitivity(
         What the primary decisive verdict rests on: ``"equivalence"`` (the default for
         *not supported*, and for a *contradicted* mirror claim, whose contradiction is an equivalence)
         or ``"significance"`` (the default for *supported* and *contradicted*).
+    one_sided
+        The claim is tested one-sided (see :attr:`Evidence.one_sided`): "significant in the claimed
+        direction" then means the one-sided p (from the entry's two-sided ``p_value`` of a symmetric
+        test, unless the entry says ``"sided": "one"``) below alpha and the 90 % CI excluding 0 on
+        that side; "in the opposite direction" means the 95 % CI excluding 0 on the other side.
 
     Returns
     -------
@@ -395,6 +408,10 @@ def judge_sensitivity(
     p = _number(entry.get("p_value"))
     if p is not None and not 0.0 <= p <= 1.0:
         p = None
+    one_sided = one_sided and direction != "two_sided"
+    if one_sided and p is not None and est is not None and entry.get("sided") != "one":
+        on_side = est > 0 if direction == "positive" else est < 0
+        p = p / 2 if on_side else 1 - p / 2
 
     alone = "inconclusive"
     if est is not None and ci95 is not None:
@@ -410,6 +427,7 @@ def judge_sensitivity(
                 power=None,
                 n=0,
                 alpha=alpha,
+                one_sided=one_sided,
             )
         ).verdict
 
@@ -434,6 +452,13 @@ def judge_sensitivity(
 
     if p is None:
         return "uninformative", alone
+    if one_sided:
+        if pv == "supported":
+            bound = ci90 or ci95
+            side = bound is None or (bound[0] > 0 if direction == "positive" else bound[1] < 0)
+            return ("agrees" if p < alpha and side else "disagrees"), alone
+        against = ci95 is not None and (ci95[1] < 0 if direction == "positive" else ci95[0] > 0)
+        return ("agrees" if against else "disagrees"), alone
     sig = p < alpha and (ci95 is None or ci95[0] > 0 or ci95[1] < 0)
     if direction == "two_sided":
         if primary_estimate is None or primary_estimate == 0:
@@ -463,6 +488,7 @@ def _judged(ev: Evidence, primary: Verdict) -> list[dict[str, Any]]:
             ev.alpha,
             primary_estimate=ev.estimate,
             basis=basis,
+            one_sided=ev.one_sided,
         )
         judged = dict(entry)
         judged.update(
@@ -592,9 +618,20 @@ def _decide(ev: Evidence, sensitivity_clause: bool = True) -> Verdict:
     ci_excludes_zero = lo95 > 0 or hi95 < 0
     p_below = p_used is not None and p_used < ev.alpha
     sig = p_below and ci_excludes_zero
+    opposite = False
+    if ev.one_sided and ev.expected_direction != "two_sided":
+        # one-sided in the claimed direction: the (1 - 2 alpha) CI is the one-sided bound; an effect
+        # the other way is judged by the two-sided 95 % CI
+        lo, hi = ev.ci90 if ev.ci90 is not None else ev.ci95
+        claimed_side = lo > 0 if ev.expected_direction == "positive" else hi < 0
+        ci_excludes_zero = claimed_side
+        sig = p_below and claimed_side
+        opposite = (hi95 < 0) if ev.expected_direction == "positive" else (lo95 > 0)
+    elif sig and ev.expected_direction != "two_sided" and _sign(est) != ev.expected_direction:
+        opposite = True
 
     # 3. significant in the opposite direction
-    if sig and ev.expected_direction != "two_sided" and _sign(est) != ev.expected_direction:
+    if opposite:
         return _make(
             "contradicted",
             f"significant effect in the opposite direction to the claim (the claim predicts a "
