@@ -117,6 +117,12 @@ class ClaimResult:
     tables: list[dict[str, str]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     sample_flow: list[dict[str, Any]] = field(default_factory=list)
+    #: the analysis population and the implausible records excluded (claims.population)
+    population: str | None = None
+    #: deviations from the register, ``{what, reason}`` (from the claim's ``deviations``)
+    deviations: list[dict[str, str]] = field(default_factory=list)
+    #: the matched case–control analysis (claims.matched_analysis), when the claim has one
+    matched: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able dict."""

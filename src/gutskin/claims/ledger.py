@@ -238,6 +238,9 @@ def build_ledger(
             sensitivity=verdict.sensitivity_summary(judged) or r.get("sensitivity_note"),
             sensitivity_analyses=judged,
             robustness=robustness({**r, "sensitivity_analyses": judged}),
+            population=r.get("population"),
+            deviations=list(r.get("deviations") or []),
+            matched=r.get("matched"),
             data_problem=r.get("data_problem"),
         )
         entry["caveats"] = [*entry["caveats"], CAUSAL_CAVEAT]
