@@ -698,3 +698,35 @@ def test_longitudinal_second_rarefaction_depth(tmp_path: Path) -> None:
     )
     assert row["estimate"] == pytest.approx(ref.estimate, rel=1e-9)
     assert "No second rarefaction depth" not in out["method"]
+
+
+def test_alpha_exposure_registered_contrast_and_five_level_trend(tmp_path: Path) -> None:
+    """Issue 11 item 4: C25's registered headline is >30 vs ≤10 (two levels merged) while the
+    registered linear trend still scores the five declared levels (by hand below)."""
+    import statsmodels.formula.api as smf
+
+    samples, alpha = _plants_data(800, slope=0.12, seed=1, duplicates=30)
+    params = _exposure_params(
+        merge={"10 or fewer": ["Less than 5", "6 to 10"]},
+        reference="10 or fewer",
+        top="More than 30",
+        trend_levels="declared",
+    )
+    claim = _claim("C25", "alpha_exposure", params)
+    out = RUNNERS["alpha_exposure"](
+        claim, {"d": _bundle(samples, alpha)}, CONFIG, tmp_path
+    ).to_dict()
+    assert out["data_problem"] is None
+    assert set(out["n_groups"]) == {"10 or fewer", "11 to 20", "21 to 30", "More than 30"}
+    (primary,) = [t for t in out["tests"] if t["role"] == "primary"]
+    assert primary["name"].startswith("types_of_plants: More than 30 vs 10 or fewer")
+    trend = next(t for t in out["tests"] if "linear trend" in t["name"])
+    assert "scores 0–4 for Less than 5, 6 to 10, 11 to 20, 21 to 30, More than 30" in trend["note"]
+    data = pd.read_csv(tmp_path / "analysis_data.tsv", sep="\t")
+    data["score"] = data["sample_id"].map(
+        samples.set_index("sample_id")["types_of_plants"].map(
+            {lv: i for i, lv in enumerate(PLANTS)}
+        )
+    )
+    fit = smf.ols("shannon ~ score + age + C(sex)", data=data).fit(cov_type="HC3")
+    assert trend["estimate"] == pytest.approx(fit.params["score"], rel=1e-9)
