@@ -202,7 +202,17 @@ def test_dispersion_difference_is_flagged(tmp_path: Path) -> None:
     assert any("dispersion differs: PERMANOVA ambiguous" in n for n in res.notes)
 
 
-def test_permanova_permutations_are_capped_by_the_claim_param(tmp_path: Path) -> None:
+def test_permanova_uses_the_configured_permutations_without_a_cap(tmp_path: Path) -> None:
+    """Issue 11 item 10: the beta tests used min(configured, 999) — a cap in code."""
+    b = _bundle(tmp_path, "agp")
+    res = alpha_condition.run(
+        _claim(["agp"]), {"agp": b}, {**CONFIG, "permutations": 1999}, tmp_path / "o"
+    )
+    pm = _one(res, "PERMANOVA R², any condition vs none")
+    assert pm["permutations"] == 1999
+
+
+def test_permanova_permutations_are_set_by_the_claim_param(tmp_path: Path) -> None:
     b = _bundle(tmp_path, "agp")
     claim = _claim(["agp"], permanova_permutations=49)
     res = alpha_condition.run(claim, {"agp": b}, {**CONFIG, "permutations": 9999}, tmp_path / "o")

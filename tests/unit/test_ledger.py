@@ -275,3 +275,33 @@ def test_one_sided_headline_p_is_used_as_it_is() -> None:
     claim = {**_claim("C9", expected_direction="positive"), "sided": "one"}
     (entry,) = build_ledger([claim], {"C9": res}, CONFIG)
     assert entry["p_value"] == pytest.approx(0.004) and entry["p_two_sided"] is None
+
+
+def test_mantel_claim_gets_the_simulated_power_of_the_calibration() -> None:
+    """Issue 11 item 10: C9's ledger entry had no power although the calibration measures it."""
+    res = _result("C9", 0.05, (-0.05, 0.15), (-0.03, 0.13), 0.2)
+    res["headline"]["power"] = None
+    cal = {
+        "tests": [
+            {"claim": "C8", "replicates": 10, "planted": [{"value": 0.1, "power": 0.1}]},
+            {
+                "claim": "C9",
+                "replicates": 400,
+                "planted": [
+                    {"value": 0.1, "power": 0.645, "power_ci": [0.596, 0.692]},
+                    {"value": 0.2, "power": 0.99, "power_ci": [0.97, 1.0]},
+                ],
+            },
+        ]
+    }
+    claim = _claim(
+        "C9", expected_direction="positive", sesoi={"value": 0.1, "scale": "correlation"}
+    )
+    (entry,) = build_ledger([claim], {"C9": res}, CONFIG, cal)
+    assert entry["power"] == pytest.approx(0.645)
+    assert (
+        entry["power_source"] == "simulated in the calibration (400 replicates; 95% CI 0.60–0.69)"
+    )
+    assert "underpowered: power 0.65" in entry["reason"]
+    (without,) = build_ledger([claim], {"C9": res}, CONFIG)
+    assert without["power"] is None and without["power_source"] is None

@@ -133,8 +133,9 @@ def _options(claim: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
         raise _param_error(
             cid, "meta_method", f"must be one of {list(meta.METHODS)}, got {method!r}"
         )
-    cap = p.get("permanova_permutations", 999)
-    if isinstance(cap, bool) or not isinstance(cap, int) or cap < 0:
+    # no cap in code: the configured permutations, unless the claim sets its own count
+    cap = p.get("permanova_permutations", None)
+    if cap is not None and (isinstance(cap, bool) or not isinstance(cap, int) or cap < 0):
         raise _param_error(
             cid, "permanova_permutations", f"must be a non-negative integer, got {cap!r}"
         )
@@ -158,7 +159,7 @@ def _options(claim: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
         "headline": headline,
         "meta_method": method,
         "beta_metric": p.get("beta_metric", "braycurtis"),
-        "permutations": min(int(config.get("permutations", 999)), cap),
+        "permutations": int(config.get("permutations", 9999)) if cap is None else cap,
         "per_dataset": per,
     }
 

@@ -112,8 +112,33 @@ def _claim_entry(claim: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def simulated_power(
+    calibration: dict[str, Any] | None, claim_id: str, sesoi: float
+) -> tuple[float, str] | None:
+    """The calibration's simulated power of ``claim_id``'s primary test at an effect equal to the SESOI,
+    with a note (``results/calibration.json``: ``tests[].claim``, ``planted[].value``, ``power``,
+    ``power_ci``); None when the calibration has no such design."""
+    import math
+
+    for t in (calibration or {}).get("tests") or []:
+        if t.get("claim") != claim_id:
+            continue
+        for pl in t.get("planted") or []:
+            v, pw = pl.get("value"), pl.get("power")
+            if v is not None and pw is not None and math.isclose(float(v), sesoi, rel_tol=1e-9):
+                ci = pl.get("power_ci") or [None, None]
+                note = f"simulated in the calibration ({t.get('replicates')} replicates"
+                if None not in ci:
+                    note += f"; 95% CI {float(ci[0]):.2f}–{float(ci[1]):.2f}"
+                return float(pw), note + ")"
+    return None
+
+
 def build_ledger(
-    claims: list[dict[str, Any]], results: dict[str, dict[str, Any]], config: dict[str, Any]
+    claims: list[dict[str, Any]],
+    results: dict[str, dict[str, Any]],
+    config: dict[str, Any],
+    calibration: dict[str, Any] | None = None,
 ) -> list[dict[str, Any]]:
     """Combine the claims registry with runner results into the ledger (one object per claim).
 
@@ -125,6 +150,10 @@ def build_ledger(
         Runner results (``ClaimResult.to_dict()``) by claim id; claims without an analysis are absent.
     config
         The validated workflow configuration (``alpha``, ``power_target``).
+    calibration
+        ``results/calibration.json``, when the workflow made it: a claim whose runner computes no
+        analytic power (C9's Mantel test) gets the simulated power at its SESOI from it
+        (:func:`simulated_power`), and ``power_source`` says so.
     """
     alpha = float(config.get("alpha", 0.05))
     power_target = float(config.get("power_target", 0.8))
@@ -179,6 +208,12 @@ def build_ledger(
         ci90 = h.get("effect_size_ci90")
         sided = claim_sided(claim)
         p_test = _test_p(claim, h)
+        power_value = h.get("power")
+        power_source = "analytic" if power_value is not None else None
+        if power_value is None:
+            sim = simulated_power(calibration, cid, float(claim["sesoi"]["value"]))
+            if sim is not None:
+                power_value, power_source = sim
         ev = verdict.Evidence(
             estimate=h.get("effect_size"),
             ci95=tuple(ci95) if ci95 and None not in ci95 else None,
@@ -188,7 +223,7 @@ def build_ledger(
             p_adjusted=p_adj,
             sesoi=float(claim["sesoi"]["value"]),
             expected_direction=claim.get("expected_direction", "two_sided"),
-            power=h.get("power"),
+            power=power_value,
             n=int(h.get("n") or r.get("n") or 0),
             alpha=alpha,
             power_target=power_target,
@@ -225,7 +260,8 @@ def build_ledger(
             p_adjusted=p_adj,
             holm_family=family if cid in adjusted else [],
             tost_p=h.get("tost_p"),
-            power=h.get("power"),
+            power=power_value,
+            power_source=power_source,
             n=h.get("n") or r.get("n"),
             n_groups=r.get("n_groups", {}),
             method=_with_sidedness(r.get("method", ""), claim),
