@@ -580,3 +580,75 @@ def test_second_rarefaction_depth_is_pooled_with_a_meta_headline(tmp_path: Path)
     )
     assert "second rarefaction depth" not in [o["name"] for o in res.sensitivity_analyses]
     assert any("second rarefaction depth) not computed" in n for n in res.notes)
+
+
+# ------------------------------------------------------------------------------------------------
+# the matched case–control analysis (issue 11 item 2)
+# ------------------------------------------------------------------------------------------------
+def test_matched_analysis_is_run_balanced_and_judged(tmp_path: Path) -> None:
+    from gutskin.claims import run_claim
+    from gutskin.claims.ledger import build_ledger
+    from gutskin.stats.matching import match_nearest
+
+    b = _bundle(tmp_path, "agp", bmi_shift=1.0)  # cases 4 kg/m² heavier: imbalanced before matching
+    claim = {**_claim(["agp"]), "analysis": "alpha_condition", "primary": True, "title": "t"}
+    config = {**CONFIG, "matching": {"calipers": {"age": 5.0, "bmi": 2.5}, "ratio": 2}}
+    res = run_claim(claim, {"agp": b}, config, tmp_path / "out")
+    m = res.matched
+    assert m is not None
+    # the same sets by hand, from the analysed subjects
+    data = pd.read_csv(tmp_path / "out" / "analysis_data.tsv", sep="\t")
+    data["case"] = (data["condition"] != "none").astype(float)
+    ref = match_nearest(
+        data,
+        "case",
+        exact=["sex"],
+        nearest=["age", "bmi"],
+        calipers={"age": 5, "bmi": 2.5},
+        ratio=2,
+    )
+    assert (m["n_cases"], m["n_controls"]) == (ref.n_cases, ref.n_controls)
+    bal = {x["covariate"]: x for x in m["balance"]}
+    assert bal["bmi"]["smd_before"] > 0.5
+    assert abs(bal["bmi"]["smd_after"]) < bal["bmi"]["smd_before"] / 3
+    # planted g = -0.8: the matched estimate is negative and significant, so it agrees
+    assert m["estimate"] < -0.3 and m["ci"][1] < 0
+    sens = next(o for o in res.sensitivity_analyses if o["kind"] == "matched")
+    assert sens["estimate"] == m["estimate"]
+    (entry,) = build_ledger([claim], {"C8": res.to_dict()}, config)
+    assert entry["matched"]["outcome"] == "agrees" and entry["matched"]["verdict"] == "supported"
+    assert entry["verdict"] == "supported"
+
+
+def test_matched_analysis_that_disagrees_makes_the_verdict_inconclusive() -> None:
+    from gutskin.claims.ledger import build_ledger
+
+    claim = {**_claim(["agp"]), "analysis": "alpha_condition", "primary": True, "title": "t"}
+    result = {
+        "id": "C8",
+        "headline": {
+            "effect_size": -0.5,
+            "effect_size_ci": [-0.8, -0.2],
+            "effect_size_ci90": [-0.75, -0.25],
+            "p_value": 0.001,
+            "power": 0.9,
+            "n": 300,
+        },
+        "matched": {"estimate": -0.1, "ci": [-0.4, 0.2], "n_cases": 50, "n_controls": 120},
+        "sensitivity_analyses": [
+            {
+                "name": "matched case–control",
+                "kind": "matched",
+                "estimate": -0.1,
+                "ci": [-0.4, 0.2],
+                "ci90": [-0.35, 0.15],
+                "p_value": 0.5,
+                "note": "matched",
+            }
+        ],
+    }
+    (entry,) = build_ledger([claim], {"C8": result}, CONFIG)
+    assert entry["verdict"] == "inconclusive"
+    assert entry["matched"]["outcome"] == "disagrees"
+    assert entry["matched"]["verdict"] == "inconclusive"
+    assert "matched case–control disagrees" in entry["reason"]

@@ -55,7 +55,8 @@ def run_claim(
     The runner sees the datasets restricted to the claim's population, without implausible records
     (:func:`gutskin.claims.population.restrict`; the exclusions head the sample flow and
     ``population`` says what was analysed); the claim's declared ``deviations`` from the register
-    are copied to the result.
+    are copied to the result; alpha-diversity claims get the matched case–control analysis
+    (:func:`gutskin.claims.matched_analysis.add_matched`).
     """
     from ..errors import ConfigError
 
@@ -71,6 +72,9 @@ def run_claim(
 
     restricted, flow, population = restrict(claim, bundles, config)
     res = RUNNERS[name](claim, restricted, config, Path(out_dir))
+    from .matched_analysis import add_matched
+
+    add_matched(claim, config, res, Path(out_dir))
     if flow:
         res.sample_flow = flow + list(res.sample_flow)
     res.population = population

@@ -238,6 +238,11 @@ def build_ledger(
         )
         v = verdict.decide(ev)
         judged = [dict(o) for o in v.sensitivity]
+        matched = dict(r["matched"]) if r.get("matched") else None
+        if matched is not None:
+            m = next((o for o in judged if o.get("kind") == "matched"), None)
+            if m is not None:
+                matched.update(verdict=m["verdict"], outcome=m["outcome"])
         tests = list(r.get("tests", []))
         for t in tests:
             if t.get("role") == "primary" and cid in adjusted:
@@ -276,7 +281,7 @@ def build_ledger(
             robustness=robustness({**r, "sensitivity_analyses": judged}),
             population=r.get("population"),
             deviations=list(r.get("deviations") or []),
-            matched=r.get("matched"),
+            matched=matched,
             data_problem=r.get("data_problem"),
         )
         entry["caveats"] = [*entry["caveats"], CAUSAL_CAVEAT]
