@@ -305,3 +305,24 @@ def test_mantel_claim_gets_the_simulated_power_of_the_calibration() -> None:
     assert "underpowered: power 0.65" in entry["reason"]
     (without,) = build_ledger([claim], {"C9": res}, CONFIG)
     assert without["power"] is None and without["power_source"] is None
+
+
+def test_verdict_label_is_scoped_to_what_was_tested() -> None:
+    """Issue 11 item 9: C25 read "Supported" for the whole claim and its box said a non-significant
+    result cannot mean "no effect"."""
+    claim = _claim(
+        "C25",
+        expected_direction="negative",
+        tested="plant-type variety vs gut Shannon diversity",
+        untested=["short-chain fatty acid production", "skin-barrier effects"],
+    )
+    res = _result("C25", -0.5, (-0.7, -0.3), (-0.65, -0.35), 0.001)
+    (entry,) = build_ledger([claim], {"C25": res}, CONFIG)
+    assert entry["verdict"] == "supported"
+    assert entry["scoped_label"] == "Supported — for plant-type variety vs gut Shannon diversity"
+    assert entry["untested"] == ["short-chain fatty acid production", "skin-barrier effects"]
+    assert "no effect" not in entry["reading_note"]
+    weak = _result("C25", -0.1, (-0.4, 0.2), (-0.35, 0.15), 0.5, power=0.5)
+    (entry,) = build_ledger([claim], {"C25": weak}, CONFIG)
+    assert entry["verdict"] == "inconclusive"
+    assert "cannot be read as “no effect”" in entry["reading_note"]

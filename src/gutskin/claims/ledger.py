@@ -12,6 +12,7 @@ from typing import Any
 from ..stats import multiple, verdict
 from .common import clean
 from .register import claim_sided, one_sided_p
+from .scope import scope_fields
 
 CAUSAL_CAVEAT = (
     "Cross-sectional association only: confounding (diet, BMI, age, antibiotics), reverse causation, "
@@ -285,6 +286,7 @@ def build_ledger(
             data_problem=r.get("data_problem"),
         )
         entry["caveats"] = [*entry["caveats"], CAUSAL_CAVEAT]
+        entry.update(scope_fields(claim, entry))
         ledger.append(clean(entry))
     return ledger
 
