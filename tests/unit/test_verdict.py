@@ -754,3 +754,23 @@ def test_equivalence_boundary_each_side_alone(ci90: tuple[float, float], equival
         ev(estimate=0.0, ci95=(-0.25, 0.25), ci90=ci90, p_value=0.9, p_adjusted=None, power=0.9)
     )
     assert (v.verdict == "not_supported") is equivalent
+
+
+def test_one_sided_wording_names_the_interval_it_used() -> None:
+    # C9-like: one-sided p 0.076 after Holm 0.345; the 90% CI excludes 0, the 95% CI does not
+    v = decide(
+        ev(
+            estimate=0.067,
+            ci95=(-0.017, 0.145),
+            ci90=(0.003, 0.13),
+            p_value=0.076,
+            p_adjusted=0.345,
+            sesoi=0.1,
+            expected_direction="positive",
+            power=None,
+            one_sided=True,
+        )
+    )
+    assert v.verdict == "inconclusive"
+    assert "the 90% CI (the one-sided bound) excludes 0" in v.reason
+    assert "95% CI excludes 0" not in v.reason

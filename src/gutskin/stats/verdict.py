@@ -619,7 +619,8 @@ def _decide(ev: Evidence, sensitivity_clause: bool = True) -> Verdict:
     p_below = p_used is not None and p_used < ev.alpha
     sig = p_below and ci_excludes_zero
     opposite = False
-    if ev.one_sided and ev.expected_direction != "two_sided":
+    one_sided = ev.one_sided and ev.expected_direction != "two_sided"
+    if one_sided:
         # one-sided in the claimed direction: the (1 - 2 alpha) CI is the one-sided bound; an effect
         # the other way is judged by the two-sided 95 % CI
         lo, hi = ev.ci90 if ev.ci90 is not None else ev.ci95
@@ -724,7 +725,9 @@ def _decide(ev: Evidence, sensitivity_clause: bool = True) -> Verdict:
         )
         return _make(
             "inconclusive",
-            f"not significant although the 95% CI excludes 0 ({why}), and equivalence not "
+            f"not significant although the "
+            f"{'90% CI (the one-sided bound)' if one_sided else '95% CI'} excludes 0 ({why}), "
+            f"and equivalence not "
             f"shown: {summary}{eq_note}",
         )
     if ev.ci90 is None:
