@@ -732,10 +732,11 @@ def test_data_unavailable_is_its_own_verdict() -> None:
 
 
 def test_report_styles_every_verdict_in_the_rubric_order() -> None:
-    from gutskin.report.html import VERDICTS as STYLES
+    from gutskin.report.verdict_style import styles
 
-    assert tuple(STYLES) == VERDICTS
-    assert STYLES["data_unavailable"].label == LABELS["data_unavailable"]
+    style = styles()
+    assert tuple(style) == VERDICTS
+    assert style["data_unavailable"].label == LABELS["data_unavailable"]
 
 
 @pytest.mark.parametrize(
