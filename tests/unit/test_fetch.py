@@ -267,19 +267,8 @@ def test_cache_without_sidecar_is_rehashed_and_sidecar_rewritten(
     assert server.count("/data/x.txt") == 1
 
 
-def test_sidecar_shortcut_trusts_unchanged_size_and_mtime(
-    server: FaultServer, tmp_path: Path
-) -> None:
-    # By design the sidecar avoids re-hashing big files: a same-size edit that restores the mtime is
-    # not detected. This pins down that the short-cut is really used (no re-hash, no request).
-    url = server.add("/data/x.txt", BODY)
-    s = make_settings(tmp_path)
-    path = fetch(url, BODY_SHA, s).path
-    st = path.stat()
-    path.write_bytes(b"Z" * len(BODY))
-    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
-    assert fetch(url, BODY_SHA, s).source == "cache"
-    assert server.count("/data/x.txt") == 1
+# The sidecar short-cut (trusting an unchanged size and mtime) is gone: every use re-hashes the file.
+# tests/faults/test_cache_faults.py pins that a same-size, same-mtime corruption is detected.
 
 
 def test_stale_part_files_are_removed(server: FaultServer, tmp_path: Path) -> None:

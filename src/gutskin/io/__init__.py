@@ -27,6 +27,7 @@ from ..errors import InputError
 from . import rdata as _rdata
 from .hmp_dacc import read_dacc_map, read_dacc_otu_table
 from .mapping import SAMPLE_READERS, read_delimited, read_qiime_mapping, read_samples
+from .mgnify_tsv import read_taxonomy_tsv
 from .table import VALUE_KINDS, FeatureTable, atomic_path, read_biom, write_biom
 from .wide import read_wide, read_wide_csv, read_wide_tsv, round_counts
 
@@ -64,14 +65,7 @@ TABLE_READERS["dacc_otu_table"] = read_dacc_otu_table
 SAMPLE_READERS["dacc_map"] = read_dacc_map
 
 
-def _read_mgnify_tsv(path: str | Path, *, values: str = "counts", **kwargs: Any) -> FeatureTable:
-    """MGnify taxonomic abundance TSV (:func:`gutskin.sources.mgnify.read_taxonomy_tsv`), imported lazily."""
-    from ..sources.mgnify import read_taxonomy_tsv
-
-    return read_taxonomy_tsv(path, values=values, **kwargs)
-
-
-TABLE_READERS["mgnify_tsv"] = _read_mgnify_tsv
+TABLE_READERS["mgnify_tsv"] = read_taxonomy_tsv
 
 # R data files: phyloseq objects in .rds / .rda, MicrobiomeData lists in .rds (gutskin.io.rdata).
 TABLE_READERS.update(_rdata.TABLE_READERS)

@@ -31,8 +31,8 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 from urllib.parse import urlencode
 
+from .._cache import validate_sha256
 from ..errors import InputError
-from ..fetch import validate_sha256
 from ._common import Options, artefact_dir, downloaded_entry
 from .archive import ExtractedArchive, ZipLimits, extract_zip
 from .http import ApiClient, ApiSettings
