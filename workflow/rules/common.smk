@@ -2,12 +2,21 @@
 import json
 import os
 
-from gutskin.config import load_and_validate, validate
+from gutskin.config import check_claims, load_and_validate, unavailable_marker, validate
+
+# The config file the run's values come from (the last --configfile, else the default): relative mirror
+# folders are resolved against its folder.
+CONFIG_FILE = os.path.abspath(
+    (list(workflow.overwrite_configfiles) or ["config/config.yaml"])[-1]
+)
 
 # Defaults from the schema are filled in before validation, in every job (not only on the head node).
 config.update(validate(config, "config", source="config/config.yaml"))
 DATASETS = load_and_validate(config["datasets_file"], "datasets")["datasets"]
 CLAIMS = load_and_validate(config["claims_file"], "claims")["claims"]
+# Names the schema cannot check (covariates, metrics, an exposure listed as a covariate): a clear error now,
+# not a dropped covariate or a pandas error half-way through the run.
+check_claims(CLAIMS, DATASETS, source=config["claims_file"])
 
 
 def _used_datasets():

@@ -116,4 +116,25 @@ def read_table(
             where="files.table.format",
             hint=f"use one of {', '.join(sorted(TABLE_READERS))} in config/datasets.yaml",
         ) from None
-    return reader(path, values=values, **kwargs)
+    table = reader(path, values=values, **kwargs)
+    _check_not_empty(Path(path), fmt, table)
+    return table
+
+
+def _check_not_empty(path: Path, fmt: str, table: FeatureTable) -> None:
+    """A table without samples, without features or without a single read cannot be analysed: say so
+    here, naming the file, rather than with an empty id list or a rarefaction-depth error later."""
+    what = None
+    if table.n_samples == 0:
+        what = "has no samples (0 sample columns)"
+    elif table.n_features == 0:
+        what = f"has no features (0 rows for its {table.n_samples} samples)"
+    elif table.counts.nnz == 0 or not float(table.counts.sum()) > 0:
+        what = f"holds only zeros ({table.n_samples} samples × {table.n_features} features)"
+    if what is not None:
+        raise InputError(
+            path,
+            f"the {fmt} table {what}",
+            hint="check that the url/sha256 in config/datasets.yaml name the full table (not an empty "
+            "template or a filtered subset) and that the reader options match the file's layout",
+        )

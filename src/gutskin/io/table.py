@@ -482,20 +482,34 @@ def _parse_biom_json(path: Path, doc: Any) -> FeatureTable:
     if not isinstance(rows, list) or not isinstance(columns, list):
         raise InputError(path, "'rows' and 'columns' must be lists", hint=_REDOWNLOAD)
     try:
-        feature_ids = _as_id_array([r["id"] for r in rows], "rows")
-        sample_ids = _as_id_array([c["id"] for c in columns], "columns")
+        raw_features = [r["id"] for r in rows]
+        raw_samples = [c["id"] for c in columns]
     except (KeyError, TypeError):
         raise InputError(
             path, "every entry of 'rows' and 'columns' needs an 'id'", hint=_REDOWNLOAD
         ) from None
+    for key, raw in (("rows", raw_features), ("columns", raw_samples)):
+        for i, value in enumerate(raw):
+            # null would become the id "None"; a list or object is no id at all
+            if value is None or isinstance(value, bool | list | dict):
+                raise InputError(
+                    path,
+                    f"entry {i} of '{key}' has id {json.dumps(value)}: ids must be strings (or numbers)",
+                    where=f"key '{key}'[{i}].id",
+                    hint="give every sample and feature a real id; " + _REDOWNLOAD,
+                )
+    feature_ids = _as_id_array(raw_features, "rows")
+    sample_ids = _as_id_array(raw_samples, "columns")
     _check_ids(path, sample_ids, "sample", "columns")
     _check_ids(path, feature_ids, "feature", "rows")
     shape = doc["shape"]
     n_obs, n_samp = len(feature_ids), len(sample_ids)
-    if not (isinstance(shape, list) and len(shape) == 2) or [int(s) for s in shape] != [
-        n_obs,
-        n_samp,
-    ]:
+    numeric = (
+        isinstance(shape, list)
+        and len(shape) == 2
+        and all(isinstance(x, int) and not isinstance(x, bool) for x in shape)
+    )
+    if not numeric or list(shape) != [n_obs, n_samp]:
         raise InputError(
             path,
             f"declared shape {shape} (features × samples) but the file lists {n_obs} feature ids "
