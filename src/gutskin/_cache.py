@@ -542,9 +542,11 @@ class FileCache:
                 return None
             side = read_sidecar(final)
             want = expected if expected is not None else (side or {}).get("sha256")
+            actual: str | None = None
+            size = 0
+            problem: str | None
             if not isinstance(want, str):
                 problem = f"it has no sha256 record ({sidecar_path(final)})"
-                actual: str | None = None
             else:
                 actual, size = sha256_file(final)
                 problem = None if actual == want else f"sha256 {actual}, expected {want}"

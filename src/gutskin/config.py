@@ -260,7 +260,9 @@ def check_claims(
         claim_ds = [str(d) for d in claim.get("datasets") or []]
         all_cols = canonical.union(*(_dataset_columns(datasets.get(d)) for d in claim_ds))
 
-        def walk(node: Any, path: str, cols: set[str], cid: str = cid) -> None:
+        def walk(
+            node: Any, path: str, cols: set[str], cid: str = cid, claim_ds: list[str] = claim_ds
+        ) -> None:
             if isinstance(node, list):
                 for i, item in enumerate(node):
                     walk(item, f"{path}/{i}", cols)
