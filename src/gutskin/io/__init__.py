@@ -27,6 +27,7 @@ from ..errors import InputError
 from . import rdata as _rdata
 from .hmp_dacc import read_dacc_map, read_dacc_otu_table
 from .mapping import SAMPLE_READERS, read_delimited, read_qiime_mapping, read_samples
+from ._compressed import get_inflate_limit, inflate_limit, set_inflate_limit
 from .mgnify_tsv import read_taxonomy_tsv
 from .table import VALUE_KINDS, FeatureTable, atomic_path, read_biom, write_biom
 from .wide import read_wide, read_wide_csv, read_wide_tsv, round_counts
@@ -39,6 +40,8 @@ __all__ = [
     "FeatureTable",
     "TableReader",
     "atomic_path",
+    "get_inflate_limit",
+    "inflate_limit",
     "read_biom",
     "read_delimited",
     "read_qiime_mapping",
@@ -47,6 +50,7 @@ __all__ = [
     "read_tree",
     "read_wide",
     "round_counts",
+    "set_inflate_limit",
     "write_biom",
 ]
 
