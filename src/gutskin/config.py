@@ -7,12 +7,13 @@ job on a cluster node sees exactly the same configuration as the head node.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import difflib
 import hashlib
 import json
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -85,22 +86,26 @@ def guard_config_file(path: str | Path) -> None:
     )  # a syntax error: our message with the line, not Snakemake's "tabs and whitespace"
 
 
-def unavailable_marker(manifest: str | Path) -> str:
-    """A value that changes with every fetch manifest that says ``available: false`` ("" otherwise).
+def forget_unavailable(manifests: Iterable[str | Path]) -> list[Path]:
+    """Delete the fetch manifests that say ``available: false``; return the ones deleted.
 
-    Used as a param of the ``fetch`` rule so that Snakemake's params rerun trigger fetches an
-    unavailable dataset again on the next run (a transient HTTP 500 is not final), instead of "Nothing to
-    be done".
+    Called by the workflow (``common.smk``, main process, not on a dry run) before it builds the job
+    graph: a dataset that was unavailable on the last run (an HTTP 500, a timeout) has no manifest
+    again, so Snakemake fetches it again instead of reporting "Nothing to be done". Manifests of
+    available datasets are left alone.
     """
-    path = Path(manifest)
-    try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-        stamp = path.stat().st_mtime_ns
-    except (OSError, ValueError):
-        return ""
-    if isinstance(doc, dict) and doc.get("available") is False:
-        return f"unavailable at {stamp}: retry"
-    return ""
+    gone: list[Path] = []
+    for item in manifests:
+        path = Path(item)
+        try:
+            doc = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if isinstance(doc, dict) and doc.get("available") is False:
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+                gone.append(path)
+    return gone
 
 
 def load_schema(name: str) -> dict[str, Any]:

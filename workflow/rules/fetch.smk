@@ -1,7 +1,7 @@
 # Stage 1: fetch each dataset's files (cache -> mirrors -> network), sha256-verified.
 # Runs on the submit host under a cluster executor: compute nodes often have no internet access.
-# A manifest that says `available: false` (a transient 500, a timeout) is not final: its `retry` param
-# changes with every failed manifest, so the next run fetches the dataset again (params rerun trigger).
+# A manifest that says `available: false` (a transient 500, a timeout) is not final: common.smk removes it
+# at the start of the next run, so the dataset is fetched again.
 localrules:
     fetch,
 
@@ -20,6 +20,5 @@ rule fetch:
     params:
         dataset=lambda wc: DATASETS[wc.dataset],
         config_file=CONFIG_FILE,
-        retry=lambda wc: unavailable_marker(f"results/fetch/{wc.dataset}.json"),
     script:
         "../../scripts/fetch.py"
