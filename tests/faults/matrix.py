@@ -122,7 +122,9 @@ def write() -> None:
     text = DOC.read_text(encoding="utf-8")
     block = current_block(text)
     new = render(collect())
-    text = text.replace(block, new) if block is not None else text.rstrip("\n") + "\n\n" + new + "\n"
+    text = (
+        text.replace(block, new) if block is not None else text.rstrip("\n") + "\n\n" + new + "\n"
+    )
     DOC.write_text(text, encoding="utf-8")
 
 

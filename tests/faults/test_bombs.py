@@ -59,7 +59,7 @@ def test_biom_hdf5_bomb(tmp_path: Path) -> None:
 @pytest.mark.fault(
     "F2 decompression bomb: sample sheet and R file",
     "InputError naming the file and limits.max_inflated_bytes (mapping .txt.gz, .rds)",
-    before="new",
+    before="failed",
 )
 def test_mapping_and_r_file_bombs(tmp_path: Path) -> None:
     mapping = gz_file(tmp_path / "map.txt.gz", b"#SampleID\tX\nS1\t", b"a")
@@ -109,7 +109,7 @@ def test_content_encoding_bomb_api(server: FaultServer, tmp_path: Path) -> None:
 @pytest.mark.fault(
     "F2 decompression bomb: the limit is configuration",
     "limits.max_inflated_bytes reaches the fetch settings; a bad value is a ConfigError naming the key",
-    before="new",
+    before="failed",
 )
 def test_limit_is_configurable(tmp_path: Path) -> None:
     from gutskin.config import validate

@@ -38,8 +38,8 @@ PY = sys.executable
 
 
 @pytest.mark.fault(
-    "W7 cache file corrupted without changing its size or mtime",
-    "detected by re-hashing on use: deleted and fetched again (pinned files and API files)",
+    "N5 cache file corrupted without changing its size or mtime",
+    "detected by re-hashing on every use: deleted and fetched again (pinned files and API files)",
     before="new",
 )
 def test_same_size_same_mtime_corruption_is_detected(server: FaultServer, tmp_path: Path) -> None:
@@ -65,8 +65,8 @@ def test_same_size_same_mtime_corruption_is_detected(server: FaultServer, tmp_pa
 
 
 @pytest.mark.fault(
-    "W7 cache file corrupted without changing its size or mtime",
-    "a cached URL asked for with a new sha256 is never answered with the stale copy",
+    "W7 cache trusts a sidecar; a cached URL asked for with a new sha256",
+    "the file is re-hashed against the sha256 asked for: the stale copy is replaced, never returned",
     before="weak",
 )
 def test_cached_url_with_a_new_sha256(server: FaultServer, tmp_path: Path) -> None:
@@ -134,7 +134,12 @@ def test_unavailable_manifest_is_fetched_again_on_rerun(tmp_path: Path) -> None:
     def run() -> str:
         done = subprocess.run(
             [snakemake, "-c1"],
-            cwd=tmp_path, capture_output=True, text=True, env=env, timeout=300, check=False,
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=300,
+            check=False,
         )
         assert done.returncode == 0, done.stderr
         return (tmp_path / "attempts.txt").read_text()
@@ -155,11 +160,11 @@ def test_the_workflow_forgets_unavailable_manifests() -> None:
 )
 @pytest.mark.parametrize("mask", [0o022, 0o002])
 def test_outputs_respect_the_umask(server: FaultServer, tmp_path: Path, mask: int) -> None:
-    from gutskin.importer import write_samples_tsv
-    from gutskin.io import FeatureTable, write_biom
-
     import numpy as np
     import pandas as pd
+
+    from gutskin.importer import write_samples_tsv
+    from gutskin.io import FeatureTable, write_biom
 
     old = os.umask(mask)
     try:
@@ -274,14 +279,3 @@ def test_full_disk_while_downloading(server: FaultServer, tmp_path: Path) -> Non
         assert files == []
     finally:
         subprocess.run(["umount", str(mnt)], check=False)
-
-
-@pytest.mark.fault(
-    "H2 concurrent cache use",
-    "two processes fetching one URL: one download, both get the verified file (see unit test)",
-    before="held",
-)
-def test_concurrent_cache_use_is_covered() -> None:
-    text = (REPO / "tests" / "unit" / "test_fetch.py").read_text()
-    assert "def test_two_processes_fetching_the_same_url" in text
-    assert json.dumps(True)

@@ -129,7 +129,9 @@ def test_unknown_covariate_and_metric(registry: tuple[list, dict]) -> None:
     "a relative mirror resolves against the config file's folder; a missing one is named when unavailable",
     before="weak",
 )
-def test_mirror_folders(server: FaultServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_mirror_folders(
+    server: FaultServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.delenv("GUTSKIN_MIRROR", raising=False)
     cfg_dir = tmp_path / "project" / "config"
     cfg_dir.mkdir(parents=True)

@@ -26,7 +26,7 @@ HOSTILE = [
     "null",
     "None",
     "#comment-like",
-    "=HYPERLINK(\"http://x\",\"y\")",
+    '=HYPERLINK("http://x","y")',
     "+1+1",
     "-2",
     "@SUM(A1)",
@@ -107,8 +107,7 @@ def test_claim_step_and_report_read_the_same_rows(tmp_path: Path) -> None:
     assert bundle.samples["note"].tolist() == [expected_text(v) for v in HOSTILE]
     depth = div / "depth.tsv"
     depth.write_text(
-        "sample_id\treads\tretained\n"
-        + "".join(f"S{i:02d}\t100\ttrue\n" for i in range(24)),
+        "sample_id\treads\tretained\n" + "".join(f"S{i:02d}\t100\ttrue\n" for i in range(24)),
         encoding="utf-8",
     )
     qc = load_depth(depth, imp / "samples.tsv")

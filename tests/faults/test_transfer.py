@@ -115,7 +115,9 @@ def test_api_download_drip_is_cut(server: FaultServer, tmp_path: Path) -> None:
 
 
 def _load_fetch_script():
-    spec = importlib.util.spec_from_file_location("gutskin_fetch_script", REPO / "scripts" / "fetch.py")
+    spec = importlib.util.spec_from_file_location(
+        "gutskin_fetch_script", REPO / "scripts" / "fetch.py"
+    )
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -153,7 +155,7 @@ def test_fetch_rule_adapter_honours_give_up_after(server: FaultServer, tmp_path:
 
 
 @pytest.mark.fault(
-    "W10 name resolution failure",
+    "W9 name resolution failure",
     "not retried: one attempt, DataUnavailable naming the host and 'does not resolve'",
     before="weak",
 )
@@ -167,7 +169,7 @@ def test_unresolvable_host_is_not_retried(tmp_path: Path, caplog: pytest.LogCapt
 
 
 @pytest.mark.fault(
-    "W11 a file shared by two dataset entries",
+    "W10 a file shared by two dataset entries",
     "fetched once (one request), and a failing one is tried once, not once per role",
     before="weak",
 )

@@ -25,9 +25,9 @@ from typing import Any
 
 from ..errors import InputError
 from . import rdata as _rdata
+from ._compressed import get_inflate_limit, inflate_limit, set_inflate_limit
 from .hmp_dacc import read_dacc_map, read_dacc_otu_table
 from .mapping import SAMPLE_READERS, read_delimited, read_qiime_mapping, read_samples
-from ._compressed import get_inflate_limit, inflate_limit, set_inflate_limit
 from .mgnify_tsv import read_taxonomy_tsv
 from .table import VALUE_KINDS, FeatureTable, atomic_path, read_biom, write_biom
 from .wide import read_wide, read_wide_csv, read_wide_tsv, round_counts
