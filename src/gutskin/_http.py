@@ -7,6 +7,9 @@
   ``Retry-After``, other 4xx fatal with a caller-supplied hint);
 - :func:`stream_body` / :func:`read_chunk`: reading a body chunk by chunk against the deadline, with
   read timeouts, broken connections and truncated bodies retryable;
+- :func:`transfer_deadline` and :func:`new_session`: the whole-transfer deadline — a timer that shuts down
+  the attempt's sockets when ``give_up_after`` passes, whatever phase the transfer is in (socket timeouts
+  only bound each ``recv``, so a server sending one byte a second would never trip them);
 - :func:`with_retries`: the retry loop (exponential backoff capped at :data:`BACKOFF_CAP`, at least the
   ``Retry-After``, within an overall deadline), raising :class:`~gutskin.errors.DataUnavailable` when it
   gives up;

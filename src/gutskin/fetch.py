@@ -1,16 +1,18 @@
-"""Mirror-first, sha256-verified, atomic download cache.
+"""Mirror-first, sha256-verified, atomic downloads of the datasets of ``config/datasets.yaml``.
 
-Every public file gutskin reads is declared in ``config/datasets.yaml`` with its URL and sha256. :func:`fetch`
-returns a local, verified copy, looking in this order:
+Every public file gutskin reads is declared in ``config/datasets.yaml`` with its URL and sha256 (or comes
+from an API source, :mod:`gutskin.sources`). :func:`fetch` returns a local, verified copy through the one
+verified cache of :mod:`gutskin._cache`, shared with the API client, looking in this order:
 
-1. the **cache** (``<cache_dir>/<host>/<path>``): trusted when a sidecar ``<file>.sha256.json`` written after
-   a full verification still matches the file's size and mtime, re-hashed otherwise; a cached file that fails
-   verification is deleted and fetched again;
+1. the **cache** (``<cache_dir>/<host>/<path>``): the file is re-hashed on every use and must match the
+   sha256 asked for; a cached file that does not is deleted and fetched again (size and mtime are never
+   trusted);
 2. each **mirror** directory (laid out like the cache, ``<mirror>/<host>/<path>``): a copy whose sha256
    matches is copied atomically into the cache; one that does not raises :class:`ChecksumMismatch`;
 3. the **network** (when enabled): streamed to a temporary ``.part`` file while hashing, with retries and
-   exponential backoff for 5xx, 429, connection errors, read timeouts and truncated bodies, and an overall
-   deadline per file.
+   exponential backoff for 5xx, 429, connection errors, read timeouts and truncated bodies, all within
+   one deadline per file (``network.give_up_after``) that covers the connection, the headers, the body
+   and its decoding. A host name that does not resolve is not retried.
 
 Nothing unverified ever appears under a final cache name: files are written to a temporary name in the same
 directory, fsynced, and moved into place with :func:`os.replace`. Two processes fetching the same URL

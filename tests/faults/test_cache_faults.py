@@ -163,6 +163,8 @@ def test_outputs_respect_the_umask(server: FaultServer, tmp_path: Path, mask: in
     import numpy as np
     import pandas as pd
 
+    from gutskin.calibration import write_calibration
+    from gutskin.claims.ledger import write_json as ledger_json
     from gutskin.importer import write_samples_tsv
     from gutskin.io import FeatureTable, write_biom
 
@@ -172,12 +174,17 @@ def test_outputs_respect_the_umask(server: FaultServer, tmp_path: Path, mask: in
         atomic_write_text(tmp_path / "b.txt", "x\n")
         write_samples_tsv(pd.DataFrame({"sample_id": ["S1"]}), tmp_path / "s.tsv")
         write_biom(FeatureTable(np.ones((1, 1)), ["S1"], ["F1"]), tmp_path / "t.biom")
+        ledger_json(
+            {"claims": []}, tmp_path / "claims.json"
+        )  # results/claims.json (was 0644 whatever the umask)
+        write_calibration({"x": 1}, tmp_path / "calibration.json")  # was 0600
         url = server.add("/d.txt", A)
         cached = fetch(url, SHA_A, fast_fetch_settings(tmp_path)).path
     finally:
         os.umask(old)
     want = 0o666 & ~mask
-    for p in [tmp_path / n for n in ("a.json", "b.txt", "s.tsv", "t.biom")] + [cached]:
+    names = ("a.json", "b.txt", "s.tsv", "t.biom", "claims.json", "calibration.json")
+    for p in [*(tmp_path / n for n in names), cached]:
         assert p.stat().st_mode & 0o777 == want, p
 
 

@@ -53,9 +53,7 @@ the rarefied tables are identical to those behind ``alpha.tsv`` and ``beta_brayc
 
 from __future__ import annotations
 
-import contextlib
 import io
-import os
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -64,6 +62,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
+from .._atomic import atomic_path, atomic_write_text
 from ..errors import InputError
 from . import unifrac_gram
 from ._common import as_csr, default_ids, split_table
@@ -265,17 +264,7 @@ def write_newick(tree: Any, path: str | Path) -> None:
     text = buf.getvalue()
     if not text.endswith("\n"):
         text += "\n"
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    atomic_write_text(path, text)  # fsync + rename, mode 0666 & ~umask
 
 
 def load_tree(import_dir: str | Path) -> Any | None:
@@ -377,10 +366,8 @@ def import_tree(
     """
     out_path = Path(out_path)
     if tree is None:
-        out_path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=out_path.parent, prefix=f".{out_path.name}.", suffix=".tmp")
-        os.close(fd)
-        os.replace(tmp, out_path)
+        with atomic_path(out_path):
+            pass  # an empty tree.nwk: the dataset has no tree
         return None
     n_source = sum(1 for _ in tree.tips())
     pruned = prepare_tree(tree, feature_ids, source=source)

@@ -30,11 +30,8 @@ scale-invariant); samples whose values are all 0 are dropped. The summary then s
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import math
-import os
-import tempfile
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -44,6 +41,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from .._atomic import atomic_path
 from ..errors import InputError
 from .alpha import alpha_diversity
 from .beta import BETA_METRICS, beta_diversity, mean_rarefied_beta
@@ -83,18 +81,9 @@ log = logging.getLogger(__name__)
 
 def _atomic_write(path: Path, write: Callable[[IO[bytes]], object]) -> None:
     """Write ``path`` via a temporary file in the same directory and ``os.replace``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            write(fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    # gutskin._atomic: fsync + rename, and 0666 & ~umask (readable by the group on a shared cluster)
+    with atomic_path(path) as tmp, open(tmp, "wb") as fh:
+        write(fh)
 
 
 def _write_tsv(df: pd.DataFrame, path: Path) -> None:
