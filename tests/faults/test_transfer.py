@@ -28,6 +28,8 @@ from tests.support.net import fast_api_settings, fast_fetch_settings
 BODY = b"x" * 4000  # at one byte per 50 ms: 200 s
 SHA = hashlib.sha256(BODY).hexdigest()
 DEADLINE = 1.0
+#: A long header: dripped at 50 ms a byte, the headers alone take 20 s.
+PAD = {"X-Pad": "p" * 400}
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -60,7 +62,9 @@ def test_dripping_body_is_cut_at_the_deadline(server: FaultServer, tmp_path: Pat
     before="failed",
 )
 def test_dripping_headers_are_cut_at_the_deadline(server: FaultServer, tmp_path: Path) -> None:
-    url = server.add_handler("/slowhead.txt", lambda _r: Response(body=BODY, header_drip=0.05))
+    url = server.add_handler(
+        "/slowhead.txt", lambda _r: Response(body=BODY, header_drip=0.05, headers=PAD)
+    )
     t0 = time.monotonic()
     with pytest.raises(DataUnavailable, match="deadline"):
         fetch(url, SHA, settings(tmp_path))
@@ -104,7 +108,9 @@ def test_api_json_drip_is_cut(server: FaultServer, tmp_path: Path) -> None:
     before="failed",
 )
 def test_api_download_drip_is_cut(server: FaultServer, tmp_path: Path) -> None:
-    url = server.add_handler("/files/a.zip", lambda _r: Response(body=BODY, header_drip=0.05))
+    url = server.add_handler(
+        "/files/a.zip", lambda _r: Response(body=BODY, header_drip=0.05, headers=PAD)
+    )
     api = fast_api_settings(tmp_path, give_up_after=DEADLINE, retries=0)
     t0 = time.monotonic()
     with ApiClient(api) as client, pytest.raises(DataUnavailable):
