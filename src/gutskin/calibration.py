@@ -48,8 +48,6 @@ from __future__ import annotations
 import functools
 import json
 import math
-import os
-import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -59,6 +57,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from ._atomic import atomic_path
 from .io.table import FeatureTable
 from .stats import da, paired, power, regression
 from .stats._util import StatsInputError
@@ -978,14 +977,6 @@ def run_calibration(
 
 def write_calibration(obj: Mapping[str, Any], path: str | Path) -> None:
     """Write ``obj`` as JSON atomically (temp file in the same directory, then rename)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(obj, fh, indent=2, ensure_ascii=False, allow_nan=False)
-            fh.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8") as fh:  # mode 0666 & ~umask
+        json.dump(obj, fh, indent=2, ensure_ascii=False, allow_nan=False)
+        fh.write("\n")

@@ -2,12 +2,23 @@
 import json
 import os
 
-from gutskin.config import load_and_validate, validate
+from snakemake.logging import logger
+
+from gutskin.config import check_claims, forget_unavailable, load_and_validate, validate
+
+# The config file the run's values come from (the last --configfile, else the default): relative mirror
+# folders are resolved against its folder.
+CONFIG_FILE = os.path.abspath(
+    (list(workflow.overwrite_configfiles) or ["config/config.yaml"])[-1]
+)
 
 # Defaults from the schema are filled in before validation, in every job (not only on the head node).
 config.update(validate(config, "config", source="config/config.yaml"))
 DATASETS = load_and_validate(config["datasets_file"], "datasets")["datasets"]
 CLAIMS = load_and_validate(config["claims_file"], "claims")["claims"]
+# Names the schema cannot check (covariates, metrics, an exposure listed as a covariate): a clear error now,
+# not a dropped covariate or a pandas error half-way through the run.
+check_claims(CLAIMS, DATASETS, source=config["claims_file"])
 
 
 def _used_datasets():
@@ -26,6 +37,15 @@ def _used_datasets():
 
 
 USED_DATASETS = _used_datasets()
+
+# A dataset that was unavailable on the last run (an HTTP 500, a timeout) is fetched again: its manifest
+# (available: false) is removed before the job graph is built. Main process only (never inside a cluster
+# job), and not on a dry run (which then does not list the retry).
+if workflow.is_main_process and not workflow.dryrun:
+    for _gone in forget_unavailable(f"results/fetch/{ds}.json" for ds in USED_DATASETS):
+        logger.info(
+            f"{_gone}: the dataset was unavailable last time; fetching it again"
+        )
 TESTABLE_CLAIMS = [c["id"] for c in CLAIMS if c.get("analysis")]
 CLAIM_BY_ID = {c["id"]: c for c in CLAIMS}
 

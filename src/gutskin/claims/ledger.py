@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
 import re
-import tempfile
 from pathlib import Path
 from typing import Any
 
+from .._atomic import atomic_path
 from ..stats import multiple, verdict
 from .common import clean
 from .register import claim_sided, one_sided_p
@@ -319,18 +318,9 @@ def _test_p(claim: dict[str, Any], headline: dict[str, Any]) -> float | None:
 
 def write_json(obj: Any, path: Path) -> None:
     """Write JSON atomically (temp file in the same directory, then rename)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(obj, fh, indent=2, ensure_ascii=False, allow_nan=False)
-            fh.write("\n")
-        os.chmod(tmp, 0o644)  # mkstemp creates 0600; results are meant to be shared
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8") as fh:  # mode 0666 & ~umask
+        json.dump(obj, fh, indent=2, ensure_ascii=False, allow_nan=False)
+        fh.write("\n")
 
 
 LEDGER_COLUMNS = (
@@ -360,14 +350,5 @@ def write_tsv(ledger: list[dict[str, Any]], path: Path) -> None:
         row = {k: e.get(k) for k in LEDGER_COLUMNS}
         row["datasets"] = ",".join(e.get("datasets") or [])
         rows.append(row)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:  # mode 0666 & ~umask
         pd.DataFrame(rows, columns=list(LEDGER_COLUMNS)).to_csv(tmp, sep="\t", index=False)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

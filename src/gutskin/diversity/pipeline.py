@@ -43,7 +43,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from .._jsonio import atomic_write
+from .._atomic import atomic_write
 from ..errors import InputError
 from ..io.newick import prepare_tree
 from ..layout import ALPHA_TSV, DEPTH_TSV, TREE_NWK, beta_npz, pcoa_tsv
