@@ -46,6 +46,7 @@ A sample whose values are all zero has no defined distance to anything; every me
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -54,9 +55,12 @@ import numpy as np
 import scipy.sparse as sp
 
 from ..errors import InputError
+from ..progress import Progress
 from . import _kernels
 from ._common import as_csr, default_ids, row_where, split_table
 from .rarefy import _prepare, _rarefy_aligned
+
+_LOG = logging.getLogger("gutskin.diversity.beta")
 
 __all__ = [
     "BETA_METRICS",
@@ -515,6 +519,7 @@ def mean_rarefied_beta(
     out = _empty_condensed(n)
     seq = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
     starts = csr.indptr[kept]
+    progress = Progress(f"beta {metric}: rarefactions", int(iterations), _LOG)
     for child in seq.spawn(int(iterations)):
         indptr, rdata = _rarefy_aligned(csr, vals, depth, kept, np.random.default_rng(child))
         lengths = np.diff(indptr)
@@ -529,5 +534,6 @@ def mean_rarefied_beta(
         else:
             _jaccard_into(rare, out, True, block_entries)
         del rare, rdata
+        progress.update()
     out /= iterations
     return out, kept_ids
