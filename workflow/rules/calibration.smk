@@ -2,21 +2,6 @@
 # cohorts, with the same code the claim runners use (gutskin.calibration). Needs no data, but a claim
 # whose datasets could not be fetched (or that the claims register does not analyse) is not simulated:
 # its calibration is listed as skipped, so an offline run without data ends in seconds.
-CALIBRATED_CLAIMS = [
-    config["calibration"][test]["claim"]
-    for test in ("alpha_ols", "mantel", "log_ratio")
-]
-
-
-def calibration_manifests(wildcards):
-    datasets = []
-    for cid in CALIBRATED_CLAIMS:
-        claim = CLAIM_BY_ID.get(cid) or {}
-        if claim.get("analysis"):
-            datasets.extend(d for d in claim.get("datasets", []) if d not in datasets)
-    return [f"results/fetch/{ds}.json" for ds in datasets]
-
-
 rule calibration:
     input:
         manifests=calibration_manifests,

@@ -2,7 +2,10 @@
 import json
 import os
 
+from pathlib import Path
+
 from gutskin import resources as sizing
+from gutskin.runinfo import summarise
 from gutskin.config import load_and_validate, validate
 
 # Defaults from the schema are filled in before validation, in every job (not only on the head node).
@@ -109,3 +112,27 @@ def claim_inputs(wildcards):
         files[f"{ds}__table"] = f"results/import/{ds}/table.biom"
         files[f"{ds}__diversity"] = f"results/diversity/{ds}/diversity.json"
     return files
+
+
+# Calibration (rules/calibration.smk): the claims it simulates, and the fetch manifests of their datasets
+# (a claim whose data are unavailable is not simulated).
+CALIBRATED_CLAIMS = [
+    config["calibration"][test]["claim"]
+    for test in ("alpha_ols", "mantel", "log_ratio")
+]
+
+
+def calibration_manifests(wildcards):
+    datasets = []
+    for cid in CALIBRATED_CLAIMS:
+        claim = CLAIM_BY_ID.get(cid) or {}
+        if claim.get("analysis"):
+            datasets.extend(d for d in claim.get("datasets", []) if d not in datasets)
+    return [f"results/fetch/{ds}.json" for ds in datasets]
+
+
+def run_summary():
+    """The end-of-run summary (Snakefile onsuccess / onerror; gutskin.runinfo)."""
+    return summarise(
+        Path("results"), USED_DATASETS, Path("results/report.html").resolve()
+    )
