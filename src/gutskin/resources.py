@@ -48,8 +48,8 @@ PCOA_PAIR_SECONDS = 2.5e-9
 PCOA_SWEEPS = 30
 #: Most threads a diversity job asks for (the kernels' scaling flattens beyond that).
 DIVERSITY_MAX_THREADS = 8
-#: Claim step: seconds per permutation per entry of an n x n distance matrix (estimate, 2x headroom
-#: over a Mantel / PERMANOVA permutation on 2,000 samples).
+#: Claim step: seconds per permutation per entry of an n x n distance matrix (an estimate with
+#: headroom, not a measurement).
 PERMUTATION_ENTRY_SECONDS = 1e-8
 
 
