@@ -3,6 +3,7 @@
 from pathlib import Path
 
 from gutskin._adapter import run_step
+from gutskin.layout import diversity_dir, import_dir
 from gutskin.runinfo import claim_without_data, write_json
 
 
@@ -11,7 +12,7 @@ def main(smk):
     out_dir = Path(smk.output.outdir)
     # Every dataset unavailable (e.g. offline without a mirror): say so without loading the statistics
     # stack, which costs seconds per job.
-    empty = claim_without_data(claim, Path("results/import"))
+    empty = claim_without_data(claim)
     if empty is not None:
         out_dir.mkdir(parents=True, exist_ok=True)
         write_json(empty, Path(smk.output.result))
@@ -19,7 +20,7 @@ def main(smk):
     from gutskin.claims import load_bundle, run_claim
 
     bundles = {
-        ds: load_bundle(ds, Path(f"results/import/{ds}"), Path(f"results/diversity/{ds}"))
+        ds: load_bundle(ds, Path(import_dir(ds)), Path(diversity_dir(ds)))
         for ds in claim.get("datasets", [])
     }
     out_dir.mkdir(parents=True, exist_ok=True)

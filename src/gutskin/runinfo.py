@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from . import layout
+
 __all__ = [
     "RunSummary",
     "calibration_skips",
@@ -58,7 +60,7 @@ def dataset_status(results: Path, datasets: Iterable[str]) -> dict[str, dict[str
     (``available`` is None when the fetch has not run or its manifest cannot be read)."""
     out: dict[str, dict[str, Any]] = {}
     for ds in datasets:
-        path = Path(results) / "fetch" / f"{ds}.json"
+        path = Path(layout.fetch_manifest(ds, root=str(results)))
         try:
             manifest = json.loads(path.read_text(encoding="utf-8"))
             out[ds] = {
@@ -80,7 +82,7 @@ def rerun_hint(unavailable: Iterable[str], every: bool = False) -> list[str]:
         rerun = 'make report SNAKEMAKE_ARGS="--forcerun fetch"'
     else:
         rerun = 'make report SNAKEMAKE_ARGS="--forcerun {}"'.format(
-            " ".join(f"results/fetch/{ds}.json" for ds in names)
+            " ".join(layout.fetch_manifest(ds) for ds in names)
         )
     return [
         "To get the data: point gutskin at a mirror laid out as <mirror>/<host>/<path>, e.g. "
@@ -117,7 +119,7 @@ def calibration_skips(
 
 
 def claim_without_data(
-    claim: Mapping[str, Any], import_root: Path | str = "results/import"
+    claim: Mapping[str, Any], results: Path | str = layout.RESULTS
 ) -> dict[str, Any] | None:
     """The result of a claim none of whose datasets could be fetched, or None when one could.
 
@@ -132,7 +134,8 @@ def claim_without_data(
     reasons: list[tuple[str, str]] = []
     for ds in datasets:
         try:
-            info = json.loads((Path(import_root) / ds / "import.json").read_text(encoding="utf-8"))
+            path = Path(layout.import_file(layout.IMPORT_JSON, ds, root=str(results)))
+            info = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             return None
         if not isinstance(info, dict) or info.get("available") is not False:
@@ -198,7 +201,7 @@ def summarise(results: Path, datasets: Iterable[str], report: Path | None = None
     if unavailable:
         line += f"; unavailable: {', '.join(unavailable)}"
     lines.append(line)
-    claims_path = results / "claims.json"
+    claims_path = Path(layout.result_file("claims.json", root=str(results)))
     ledger: list[dict[str, Any]] = []
     try:
         ledger = json.loads(claims_path.read_text(encoding="utf-8"))
@@ -243,8 +246,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("results", nargs="?", default="results", type=Path)
     args = parser.parse_args(argv)
     results: Path = args.results
-    datasets = sorted(p.stem for p in (results / "fetch").glob("*.json"))
-    summary = summarise(results, datasets, (results / "report.html").resolve())
+    manifests = Path(layout.fetch_manifest("x", root=str(results))).parent
+    datasets = sorted(p.stem for p in manifests.glob("*.json"))
+    summary = summarise(
+        results, datasets, Path(layout.result_file("report.html", root=str(results))).resolve()
+    )
     print("\n".join(summary.lines))
     if not summary.ok:
         print(

@@ -81,11 +81,11 @@ def test_calibration_skips() -> None:
 
 def test_claim_without_data_matches_claim_result(tmp_path: Path) -> None:
     res = _results(tmp_path, {"agp": False, "hmp": True}, None)
-    r = claim_without_data({"id": "C8", "datasets": ["agp"]}, res / "import")
+    r = claim_without_data({"id": "C8", "datasets": ["agp"]}, res)
     assert r is not None
     # Same keys as a runner's result, so the ledger and the report read it alike.
     assert set(r) == set(ClaimResult(id="C8").to_dict())
     assert r["data_problem"] == "dataset agp unavailable: no mirror, network disabled"
     # One dataset available: the runner decides.
-    assert claim_without_data({"id": "C8b", "datasets": ["agp", "hmp"]}, res / "import") is None
-    assert claim_without_data({"id": "C3", "datasets": ["nope"]}, res / "import") is None
+    assert claim_without_data({"id": "C8b", "datasets": ["agp", "hmp"]}, res) is None
+    assert claim_without_data({"id": "C3", "datasets": ["nope"]}, res) is None

@@ -5,8 +5,9 @@ import os
 from pathlib import Path
 
 from gutskin import resources as sizing
-from gutskin.runinfo import summarise
 from gutskin.config import load_and_validate, validate
+from gutskin.layout import REPORT_HTML, RESULTS, fetch_manifest
+from gutskin.runinfo import summarise
 
 # Defaults from the schema are filled in before validation, in every job (not only on the head node).
 config.update(validate(config, "config", source="config/config.yaml"))
@@ -128,11 +129,9 @@ def calibration_manifests(wildcards):
         claim = CLAIM_BY_ID.get(cid) or {}
         if claim.get("analysis"):
             datasets.extend(d for d in claim.get("datasets", []) if d not in datasets)
-    return [f"results/fetch/{ds}.json" for ds in datasets]
+    return [fetch_manifest(ds) for ds in datasets]
 
 
 def run_summary():
     """The end-of-run summary (Snakefile onsuccess / onerror; gutskin.runinfo)."""
-    return summarise(
-        Path("results"), USED_DATASETS, Path("results/report.html").resolve()
-    )
+    return summarise(Path(RESULTS), USED_DATASETS, Path(REPORT_HTML).resolve())
