@@ -35,6 +35,8 @@ def missing_reason() -> str | None:
             f"slurm-wlm / munge not installed (missing {', '.join(missing)}); "
             "apt-get install slurm-wlm munge"
         )
+    if SYSTEM_CONF.is_symlink() and not SYSTEM_CONF.exists():
+        SYSTEM_CONF.unlink()  # left dangling by a test cluster that was killed: ours, not a site's
     if SYSTEM_CONF.exists() or SYSTEM_CONF.is_symlink():
         return (
             f"{SYSTEM_CONF} exists (a configured SLURM host): not starting a test cluster over it"
