@@ -20,8 +20,8 @@ rule claim:
         "../envs/gutskin.yaml"
     threads: 1
     resources:
-        mem_mb=4000,
-        runtime=60,
+        mem_mb=claim_mem_mb,
+        runtime=claim_runtime,
     params:
         claim=lambda wc: CLAIM_BY_ID[wc.claim],
         seed=config["seed"],

@@ -320,7 +320,10 @@ def run_diversity(
             "proportion_explained": [float(x) for x in prop.to_numpy()],
         }
         seconds[f"pcoa_{metric}"] = time.perf_counter() - t0
-        log.info("beta %s: %d samples", metric, bids.size)
+        if BETA[metric].needs_tree and tree is None:
+            log.info("beta %s: skipped (no phylogenetic tree for this dataset)", metric)
+        else:
+            log.info("beta %s: %d samples", metric, bids.size)
 
     return {
         "n_samples_in": int(n),
