@@ -8,15 +8,14 @@ fetched) still writes its report, but :func:`summarise` marks it as failed so th
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import layout
+from . import _atomic, layout
+from .verdict_words import LABELS, VERDICTS
 
 __all__ = [
     "RunSummary",
@@ -28,31 +27,13 @@ __all__ = [
     "write_json",
 ]
 
-#: Words for the verdicts in the summary, in the order they are listed.
-VERDICT_WORDS = {
-    "supported": "supported",
-    "not_supported": "not supported (equivalence shown)",
-    "contradicted": "contradicted",
-    "inconclusive": "inconclusive",
-    "data_unavailable": "data unavailable",
-    "not_testable": "not testable with microbiome data",
-}
+#: Words for the verdicts in the summary, in the order they are listed (from the one definition).
+VERDICT_WORDS = {key: LABELS[key].lower() for key in VERDICTS}
 
 
 def write_json(obj: Any, path: Path | str) -> None:
-    """Write JSON atomically (temp file beside it, then rename), as the ledger's writer does."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(obj, fh, indent=2, ensure_ascii=False, allow_nan=False)
-            fh.write("\n")
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Write JSON atomically (temp file beside it, then rename), as every result writer does."""
+    _atomic.write_json(path, obj)
 
 
 def dataset_status(results: Path, datasets: Iterable[str]) -> dict[str, dict[str, Any]]:
@@ -161,6 +142,9 @@ def claim_without_data(
         "tables": [],
         "notes": [f"not analysed: no dataset available ({', '.join(d for d, _ in reasons)})"],
         "sample_flow": [],
+        "population": None,
+        "deviations": [],
+        "matched": None,
     }
 
 

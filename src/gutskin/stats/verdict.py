@@ -34,6 +34,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..verdict_words import CAUSAL_SUPPORTED_LABEL, DECISIVE, LABELS, OUTCOMES, VERDICTS
 from ._util import JsonMixin, StatsInputError
 
 __all__ = [
@@ -49,33 +50,8 @@ __all__ = [
     "not_testable",
 ]
 
-#: Every verdict, in display order. The report imports these; nothing else defines them.
-VERDICTS = (
-    "supported",
-    "not_supported",
-    "contradicted",
-    "inconclusive",
-    "data_unavailable",
-    "not_testable",
-)
-
-#: The verdicts that say something about the claim (a sensitivity disagreement downgrades them).
-DECISIVE = ("supported", "not_supported", "contradicted")
-
-#: Outcomes of one sensitivity analysis judged at the level of the verdict.
-OUTCOMES = ("agrees", "disagrees", "uninformative")
-
-LABELS = {
-    "supported": "Supported",
-    "not_supported": "Not supported (equivalence shown)",
-    "contradicted": "Contradicted",
-    "inconclusive": "Inconclusive",
-    "data_unavailable": "Data unavailable",
-    "not_testable": "Not testable with microbiome data",
-}
-
-#: Label of a supported verdict for a claim worded causally.
-CAUSAL_SUPPORTED_LABEL = "Association consistent with the claim"
+# The words are defined once, in the ground-floor module gutskin.verdict_words (light enough for the
+# end-of-run summary, which must not load the statistics stack); re-exported here.
 
 _DIRECTIONS = ("positive", "negative", "two_sided")
 
