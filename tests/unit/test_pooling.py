@@ -259,17 +259,6 @@ def test_cohort_sensitivity_analyses_are_pooled_like_the_headline(tmp_path: Path
     )  # natural units
 
 
-def test_cohort_entries_are_judged_against_the_cohorts_verdict() -> None:
-    runner = _cohort("a", -0.8, 0.1)
-    runner = _with_sens(runner, 0.5, 0.1)  # significant in the other direction
-    runner["headline"]["p_value"] = 1e-9
-    runner.pop("dataset"), runner.pop("se")
-    out = cohort_result(runner, "a", CLAIM, CONFIG)
-    e = out["sensitivity_analyses"][0]
-    assert (e["outcome"], e["verdict"]) == ("disagrees", "contradicted")
-    assert out["sensitivity_analyses"][1]["outcome"] == "agrees"  # p < alpha, negative sign
-
-
 def test_cohort_claim_keeps_only_its_own_per_dataset_overrides() -> None:
     from gutskin.errors import ConfigError
 

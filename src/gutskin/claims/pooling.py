@@ -133,8 +133,8 @@ def cohort_result(
     config: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The per-cohort result: the runner's ``result`` (``ClaimResult.to_dict()``) with ``dataset``,
-    ``se`` and ``scale``; with ``claim`` (and ``config``), each sensitivity entry gets ``kind``, ``outcome``
-    and ``verdict`` (:func:`judge_entries`, against the cohort's own primary verdict).
+    ``se`` and ``scale``. ``claim`` and ``config`` are accepted for the adapter's sake; the sensitivity
+    entries are judged once, by the ledger (:func:`gutskin.stats.verdict.decide`).
 
     A runner sets ``se`` and ``scale`` itself where it knows the SE of its effect size; otherwise the SE
     is taken from the 95 % CI of ``headline.effect_size`` (normal approximation) and said so in the notes.
@@ -151,10 +151,6 @@ def cohort_result(
                 *out.get("notes", []),
                 "Pooling SE from the 95% CI of the effect size (normal approximation).",
             ]
-    if claim is not None and out.get("sensitivity_analyses"):
-        cfg = config or {}
-        out["sensitivity_analyses"] = [dict(e) for e in out["sensitivity_analyses"]]
-        judge_entries(out["sensitivity_analyses"], primary_verdict(h, claim, cfg), claim, cfg)
     out["dataset"] = dataset
     out["se"] = se if se is None or (math.isfinite(se) and se > 0) else None
     out["scale"] = scale
@@ -482,7 +478,7 @@ def _cohort_analyses(
             ci = (e or {}).get("ci")
             if (
                 e is None
-                or e.get("scale") != "effect_size"
+                or e.get("scale") == "natural"
                 or e.get("estimate") is None
                 or not ci
                 or None in ci
