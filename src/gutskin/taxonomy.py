@@ -475,6 +475,10 @@ class OverlappingTaxaError(ValueError):
             "counted twice"
         )
 
+    def __reduce__(self) -> tuple[Any, tuple[str, str, int]]:
+        # picklable with its own arguments: raised in a calibration worker, it must reach the parent
+        return (type(self), (self.first, self.second, self.n_features))
+
 
 def disjoint_sets(
     masks: dict[str, Any], excludes: dict[str, Sequence[str]] | None = None

@@ -332,3 +332,14 @@ def test_collapse_metaphlan_relative_values() -> None:
     assert out.values == "relative"
     assert out.n_features == 1
     assert math.isclose(out.counts.toarray()[0, 0], 0.75)
+
+
+def test_overlapping_taxa_error_survives_pickling():
+    """Raised inside a worker process, the error must reach the parent whole (not as a pickling error)."""
+    import pickle
+
+    from gutskin.taxonomy import OverlappingTaxaError
+
+    err = pickle.loads(pickle.dumps(OverlappingTaxaError("Faecalibacterium", "Ruminococcaceae", 3)))
+    assert (err.first, err.second, err.n_features) == ("Faecalibacterium", "Ruminococcaceae", 3)
+    assert "share 3 feature(s)" in str(err)
