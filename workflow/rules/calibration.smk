@@ -1,5 +1,7 @@
-# Calibration of the primary tests: false-positive rate and power on simulated null and planted-effect
-# cohorts, with the same code the claim runners use (gutskin.calibration). Needs no data.
+# Calibration of the primary tests and of the verdicts: false-positive rate, power and the rate of each verdict
+# on simulated null and planted-effect cohorts, through the claims' own runners (gutskin.calibration). Needs no
+# data. Replicates are cached by design key under <cache_dir>/calibration/, so a rerun with the same design
+# and code only reads them.
 
 
 rule calibration:
@@ -17,5 +19,8 @@ rule calibration:
         calibration=config["calibration"],
         seed=config["seed"],
         alpha=config["alpha"],
+        claims=CLAIMS,
+        datasets=DATASETS,
+        cache_dir=os.path.join(config["cache_dir"], "calibration"),
     script:
         "../../scripts/calibration.py"
