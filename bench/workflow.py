@@ -117,8 +117,6 @@ def step_child(spec: dict[str, Any]) -> dict[str, Any]:
         spec["workdir"],
         "--cores",
         str(spec["cores"]),
-        "--quiet",
-        "all",
         *spec["targets"],
     ]
     t0 = time.perf_counter()

@@ -269,3 +269,32 @@ def test_verdict_calibration_runs_the_claim_and_is_cached_and_worker_independent
     doc = {"verdicts": one}
     assert cal.simulated_power(doc, "C8") == entry["simulated_power"]
     assert cal.simulated_power(doc, "C9") is None
+
+
+def test_statistic_level_results_are_cached_by_design(tmp_path: Path) -> None:
+    small = {
+        "alpha_ols": {"replicates": 10, "n_cases": 20, "n_controls": 40, "planted": [0.2]},
+        "mantel": {"replicates": 10, "strata_sizes": [8, 8], "permutations": 19, "planted": [0.1]},
+        "log_ratio": {"replicates": 10, "n_cases": 20, "n_controls": 40, "depth": 500},
+        "verdicts": {"replicates": 0},
+    }
+    cold = cal.run_calibration(small, seed=5, claims=CLAIMS, cache_dir=tmp_path)
+    (entry,) = list(tmp_path.iterdir())
+    assert entry.name.startswith("tests-") and entry.suffix == ".json"
+    # a warm run reads the file: tamper with it and the tampered numbers come back
+    doc = json.loads(entry.read_text())
+    doc[0]["null_rejections"] = 999
+    entry.write_text(json.dumps(doc))
+    warm = cal.run_calibration(small, seed=5, claims=CLAIMS, cache_dir=tmp_path)
+    assert warm["tests"][0]["null_rejections"] == 999
+    # another design (one more replicate, or another seed) is another entry, computed afresh
+    small["alpha_ols"]["replicates"] = 11
+    other = cal.run_calibration(small, seed=5, claims=CLAIMS, cache_dir=tmp_path)
+    assert len(list(tmp_path.iterdir())) == 2
+    assert other["tests"][0]["replicates"] == 11
+    assert other["tests"][1] == {**cold["tests"][1], "seconds": other["tests"][1]["seconds"]}
+    # a corrupt entry is recomputed, never trusted
+    entry.write_text("{not json")
+    small["alpha_ols"]["replicates"] = 10
+    again = cal.run_calibration(small, seed=5, claims=CLAIMS, cache_dir=tmp_path)
+    assert again["tests"][0]["null_rejections"] == cold["tests"][0]["null_rejections"]
