@@ -34,6 +34,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check src scripts tests bench
 	$(BIN)/ruff format --check src scripts tests bench
 	$(BIN)/python -m mypy src/gutskin
+	$(BIN)/lint-imports
 	$(BIN)/snakefmt --check workflow
 	$(BIN)/snakemake --lint --workflow-profile profiles/default
 

@@ -5,10 +5,10 @@ from pathlib import Path
 import numba
 
 from gutskin._adapter import run_step
-from gutskin.claims.ledger import write_json
-from gutskin.diversity.phylogeny import load_tree
+from gutskin._jsonio import write_json
 from gutskin.diversity.pipeline import run_diversity
 from gutskin.importer import load_imported
+from gutskin.io.newick import load_tree
 
 
 def main(smk):
@@ -30,7 +30,7 @@ def main(smk):
         tree=load_tree(import_dir),
         sensitivity_depth=float(smk.params.sensitivity_depth),
     )
-    write_json(summary, Path(smk.output.summary))
+    write_json(smk.output.summary, summary)
 
 
 # Guarded: worker processes started by forkserver/spawn re-run this file as ``__mp_main__``.

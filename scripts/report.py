@@ -3,7 +3,7 @@
 from pathlib import Path
 
 from gutskin._adapter import run_step
-from gutskin.report.html import build_report, write_report
+from gutskin.report.html import ReportInputs, build_report, write_report
 from gutskin.report.provenance import collect_provenance
 from gutskin.report.qc import load_depth, read_json
 
@@ -39,7 +39,7 @@ def main(smk):
         Path(smk.config["claims_file"]),
     ]
     provenance = collect_provenance(smk.config, config_files, Path(smk.scriptdir).parent)
-    html = build_report(
+    inputs = ReportInputs(
         claims=claims,
         datasets=dict(smk.params.datasets),
         imports=imports,
@@ -55,8 +55,9 @@ def main(smk):
         calibration=calibration,
         coverage_source=coverage_path or "results/coverage.json",
         calibration_source=calibration_path or "results/calibration.json",
+        report_dir=Path(smk.output.html).parent,
     )
-    write_report(html, Path(smk.output.html))
+    write_report(build_report(inputs), Path(smk.output.html))
 
 
 # Guarded: worker processes started by forkserver/spawn re-run this file as ``__mp_main__``.

@@ -5,12 +5,13 @@ from pathlib import Path
 from gutskin._adapter import run_step
 from gutskin.claims import load_bundle, run_claim
 from gutskin.claims.ledger import write_json
+from gutskin.layout import diversity_dir, import_dir
 
 
 def main(smk):
     claim = smk.params.claim
     bundles = {
-        ds: load_bundle(ds, Path(f"results/import/{ds}"), Path(f"results/diversity/{ds}"))
+        ds: load_bundle(ds, Path(import_dir(ds)), Path(diversity_dir(ds)))
         for ds in claim.get("datasets", [])
     }
     out_dir = Path(smk.output.outdir)

@@ -11,6 +11,7 @@ import copy
 import hashlib
 import json
 from collections.abc import Iterator, Mapping
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -19,8 +20,18 @@ import yaml
 
 from .errors import ConfigError
 
-#: Directory holding the JSON Schemas (``workflow/schemas`` of the repository).
-SCHEMA_DIR = Path(__file__).resolve().parents[2] / "workflow" / "schemas"
+#: The JSON Schemas ship with the package (``gutskin/schemas/<name>.schema.yaml``, package data), so an
+#: installed gutskin validates configurations without the repository. In the repository they are edited
+#: in ``workflow/schemas/`` (where Snakemake workflows keep them); ``src/gutskin/schemas/`` links to
+#: each, and building a wheel copies the files in (``tests/unit/test_schemas_packaged.py``).
+SCHEMA_PACKAGE = "gutskin.schemas"
+
+
+def schema_names() -> list[str]:
+    """Names of the shipped schemas (``config``, ``datasets``, ...)."""
+    suffix = ".schema.yaml"
+    files = resources.files(SCHEMA_PACKAGE).iterdir()
+    return sorted(f.name[: -len(suffix)] for f in files if f.name.endswith(suffix))
 
 
 def load_yaml(path: str | Path) -> Any:
@@ -40,10 +51,17 @@ def load_yaml(path: str | Path) -> Any:
 
 
 def load_schema(name: str) -> dict[str, Any]:
-    """Load ``workflow/schemas/<name>.schema.yaml``."""
-    schema = load_yaml(SCHEMA_DIR / f"{name}.schema.yaml")
+    """Load the shipped schema ``gutskin/schemas/<name>.schema.yaml`` (package data)."""
+    resource = resources.files(SCHEMA_PACKAGE) / f"{name}.schema.yaml"
+    if not resource.is_file():
+        raise ConfigError(
+            f"<schema {name!r}>",
+            "no such schema in the gutskin package",
+            hint=f"use one of {schema_names()}",
+        )
+    schema = yaml.safe_load(resource.read_text(encoding="utf-8"))
     if not isinstance(schema, dict):  # pragma: no cover - our own files
-        raise ConfigError(SCHEMA_DIR / f"{name}.schema.yaml", "schema is not a mapping")
+        raise ConfigError(f"<schema {name!r}>", "schema is not a mapping")
     return schema
 
 
@@ -92,7 +110,8 @@ def validate(
     instance
         The parsed YAML document.
     schema
-        A schema name under ``workflow/schemas`` (without ``.schema.yaml``) or a schema mapping.
+        A shipped schema's name (``gutskin/schemas/<name>.schema.yaml``, see :func:`schema_names`)
+        or a schema mapping.
     source
         The file the instance came from, named in error messages.
 

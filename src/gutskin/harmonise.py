@@ -35,6 +35,7 @@ from .errors import ConfigError, InputError
 
 __all__ = [
     "CANONICAL_COLUMNS",
+    "UNITS",
     "canonical_type",
     "column_types",
     "harmonise",
@@ -44,6 +45,22 @@ __all__ = [
 ]
 
 _TYPES = ("string", "number", "integer", "ordinal")
+
+#: Unit conversions of ``unit: {from, to}``: unit → (dimension, factor to the dimension's base unit).
+UNITS: dict[str, tuple[str, float]] = {
+    "days": ("time", 1.0 / 365.25),
+    "weeks": ("time", 7.0 / 365.25),
+    "months": ("time", 1.0 / 12.0),
+    "years": ("time", 1.0),
+    "g": ("mass", 0.001),
+    "kg": ("mass", 1.0),
+    "lb": ("mass", 0.45359237),
+    "mm": ("length", 0.001),
+    "cm": ("length", 0.01),
+    "m": ("length", 1.0),
+    "in": ("length", 0.0254),
+}
+_SEVERAL = ("error", "first", "missing", "value")
 
 
 @functools.cache
@@ -259,6 +276,177 @@ def _to_number(
     return num
 
 
+def _is_blank(value: Any) -> bool:
+    return _isna(value) or (isinstance(value, str) and not value.strip())
+
+
+def _unit_factor(
+    spec: Any, column: str, config_path: Path, dataset: str
+) -> tuple[float, dict[str, Any]]:
+    """The factor of ``unit: {from, to}`` and its record for import.json."""
+    where = _key(dataset, "columns", column, "unit")
+    if not isinstance(spec, Mapping) or set(spec) != {"from", "to"}:
+        raise ConfigError(
+            config_path,
+            "unit must be a mapping {from: <unit>, to: <unit>}",
+            where=where,
+            hint="e.g. unit: {from: months, to: years}",
+        )
+    units = []
+    for end in ("from", "to"):
+        unit = str(spec[end])
+        if unit not in UNITS:
+            raise ConfigError(
+                config_path,
+                f"unknown unit {unit!r}",
+                where=f"{where}/{end}",
+                hint=f"use one of {', '.join(UNITS)}",
+            )
+        units.append(UNITS[unit])
+    (dim_from, f_from), (dim_to, f_to) = units
+    if dim_from != dim_to:
+        raise ConfigError(
+            config_path,
+            f"cannot convert {spec['from']} ({dim_from}) to {spec['to']} ({dim_to})",
+            where=where,
+        )
+    factor = f_from / f_to
+    return factor, {"from": str(spec["from"]), "to": str(spec["to"]), "factor": factor}
+
+
+def _from_indicators(
+    raw: pd.DataFrame,
+    column: str,
+    cspec: Mapping[str, Any],
+    *,
+    ctype: str,
+    levels: list[str] | None,
+    dataset: str,
+    source: Path,
+    config_path: Path,
+    missing: set[str],
+    lines: np.ndarray,
+    report: dict[str, Any],
+) -> pd.Series:
+    """One column from several indicator columns (``indicators``: raw column → value if ticked)."""
+    where = _key(dataset, "columns", column)
+    indicators = cspec["indicators"]
+    if not isinstance(indicators, Mapping) or not indicators:
+        raise ConfigError(
+            config_path,
+            "indicators must map each raw indicator column to the value it stands for",
+            where=f"{where}/indicators",
+            hint="e.g. indicators: {Psoriasis: psoriasis, Eczema: eczema}",
+        )
+    for key in ("map", "other", "blank"):
+        if key in cspec:
+            raise ConfigError(
+                config_path,
+                f"`{key}` does not apply to an indicators column",
+                where=f"{where}/{key}",
+                hint="list the values in `indicators`, `none` and `several_value`",
+            )
+    for raw_col, value in indicators.items():
+        _check_allowed(value, column, ctype, levels, config_path, f"{where}/indicators/{raw_col}")
+    ticked_values = cspec.get("ticked", ["Y"])
+    unticked_values = cspec.get("unticked", [])
+    for name, vals in (("ticked", ticked_values), ("unticked", unticked_values)):
+        if not isinstance(vals, list):
+            raise ConfigError(
+                config_path, f"{name} must be a list of raw values", where=f"{where}/{name}"
+            )
+        for j, v in enumerate(vals):
+            _check_scalar(v, config_path, f"{where}/{name}/{j}")
+    ticked_set = {str(v) for v in ticked_values}
+    unticked_set = {str(v) for v in unticked_values}
+    none_value = cspec.get("none")
+    _check_allowed(none_value, column, ctype, levels, config_path, f"{where}/none")
+    several = cspec.get("several", "error")
+    if several not in _SEVERAL:
+        raise ConfigError(
+            config_path,
+            f"unknown rule {several!r} for several ticked indicators",
+            where=f"{where}/several",
+            hint=f"use one of {', '.join(_SEVERAL)}",
+        )
+    if several == "value":
+        if "several_value" not in cspec:
+            raise ConfigError(
+                config_path,
+                "several: value needs several_value (the output when more than one box is ticked)",
+                where=f"{where}/several_value",
+            )
+        _check_allowed(
+            cspec["several_value"], column, ctype, levels, config_path, f"{where}/several_value"
+        )
+    n = len(raw)
+    ticks = np.zeros((n, len(indicators)), dtype=bool)
+    for j, raw_col in enumerate(indicators):
+        raw_col = str(raw_col)
+        if raw_col not in raw.columns:
+            close = difflib.get_close_matches(raw_col, [str(c) for c in raw.columns], n=5)
+            raise InputError(
+                source,
+                f"there is no indicator column {raw_col!r} (samples.columns.{column}.indicators of "
+                f"dataset {dataset})"
+                + (f"; close matches: {', '.join(repr(c) for c in close)}" if close else ""),
+                where=f"column {raw_col!r}",
+                hint=f"fix {where}/indicators in {config_path}",
+            )
+        vals = raw[raw_col].astype(object)
+        strs = pd.Series(
+            [None if _is_blank(v) or str(v) in missing else str(v).strip() for v in vals],
+            index=vals.index,
+            dtype=object,
+        )
+        is_ticked = strs.isin(ticked_set).to_numpy()
+        bad = strs.notna().to_numpy() & ~is_ticked & ~strs.isin(unticked_set).to_numpy()
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise InputError(
+                source,
+                f"indicator column {raw_col!r} holds {strs.iloc[i]!r}, which is neither ticked "
+                f"({', '.join(sorted(ticked_set))}) nor blank: "
+                + _first_examples(strs, bad, lines),
+                where=f"column {raw_col!r}, {_where_line(lines[i])}",
+                hint=f"list it under {where}/ticked or {where}/unticked in {config_path}",
+            )
+        ticks[:, j] = is_ticked
+    outputs = list(indicators.values())
+    n_ticked = ticks.sum(axis=1)
+    several_rows = n_ticked > 1
+    if several_rows.any() and several == "error":
+        i = int(np.flatnonzero(several_rows)[0])
+        names = [str(c) for c, t in zip(indicators, ticks[i], strict=True) if t]
+        raise InputError(
+            source,
+            f"{int(several_rows.sum())} row(s) tick more than one of the indicator columns of "
+            f"{column!r}; the first, {_where_line(lines[i])}, ticks {', '.join(names)}",
+            where=f"columns {', '.join(map(str, indicators))}, {_where_line(lines[i])}",
+            hint=f"declare what several ticks mean: {where}/several: first | missing | value "
+            f"(with several_value) in {config_path}",
+        )
+    result: list[Any] = []
+    for i in range(n):
+        if n_ticked[i] == 0:
+            result.append(none_value)
+        elif n_ticked[i] == 1:
+            result.append(outputs[int(np.flatnonzero(ticks[i])[0])])
+        elif several == "first":
+            result.append(outputs[int(np.flatnonzero(ticks[i])[0])])
+        elif several == "value":
+            result.append(cspec["several_value"])
+        else:
+            result.append(None)
+    report.setdefault("indicators", {})[column] = {
+        "none_ticked": int((n_ticked == 0).sum()),
+        "one_ticked": int((n_ticked == 1).sum()),
+        "several_ticked": int(several_rows.sum()),
+        "several_rule": several,
+    }
+    return pd.Series(result, index=raw.index, dtype=object)
+
+
 def _column(
     raw: pd.DataFrame,
     column: str,
@@ -278,10 +466,12 @@ def _column(
             where=_key(dataset, "columns", column),
         )
     has_from, has_const = "from" in cspec, "constant" in cspec
-    if has_from == has_const:
+    has_ind = "indicators" in cspec
+    if has_from + has_const + has_ind != 1:
         raise ConfigError(
             config_path,
-            f"column {column!r} needs exactly one of `from` (a raw column) or `constant`",
+            f"column {column!r} needs exactly one of `from` (a raw column), `constant` or "
+            "`indicators` (several indicator columns)",
             where=_key(dataset, "columns", column),
         )
     ctype = _effective_type(column, cspec, config_path, dataset)
@@ -302,8 +492,24 @@ def _column(
     n = len(raw)
     cmap = _normalise_map(cspec.get("map"), column, config_path, dataset)
     raw_col: str | None = None
+    is_blank = np.zeros(n, dtype=bool)
 
-    if has_const:
+    if has_ind:
+        values = _from_indicators(
+            raw,
+            column,
+            cspec,
+            ctype=ctype,
+            levels=levels,
+            dataset=dataset,
+            source=source,
+            config_path=config_path,
+            missing=missing,
+            lines=lines,
+            report=report,
+        )
+        info["indicators"] = {str(k): v for k, v in cspec["indicators"].items()}
+    elif has_const:
         const = cspec["constant"]
         _check_allowed(
             const, column, ctype, levels, config_path, _key(dataset, "columns", column, "constant")
@@ -330,7 +536,18 @@ def _column(
             )
         values = raw[raw_col].astype(object)
         values = values.where(values.notna() & ~values.isin(missing), None)
+        if "blank" in cspec:
+            blank = cspec["blank"]
+            _check_allowed(
+                blank, column, ctype, levels, config_path, _key(dataset, "columns", column, "blank")
+            )
+            is_blank = np.array([_is_blank(v) for v in values], dtype=bool)
+            if is_blank.any():
+                report.setdefault("blank_filled", {})[column] = int(is_blank.sum())
+            info["blank"] = blank
 
+    if is_blank.any():
+        values = values.where(~pd.Series(is_blank, index=values.index), None)
     if cmap is not None:
         for k, v in cmap.items():
             _check_allowed(
@@ -381,9 +598,23 @@ def _column(
         if to_missing:
             report["mapped_to_missing"][column] = to_missing
         values = mapped
+    if is_blank.any():
+        values = values.astype(object).copy()
+        values[is_blank] = cspec["blank"]
 
+    if "unit" in cspec and ctype not in ("number", "integer"):
+        raise ConfigError(
+            config_path,
+            f"`unit` converts numbers, but column {column!r} is {ctype}",
+            where=_key(dataset, "columns", column, "unit"),
+            hint="declare type: number, or remove `unit`",
+        )
     if ctype in ("number", "integer"):
         num = _to_number(values, column, raw_col, ctype, lines, source, dataset)
+        if "unit" in cspec:
+            factor, unit_info = _unit_factor(cspec["unit"], column, config_path, dataset)
+            num = num * factor
+            info["unit"] = unit_info
         lo, hi = cspec.get("min"), cspec.get("max")
         out = np.zeros(n, dtype=bool)
         if lo is not None:
@@ -433,6 +664,75 @@ def _column(
                 f"{dataset})",
             )
     return text.astype("str"), info
+
+
+def _per_subject(
+    built: dict[str, pd.Series],
+    columns: Mapping[str, Any],
+    dataset: str,
+    source: Path,
+    config_path: Path,
+    lines: np.ndarray,
+    report: dict[str, Any],
+) -> None:
+    """Apply ``per_subject`` rules: a column that must hold one value per subject.
+
+    ``per_subject: error`` stops at the first subject whose samples disagree (naming it, the values and
+    the lines); ``per_subject: missing`` sets that subject's values missing and counts it in
+    ``report["per_subject_inconsistent"]``.
+    """
+    for column, cspec in columns.items():
+        rule = cspec.get("per_subject") if isinstance(cspec, Mapping) else None
+        if rule is None:
+            continue
+        where = _key(dataset, "columns", str(column), "per_subject")
+        if rule not in ("error", "missing"):
+            raise ConfigError(
+                config_path,
+                f"unknown per_subject rule {rule!r}",
+                where=where,
+                hint="use error or missing",
+            )
+        if "subject_id" not in built:
+            raise ConfigError(
+                config_path,
+                "per_subject needs a subject_id column",
+                where=where,
+                hint="configure samples.columns.subject_id",
+            )
+        values = built[str(column)]
+        subj = built["subject_id"].astype(object)
+        frame = pd.DataFrame({"s": subj.to_numpy(), "v": values.astype(object).to_numpy()}).dropna()
+        frame["v"] = frame["v"].astype(str)
+        counts = frame.groupby("s")["v"].nunique()
+        bad = [str(x) for x in counts.index[counts > 1]]
+        if not bad:
+            continue
+        if rule == "error":
+            first = bad[0]
+            rows = np.flatnonzero((subj.astype(str) == first).to_numpy())
+            shown = ", ".join(f"{values.iloc[i]!r} on {_where_line(lines[i])}" for i in rows[:4])
+            raise InputError(
+                source,
+                f"{len(bad)} subject(s) have more than one value of {column!r} (it must hold one "
+                f"value per subject); subject {first!r}: {shown}",
+                where=f"column {column!r}",
+                hint=f"fix the data, or declare {where}: missing in {config_path} to set such "
+                "subjects' values missing",
+            )
+        mask = subj.astype(str).isin(bad).to_numpy() & values.notna().to_numpy()
+        if isinstance(values.dtype, pd.CategoricalDtype):
+            values = values.copy()
+            values[mask] = np.nan
+        else:
+            values = values.astype(object).copy()
+            values[mask] = None
+        built[str(column)] = values
+        report.setdefault("per_subject_inconsistent", {})[str(column)] = {
+            "subjects": bad[:20],
+            "n_subjects": len(bad),
+            "n_samples_set_missing": int(mask.sum()),
+        }
 
 
 def harmonise(
@@ -560,6 +860,8 @@ def harmonise(
         )
         built[column] = series
         report["columns"][column] = info
+
+    _per_subject(built, spec["columns"], dataset, source, config_path, lines, report)
 
     n = len(raw)
     out = pd.DataFrame(index=pd.RangeIndex(n))

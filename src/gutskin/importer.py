@@ -15,6 +15,7 @@ metadata, removes features that are then all zero and writes, each atomically::
 from __future__ import annotations
 
 import csv
+import dataclasses
 import difflib
 import inspect
 import json
@@ -374,47 +375,30 @@ def join_samples(
                 where=f"column {on!r}",
                 hint=f"fix {where}/by in {config_path}",
             )
+        options = _reader_options(name, dataset, role, fmt, config_path)
+        reader = SAMPLE_READERS[fmt]
+        if "unique_ids" in inspect.signature(reader).parameters:
+            options["unique_ids"] = False  # repeated keys are checked below
         other = read_samples(
             path,
             fmt,
             id_column=join.get("key"),
             missing_values=join.get("missing_values") or [],
-            **_reader_options(name, dataset, role, fmt, config_path),
+            **options,
         )
         key = str(join.get("key") or other.attrs["id_column"])
-        keys = other[key].astype(object)
         pattern = join.get("key_pattern")
-        n_not_matching = 0
-        if pattern:
-            try:
-                rx = re.compile(str(pattern))
-            except re.error as exc:
-                raise ConfigError(
-                    config_path,
-                    f"key_pattern is not a regular expression: {exc}",
-                    where=f"{where}/key_pattern",
-                ) from None
-            if rx.groups != 1:
-                raise ConfigError(
-                    config_path,
-                    f"key_pattern must have exactly one group (it has {rx.groups})",
-                    where=f"{where}/key_pattern",
-                    hint=r'e.g. "^(.+)[.]V35$" keeps what comes before ".V35"',
-                )
-            found = [rx.search(str(k)) if k is not None and k == k else None for k in keys]
-            n_not_matching = sum(1 for m in found if m is None)
-            keys = pd.Series(
-                [m.group(1) if m else None for m in found], index=other.index, dtype=object
+        keys, n_not_matching = _apply_pattern(
+            other[key].astype(object), pattern, config_path, f"{where}/key_pattern"
+        )
+        by_pattern = join.get("by_pattern")
+        min_match = float(join.get("min_match", DEFAULT_MIN_MATCH))
+        if not 0.0 <= min_match <= 1.0:
+            raise ConfigError(
+                config_path,
+                f"min_match must be a fraction between 0 and 1, not {min_match}",
+                where=f"{where}/min_match",
             )
-            dup = keys.dropna().duplicated(keep=False)
-            if dup.any():
-                shown = ", ".join(repr(k) for k in pd.unique(keys.dropna()[dup])[:3])
-                raise InputError(
-                    path,
-                    f"key_pattern {pattern!r} makes {int(dup.sum())} rows share a key (e.g. {shown})",
-                    where=f"column {key!r}",
-                    hint="the key must identify one row; choose another key column or pattern",
-                )
         wanted = [
             *join["columns"],
             *(join.get("fill") or {}).values(),
@@ -440,9 +424,36 @@ def join_samples(
                 )
         usable = keys.notna().to_numpy()
         lookup = other.loc[usable].set_index(pd.Index(keys[usable].astype(str), name="key"))
-        main_keys = raw[on].astype(object)
+        lookup, n_repeated = _collapse_repeats(
+            lookup,
+            np.asarray(other.index[usable]),
+            list(dict.fromkeys(wanted)),
+            path,
+            key,
+            name,
+            j,
+            config_path,
+        )
+        main_keys, n_by_not_matching = _apply_pattern(
+            raw[on].astype(object), by_pattern, config_path, f"{where}/by_pattern"
+        )
         has_key = main_keys.notna().to_numpy()
         matched = has_key & main_keys.astype(str).isin(lookup.index).to_numpy()
+        n_with_key = int(has_key.sum())
+        rate = float(matched.sum()) / n_with_key if n_with_key else 0.0
+        if rate < min_match:
+            raise InputError(
+                f"{source} and {path}",
+                f"join {j} of dataset {name} (file role {role!r}, {on!r} → {key!r}) matched "
+                f"{int(matched.sum())} of {n_with_key} metadata rows with a key ({rate:.1%}), below "
+                f"its min_match of {min_match:.0%}; unmatched keys: "
+                + _examples([str(v) for v in main_keys[has_key & ~matched]])
+                + "; keys in the joined file: "
+                + _examples([str(v) for v in lookup.index]),
+                where=f"{where}",
+                hint="check the key columns and their patterns (key_pattern, by_pattern) in "
+                f"{config_path}; lower {where}/min_match only if so few matches are expected",
+            )
 
         report: dict[str, Any] = {
             "role": role,
@@ -450,8 +461,13 @@ def join_samples(
             "by": on,
             "key": key,
             "key_pattern": pattern,
+            "by_pattern": by_pattern,
             "n_rows": len(other),
             "n_not_matching_pattern": n_not_matching,
+            "n_by_not_matching_pattern": n_by_not_matching,
+            "n_repeated_keys": n_repeated,
+            "min_match": min_match,
+            "match_rate": rate,
             "n_matched": int(matched.sum()),
             "n_unmatched": int((has_key & ~matched).sum()),
             "n_no_key": int((~has_key).sum()),
@@ -513,12 +529,112 @@ def join_samples(
     return raw, reports, matched_masks
 
 
+#: Default ``min_match`` of a join: at least this fraction of the metadata rows with a key must match.
+DEFAULT_MIN_MATCH = 0.5
+
+
+def _apply_pattern(
+    values: pd.Series, pattern: Any, config_path: str | Path, where: str
+) -> tuple[pd.Series, int]:
+    """Keep what the one group of ``pattern`` matches in each value (``None`` where it does not match).
+
+    Without a pattern the values are returned unchanged (missing stays missing). Returns the new
+    values and how many present values did not match.
+    """
+    if not pattern:
+        return values.where(values.notna(), None), 0
+    try:
+        rx = re.compile(str(pattern))
+    except re.error as exc:
+        raise ConfigError(
+            config_path, f"{pattern!r} is not a regular expression: {exc}", where=f"key {where}"
+        ) from None
+    if rx.groups != 1:
+        raise ConfigError(
+            config_path,
+            f"the pattern {pattern!r} must have exactly one group (it has {rx.groups})",
+            where=f"key {where}",
+            hint=r'e.g. "^(.+)[.]V35$" keeps what comes before ".V35"',
+        )
+    found = [rx.search(str(v)) if v is not None and v == v else None for v in values]
+    present = [v is not None and v == v for v in values]
+    n_not = sum(1 for m, ok in zip(found, present, strict=True) if ok and m is None)
+    out = pd.Series([m.group(1) if m else None for m in found], index=values.index, dtype=object)
+    return out, n_not
+
+
+def _collapse_repeats(
+    lookup: pd.DataFrame,
+    row_lines: np.ndarray,
+    columns: list[str],
+    path: Path,
+    key: str,
+    name: str,
+    j: int,
+    config_path: str | Path,
+) -> tuple[pd.DataFrame, int]:
+    """One row per key: repeated keys are allowed when their rows agree on the joined columns."""
+    dup = lookup.index.duplicated(keep=False)
+    if not dup.any():
+        return lookup, 0
+    rep = lookup.loc[dup, columns].astype(object)
+    rep = rep.where(rep.notna(), None)
+    for k, group in rep.groupby(level=0, sort=False):
+        distinct = group.drop_duplicates()
+        if len(distinct) > 1:
+            differ = [c for c in columns if group[c].nunique(dropna=False) > 1]
+            at = row_lines[np.flatnonzero(lookup.index == k)][:5]
+            where_rows = ", ".join(
+                f"line {i}" if isinstance(i, (int, np.integer)) else str(i) for i in at
+            )
+            raise InputError(
+                path,
+                f"key {k!r} (column {key!r}) repeats in {len(group)} rows ({where_rows}) that "
+                f"disagree on {', '.join(repr(c) for c in differ)}: "
+                + "; ".join(
+                    f"{c}={', '.join(repr(v) for v in pd.unique(group[c]))}" for c in differ[:3]
+                ),
+                where=f"column {key!r}",
+                hint="a repeated key must carry the same values in every joined column; fix the file, "
+                f"or join fewer columns (datasets/{name}/samples/join/{j}/columns in {config_path})",
+            )
+    n_repeated = int(lookup.index[dup].nunique())
+    return lookup[~lookup.index.duplicated(keep="first")], n_repeated
+
+
 def _joined_values(
     main_keys: pd.Series, matched: np.ndarray, lookup: pd.DataFrame, col: str
 ) -> pd.Series:
     """Column ``col`` of the joined file, aligned to the metadata rows (``None`` where unmatched)."""
     values = main_keys.astype(str).map(lookup[col].astype(object))
     return values.where(pd.Series(matched, index=main_keys.index), None)
+
+
+def _normalise_table_ids(
+    table: FeatureTable, pattern: str, path: Path, name: str, config_path: str | Path
+) -> tuple[FeatureTable, dict[str, Any]]:
+    """Rename the table's samples to what ``table_id_pattern``'s group matches (others unchanged)."""
+    where = f"datasets/{name}/samples/table_id_pattern"
+    old = pd.Series(table.sample_ids.astype(str), dtype=object)
+    new, n_not = _apply_pattern(old, pattern, config_path, where)
+    new = new.where(new.notna(), old).astype(str)
+    dup = new.duplicated(keep=False).to_numpy()
+    if dup.any():
+        first = new[dup].iloc[0]
+        clash = [str(x) for x in old[(new == first).to_numpy()]]
+        raise InputError(
+            path,
+            f"table_id_pattern {pattern!r} gives {int(dup.sum())} table samples the same id, e.g. "
+            f"{_examples(clash)} all become {first!r}",
+            where=f"key {where}",
+            hint=f"make the pattern keep what distinguishes the samples ({config_path})",
+        )
+    renamed = dataclasses.replace(table, sample_ids=new.to_numpy(dtype=object))
+    return renamed, {
+        "pattern": pattern,
+        "n_not_matching": n_not,
+        "examples": [f"{a} → {b}" for a, b in zip(old[:3], new[:3], strict=True)],
+    }
 
 
 def _taxonomy_summary(table: FeatureTable) -> dict[str, Any] | None:
@@ -624,6 +740,24 @@ def import_dataset(
         raw, info["joins"], joined = join_samples(
             raw, spec["join"], name, dataset, manifest, manifest_path, config_path
         )
+    id_column = str(spec.get("id_column", "#SampleID"))
+    if spec.get("id_pattern") and id_column in raw.columns:
+        raw = raw.copy()
+        new_ids, n_not = _apply_pattern(
+            raw[id_column].astype(object),
+            spec["id_pattern"],
+            config_path,
+            f"datasets/{name}/samples/id_pattern",
+        )
+        raw[id_column] = new_ids.where(new_ids.notna(), raw[id_column]).astype("str")
+        info["id_normalisation"] = {
+            "metadata": {"pattern": spec["id_pattern"], "n_not_matching": n_not}
+        }
+    if spec.get("table_id_pattern"):
+        table, table_norm = _normalise_table_ids(
+            table, spec["table_id_pattern"], table_path, name, config_path
+        )
+        info.setdefault("id_normalisation", {})["table"] = table_norm
     samples, report = harmonise(raw, spec, name, samples_path, config_path=config_path)
     info["n_samples_table"] = table.n_samples
     info["n_features_table"] = table.n_features

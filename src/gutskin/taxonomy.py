@@ -46,18 +46,17 @@ different feature ids (OTUs, ASVs, species) can be compared at, say, genus level
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import math
 import re
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, ClassVar, Protocol, TypeVar
 
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
-
-from .io.table import FeatureTable
 
 __all__ = [
     "CONVENTIONS",
@@ -85,6 +84,23 @@ _EMPTY_RE = re.compile(r"^_*$")
 
 Ranks = tuple[str | None, ...]
 _NONE7: Ranks = (None,) * 7
+
+
+class Table(Protocol):
+    """What :func:`collapse` needs of a table: a dataclass with these fields.
+
+    :class:`gutskin.io.table.FeatureTable` is one. This module is on the ground floor of the package
+    (it parses lineage text and imports nothing of gutskin), so it names the shape, not the class.
+    """
+
+    __dataclass_fields__: ClassVar[dict[str, Any]]
+    counts: Any
+    sample_ids: np.ndarray
+    feature_ids: np.ndarray
+    taxonomy: pd.Series | None
+
+
+TableT = TypeVar("TableT", bound=Table)
 
 
 def _is_missing(value: Any) -> bool:
@@ -376,15 +392,14 @@ def parse_r_dotted(
 
 
 # ---------------------------------------------------------------------- collapsing
-def collapse(
-    table: FeatureTable, rank: str, *, convention: str = "auto", by: str = "lineage"
-) -> FeatureTable:
+def collapse(table: TableT, rank: str, *, convention: str = "auto", by: str = "lineage") -> TableT:
     """Sum the features of ``table`` that share their lineage down to ``rank`` (sparse).
 
     Parameters
     ----------
     table
-        A table with ``taxonomy`` (one lineage per feature).
+        A :class:`~gutskin.io.table.FeatureTable` (any :class:`Table`) with ``taxonomy`` (one lineage
+        per feature).
     rank
         One of :data:`RANKS`.
     convention
@@ -441,10 +456,10 @@ def collapse(
     counts = sp.csr_array(table.counts @ indicator, dtype=np.float64)
     counts.eliminate_zeros()
     taxonomy = pd.Series([lineages[g] for g in groups], index=groups, dtype=object)
-    return FeatureTable(
+    return dataclasses.replace(
+        table,
         counts=counts,
         sample_ids=table.sample_ids.copy(),
         feature_ids=np.array(groups, dtype=object),
         taxonomy=taxonomy,
-        values=table.values,
     )

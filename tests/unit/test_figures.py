@@ -1,4 +1,4 @@
-"""Tests of gutskin.report.figures: valid SVG with the alt text as <title>, deterministic bytes, content.
+"""Tests of gutskin.plotting.figures: valid SVG with the alt text as <title>, deterministic bytes, content.
 
 Expected values (group sizes, medians, axis labels) are counted by hand from the tiny inputs below.
 """
@@ -8,6 +8,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -16,7 +17,7 @@ from matplotlib.collections import PathCollection, PolyCollection
 from matplotlib.figure import Figure
 
 from gutskin.errors import InputError
-from gutskin.report import figures as F
+from gutskin.plotting import figures as F
 
 SVG_NS = "{http://www.w3.org/2000/svg}"
 
@@ -329,3 +330,67 @@ def test_data_suffix_matches_the_report() -> None:
     from gutskin.report.html import FIGURE_DATA_SUFFIX
 
     assert F.DATA_SUFFIX == FIGURE_DATA_SUFFIX == ".data.tsv"
+
+
+# --------------------------------------------------------------------------------------------------------
+# Readable figures (issue 13): text size, labels, forest layout
+# --------------------------------------------------------------------------------------------------------
+
+
+def _drawn_texts(fig: Figure) -> list[object]:
+    from matplotlib.text import Text
+
+    _agg(fig).draw()  # tick labels exist only after a draw
+    return [t for t in fig.findobj(Text) if t.get_visible() and t.get_text().strip()]
+
+
+@pytest.mark.parametrize("name", list(MAKERS))
+def test_no_text_smaller_than_the_floor(name: str) -> None:
+    """Every visible text is at least 10 pt: 13.3 CSS px at the figure's natural size, as large as the
+    report's smallest caption text (0.82 rem)."""
+    fig = MAKERS[name]()
+    texts = _drawn_texts(fig)
+    assert texts
+    sizes = {t.get_text(): t.get_fontsize() for t in texts}  # type: ignore[attr-defined]
+    assert min(sizes.values()) >= 10.0, sizes
+
+
+def test_code_names_become_readable_labels() -> None:
+    df = pd.DataFrame(
+        {"g": ["types_of_plants", "none", "types_of_plants", "none"], "v": [1, 2, 3, 4.0]}
+    )
+    fig = F.alpha_by_group(df, "v", "g", ["types_of_plants", "none"], "braycurtis", "C8 braycurtis")
+    texts = [t.get_text() for t in _drawn_texts(fig)]  # type: ignore[attr-defined]
+    assert not [t for t in texts if "_" in t or "braycurtis" in t], texts
+    assert "C8 Bray–Curtis" in texts and "Bray–Curtis" in texts
+    assert any(t.startswith("types of plants") for t in texts), texts
+    # the data twin keeps the names as they are in the data
+    data = F.figure_data(fig)
+    assert data is not None and "types_of_plants" in set(data.astype(str).to_numpy().ravel())
+
+
+def _agg(fig: Figure) -> Any:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    return FigureCanvasAgg(fig)
+
+
+def _bbox(artist: object, fig: Figure) -> Any:
+    return artist.get_window_extent(fig.canvas.get_renderer())  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("n_rows", [1, 3])
+def test_forest_axis_label_inside_and_legend_clear_of_intervals(n_rows: int) -> None:
+    rows = [
+        {"label": f"cohort {i}", "estimate": 0.1 * i, "ci_low": -0.3, "ci_high": 0.4}
+        for i in range(n_rows)
+    ]
+    fig = F.forest(rows, "Hedges g (adjusted)", sesoi=0.2)
+    _agg(fig).draw()
+    ax = fig.axes[0]
+    whole = fig.bbox
+    xl = _bbox(ax.xaxis.label, fig)
+    assert xl.y0 >= whole.y0 - 0.5 and xl.x0 >= whole.x0 - 0.5 and xl.x1 <= whole.x1 + 0.5  # type: ignore[attr-defined]
+    assert fig.legends, "the ±SESOI band needs a legend"
+    leg = _bbox(fig.legends[0], fig)
+    assert not leg.overlaps(ax.get_window_extent()), "the legend covers the plot area"  # type: ignore[attr-defined]

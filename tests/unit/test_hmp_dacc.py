@@ -262,7 +262,7 @@ def test_join_adds_checks_and_fills(tmp_path: Path) -> None:
         ({"columns": ["RUNCENTRE"]}, InputError, "close matches: 'RUNCENTER'"),
         ({"key": "RSID"}, InputError, "duplicate sample id"),
         ({"key_pattern": "^(.+)(\\d)$"}, ConfigError, "exactly one group"),
-        ({"key_pattern": "^(\\d)"}, InputError, "share a key"),
+        ({"key_pattern": "^(\\d)"}, InputError, "repeats in .* rows .* that disagree on"),
         ({"check": {"VISIT": "visitno"}}, InputError, "no column 'VISIT' to fill or check"),
     ],
 )

@@ -390,3 +390,26 @@ def test_import_reads_table_and_samples_from_one_r_file(tmp_path: Path) -> None:
     assert samples["condition"].tolist() == ["psoriasis", "none", "none"]
     np.testing.assert_array_equal(table.counts.toarray(), COUNTS)
     assert table.taxonomy.iloc[0] == "k__Bacteria;p__Firmicutes;g__Lactobacillus"
+
+
+def test_raw_vectors_and_byte_code() -> None:
+    # Written by tests/fixtures/make_rdata_raw_fixture.R (R 4.2.2): a phyloseq object whose refseq slot holds
+    # list(raw = as.raw(c(1, 2, 255)), f = <byte-compiled closure holding two closures>, p = sum,
+    # after = "still aligned"), like the EB cohort's phyloseq.ASV.RDS. rdata 1.1 alone stops at the RAW
+    # vector ("Type RObjectType.RAW not implemented") and, past it, misreads the byte code.
+    path = FIX / "phyloseq_raw_bytecode.rds"
+    table = R.read_phyloseq_table(path)
+    assert list(table.sample_ids) == ["S1", "S2"]
+    assert list(table.feature_ids) == ["A", "B", "C"]
+    # matrix(c(4, 0, 1, 2, 3, 0), nrow = 3) in the R script fills by column: S1 = (A 4, B 0, C 1),
+    # S2 = (A 2, B 3, C 0)
+    assert table.counts.toarray().tolist() == [[4.0, 0.0, 1.0], [2.0, 3.0, 0.0]]
+    extra = dict(R._elements(R._child(R.read_r_file(path).objects[""], "refseq")))
+    assert list(extra) == ["raw", "f", "p", "after"]
+    assert extra["raw"].value.tolist() == [1, 2, 255]
+    assert extra["p"].value == b"sum"  # a primitive: its name
+    assert R._strings(extra["after"]) == [
+        "still aligned"
+    ]  # everything after the byte code is aligned
+    samples = R.read_phyloseq_samples(path)
+    assert samples["group"].tolist() == ["x", "y"]

@@ -18,9 +18,10 @@ import numpy as np
 import pytest
 
 from gutskin.errors import InputError
-from gutskin.report import build_report, fmt_ci, fmt_num, fmt_p, write_report
+from gutskin.report import ReportInputs, build_report, fmt_ci, fmt_num, fmt_p, write_report
 from gutskin.report import provenance as prov
 from gutskin.report.html import MAX_FIGURE_BYTES
+from gutskin.stats.verdict import LABELS
 
 SCRIPT = "<script>alert(1)</script>"
 NASTY = 'Smith & Wesson <b>"bold"</b>'
@@ -428,7 +429,7 @@ def render(figure_root: Path, **kw: Any) -> str:
         "figure_root": figure_root,
     }
     args.update(kw)
-    return build_report(**args)
+    return build_report(ReportInputs(**args))
 
 
 @pytest.fixture
@@ -460,25 +461,24 @@ def test_ledger_row_per_claim_with_verdict_text_and_symbol(report: str) -> None:
     body = [r for r in p.rows if r["cells"] and r["cells"][0].strip().startswith("C")]
     expected = {
         "C8": ("?", "Inconclusive"),
-        "C9": ("≈", "Not supported"),
+        "C9": ("≈", LABELS["not_supported"]),
         "C26": ("✔", "Supported"),
         "C33": ("✖", "Contradicted"),
-        "C4": (
-            "—",
-            "Not testable",
-        ),  # untestable claims come in their own table, after the tested ones
+        "C4": ("—", LABELS["not_testable"]),  # untestable claims: own (collapsed) table
     }
     assert [r["cells"][0].strip() for r in body] == list(expected)
-    refinement = {"C8": " underpowered"}  # verdict_label "Inconclusive: underpowered"
+    refinement = {"C8": " Inconclusive: underpowered"}  # the claim's own verdict_label
     for row in body:
         cid = row["cells"][0].strip()
         symbol, word = expected[cid]
         verdict_cell = " ".join(row["cells"][2].split())
         assert verdict_cell == f"{symbol} {word}{refinement.get(cid, '')}"
     c8 = next(r for r in body if r["cells"][0].strip() == "C8")
-    assert c8["cells"][5].strip() == "1,523"  # n, thousands separator
+    assert (
+        c8["cells"][4].strip() == "1,523"
+    )  # n, thousands separator (ID, claim, verdict, effect, n)
     # effect column of C8: g = -0.084 -> "−0.0840", CI [−0.250, 0.0800], on its own scale
-    assert "−0.0840 [−0.250, 0.0800]; SESOI ±0.2" in " ".join(c8["cells"][4].split())
+    assert "−0.0840 [−0.250, 0.0800]; SESOI ±0.2" in " ".join(c8["cells"][3].split())
     assert c8["cells"][6].strip() == "sensitivity agrees"
     c26 = next(r for r in body if r["cells"][0].strip() == "C26")
     assert c26["cells"][6].strip() == "not assessed"
@@ -864,7 +864,7 @@ def test_provenance_missing_config_file(tmp_path: Path) -> None:
 
 
 def test_real_matplotlib_figures_embed_with_unique_ids(figure_root: Path) -> None:
-    from gutskin.report import figures
+    from gutskin.plotting import figures
 
     rows = [{"label": "any", "estimate": -0.1, "ci_low": -0.3, "ci_high": 0.1}]
     for name in ("shannon.svg", "forest.svg"):  # two identical matplotlib SVGs: identical raw ids
@@ -927,7 +927,7 @@ def test_effect_bars_share_one_scale_in_sesoi_units(report: str) -> None:
     assert re.findall(r">([−+]?\d)</text>", axis) == ["−3", "−2", "−1", "0", "+1", "+2", "+3"]
     c33_row = inspect(report).rows
     c33 = next(r for r in c33_row if r["cells"] and r["cells"][0].strip() == "C33")
-    assert "−0.400 [−0.600, −0.200]" in " ".join(c33["cells"][4].split())
+    assert "−0.400 [−0.600, −0.200]" in " ".join(c33["cells"][3].split())
 
 
 def test_effect_bar_axis_is_capped_and_clipped_ends_are_marked(figure_root: Path) -> None:
@@ -998,7 +998,7 @@ def test_sample_flow_table_and_data_blocks(figure_root: Path) -> None:
         {"step": "one per subject", "n": 1523, "dropped_by_group": {"eczema": 3, "none": 43}},
     ]
     html = render(figure_root, claims=claims)
-    c8 = html[html.index('<article class="claim" id="C8"') : html.index('id="C9"')]
+    c8 = html[html.index('<details class="claim v-inconclusive" id="C8"') : html.index('id="C9"')]
     p = inspect(c8)
     heads = [t for t, _ in p.tags if t == "th"]
     assert heads  # parsed
@@ -1307,3 +1307,296 @@ def test_read_json_errors(tmp_path: Path) -> None:
         read_json(tmp_path / "missing.json")
     f.write_text('[{"id": "C1"}]', encoding="utf-8")
     assert read_json(f) == [{"id": "C1"}]
+
+
+# --------------------------------------------------------------------------------------------------------
+# Issue 13 layout and the claim-result contract (CONTRACT.md)
+# --------------------------------------------------------------------------------------------------------
+
+#: The contract's per-claim fields, as branch synth/verdicts write them (hand-written numbers).
+CONTRACT_FIELDS: dict[str, Any] = {
+    "cohorts": [
+        {
+            "dataset": "agp_2014",
+            "n": 1200,
+            "estimate": -0.1,
+            "se": 0.06,
+            "ci": [-0.22, 0.02],
+            "weight": 0.7,
+            "p_value": 0.1,
+            "status": "analysed",
+            "reason": "",
+        },
+        {
+            "dataset": "hmp_v35",
+            "n": 323,
+            "estimate": 0.05,
+            "se": 0.1,
+            "ci": [-0.15, 0.25],
+            "weight": 0.3,
+            "p_value": 0.62,
+            "status": "analysed",
+            "reason": "",
+        },
+        {
+            "dataset": "qiita_10317",
+            "n": None,
+            "estimate": None,
+            "se": None,
+            "ci": None,
+            "weight": None,
+            "p_value": None,
+            "status": "failed",
+            "reason": "no skin-condition column",
+        },
+    ],
+    "pooling": {
+        "method": "REML",
+        "ci_method": "hksj",
+        "hksj_below_k": 10,
+        "tau2": 0.0042,
+        "i2": 37.5,
+        "q": 1.6,
+        "q_p": 0.206,
+        "prediction_interval": None,
+    },
+    "dataset_selection": [
+        {"dataset": "agp_2014", "used": True, "reason": "records skin conditions"},
+        {"dataset": "ravel_2011", "used": False, "reason": "vaginal samples only"},
+    ],
+    "matched": {
+        "verdict": "inconclusive",
+        "estimate": -0.07,
+        "ci": [-0.3, 0.16],
+        "n_cases": 150,
+        "n_controls": 600,
+        "balance": [{"covariate": "age", "smd_before": 0.41, "smd_after": 0.03}],
+        "note": "1:4 nearest neighbour on the propensity score.",
+    },
+    "population": "adults (age >= 18); 29 implausible records excluded",
+    "deviations": [{"what": "BMI as a spline", "reason": "non-linear in the pilot"}],
+    "sensitivity_analyses": [
+        {
+            "name": "leave out agp_2014",
+            "kind": "leave_one_cohort_out",
+            "estimate": 0.05,
+            "ci": [-0.15, 0.25],
+            "ci90": None,
+            "p_value": 0.62,
+            "outcome": "agrees",
+            "verdict": "inconclusive",
+            "note": "",
+        },
+        {
+            "name": "second rarefaction depth",
+            "kind": "depth",
+            "estimate": None,
+            "ci": None,
+            "ci90": None,
+            "p_value": None,
+            "outcome": "uninformative",
+            "verdict": None,
+            "note": "",
+        },
+    ],
+}
+
+
+def _with_contract(claims: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    c8 = claims[0]
+    c8.update(copy.deepcopy(CONTRACT_FIELDS))
+    c8["k"] = 2
+    return claims
+
+
+def test_contract_fields_are_rendered(figure_root: Path) -> None:
+    html = render(figure_root, claims=_with_contract(make_claims()))
+    text = inspect(html).section_text("claims")
+    # per-cohort rows with estimate, CI and weight; the failed cohort says why; the pooled row
+    cohorts = html[html.index('<table class="cohorts">') :]
+    cohorts = cohorts[: cohorts.index("</table>")]
+    assert "agp_2014" in cohorts and "−0.100 [−0.220, 0.0200]" in cohorts and "70.0 %" in cohorts
+    assert "no skin-condition column" in cohorts and "failed" in cohorts
+    assert cohorts.count('<svg class="mini"') == 3  # two cohorts and the pooled estimate
+    assert "Cohorts (2 with an estimate)" in text
+    assert "τ² = 0.00420; I² = 37.5 %; Q = 1.60 (p = 0.206)" in text
+    assert "no prediction interval (fewer than 3 cohorts)" in text
+    assert "Hartung–Knapp–Sidik–Jonkman" in text
+    # why each dataset serves the claim or not
+    assert "<li><code>ravel_2011</code>: not used — vaginal samples only</li>" in html
+    # each sensitivity analysis with its outcome and its own verdict; uninformative is not counted
+    assert (
+        "leave out agp_2014 — agrees (0.0500 [−0.150, 0.250], p = 0.620) — on its own: ? inconclusive"
+        in text
+    )
+    assert "second rarefaction depth is uninformative (could not disagree) and not counted." in text
+    # matched analysis with its balance table
+    assert "150 cases matched to 600 controls" in text
+    bal = html[html.index('<table class="balance">') :]
+    assert re.search(r"<td>age</td><td class=\"num\">0.410</td><td class=\"num\">0.0300</td>", bal)
+    assert "adults (age &gt;= 18); 29 implausible records excluded" in html
+    # deviations: in the claim and listed in Methods
+    methods = inspect(html).section_text("methods")
+    assert "Deviations from the register" in methods
+    assert "C8 : BMI as a spline — non-linear in the pilot" in methods
+
+
+def test_contract_fields_absent_degrade_gracefully(report: str) -> None:
+    assert '<table class="cohorts">' not in report and '<table class="balance">' not in report
+    methods = inspect(report).section_text("methods")
+    assert "None recorded: every analysis is as registered in CLAIMS.md." in methods
+
+
+def test_sensitivity_outcome_must_be_a_contract_word(figure_root: Path) -> None:
+    claims = make_claims()
+    claims[0]["sensitivity_analyses"] = [{"name": "x", "outcome": "maybe"}]
+    with pytest.raises(InputError, match="outcome"):
+        render(figure_root, claims=claims)
+
+
+def test_bottom_line_counts_and_legend_beside_the_counts(report: str) -> None:
+    p = inspect(report)
+    ledger = p.section_text("ledger")
+    assert ledger.startswith(
+        "Claims ledger Bottom line. Of 5 claims, 4 could be tested with microbiome data in this run: "
+        "1 supported, 1 not supported (equivalence shown), 1 contradicted and 1 inconclusive. 1 is not "
+        "testable with microbiome data at all."
+    ), ledger[:300]
+    # the legend comes right after the counts, before the first ledger table
+    i_legend = report.index('<dl class="legend"')
+    assert report.index('<p class="chips">') < i_legend < report.index('<table class="ledger')
+
+
+def test_data_unavailable_is_counted_apart(
+    figure_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Branch verdicts adds data_unavailable to the rubric; the report takes its word from LABELS."""
+    from gutskin.stats import verdict as rubric
+
+    monkeypatch.setattr(
+        rubric,
+        "VERDICTS",
+        (
+            "supported",
+            "not_supported",
+            "contradicted",
+            "inconclusive",
+            "data_unavailable",
+            "not_testable",
+        ),
+    )
+    monkeypatch.setitem(rubric.LABELS, "data_unavailable", "Data unavailable")
+    claims = make_claims()
+    claims[3]["verdict"] = "data_unavailable"
+    claims[3]["reason"] = "no configured dataset could be fetched (offline, no mirror)"
+    html = render(figure_root, claims=claims)
+    ledger = inspect(html).section_text("ledger")
+    assert "Of 5 claims, 3 could be tested" in ledger
+    assert (
+        "1 could not be tested because no configured dataset with the needed fields was available"
+        in ledger
+    )
+    assert "∅ 1 data unavailable" in ledger and "? 1 inconclusive" in ledger
+    group = html[html.index('<details class="group" id="ledger-unavailable">') :]
+    assert '<a href="#C26">C26</a>' in group[: group.index("</details>")]
+    tested = html[html.index('<table class="ledger tested">') :]
+    assert "#C26" not in tested[: tested.index("</table>")]
+
+
+def test_untestable_claims_and_claim_sections_are_collapsed(report: str) -> None:
+    assert '<details class="group" id="ledger-untested">' in report
+    assert re.search(r'<details class="claim[^"]*" id="C8">', report)
+    assert not re.search(r"<details[^>]*\bopen\b", report)  # the default view is collapsed
+    assert report.count('<p class="back"><a href="#ledger">') >= 5  # every claim leads back
+
+
+def test_sample_rows_are_collapsed(figure_root: Path) -> None:
+    claims = make_claims()
+    claims[0]["sample_flow"] = [{"step": "fecal samples", "n": 1569}]
+    html = render(figure_root, claims=claims)
+    flow = html.index('<table class="flow">')
+    assert html.rfind('<details class="sub">', 0, flow) > html.rfind("</details>", 0, flow)
+    data = html.index('<th scope="col">sample_id</th>')
+    assert html.rfind('<details class="sub">', 0, data) > html.rfind("</details>", 0, data)
+
+
+def test_why_is_one_line_in_the_ledger(figure_root: Path) -> None:
+    claims = make_claims()
+    long = "data insufficient: [Errno -2] Name or service not known for https://x.org/a " * 6
+    claims[3]["reason"] = long
+    html = render(figure_root, claims=claims)
+    row = next(r for r in inspect(html).rows if r["cells"] and r["cells"][0].strip() == "C26")
+    why = " ".join(row["cells"][5].split())
+    assert len(why) <= 90 and why.endswith("…"), why
+    assert long.split(":")[0].capitalize() in inspect(html).section_text(
+        "claims"
+    )  # full text in section
+
+
+def test_no_power_sentence_when_calibration_has_power(figure_root: Path) -> None:
+    """C9-style contradiction: no analytic power, but the calibration simulated one for the same design."""
+    claims = make_claims()
+    claims[1]["power"] = None
+    cal = copy.deepcopy(CALIBRATION)
+    cal["tests"][1]["planted"] = [{"effect": "r = 0.1", "power": 0.645, "power_ci": [0.6, 0.69]}]
+    html = render(figure_root, claims=claims, calibration=cal)
+    c9 = html[html.index('id="C9"') : html.index('id="C4"')]
+    text = " ".join(re.sub("<[^>]+>", "", c9).split())
+    assert "No power calculation is available" not in text
+    assert (
+        "Power from the calibration (simulated data with the design of this analysis, see Calibration): r = 0.1: 0.645."
+        in text
+    )
+
+
+def test_no_effect_warning_only_for_non_significant_results(figure_root: Path) -> None:
+    claims = make_claims()
+    claims[3].update(power=0.5, p_value=0.001, p_adjusted=0.01)  # C26: supported, underpowered
+    html = render(figure_root, claims=claims)
+    c26 = html[html.index('id="C26"') : html.index('id="C33"')]
+    assert "That is below the 0.8 target." in c26
+    assert "cannot be read as" not in c26
+    c8 = html[html.index('id="C8"') : html.index('id="C9"')]
+    assert "so a non-significant result here cannot be read as “no effect”" in c8
+
+
+def test_datasets_used_by_claims_come_first_and_files_once(figure_root: Path) -> None:
+    datasets = make_datasets()
+    datasets = {"unused_ds": {"title": "Nobody uses me", "files": {}}, **datasets}
+    fetches = make_fetches()
+    fetches["unused_ds"] = {"available": True, "files": {}}
+    # one .rda holding two roles
+    shared = {"url": "https://example.org/hmp/all.rda", "sha256": "f" * 64}
+    datasets["hmp_v35"]["files"] = {"table": dict(shared), "samples": dict(shared)}
+    html = render(figure_root, datasets=datasets, fetches=fetches)
+    order = re.findall(r'<details class="dataset" id="data-([^"]+)"', html)
+    assert order.index("unused_ds") > order.index("agp_2014")
+    assert order.index("unused_ds") > order.index("hmp_v35")
+    hmp = html[html.index('id="data-hmp_v35"') :]
+    hmp = hmp[: hmp.index("</details>")]
+    assert hmp.count("https://example.org/hmp/all.rda</a>") == 1
+    assert "<td>table, samples</td>" in hmp
+
+
+def test_figures_enlarge_on_click_and_data_files_are_links(figure_root: Path) -> None:
+    (figure_root / "C8" / "shannon.data.tsv").write_text("group\tshannon\nnone\t3.1\n")
+    html = build_report(
+        ReportInputs(
+            claims=make_claims(),
+            datasets=make_datasets(),
+            imports=make_imports(),
+            fetches=make_fetches(),
+            diversity=make_diversity(),
+            config=make_config(),
+            provenance=make_provenance(),
+            figure_root=figure_root,
+            report_dir=figure_root,
+        )
+    )
+    m = re.search(
+        r'<figure id="([^"]+)">\s*<div class="figbox"><a class="zoom" href="#([^"]+)"', html
+    )
+    assert m and m.group(1) == m.group(
+        2
+    )  # the link targets its own figure (CSS :target enlarges it)
+    assert '<a href="C8/shannon.data.tsv"><code>C8/shannon.data.tsv</code></a>' in html

@@ -1,15 +1,23 @@
 # Covariate coverage map: which used dataset has which variable, for how many samples.
+from gutskin.layout import (
+    COVERAGE_JSON,
+    COVERAGE_TSV,
+    IMPORT_JSON,
+    SAMPLES_TSV,
+    import_file,
+    log_file,
+)
 
 
 rule coverage:
     input:
-        samples=expand("results/import/{dataset}/samples.tsv", dataset=USED_DATASETS),
-        imports=expand("results/import/{dataset}/import.json", dataset=USED_DATASETS),
+        samples=[import_file(SAMPLES_TSV, ds) for ds in USED_DATASETS],
+        imports=[import_file(IMPORT_JSON, ds) for ds in USED_DATASETS],
     output:
-        json="results/coverage.json",
-        tsv="results/coverage.tsv",
+        json=COVERAGE_JSON,
+        tsv=COVERAGE_TSV,
     log:
-        "logs/coverage.log",
+        log_file("coverage", None),
     conda:
         "../envs/gutskin.yaml"
     threads: 1

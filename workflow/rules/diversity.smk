@@ -1,25 +1,32 @@
 # Stage 3: repeated rarefaction, alpha and beta diversity, PCoA (all sparse).
+from gutskin.layout import (
+    ALPHA_TSV,
+    DEPTH_TSV,
+    DIVERSITY_JSON,
+    IMPORT_JSON,
+    TABLE_BIOM,
+    TREE_NWK,
+    beta_npz,
+    diversity_file,
+    import_file,
+    log_file,
+    pcoa_tsv,
+)
 
 
 rule diversity:
     input:
-        table="results/import/{dataset}/table.biom",
-        info="results/import/{dataset}/import.json",
-        tree="results/import/{dataset}/tree.nwk",
+        table=import_file(TABLE_BIOM),
+        info=import_file(IMPORT_JSON),
+        tree=import_file(TREE_NWK),
     output:
-        alpha="results/diversity/{dataset}/alpha.tsv",
-        depth="results/diversity/{dataset}/depth.tsv",
-        summary="results/diversity/{dataset}/diversity.json",
-        beta=expand(
-            "results/diversity/{{dataset}}/beta_{metric}.npz",
-            metric=config["beta_metrics"],
-        ),
-        pcoa=expand(
-            "results/diversity/{{dataset}}/pcoa_{metric}.tsv",
-            metric=config["beta_metrics"],
-        ),
+        alpha=diversity_file(ALPHA_TSV),
+        depth=diversity_file(DEPTH_TSV),
+        summary=diversity_file(DIVERSITY_JSON),
+        beta=[diversity_file(beta_npz(m)) for m in config["beta_metrics"]],
+        pcoa=[diversity_file(pcoa_tsv(m)) for m in config["beta_metrics"]],
     log:
-        "logs/diversity/{dataset}.log",
+        log_file("diversity"),
     conda:
         "../envs/gutskin.yaml"
     threads: workflow.cores

@@ -1,16 +1,25 @@
 # Stage 2: read each dataset into the canonical sparse table + harmonised sample table.
+from gutskin.layout import (
+    IMPORT_JSON,
+    SAMPLES_TSV,
+    TABLE_BIOM,
+    TREE_NWK,
+    fetch_manifest,
+    import_file,
+    log_file,
+)
 
 
 rule import_dataset:
     input:
-        manifest="results/fetch/{dataset}.json",
+        manifest=fetch_manifest(),
     output:
-        table="results/import/{dataset}/table.biom",
-        samples="results/import/{dataset}/samples.tsv",
-        info="results/import/{dataset}/import.json",
-        tree="results/import/{dataset}/tree.nwk",
+        table=import_file(TABLE_BIOM),
+        samples=import_file(SAMPLES_TSV),
+        info=import_file(IMPORT_JSON),
+        tree=import_file(TREE_NWK),
     log:
-        "logs/import/{dataset}.log",
+        log_file("import"),
     conda:
         "../envs/gutskin.yaml"
     threads: 1

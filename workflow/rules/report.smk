@@ -1,4 +1,19 @@
 # Stage 5: the self-contained HTML report.
+from gutskin.layout import (
+    CLAIMS_JSON,
+    CLAIMS_TSV,
+    DEPTH_TSV,
+    DIVERSITY_JSON,
+    IMPORT_JSON,
+    REPORT_HTML,
+    SAMPLES_TSV,
+    claim_dir,
+    diversity_file,
+    fetch_manifest,
+    import_file,
+    log_file,
+    result_file,
+)
 
 
 rule report:
@@ -6,29 +21,27 @@ rule report:
         # The coverage map and calibration, when a rule of this workflow makes them (or the file exists).
         unpack(
             lambda wc: {
-                name: f"results/{name}.json"
+                name: result_file(f"{name}.json")
                 for name in ("coverage", "calibration")
-                if rules.has(name) or os.path.exists(f"results/{name}.json")
+                if rules.has(name) or os.path.exists(result_file(f"{name}.json"))
             }
         ),
-        claims="results/claims.json",
-        ledger="results/claims.tsv",
-        fetch=expand("results/fetch/{dataset}.json", dataset=USED_DATASETS),
-        imports=expand("results/import/{dataset}/import.json", dataset=USED_DATASETS),
-        samples=expand("results/import/{dataset}/samples.tsv", dataset=USED_DATASETS),
-        diversity=expand(
-            "results/diversity/{dataset}/diversity.json", dataset=USED_DATASETS
-        ),
-        depth=expand("results/diversity/{dataset}/depth.tsv", dataset=USED_DATASETS),
-        figures=expand("results/claims/{claim}", claim=TESTABLE_CLAIMS),
+        claims=CLAIMS_JSON,
+        ledger=CLAIMS_TSV,
+        fetch=[fetch_manifest(ds) for ds in USED_DATASETS],
+        imports=[import_file(IMPORT_JSON, ds) for ds in USED_DATASETS],
+        samples=[import_file(SAMPLES_TSV, ds) for ds in USED_DATASETS],
+        diversity=[diversity_file(DIVERSITY_JSON, ds) for ds in USED_DATASETS],
+        depth=[diversity_file(DEPTH_TSV, ds) for ds in USED_DATASETS],
+        figures=[claim_dir(c) for c in TESTABLE_CLAIMS],
     output:
         html=report(
-            "results/report.html",
+            REPORT_HTML,
             caption="../report/report.rst",
             category="Report",
         ),
     log:
-        "logs/report.log",
+        log_file("report", None),
     conda:
         "../envs/gutskin.yaml"
     threads: 1

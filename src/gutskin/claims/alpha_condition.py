@@ -655,7 +655,7 @@ def _first_dataset(
     multi: bool,
 ) -> None:
     """Headline, sensitivity, per-condition tests, table and figures of the first dataset."""
-    from ..report import figures  # matplotlib is only imported when a figure is drawn
+    from ..plotting import figures  # matplotlib is only imported when a figure is drawn
 
     assert f0.prim is not None and f0.model_data is not None and f0.counts is not None
     cid = claim["id"]

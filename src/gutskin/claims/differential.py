@@ -716,7 +716,7 @@ def _write_outputs(
     sesoi: float,
     out_dir: Path,
 ) -> None:
-    from ..report import figures
+    from ..plotting import figures
 
     da_path = out_dir / "differential_taxa.tsv"
     contrast_order = {c.name: i for i, c in enumerate(contrasts)}

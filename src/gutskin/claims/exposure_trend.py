@@ -585,7 +585,7 @@ def _figures(
     cid: str,
     out_dir: Path,
 ) -> None:
-    from ..report import figures  # matplotlib is only imported when a figure is drawn
+    from ..plotting import figures  # matplotlib is only imported when a figure is drawn
 
     fig = figures.alpha_by_group(
         model_data,

@@ -488,7 +488,7 @@ def _figure(
     cid: str,
     out_dir: Path,
 ) -> None:
-    from ..report import figures  # matplotlib is only imported when a figure is drawn
+    from ..plotting import figures  # matplotlib is only imported when a figure is drawn
 
     df = model_data.copy()
     if design == "group_by_time":

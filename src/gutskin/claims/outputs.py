@@ -32,7 +32,7 @@ def add_table(
 
 def add_figure(res: ClaimResult, fig: Figure, path: Path, caption: str, alt: str) -> None:
     """Save ``fig`` to ``path`` with its ``alt`` text and list it in ``res.figures``."""
-    from ..report import figures  # matplotlib is only imported when a figure is drawn
+    from ..plotting import figures  # matplotlib is only imported when a figure is drawn
 
     figures.save_figure(fig, path, alt=alt)
     res.figures.append({"path": str(path), "caption": caption, "alt": alt})
@@ -49,9 +49,9 @@ def add_forest(
     caption: str,
     alt: str,
 ) -> None:
-    """Draw a forest plot of ``rows`` (see :func:`gutskin.report.figures.forest`), save it to ``path``
+    """Draw a forest plot of ``rows`` (see :func:`gutskin.plotting.figures.forest`), save it to ``path``
     and list it in ``res.figures`` (``alt`` usually from :func:`forest_alt`)."""
-    from ..report import figures  # matplotlib is only imported when a figure is drawn
+    from ..plotting import figures  # matplotlib is only imported when a figure is drawn
 
     fig = figures.forest(rows, xlabel=xlabel, sesoi=sesoi, title=title)
     add_figure(res, fig, path, caption, alt)

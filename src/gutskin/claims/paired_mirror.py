@@ -344,7 +344,7 @@ def run(claim: Claim, bundles: Bundles, config: Config, out_dir: Path) -> ClaimR
     A model that cannot be fitted on these data (e.g. a singular design) gives a result with a
     ``data_problem`` instead of failing the workflow.
     """
-    from ..report import figures
+    from ..plotting import figures
 
     p = claim.get("params", {})
     cid = claim["id"]

@@ -21,6 +21,10 @@ Alpha diversity (``observed``, ``shannon`` with the natural log, ``simpson`` = 1
 
 Beta diversity (condensed vectors in ``scipy.spatial.distance.squareform`` order)
 -------------------------------------------------------------------------------
+Every metric name maps to its functions and what it needs (tree, rarefaction, PCoA) in
+:mod:`gutskin.diversity.registry` (:data:`ALPHA`, :data:`BETA`); :func:`beta_diversity` and
+:func:`mean_rarefied_beta` dispatch through it.
+
 .. autosummary::
 
    braycurtis
@@ -37,24 +41,25 @@ Ordination and the pipeline step
    run_diversity
 """
 
-from .alpha import ALPHA_METRICS, alpha_diversity, alpha_table, observed, shannon, simpson
-from .beta import (
-    BETA_METRICS,
-    RAREFIED_METRICS,
-    beta_diversity,
-    braycurtis,
-    condensed_index,
-    jaccard,
-    mean_rarefied_beta,
-    rclr,
-    robust_aitchison,
-)
+from .alpha import alpha_diversity, alpha_table, observed, shannon, simpson
+from .beta import braycurtis, condensed_index, jaccard, rclr, robust_aitchison
 from .ordination import pcoa
 from .pipeline import run_diversity
 from .rarefy import rarefy, rarefy_counts, repeated_rarefaction_alpha
+from .registry import (
+    ALPHA,
+    ALPHA_METRICS,
+    BETA,
+    BETA_METRICS,
+    RAREFIED_METRICS,
+    beta_diversity,
+    mean_rarefied_beta,
+)
 
 __all__ = [
+    "ALPHA",
     "ALPHA_METRICS",
+    "BETA",
     "BETA_METRICS",
     "RAREFIED_METRICS",
     "alpha_diversity",

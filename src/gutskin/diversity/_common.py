@@ -16,6 +16,21 @@ if TYPE_CHECKING:  # pragma: no cover
 DEFAULT_SOURCE = "<feature table>"
 
 
+def positive_int(value: Any, what: str, where: str, hint: str | None = None) -> int:
+    """``value`` as an ``int`` if it is a positive integer (not a bool).
+
+    Raises
+    ------
+    InputError
+        ``"<what> must be a positive integer, got <value>"`` at ``where`` (a config key).
+    """
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
+        raise InputError(
+            None, f"{what} must be a positive integer, got {value!r}", where=where, hint=hint
+        )
+    return int(value)
+
+
 def as_csr(matrix: Any, *, source: str | None = None) -> sp.csr_array:
     """Return ``matrix`` as a canonical CSR array (sorted indices, no duplicates), without densifying.
 

@@ -46,34 +46,30 @@ A sample whose values are all zero has no defined distance to anything; every me
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import scipy.sparse as sp
 
 from ..errors import InputError
 from . import _kernels
-from ._common import as_csr, default_ids, row_where, split_table
+from ._common import as_csr, default_ids, positive_int, row_where, split_table
 from .rarefy import _prepare, _rarefy_aligned
 
 __all__ = [
-    "BETA_METRICS",
-    "RAREFIED_METRICS",
-    "beta_diversity",
+    "Retained",
+    "accumulate_braycurtis",
+    "accumulate_jaccard",
     "braycurtis",
     "condensed_index",
     "jaccard",
-    "mean_rarefied_beta",
+    "mean_rarefied",
+    "once_on_retained",
     "rclr",
     "robust_aitchison",
 ]
-
-#: Beta metrics known to :func:`beta_diversity`.
-BETA_METRICS: tuple[str, ...] = ("braycurtis", "jaccard", "robust_aitchison")
-#: Metrics averaged over rarefactions by :func:`mean_rarefied_beta` (the others use raw counts once).
-RAREFIED_METRICS: tuple[str, ...] = ("braycurtis", "jaccard")
 
 #: Default bound on the entries of one dense samples x samples row block (robust Aitchison).
 BLOCK_ENTRIES = 1 << 22
@@ -414,104 +410,59 @@ def _gram_rows(dense: np.ndarray, r0: int, r1: int) -> np.ndarray:
     return dense[r0:r1] @ dense[r0:].T
 
 
-def _check_metric(metric: str) -> None:
-    if metric not in BETA_METRICS:
-        raise InputError(
-            None,
-            f"unknown beta metric {metric!r}",
-            where="key beta_metrics",
-            hint=f"choose from {list(BETA_METRICS)}",
-        )
+class Retained(NamedTuple):
+    """A count table after dropping the samples below a rarefaction depth (:func:`retain`)."""
+
+    csr: sp.csr_array
+    values: np.ndarray
+    depth: int
+    kept: np.ndarray
+    ids: np.ndarray
 
 
-def beta_diversity(
+def retain(
     data: Any,
-    metric: str,
-    *,
-    ids: Sequence[str] | np.ndarray | None = None,
-    source: str | None = None,
-    block_entries: int | None = None,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Beta diversity of all pairs of samples, without rarefaction.
-
-    Parameters
-    ----------
-    data
-        A FeatureTable or a samples x features sparse matrix.
-    metric
-        ``"braycurtis"``, ``"jaccard"`` or ``"robust_aitchison"``.
-    ids
-        Sample ids (default: the table's ids, or ``"0".."n-1"`` for a bare matrix).
-    source
-        File name for error messages.
-    block_entries
-        Bound on dense row-block entries (Jaccard, robust Aitchison).
-
-    Returns
-    -------
-    condensed : numpy.ndarray
-        float64 distances in ``squareform`` order.
-    ids : numpy.ndarray
-        The sample ids, in row order.
-    """
-    _check_metric(metric)
-    matrix, table_ids, _ = split_table(data)
-    ids_arr = default_ids(matrix.shape[0], ids if ids is not None else table_ids)
-    if metric == "braycurtis":
-        cond = braycurtis(matrix, ids=ids_arr, source=source)
-    elif metric == "jaccard":
-        cond = jaccard(matrix, ids=ids_arr, source=source, block_entries=block_entries)
-    else:
-        cond = robust_aitchison(matrix, ids=ids_arr, source=source, block_entries=block_entries)
-    return cond, ids_arr
-
-
-def mean_rarefied_beta(
-    data: Any,
-    metric: str,
     depth: int,
     iterations: int,
-    seed: int | np.random.SeedSequence,
     *,
     ids: Sequence[str] | np.ndarray | None = None,
     source: str | None = None,
-    block_entries: int | None = None,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Beta diversity averaged over ``iterations`` rarefactions to ``depth``.
+) -> Retained:
+    """Check ``iterations`` and keep the samples of ``data`` with at least ``depth`` reads.
 
-    Samples with fewer than ``depth`` reads are dropped, for every metric (so all metrics cover the
-    same samples). Bray–Curtis and Jaccard are averaged over rarefactions, iteration ``i`` using
+    Every beta metric of a rarefied table covers these samples, whether it is averaged over
+    rarefactions (:func:`mean_rarefied`) or computed once (:func:`once_on_retained`).
+    """
+    matrix, table_ids, _ = split_table(data)
+    all_ids = default_ids(matrix.shape[0], ids if ids is not None else table_ids)
+    positive_int(iterations, "beta rarefaction iterations", "key rarefaction.beta_iterations")
+    csr, vals, depth, kept, _ = _prepare(matrix, depth, source=source, ids=all_ids)
+    return Retained(csr, vals, depth, kept, all_ids[kept])
+
+
+def mean_rarefied(
+    accumulate: Callable[[sp.csr_array, np.ndarray, int | None], None],
+    table: Retained,
+    iterations: int,
+    seed: int | np.random.SeedSequence,
+    block_entries: int | None = None,
+) -> np.ndarray:
+    """A distance averaged over ``iterations`` rarefactions of ``table``, summed by ``accumulate``.
+
+    ``accumulate(rarefied_csr, out, block_entries)`` adds one rarefaction's condensed distances to
+    ``out`` (:func:`accumulate_braycurtis`, :func:`accumulate_jaccard`). Iteration ``i`` uses
     ``numpy.random.SeedSequence(seed).spawn(iterations)[i]`` (the same draws as
     :func:`~gutskin.diversity.rarefy.repeated_rarefaction_alpha` with the same seed); the running sum
-    is kept in one condensed vector, so memory does not grow with ``iterations``.
-    ``robust_aitchison`` is computed once on the unrarefied counts of the retained samples.
+    is kept in one condensed vector, so memory does not grow with ``iterations``. Callers pick
+    ``accumulate`` by metric name through :func:`gutskin.diversity.registry.mean_rarefied_beta`.
 
     Returns
     -------
-    condensed : numpy.ndarray
-        Mean float64 distances over the retained samples, ``squareform`` order.
-    ids : numpy.ndarray
-        Ids of the retained samples.
+    numpy.ndarray
+        Mean float64 distances over the retained samples (``table.ids``), ``squareform`` order.
     """
-    _check_metric(metric)
-    matrix, table_ids, _ = split_table(data)
-    all_ids = default_ids(matrix.shape[0], ids if ids is not None else table_ids)
-    if (
-        isinstance(iterations, bool)
-        or not isinstance(iterations, int | np.integer)
-        or iterations < 1
-    ):
-        raise InputError(
-            None,
-            f"beta rarefaction iterations must be a positive integer, got {iterations!r}",
-            where="key rarefaction.beta_iterations",
-        )
-    csr, vals, depth, kept, _ = _prepare(matrix, depth, source=source, ids=all_ids)
-    kept_ids = all_ids[kept]
+    csr, vals, depth, kept, _ = table
     n = kept.size
-    if metric == "robust_aitchison":
-        cond = robust_aitchison(csr[kept], ids=kept_ids, source=source, block_entries=block_entries)
-        return cond, kept_ids
     out = _empty_condensed(n)
     seq = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
     starts = csr.indptr[kept]
@@ -524,10 +475,34 @@ def mean_rarefied_beta(
         )
         rare.has_sorted_indices = True
         rare.eliminate_zeros()
-        if metric == "braycurtis":
-            _braycurtis_into(rare, out, accumulate=True)
-        else:
-            _jaccard_into(rare, out, True, block_entries)
+        accumulate(rare, out, block_entries)
         del rare, rdata
     out /= iterations
-    return out, kept_ids
+    return out
+
+
+def once_on_retained(
+    distance: Callable[..., np.ndarray],
+    table: Retained,
+    source: str | None,
+    block_entries: int | None,
+) -> np.ndarray:
+    """``distance`` computed once on the unrarefied counts of the retained samples of ``table``.
+
+    For metrics that are not averaged over rarefactions (robust Aitchison) but must cover the same
+    samples as those that are.
+    """
+    return distance(
+        table.csr[table.kept], ids=table.ids, source=source, block_entries=block_entries
+    )
+
+
+def accumulate_braycurtis(csr: sp.csr_array, out: np.ndarray, block_entries: int | None) -> None:
+    """Add the Bray–Curtis distances of ``csr`` to the condensed vector ``out``."""
+    del block_entries  # the tiled kernel needs no dense samples x samples block
+    _braycurtis_into(csr, out, accumulate=True)
+
+
+def accumulate_jaccard(csr: sp.csr_array, out: np.ndarray, block_entries: int | None) -> None:
+    """Add the Jaccard distances of ``csr`` to the condensed vector ``out``."""
+    _jaccard_into(csr, out, True, block_entries)

@@ -43,6 +43,7 @@ import pandas as pd
 from numba import njit, prange
 
 from ..errors import InputError
+from ._common import positive_int
 
 __all__ = [
     "BLOCK_ENTRIES",
@@ -290,16 +291,7 @@ def pcoa(
             hint="pass the ids that the distance vector was computed for",
         )
     _check_condensed(cond)
-    if (
-        isinstance(dimensions, bool)
-        or not isinstance(dimensions, int | np.integer)
-        or dimensions < 1
-    ):
-        raise InputError(
-            None,
-            f"PCoA dimensions must be a positive integer, got {dimensions!r}",
-            where="key pcoa_dimensions",
-        )
+    positive_int(dimensions, "PCoA dimensions", "key pcoa_dimensions")
     if method not in ("fsvd", "eigh"):
         raise InputError(None, f"unknown PCoA method {method!r}", hint="use 'fsvd' or 'eigh'")
     if n < 2:

@@ -4,6 +4,8 @@ Callable without Snakemake (``scripts/diversity.py`` is a thin adapter around :f
 
 Files written to ``out_dir``
 ----------------------------
+(names from :mod:`gutskin.layout`)
+
 ``alpha.tsv``
     ``sample_id``, ``<metric>_mean`` and ``<metric>_sd`` per metric, ``depth``, ``iterations``; one
     row per retained sample. With a second rarefaction depth (``sensitivity_depth`` > 0, counts only)
@@ -30,35 +32,27 @@ scale-invariant); samples whose values are all 0 are dropped. The summary then s
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import math
-import os
-import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from .._jsonio import atomic_write
 from ..errors import InputError
+from ..io.newick import prepare_tree
+from ..layout import ALPHA_TSV, DEPTH_TSV, TREE_NWK, beta_npz, pcoa_tsv
+from ._common import positive_int
 from .alpha import alpha_diversity
-from .beta import BETA_METRICS, beta_diversity, mean_rarefied_beta
 from .ordination import pcoa
-from .phylogeny import (
-    PHYLO_ALPHA_METRICS,
-    PHYLO_BETA_METRICS,
-    backend_summary,
-    faith_pd,
-    mean_rarefied_unifrac,
-    prepare_tree,
-    repeated_rarefaction_faith_pd,
-    unifrac,
-)
+from .phylogeny import backend_summary, faith_pd, repeated_rarefaction_faith_pd
 from .rarefy import _prepare, check_alpha_metrics, repeated_rarefaction_alpha
+from .registry import ALPHA, BETA, beta_diversity, check_beta_metrics, mean_rarefied_beta
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..io.table import FeatureTable
@@ -81,25 +75,9 @@ def depth2_seed(seed: int) -> np.random.SeedSequence:
 log = logging.getLogger(__name__)
 
 
-def _atomic_write(path: Path, write: Callable[[IO[bytes]], object]) -> None:
-    """Write ``path`` via a temporary file in the same directory and ``os.replace``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            write(fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-
-
 def _write_tsv(df: pd.DataFrame, path: Path) -> None:
     text = df.to_csv(sep="\t", index=False, lineterminator="\n", na_rep="")
-    _atomic_write(path, lambda fh: fh.write(text.encode("utf-8")))
+    atomic_write(path, lambda fh: fh.write(text.encode("utf-8")))
 
 
 def _write_npz(path: Path, ids: np.ndarray, condensed: np.ndarray) -> None:
@@ -107,21 +85,7 @@ def _write_npz(path: Path, ids: np.ndarray, condensed: np.ndarray) -> None:
     if ids_u.size == 0:
         ids_u = np.zeros(0, dtype="<U1")
     cond = np.ascontiguousarray(condensed, dtype=np.float64)
-    _atomic_write(path, lambda fh: np.savez(fh, ids=ids_u, condensed=cond))
-
-
-def _check_metrics(beta_metrics: Sequence[str]) -> tuple[str, ...]:
-    metrics = tuple(beta_metrics)
-    known = (*BETA_METRICS, *PHYLO_BETA_METRICS)
-    unknown = [m for m in metrics if m not in known]
-    if unknown:
-        raise InputError(
-            None,
-            f"unknown beta metric(s) {unknown}",
-            where="key beta_metrics",
-            hint=f"choose from {list(known)}",
-        )
-    return metrics
+    atomic_write(path, lambda fh: np.savez(fh, ids=ids_u, condensed=cond))
 
 
 def _proportions(csr: sp.csr_array, rows: np.ndarray) -> sp.csr_array:
@@ -170,7 +134,7 @@ def run_diversity(
         Output directory (created if needed).
     tree
         The features' phylogeny (:class:`skbio.TreeNode`, e.g. from
-        :func:`gutskin.diversity.phylogeny.load_tree` of the import directory), or ``None``. Needed by
+        :func:`gutskin.io.newick.load_tree` of the import directory), or ``None``. Needed by
         ``faith_pd`` (alpha, same rarefactions as the other alpha metrics) and ``unweighted_unifrac`` /
         ``weighted_unifrac`` (beta, averaged like Bray–Curtis); without a tree these are skipped: their
         ``alpha.tsv`` columns are empty, their ``beta_*.npz`` / ``pcoa_*.tsv`` have no samples, and
@@ -204,11 +168,11 @@ def run_diversity(
     """
     out_dir = Path(out_dir)
     alpha_metrics = tuple(alpha_metrics)
-    phylo_alpha = [m for m in alpha_metrics if m in PHYLO_ALPHA_METRICS]
-    plain_alpha = [m for m in alpha_metrics if m not in PHYLO_ALPHA_METRICS]
+    phylo_alpha = [m for m in alpha_metrics if m in ALPHA and ALPHA[m].needs_tree]
+    plain_alpha = [m for m in alpha_metrics if m not in phylo_alpha]
     if plain_alpha or not phylo_alpha:
         check_alpha_metrics(plain_alpha)
-    beta_metrics = _check_metrics(beta_metrics)
+    beta_metrics = check_beta_metrics(beta_metrics)
     values = str(getattr(table, "values", "counts"))
     if values not in ("counts", "relative", "signal"):
         raise InputError(
@@ -219,13 +183,7 @@ def run_diversity(
         )
     rarefied = values == "counts"
     for key, val in (("iterations", iterations), ("beta_iterations", beta_iterations)):
-        if isinstance(val, bool) or not isinstance(val, int | np.integer) or val < 1:
-            raise InputError(
-                None,
-                f"{key} must be a positive integer, got {val!r}",
-                where=f"key rarefaction.{key}",
-                hint="set it in config/config.yaml",
-            )
+        positive_int(val, key, f"key rarefaction.{key}", hint="set it in config/config.yaml")
     if (
         isinstance(sensitivity_depth, bool)
         or not isinstance(sensitivity_depth, int | float | np.integer | np.floating)
@@ -259,8 +217,8 @@ def run_diversity(
     retained = np.zeros(n, dtype=bool)
     retained[kept] = True
     depth_df = pd.DataFrame({"sample_id": ids, "reads": reads, "retained": retained})
-    _write_tsv(depth_df, out_dir / "depth.tsv")
-    files.append("depth.tsv")
+    _write_tsv(depth_df, out_dir / DEPTH_TSV)
+    files.append(DEPTH_TSV)
     kept_ids = ids[kept]
     if n and kept.size == 0:
         notes.append(
@@ -270,7 +228,7 @@ def run_diversity(
     seconds["depth"] = time.perf_counter() - t0
 
     # -- phylogeny (tree metrics) ------------------------------------------------------------------
-    phylo_wanted = [*phylo_alpha, *(m for m in beta_metrics if m in PHYLO_BETA_METRICS)]
+    phylo_wanted = [*phylo_alpha, *(m for m in beta_metrics if BETA[m].needs_tree)]
     phylo: dict[str, Any] = {
         "tree": tree is not None,
         "backend": None,
@@ -280,7 +238,7 @@ def run_diversity(
     }
     fids = np.asarray(table.feature_ids, dtype=str)
     if phylo_wanted and tree is not None and kept.size:
-        tree = prepare_tree(tree, fids[np.unique(csr[kept].indices)], source="tree.nwk")
+        tree = prepare_tree(tree, fids[np.unique(csr[kept].indices)], source=TREE_NWK)
         phylo["backend"], phylo["backends"] = backend_summary(phylo_wanted)
         phylo["n_tips"] = sum(1 for _ in tree.tips())
     elif phylo_wanted and tree is None:
@@ -332,8 +290,8 @@ def run_diversity(
     alpha_df = pd.DataFrame(cols)
     if rarefied:
         alpha_df["depth"] = alpha_df["depth"].astype(np.int64)
-    _write_tsv(alpha_df, out_dir / "alpha.tsv")
-    files.append("alpha.tsv")
+    _write_tsv(alpha_df, out_dir / ALPHA_TSV)
+    files.append(ALPHA_TSV)
     seconds["alpha"] = time.perf_counter() - t0
 
     # -- beta and PCoA -------------------------------------------------------------------------
@@ -341,28 +299,22 @@ def run_diversity(
     props = None if rarefied else _proportions(csr, kept)
     for metric in beta_metrics:
         t0 = time.perf_counter()
-        if metric in PHYLO_BETA_METRICS and (tree is None or kept.size == 0):
+        if kept.size == 0 or (BETA[metric].needs_tree and tree is None):
             cond, bids = np.zeros(0), kept_ids[:0]
-        elif metric in PHYLO_BETA_METRICS and rarefied:
-            cond, bids = mean_rarefied_unifrac(
-                csr, tree, metric, depth, beta_iterations, seed, feature_ids=fids, ids=ids
-            )
-        elif metric in PHYLO_BETA_METRICS:
-            cond, bids = unifrac(props, tree, metric, feature_ids=fids, ids=kept_ids), kept_ids
-        elif kept.size == 0:
-            cond, bids = np.zeros(0), kept_ids
         elif rarefied:
-            cond, bids = mean_rarefied_beta(csr, metric, depth, beta_iterations, seed, ids=ids)
+            cond, bids = mean_rarefied_beta(
+                csr, metric, depth, beta_iterations, seed, ids=ids, tree=tree, feature_ids=fids
+            )
         else:
-            cond, bids = beta_diversity(props, metric, ids=kept_ids)
-        _write_npz(out_dir / f"beta_{metric}.npz", bids, cond)
-        files.append(f"beta_{metric}.npz")
+            cond, bids = beta_diversity(props, metric, ids=kept_ids, tree=tree, feature_ids=fids)
+        _write_npz(out_dir / beta_npz(metric), bids, cond)
+        files.append(beta_npz(metric))
         seconds[f"beta_{metric}"] = time.perf_counter() - t0
 
         t0 = time.perf_counter()
         coords, prop = pcoa(cond, bids, pcoa_dimensions, seed=seed)
-        _write_tsv(coords.reset_index(), out_dir / f"pcoa_{metric}.tsv")
-        files.append(f"pcoa_{metric}.tsv")
+        _write_tsv(coords.reset_index(), out_dir / pcoa_tsv(metric))
+        files.append(pcoa_tsv(metric))
         pcoa_info[metric] = {
             "axes": [str(c) for c in prop.index],
             "proportion_explained": [float(x) for x in prop.to_numpy()],

@@ -27,7 +27,7 @@ import scipy.sparse as sp
 
 from ..errors import InputError
 from . import _kernels
-from ._common import as_csr, row_where, split_table, subset_table
+from ._common import as_csr, positive_int, row_where, split_table, subset_table
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..io.table import FeatureTable
@@ -88,14 +88,12 @@ def check_integer_counts(
 
 
 def _check_depth(depth: Any) -> int:
-    if isinstance(depth, bool) or not isinstance(depth, int | np.integer) or int(depth) < 1:
-        raise InputError(
-            None,
-            f"rarefaction depth must be a positive integer, got {depth!r}",
-            where="key rarefaction.depth (or the dataset's rarefaction_depth)",
-            hint="set it in config/config.yaml or config/datasets.yaml",
-        )
-    return int(depth)
+    return positive_int(
+        depth,
+        "rarefaction depth",
+        "key rarefaction.depth (or the dataset's rarefaction_depth)",
+        hint="set it in config/config.yaml or config/datasets.yaml",
+    )
 
 
 def _prepare(
@@ -295,16 +293,7 @@ def repeated_rarefaction_alpha(
     """
     matrix, ids, _ = split_table(data)
     metrics = check_alpha_metrics(metrics)
-    if (
-        isinstance(iterations, bool)
-        or not isinstance(iterations, int | np.integer)
-        or iterations < 1
-    ):
-        raise InputError(
-            None,
-            f"rarefaction iterations must be a positive integer, got {iterations!r}",
-            where="key rarefaction.iterations",
-        )
+    positive_int(iterations, "rarefaction iterations", "key rarefaction.iterations")
     csr, vals, depth, kept, _ = _prepare(matrix, depth, source=source, ids=ids)
     seq = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
     # the per-row seeds of every iteration, exactly as _rarefy_aligned draws them

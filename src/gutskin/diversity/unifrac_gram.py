@@ -59,6 +59,7 @@ import scipy.sparse as sp
 from numba import get_num_threads, njit, prange
 
 from ..errors import InputError
+from ..io.newick import check_tree
 from . import _kernels
 from ._common import as_csr
 from .beta import (
@@ -121,12 +122,10 @@ class PostorderTree:
         InputError
             For a tree that fails those checks.
         """
-        from .phylogeny import _check_tree  # phylogeny imports this module
-
         if isinstance(tree, PostorderTree):
             return tree
         if not checked:
-            _check_tree(tree, source)
+            check_tree(tree, source)
         root_length = tree.length
         if root_length is not None and (not np.isfinite(root_length) or root_length < 0):
             raise InputError(

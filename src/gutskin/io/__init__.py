@@ -27,6 +27,7 @@ from ..errors import InputError
 from . import rdata as _rdata
 from .hmp_dacc import read_dacc_map, read_dacc_otu_table
 from .mapping import SAMPLE_READERS, read_delimited, read_qiime_mapping, read_samples
+from .newick import read_newick
 from .table import VALUE_KINDS, FeatureTable, atomic_path, read_biom, write_biom
 from .wide import read_wide, read_wide_csv, read_wide_tsv, round_counts
 
@@ -79,9 +80,7 @@ SAMPLE_READERS.update(_rdata.SAMPLE_READERS)
 
 
 def _read_newick(path: str | Path, **options: Any) -> Any:
-    """Newick tree (:func:`gutskin.diversity.phylogeny.read_newick`), imported lazily."""
-    from ..diversity.phylogeny import read_newick
-
+    """Newick tree (:func:`gutskin.io.newick.read_newick`), rejecting reader options."""
     if options:
         raise InputError(
             path,

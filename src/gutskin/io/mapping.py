@@ -97,6 +97,7 @@ def _parse(
     missing_values: Iterable[str],
     comment: str | None,
     header_prefix: str | None,
+    unique_ids: bool = True,
 ) -> pd.DataFrame:
     text = _read_text(path)
     reader = csv.reader(
@@ -187,7 +188,8 @@ def _parse(
         data[np.isin(data, list(missing))] = None
     index = pd.Index(lines, name="line", dtype="int64")
     df = pd.DataFrame(data, columns=header, index=index).astype("str")
-    _check_sample_ids(path, df, id_column)
+    if unique_ids:
+        _check_sample_ids(path, df, id_column)
     df.attrs["source"] = str(path)
     df.attrs["id_column"] = id_column
     return df
@@ -268,6 +270,7 @@ def read_delimited(
     missing_values: Iterable[str] = (),
     quoting: int | None = None,
     comment: str | None = None,
+    unique_ids: bool = True,
 ) -> pd.DataFrame:
     """Read a delimited text table with a header line and one row per sample.
 
@@ -287,6 +290,9 @@ def read_delimited(
         ``sep=","`` and ``csv.QUOTE_NONE`` otherwise.
     comment
         If given, rows whose first cell starts with it (after the header) are skipped.
+    unique_ids
+        Check that the id column is filled and unique (default). ``False`` for a file joined by a key
+        that may repeat (``samples.join``), whose repeats the join checks itself.
 
     Returns
     -------
@@ -308,19 +314,32 @@ def read_delimited(
         missing_values=missing_values,
         comment=comment,
         header_prefix=None,
+        unique_ids=unique_ids,
     )
 
 
 def _tsv(
-    path: str | Path, *, id_column: str | None = None, missing_values: Iterable[str] = ()
+    path: str | Path,
+    *,
+    id_column: str | None = None,
+    missing_values: Iterable[str] = (),
+    unique_ids: bool = True,
 ) -> pd.DataFrame:
-    return read_delimited(path, "\t", id_column, missing_values=missing_values)
+    return read_delimited(
+        path, "\t", id_column, missing_values=missing_values, unique_ids=unique_ids
+    )
 
 
 def _csv(
-    path: str | Path, *, id_column: str | None = None, missing_values: Iterable[str] = ()
+    path: str | Path,
+    *,
+    id_column: str | None = None,
+    missing_values: Iterable[str] = (),
+    unique_ids: bool = True,
 ) -> pd.DataFrame:
-    return read_delimited(path, ",", id_column, missing_values=missing_values)
+    return read_delimited(
+        path, ",", id_column, missing_values=missing_values, unique_ids=unique_ids
+    )
 
 
 def _qiime(

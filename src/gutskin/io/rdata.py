@@ -75,6 +75,7 @@ from .table import VALUE_KINDS, FeatureTable
 
 __all__ = [
     "RFile",
+    "ReaderLimitation",
     "describe_r_file",
     "phylo_to_tree",
     "read_microbiome_list_samples",
@@ -162,21 +163,132 @@ def _container(path: Path, data: bytes) -> str:
     )
 
 
-@functools.lru_cache(maxsize=4)
-def _parse_cached(path_str: str, size: int, mtime_ns: int) -> RFile:
+#: Serialization types that are a header only and that rdata 1.1 lacks → a stand-in type it knows.
+_HEADER_ONLY = {252: 251, 250: 241}  # UNBOUNDVALUE_SXP → MISSINGARG; BASENAMESPACE_SXP → BASEENV
+
+
+class ReaderLimitation(NotImplementedError):
+    """Something in a (well-formed) R file that gutskin's R reader does not implement."""
+
+
+@functools.cache
+def _xdr_parser_class() -> type:
+    """The ``rdata`` XDR parser, extended with R RAW vectors (``RAWSXP``, type 24).
+
+    ``rdata`` 1.1 raises ``NotImplementedError`` for RAW vectors, which some phyloseq objects hold
+    (e.g. inside the byte-compiled functions stored with the object). In R's serialization a RAW
+    vector is its header, a 32-bit length and that many bytes (no padding), then its attributes if
+    the header flags them. Its value here is a ``numpy.uint8`` array. Byte-code constants of ordinary
+    types are read as ordinary items (see below), as R's ``ReadBCConsts`` does.
+    """
+    from rdata.parser._parser import (
+        BYTECODE_SPECIAL_SET,
+        RObject,
+        RObjectType,
+        parse_r_object_info,
+    )
+    from rdata.parser._xdr import ParserXDR
+
+    class _ParserXDRWithRaw(ParserXDR):  # type: ignore[misc]
+        def parse_R_object(
+            self,
+            reference_list: list[Any] | None = None,
+            bytecode_rep_list: list[Any] | None = None,
+            info_int: int | None = None,
+        ) -> Any:
+            if info_int is None:
+                # An ordinary item (its header is in the stream): R's ReadItem, which never sees the
+                # byte-code "reps" table of an enclosing byte-code object. Passing it on (as rdata
+                # 1.1 does) makes a byte-compiled closure among byte-code constants skip its own
+                # reps count and misreads everything after it.
+                bytecode_rep_list = None
+                start = self.file.tell()
+                peek = self.parse_int()
+                if peek & 0xFF in _HEADER_ONLY:
+                    # R_UnboundValue / R_BaseNamespace: a header and nothing else, which rdata
+                    # 1.1 does not know; read as the nearest type it does (no content either).
+                    stand_in = (peek & ~0xFF) | _HEADER_ONLY[peek & 0xFF]
+                    return RObject(
+                        info=parse_r_object_info(stand_in),
+                        tag=None,
+                        attributes=None,
+                        value=None,
+                        referenced_object=None,
+                    )
+                info = parse_r_object_info(peek)
+                if info.type in (RObjectType.SPECIAL, RObjectType.BUILTIN):
+                    # A primitive function: the length and the bytes of its name.
+                    name = self.parse_string(self.parse_int())
+                    return RObject(
+                        info=info, tag=None, attributes=None, value=name, referenced_object=None
+                    )
+                if info.type == RObjectType.RAW:
+                    length = self.parse_int()
+                    value = np.frombuffer(self.parse_string(length), dtype=np.uint8).copy()
+                    attributes = None
+                    if info.attributes:
+                        attributes = self.parse_R_object(
+                            [] if reference_list is None else reference_list, bytecode_rep_list
+                        )
+                    return RObject(
+                        info=info,
+                        tag=None,
+                        attributes=attributes,
+                        value=value,
+                        referenced_object=None,
+                    )
+                self.file.seek(start)
+            elif RObjectType(info_int) not in BYTECODE_SPECIAL_SET:
+                # A byte-code constant of an ordinary type (R's ReadBCConsts: `default: ReadItem`)
+                # is a complete item whose own header follows. rdata 1.1 parses it but then reads
+                # the parts of a closure / promise / pairlist among such constants as if they were
+                # byte-code language cells, and fails; reading it as an ordinary item is R's rule.
+                return self.parse_R_object(reference_list, bytecode_rep_list)
+            return super().parse_R_object(reference_list, bytecode_rep_list, info_int)
+
+    return _ParserXDRWithRaw
+
+
+def _parse_bytes(data: bytes, kind: str) -> Any:
+    """Parse decompressed R serialization bytes (XDR with RAW vectors; other formats by ``rdata``)."""
     from rdata import parser
 
+    body = data[5:] if kind == "rda" else data
+    if body.startswith(b"X\n"):
+        from rdata.parser._parser import DEFAULT_ALTREP_MAP
+
+        reader = _xdr_parser_class()(
+            memoryview(body[2:]), expand_altrep=True, altrep_constructor_dict=DEFAULT_ALTREP_MAP
+        )
+        return reader.parse_all()
+    return parser.parse_data(data, extension=".rds" if kind == "rds" else None)
+
+
+@functools.lru_cache(maxsize=4)
+def _parse_cached(path_str: str, size: int, mtime_ns: int) -> RFile:
     path = Path(path_str)
     data = _decompress(path, path.read_bytes())
     kind = _container(path, data)
+    what = "workspace" if kind == "rda" else "object"
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            parsed = parser.parse_data(data, extension=".rds" if kind == "rds" else None)
+            parsed = _parse_bytes(data, kind)
+    except NotImplementedError as exc:
+        # Not a bad file: the serialization holds something gutskin's reader cannot read yet.
+        raise InputError(
+            path,
+            f"gutskin's R reader (the Python package rdata, extended for RAW vectors) does not "
+            f"implement part of this R {what}: {exc}. This is a limitation of gutskin's reader, "
+            "not a sign that the file is damaged (its sha256 was checked when it was fetched)",
+            hint="report it to the gutskin maintainers with the dataset's URL; meanwhile, export "
+            "the object with R (e.g. write the otu_table and sample_data of a phyloseq object as "
+            "TSV) and configure those files with formats wide_tsv and tsv",
+        ) from None
     except Exception as exc:  # the parser raises many types on corrupt input
         raise InputError(
             path,
-            f"cannot parse the R {'workspace' if kind == 'rda' else 'object'} "
+            f"cannot parse the R {what}: the data stop early or are malformed "
             f"({type(exc).__name__}: {exc})",
             hint=_REDOWNLOAD,
         ) from None

@@ -113,6 +113,8 @@ def read_wide(
     rows: str = "samples",
     lineage: str | None = None,
     lineage_column: str | None = None,
+    rank_columns: list[str] | None = None,
+    ignore_columns: list[str] | None = None,
 ) -> FeatureTable:
     """Read a wide CSV/TSV feature table.
 
@@ -135,6 +137,12 @@ def read_wide(
     lineage_column
         With ``rows="features"``: a column holding each feature's lineage (e.g. ``taxonomy``); it is
         not a sample.
+    rank_columns
+        With ``rows="features"``: columns holding one rank each, highest first (e.g. Kingdom, Phylum,
+        Class, Order, Family, Genus, Species); they are not samples and make the feature's lineage
+        (``k__Bacteria;p__…``; empty or ``NA`` cells end the named part).
+    ignore_columns
+        With ``rows="features"``: further columns that are not samples (e.g. the ASV's sequence).
 
     Returns
     -------
@@ -167,7 +175,23 @@ def read_wide(
         rows=rows,
         lineage=lineage,
         lineage_column=lineage_column,
+        rank_columns=rank_columns,
+        ignore_columns=ignore_columns,
     )
+
+
+#: Rank prefixes for ``rank_columns`` (by the column's name, case-insensitive).
+_RANK_PREFIX = {
+    "kingdom": "k__",
+    "domain": "k__",
+    "superkingdom": "k__",
+    "phylum": "p__",
+    "class": "c__",
+    "order": "o__",
+    "family": "f__",
+    "genus": "g__",
+    "species": "s__",
+}
 
 
 def parse_wide_text(
@@ -180,6 +204,8 @@ def parse_wide_text(
     lineage: str | None = None,
     lineage_column: str | None = None,
     line_offset: int = 0,
+    rank_columns: list[str] | None = None,
+    ignore_columns: list[str] | None = None,
 ) -> FeatureTable:
     """:func:`read_wide` on decoded text (``path`` is named in errors; ``line_offset`` lines were skipped)."""
     if values not in VALUE_KINDS:
@@ -195,6 +221,8 @@ def parse_wide_text(
     indices: list[np.ndarray] = []
     data: list[np.ndarray] = []
     lin_pos: int | None = None
+    rank_pos: list[int] = []
+    skip: set[int] = set()
     n_cols = 0
     what = "a sample" if rows == "samples" else "a feature"
     last = line_offset
@@ -229,7 +257,34 @@ def parse_wide_text(
                             hint="fix files.table.options.lineage_column in config/datasets.yaml",
                         )
                     lin_pos = header.index(lineage_column, 1)
-                n_cols = len(header) - 1 - (lin_pos is not None)
+                extra = [*(rank_columns or []), *(ignore_columns or [])]
+                if extra and rows != "features":
+                    raise InputError(
+                        path,
+                        "options.rank_columns / ignore_columns are only for tables with one row per "
+                        "feature",
+                        where="files.table.options",
+                    )
+                for name in extra:
+                    if name not in header[1:]:
+                        raise InputError(
+                            path,
+                            f"no column {name!r} (options.rank_columns / ignore_columns) in the header",
+                            where=f"line {start}",
+                            hint="fix files.table.options in config/datasets.yaml",
+                        )
+                for name in rank_columns or []:
+                    if name.lower() not in _RANK_PREFIX:
+                        raise InputError(
+                            path,
+                            f"rank column {name!r} is not a rank name",
+                            where="files.table.options.rank_columns",
+                            hint=f"name rank columns after ranks: {', '.join(_RANK_PREFIX)}",
+                        )
+                rank_pos = [header.index(n, 1) for n in rank_columns or []]
+                skip = {k for k in (lin_pos, *rank_pos) if k is not None}
+                skip |= {header.index(n, 1) for n in ignore_columns or []}
+                n_cols = len(header) - 1 - len(skip)
                 continue
             if len(record) != len(header):
                 raise InputError(
@@ -240,17 +295,18 @@ def parse_wide_text(
                     "missing cell",
                 )
             rid = record[0].strip()
-            cells = record[1:]
             if lin_pos is not None:
-                lineages.append(cells.pop(lin_pos - 1).strip() or None)
+                lineages.append(record[lin_pos].strip() or None)
+            elif rank_pos:
+                lineages.append(_ranks_lineage([record[k] for k in rank_pos], rank_columns or []))
+            cells = [c for k, c in enumerate(record[1:], start=1) if k not in skip]
+            hdr = [h for k, h in enumerate(header) if k not in skip]
             try:
                 vec = np.array(cells, dtype=np.float64)
             except ValueError:
-                hdr = header if lin_pos is None else header[:lin_pos] + header[lin_pos + 1 :]
                 _bad_cell(path, cells, hdr, start, what)
                 raise  # pragma: no cover - _bad_cell always raises here
             if not np.all(np.isfinite(vec)):
-                hdr = header if lin_pos is None else header[:lin_pos] + header[lin_pos + 1 :]
                 _bad_cell(path, cells, hdr, start, what)
             nz = np.flatnonzero(vec)
             indices.append(nz)
@@ -264,7 +320,7 @@ def parse_wide_text(
         ) from None
     if header is None:
         raise InputError(path, "the file is empty (no header line)", hint="check the file")
-    col_ids = [h for k, h in enumerate(header[1:], start=1) if k != lin_pos]
+    col_ids = [h for k, h in enumerate(header[1:], start=1) if k not in skip]
     _check_ids(path, row_ids, row_lines, "row")
     _check_ids(path, col_ids, None, "column")
     matrix = sp.csr_array(
@@ -309,7 +365,7 @@ def parse_wide_text(
             table.taxonomy = _lineages(table.feature_ids, lineage, path)
     else:
         taxonomy = None
-        if lin_pos is not None:
+        if lin_pos is not None or rank_pos:
             taxonomy = pd.Series(lineages, index=row_ids, dtype=object, name="taxonomy")
         table = FeatureTable(
             counts=sp.csr_array(matrix.T.tocsr()),
@@ -318,9 +374,20 @@ def parse_wide_text(
             taxonomy=taxonomy,
             values=values,
         )
-        if lineage is not None and lin_pos is None:
+        if lineage is not None and lin_pos is None and not rank_pos:
             table.taxonomy = _lineages(table.feature_ids, lineage, path)
     return table
+
+
+def _ranks_lineage(cells: list[str], names: list[str]) -> str | None:
+    """``k__Bacteria;p__Firmicutes;…`` from one cell per rank (empty / ``NA`` cells stay unnamed)."""
+    parts = []
+    for cell, name in zip(cells, names, strict=True):
+        value = cell.strip()
+        if value in ("NA", "NaN", "nan", "None"):
+            value = ""
+        parts.append(_RANK_PREFIX[name.lower()] + value)
+    return ";".join(parts) if any(p[3:] for p in parts) else None
 
 
 def _check_ids(path: Path, ids: list[str], lines: list[int] | None, what: str) -> None:
@@ -358,10 +425,19 @@ def read_wide_csv(
     rows: str = "samples",
     lineage: str | None = None,
     lineage_column: str | None = None,
+    rank_columns: list[str] | None = None,
+    ignore_columns: list[str] | None = None,
 ) -> FeatureTable:
     """:func:`read_wide` with ``sep=","`` (format ``wide_csv``)."""
     return read_wide(
-        path, values=values, sep=",", rows=rows, lineage=lineage, lineage_column=lineage_column
+        path,
+        values=values,
+        sep=",",
+        rows=rows,
+        lineage=lineage,
+        lineage_column=lineage_column,
+        rank_columns=rank_columns,
+        ignore_columns=ignore_columns,
     )
 
 
@@ -372,10 +448,19 @@ def read_wide_tsv(
     rows: str = "samples",
     lineage: str | None = None,
     lineage_column: str | None = None,
+    rank_columns: list[str] | None = None,
+    ignore_columns: list[str] | None = None,
 ) -> FeatureTable:
     """:func:`read_wide` with ``sep="\\t"`` (format ``wide_tsv``)."""
     return read_wide(
-        path, values=values, sep="\t", rows=rows, lineage=lineage, lineage_column=lineage_column
+        path,
+        values=values,
+        sep="\t",
+        rows=rows,
+        lineage=lineage,
+        lineage_column=lineage_column,
+        rank_columns=rank_columns,
+        ignore_columns=ignore_columns,
     )
 
 

@@ -1,29 +1,23 @@
-"""Open a report in headless Chromium: rendered DOM, console messages, image checks and screenshots.
+"""Open a report in the system's headless Chromium through Playwright: DOM, console, layout facts, screenshot.
 
-Chromium is driven through the Chrome DevTools Protocol over a pipe (``--remote-debugging-pipe``: JSON messages
-separated by NUL bytes on file descriptors 3 and 4), so no WebSocket client or other package is needed. Used by
-the browser test (``tests/integration/test_browser.py``) and to take the README screenshot::
+Playwright (``pip install playwright``, pinned in ``requirements.lock``) drives the Chromium the system already
+has (``/usr/bin/chromium`` on Debian, or ``$GUTSKIN_CHROMIUM``); ``playwright install`` is never needed. Used by
+the browser tests (``tests/integration/test_browser.py``) and to take the README screenshot::
 
     python -m gutskin.report.browser results/report.html --screenshot docs/report-screenshot.png
 
-Chromium is found as ``$GUTSKIN_CHROMIUM`` or ``chromium``, ``chromium-browser``, ``google-chrome`` on
-``PATH``; :func:`find_chromium` returns ``None`` when there is none.
+Playwright is imported only when a page is opened, so the package does not need it at run time.
 """
 
 from __future__ import annotations
 
 import argparse
-import base64
-import fcntl
 import io
-import json
 import os
-import select
 import shutil
-import subprocess
 import sys
-import tempfile
-import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,37 +25,74 @@ from typing import Any
 from ..errors import GutskinError, InputError
 
 __all__ = [
-    "CHROMIUM_FLAGS",
+    "CHROMIUM_ARGS",
+    "LAYOUT_FACTS",
     "BrowserError",
     "ConsoleMessage",
     "PageResult",
+    "browser_missing",
+    "chromium",
     "find_chromium",
     "open_page",
 ]
 
 #: Flags for a quiet, offline, sandbox-free headless run (the sandbox needs a non-root user).
-CHROMIUM_FLAGS: tuple[str, ...] = (
+CHROMIUM_ARGS: tuple[str, ...] = (
     "--headless",
     "--no-sandbox",
     "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--no-default-browser-check",
     "--disable-background-networking",
     "--disable-component-update",
     "--disable-sync",
-    "--disable-extensions",
     "--disable-dev-shm-usage",
-    "--hide-scrollbars",
-    "--mute-audio",
+    "--no-first-run",
 )
 
-#: What the page reports about itself once loaded (evaluated by DevTools, so the page's CSP does not apply).
-_PAGE_FACTS = """(() => {
+#: What the page reports about itself: size, images, top-level SVGs, elements past the right edge or whose
+#: text spills past it (outside any scroll container), and the rendered font size of every text in a report figure. Matplotlib writes
+#: text as glyph paths inside ``<g transform="… scale(s)">`` with an em of 100 units, so a text's size in CSS
+#: px is 100 × the scale of that group's screen transform.
+LAYOUT_FACTS = """(() => {
   const box = (el) => { const r = el.getBoundingClientRect(); return [r.width, r.height]; };
+  const vw = document.documentElement.clientWidth;
+  const clipped = (el) => {
+    for (let a = el.parentElement; a; a = a.parentElement) {
+      const ox = getComputedStyle(a).overflowX;
+      if (ox === 'auto' || ox === 'scroll' || ox === 'hidden') return true;
+    }
+    return false;
+  };
+  const offscreen = [];
+  for (const el of document.body.querySelectorAll('*')) {
+    if (el.closest('svg') && el.tagName.toLowerCase() !== 'svg') continue;
+    const r = el.getBoundingClientRect();
+    if (r.width === 0 && r.height === 0) continue;
+    const scrolls = getComputedStyle(el).overflowX !== 'visible';  // a scroll box: its content may be wider
+    const spill = scrolls || el.tagName.toLowerCase() === 'svg' ? 0 : Math.max(0, el.scrollWidth - el.clientWidth);
+    if (r.right + spill > vw + 1 && !clipped(el)) offscreen.push(el.tagName.toLowerCase() + (el.id ? '#' + el.id : '')
+      + (el.className && typeof el.className === 'string' ? '.' + el.className.split(' ')[0] : ''));
+  }
+  const figText = [];
+  for (const svg of document.querySelectorAll('svg.figure-svg')) {
+    const r = svg.getBoundingClientRect();
+    if (r.width === 0) continue;
+    for (const g of svg.querySelectorAll('g[id*="text_"] > g[transform*="scale"], g[id*="legend"] g[transform*="scale"]')) {
+      if (!g.querySelector('use')) continue;
+      const m = g.getScreenCTM();
+      if (!m) continue;
+      figText.push({figure: svg.getAttribute('aria-label') || '', px: 100 * Math.hypot(m.a, m.b)});
+    }
+  }
+  const captions = [...document.querySelectorAll('figcaption, figcaption *')]
+    .filter((e) => e.getBoundingClientRect().width > 0)
+    .map((e) => parseFloat(getComputedStyle(e).fontSize));
   return {
     height: Math.ceil(document.documentElement.scrollHeight),
     width: Math.ceil(document.documentElement.scrollWidth),
+    viewport: vw,
+    offscreen: offscreen,
+    figure_text: figText,
+    caption_min_px: captions.length ? Math.min(...captions) : null,
     images: [...document.images].map((img) => ({
       src: img.getAttribute('src') || '', alt: img.getAttribute('alt'), complete: img.complete,
       naturalWidth: img.naturalWidth, naturalHeight: img.naturalHeight, box: box(img)})),
@@ -101,7 +132,7 @@ class PageResult:
 
 
 def find_chromium() -> str | None:
-    """Path of a Chromium/Chrome executable, or None."""
+    """Path of a Chromium/Chrome executable (``$GUTSKIN_CHROMIUM`` first), or None."""
     env = os.environ.get("GUTSKIN_CHROMIUM")
     if env:
         return env if Path(env).is_file() else shutil.which(env)
@@ -112,259 +143,123 @@ def find_chromium() -> str | None:
     return None
 
 
-_TRAMPOLINE = (
-    "import os, sys; os.dup2(int(sys.argv[1]), 3); os.dup2(int(sys.argv[2]), 4); "
-    "os.close(int(sys.argv[1])); os.close(int(sys.argv[2])); os.execv(sys.argv[3], sys.argv[3:])"
-)
+def browser_missing() -> str | None:
+    """Why a browser check cannot run here (no Playwright, no Chromium), or None when it can."""
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        return "Playwright is not installed (pip install -r requirements.txt; no `playwright install` needed)"
+    if find_chromium() is None:
+        return (
+            "no Chromium executable (Debian: apt-get install chromium; or set GUTSKIN_CHROMIUM to a "
+            "Chromium/Chrome executable)"
+        )
+    return None
 
 
-def _high_fd(fd: int) -> int:
-    high = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 10)
-    os.close(fd)
-    return high
+@contextmanager
+def chromium() -> Iterator[Any]:
+    """A Playwright ``Browser`` on the system Chromium, closed on exit."""
+    why = browser_missing()
+    if why is not None:
+        raise BrowserError(why)
+    from playwright.sync_api import Error as PlaywrightError
+    from playwright.sync_api import sync_playwright
 
-
-class _Pipe:
-    """NUL-separated JSON messages to and from Chromium's DevTools pipe."""
-
-    def __init__(self, write_fd: int, read_fd: int, deadline: float) -> None:
-        self.write_fd = write_fd
-        self.read_fd = read_fd
-        self.deadline = deadline
-        self.buf = b""
-        self.next_id = 0
-        self.events: list[dict[str, Any]] = []
-
-    def _read_message(self) -> dict[str, Any]:
-        while b"\0" not in self.buf:
-            left = self.deadline - time.monotonic()
-            if left <= 0:
-                raise BrowserError("Chromium did not answer in time (DevTools pipe timed out)")
-            ready, _, _ = select.select([self.read_fd], [], [], left)
-            if not ready:
-                continue
-            chunk = os.read(self.read_fd, 1 << 20)
-            if not chunk:
-                raise BrowserError("Chromium closed the DevTools pipe (it crashed or exited)")
-            self.buf += chunk
-        raw, self.buf = self.buf.split(b"\0", 1)
-        msg: dict[str, Any] = json.loads(raw)
-        return msg
-
-    def call(
-        self, method: str, params: dict[str, Any] | None = None, session: str | None = None
-    ) -> Any:
-        self.next_id += 1
-        msg: dict[str, Any] = {"id": self.next_id, "method": method, "params": params or {}}
-        if session:
-            msg["sessionId"] = session
-        data = json.dumps(msg).encode("utf-8") + b"\0"
-        while data:
-            try:
-                data = data[os.write(self.write_fd, data) :]
-            except BrokenPipeError:
-                raise BrowserError(
-                    "Chromium closed the DevTools pipe (it crashed or exited)"
-                ) from None
-        while True:
-            reply = self._read_message()
-            if reply.get("id") == self.next_id:
-                if "error" in reply:
-                    raise BrowserError(f"DevTools {method} failed: {reply['error'].get('message')}")
-                return reply.get("result", {})
-            self.events.append(reply)
-
-    def wait_for(self, method: str) -> dict[str, Any]:
-        for i, ev in enumerate(self.events):
-            if ev.get("method") == method:
-                return self.events.pop(i)
-        while True:
-            ev = self._read_message()
-            if ev.get("method") == method:
-                return ev
-            self.events.append(ev)
-
-
-def _console(events: list[dict[str, Any]]) -> list[ConsoleMessage]:
-    out: list[ConsoleMessage] = []
-    for ev in events:
-        method, p = ev.get("method"), ev.get("params", {})
-        if method == "Runtime.consoleAPICalled":
-            kind = p.get("type", "log")
-            level = {"error": "error", "assert": "error", "warning": "warning"}.get(kind, "info")
-            text = " ".join(
-                str(a.get("value", a.get("description", ""))) for a in p.get("args", [])
+    exe = find_chromium()
+    try:
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(
+                executable_path=exe, args=list(CHROMIUM_ARGS), headless=True, timeout=60_000
             )
-            out.append(ConsoleMessage(level, text, "console-api"))
-        elif method == "Runtime.exceptionThrown":
-            det = p.get("exceptionDetails", {})
-            text = det.get("exception", {}).get("description") or det.get("text", "exception")
-            out.append(ConsoleMessage("error", str(text), "exception"))
-        elif method == "Log.entryAdded":
-            e = p.get("entry", {})
-            level = {"verbose": "debug"}.get(e.get("level", "info"), e.get("level", "info"))
-            text = str(e.get("text", ""))
-            if e.get("url"):
-                text += f" ({e['url'][:120]})"
-            out.append(ConsoleMessage(level, text, str(e.get("source", ""))))
-    return out
+            try:
+                yield browser
+            finally:
+                browser.close()
+    except PlaywrightError as exc:
+        raise BrowserError(f"Chromium ({exe}): {exc}") from None
+
+
+def _level(kind: str) -> str:
+    return {"error": "error", "warning": "warning", "assert": "error"}.get(kind, "info")
 
 
 def open_page(
-    html_path: Path | str,
+    html: Path | str,
     *,
     width: int = 1400,
-    height: int = 900,
+    height: int = 1000,
     screenshot: int | str | None = None,
-    timeout: float = 60.0,
-    settle: float = 0.3,
-    chromium: str | None = None,
+    media: str = "screen",
+    open_details: bool = False,
+    browser: Any = None,
 ) -> PageResult:
-    """Load a local HTML file in headless Chromium and report what it rendered.
+    """Load ``html`` (a file) at ``width`` × ``height`` CSS px and report what the browser rendered.
 
     Parameters
     ----------
-    html_path
-        The file to open (as a ``file://`` URL; the browser has no network).
-    width, height
-        Viewport size in CSS pixels.
     screenshot
-        ``None``: no screenshot; an int: a PNG of the top that many pixels; ``"full"``: the whole page.
-    timeout
-        Seconds for the whole session.
-    settle
-        Seconds to wait after the load event for late console messages.
-    chromium
-        Executable to use (default: :func:`find_chromium`).
+        Height in px of a screenshot from the top of the page, ``"full"`` for the whole page, or None.
+    media
+        ``"screen"`` or ``"print"`` (print-media emulation).
+    open_details
+        Open every ``<details>`` before measuring (everything one click away, shown at once).
+    browser
+        A browser from :func:`chromium` to reuse; a new one is started when None.
 
     Returns
     -------
     PageResult
-        The DOM after loading, every console/log message, facts about images and top-level SVGs (rendered
-        size, ``complete``/``naturalWidth`` of each ``<img>``) and the screenshot.
+        The DOM, console messages (a page whose CSP blocks something logs an error) and
+        :data:`LAYOUT_FACTS`.
 
     Raises
     ------
     InputError
-        If the file does not exist.
+        ``html`` does not exist.
     BrowserError
-        If no Chromium is found, it fails to start, or it does not answer within ``timeout``.
+        No Playwright or Chromium, or the browser failed.
     """
-    path = Path(html_path).resolve()
+    path = Path(html).resolve()
     if not path.is_file():
         raise InputError(path, "file not found", hint="build the report first")
-    exe = chromium or find_chromium()
-    if not exe:
-        raise BrowserError(
-            "no Chromium found: install the Debian package 'chromium' or set GUTSKIN_CHROMIUM"
-        )
-    deadline = time.monotonic() + timeout
-    # Pipe ends at descriptors >= 10, so that mapping them to 3 and 4 in the child cannot clobber one
-    # with the other (a test runner may have closed 3 or 4, and a new pipe would land there).
-    to_browser_r, to_browser_w, from_browser_r, from_browser_w = (
-        _high_fd(fd) for fd in (*os.pipe(), *os.pipe())
+    if browser is None:
+        with chromium() as b:
+            return open_page(
+                path,
+                width=width,
+                height=height,
+                screenshot=screenshot,
+                media=media,
+                open_details=open_details,
+                browser=b,
+            )
+    page = browser.new_page(viewport={"width": width, "height": height})
+    console: list[ConsoleMessage] = []
+    page.on(
+        "console",
+        lambda m: console.append(
+            ConsoleMessage(_level(m.type), m.text, str(m.location.get("url", "")))
+        ),
     )
-    with (
-        tempfile.TemporaryDirectory(prefix="gutskin-chromium-") as profile,
-        tempfile.TemporaryFile() as errlog,
-    ):
-        # A tiny Python trampoline maps our pipe ends to the descriptors 3 and 4 that
-        # --remote-debugging-pipe expects, then becomes Chromium (no preexec_fn, no shell fd limits).
-        cmd = [
-            sys.executable,
-            "-c",
-            _TRAMPOLINE,
-            str(to_browser_r),
-            str(from_browser_w),
-            exe,
-            *CHROMIUM_FLAGS,
-            f"--user-data-dir={profile}",
-            f"--window-size={width},{height}",
-            "--remote-debugging-pipe",
-            "about:blank",
-        ]
-        try:
-            proc = subprocess.Popen(
-                cmd,
-                pass_fds=(to_browser_r, from_browser_w),
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL,
-                stderr=errlog,
-            )
-        except OSError as exc:
-            for fd in (to_browser_r, to_browser_w, from_browser_r, from_browser_w):
-                os.close(fd)
-            raise BrowserError(f"cannot start {exe}: {exc}") from None
-        os.close(to_browser_r)
-        os.close(from_browser_w)
-        pipe = _Pipe(to_browser_w, from_browser_r, deadline)
-        try:
-            target = pipe.call("Target.createTarget", {"url": "about:blank"})["targetId"]
-            session = pipe.call("Target.attachToTarget", {"targetId": target, "flatten": True})[
-                "sessionId"
-            ]
-            for domain in ("Page.enable", "Runtime.enable", "Log.enable"):
-                pipe.call(domain, session=session)
-            pipe.call(
-                "Emulation.setDeviceMetricsOverride",
-                {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False},
-                session=session,
-            )
-            pipe.call("Page.navigate", {"url": path.as_uri()}, session=session)
-            pipe.wait_for("Page.loadEventFired")
-            time.sleep(settle)
-
-            def evaluate(expr: str) -> Any:
-                res = pipe.call(
-                    "Runtime.evaluate",
-                    {"expression": expr, "returnByValue": True, "awaitPromise": True},
-                    session=session,
-                )
-                if "exceptionDetails" in res:
-                    raise BrowserError(f"evaluation failed: {res['exceptionDetails'].get('text')}")
-                return res.get("result", {}).get("value")
-
-            facts = evaluate(_PAGE_FACTS) or {}
-            dom = str(evaluate("document.documentElement.outerHTML") or "")
-            shot = None
-            if screenshot is not None:
-                full = int(facts.get("height") or height)
-                h = full if screenshot == "full" else min(int(screenshot), full)
-                data = pipe.call(
-                    "Page.captureScreenshot",
-                    {
-                        "format": "png",
-                        "captureBeyondViewport": True,
-                        "clip": {"x": 0, "y": 0, "width": width, "height": h, "scale": 1},
-                    },
-                    session=session,
-                )["data"]
-                shot = base64.b64decode(data)
-            # drain what arrived meanwhile, then close
-            try:
-                pipe.call("Browser.close")
-            except BrowserError:
-                pass
-            return PageResult(dom=dom, console=_console(pipe.events), facts=facts, screenshot=shot)
-        except BrowserError as exc:
-            proc.kill()
-            proc.wait(timeout=10)
-            errlog.seek(0)
-            tail = errlog.read()[-2000:].decode("utf-8", "replace").strip()
-            raise BrowserError(
-                f"{exc}; Chromium's last words:\n{tail}" if tail else str(exc)
-            ) from None
-        finally:
-            for fd in (to_browser_w, from_browser_r):
-                try:
-                    os.close(fd)
-                except OSError:
-                    pass
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=10)
+    page.on("pageerror", lambda e: console.append(ConsoleMessage("error", str(e), "pageerror")))
+    try:
+        page.emulate_media(media=media)
+        page.goto(path.as_uri(), wait_until="load")
+        if open_details:
+            page.evaluate("document.querySelectorAll('details').forEach((d) => { d.open = true; })")
+        facts = page.evaluate(LAYOUT_FACTS)
+        shot = None
+        if screenshot is not None:
+            if screenshot == "full":
+                shot = page.screenshot(full_page=True)
+            else:
+                page.set_viewport_size({"width": width, "height": int(screenshot)})
+                shot = page.screenshot()
+        dom = page.content()
+    finally:
+        page.close()
+    return PageResult(dom=dom, console=console, facts=facts, screenshot=shot)
 
 
 def _shrink_png(png: bytes) -> bytes:
@@ -381,7 +276,7 @@ def _shrink_png(png: bytes) -> bytes:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Command line: open a report, print console errors, optionally save a screenshot."""
+    """Command line: open a report, print console errors and layout figures, optionally a screenshot."""
     ap = argparse.ArgumentParser(
         prog="python -m gutskin.report.browser",
         description="Open an HTML report in headless Chromium; report console errors; take a screenshot.",
@@ -393,16 +288,17 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     try:
         height: int | str = "full" if args.height == "full" else int(args.height)
-        res = open_page(
-            args.html,
-            width=args.width,
-            screenshot=height if args.screenshot else None,
-        )
+        res = open_page(args.html, width=args.width, screenshot=height if args.screenshot else None)
     except (GutskinError, ValueError) as exc:
         print(f"gutskin: {exc}", file=sys.stderr)
         return 2
     for m in res.console:
         print(f"{m.level}: {m.text}", file=sys.stderr)
+    f = res.facts
+    print(
+        f"{args.html}: {f['height']:,} px tall at {args.width} px wide; page width {f['width']} px; "
+        f"{len(f['offscreen'])} elements past the right edge"
+    )
     if args.screenshot and res.screenshot:
         data = _shrink_png(res.screenshot)
         args.screenshot.parent.mkdir(parents=True, exist_ok=True)

@@ -25,6 +25,7 @@ from typing import Any, TypedDict
 import pandas as pd
 
 from ..errors import InputError
+from .fmt import fmt_int, fmt_pct
 
 __all__ = [
     "calibration_view",
@@ -37,23 +38,6 @@ __all__ = [
 
 _TRUE = {"true", "1", "yes", "t"}
 _FALSE = {"false", "0", "no", "f"}
-
-
-def _fmt_int(n: Any) -> str:
-    return f"{int(n):,}".replace("-", "−")
-
-
-def _pct(f: float) -> str:
-    if f <= 0:
-        return "0 %"
-    if f >= 1:
-        return "100 %"
-    v = 100 * f
-    if v < 1:
-        return "< 1 %"
-    if v > 99:
-        return "> 99 %"
-    return f"{v:.0f} %"
 
 
 def read_json(path: Path | str) -> Any:
@@ -208,7 +192,7 @@ def depth_view(
         same depth), ``by_site`` (rows ``site``, ``n``, ``dropped``, ``used``, ``median``), ``svg`` (histogram
         as SVG text, or None without samples), ``alt``, ``caption`` and ``path`` (the data file).
     """
-    from . import figures  # matplotlib only when a report is built
+    from ..plotting import figures  # matplotlib only when a report is built
 
     reads = depth["reads"].to_numpy(dtype=float)
     kept = depth["retained"].to_numpy(dtype=bool)
@@ -381,7 +365,7 @@ def coverage_view(
     facts = [
         {
             "label": "Samples",
-            "cells": ["–" if h["n_samples"] is None else _fmt_int(h["n_samples"]) for h in heads],
+            "cells": ["–" if h["n_samples"] is None else fmt_int(h["n_samples"]) for h in heads],
         }
     ]
     site_cells = []
@@ -392,7 +376,7 @@ def coverage_view(
             for s, k in sites.items()
         }
         parts = [
-            f"{s} {_fmt_int(k)}" for s, k in sorted(counted.items(), key=lambda kv: (-kv[1], kv[0]))
+            f"{s} {fmt_int(k)}" for s, k in sorted(counted.items(), key=lambda kv: (-kv[1], kv[0]))
         ]
         site_cells.append("; ".join(parts) or "–")
     facts.append({"label": "Body sites (samples)", "cells": site_cells})
@@ -402,7 +386,7 @@ def coverage_view(
         paired.append(
             "–"
             if v is None
-            else _fmt_int(
+            else fmt_int(
                 _number(source, f"datasets.{h['name']}.paired_gut_skin_subjects", v, count=True)
             )
         )
@@ -431,11 +415,11 @@ def coverage_view(
                 f = k / h["n_samples"]
             cells.append(
                 {
-                    "text": "–" if f is None else _pct(f),
-                    "n": "" if k is None else _fmt_int(k),
+                    "text": "–" if f is None else fmt_pct(f),
+                    "n": "" if k is None else fmt_int(k),
                     "cls": _cov_class(f),
                     "title": f"{var} in {h['name']}: "
-                    + ("unknown" if k is None else f"{_fmt_int(k)} samples with a value"),
+                    + ("unknown" if k is None else f"{fmt_int(k)} samples with a value"),
                 }
             )
         rows.append({"variable": var.replace("_", " "), "cells": cells})

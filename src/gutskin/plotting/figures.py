@@ -50,6 +50,7 @@ __all__ = [
     "forest",
     "ordination",
     "paired_scatter",
+    "readable",
     "save_figure",
     "svg_text",
 ]
@@ -83,13 +84,84 @@ F = TypeVar("F", bound=Callable[..., Any])
 _DATA_ATTR = "_gutskin_data"
 
 _SALT = "gutskin"
+
+#: Smallest text size in a figure (points). Figures are shown at their natural size (1 pt = 4/3 CSS px), so
+#: 10 pt reads as 13.3 px — as large as the smallest caption text of the report.
+SMALL_PT = 10.0
+
+#: Code names that reach a figure (metric ids, column names) and how a reader should see them.
+LABELS: dict[str, str] = {
+    "braycurtis": "Bray–Curtis",
+    "bray_curtis": "Bray–Curtis",
+    "jaccard": "Jaccard",
+    "robust_aitchison": "robust Aitchison",
+    "aitchison": "Aitchison",
+    "unweighted_unifrac": "unweighted UniFrac",
+    "weighted_unifrac": "weighted UniFrac",
+    "faith_pd": "Faith PD",
+    "shannon": "Shannon",
+    "simpson": "Simpson",
+    "chao1": "Chao1",
+    "hedges_g": "Hedges g",
+    "bmi": "BMI",
+}
+_CODE_WORD = re.compile(
+    r"(?<![\w$])([A-Za-z][A-Za-z0-9]*(?:_[A-Za-z0-9]+)+|[a-z][a-z0-9]*)(?![\w$])"
+)
+
+
+def readable(text: str) -> str:
+    """A label for readers: known code names by :data:`LABELS`, other ``snake_case`` words with spaces.
+
+    Examples
+    --------
+    >>> readable("Gut braycurtis by types_of_plants")
+    'Gut Bray–Curtis by types of plants'
+    >>> readable("$R^2$ of x_1")
+    '$R^2$ of x_1'
+    """
+    if not text or "$" in text:
+        return text
+
+    def one(m: re.Match[str]) -> str:
+        word = m.group(1)
+        known = LABELS.get(word.lower())
+        if known is not None:
+            return known
+        return word.replace("_", " ") if "_" in word else word
+
+    return _CODE_WORD.sub(one, text)
+
+
+def _readable_texts(fig: Figure) -> Figure:
+    """Rewrite every text of a finished figure (titles, axis labels, tick and legend labels) with
+    :func:`readable`; the figure's data twin keeps the original names."""
+    from matplotlib.text import Text
+    from matplotlib.ticker import FixedLocator
+
+    for ax in fig.axes:  # categorical tick labels are drawn from their formatter at render time
+        for axis in (ax.xaxis, ax.yaxis):
+            if not isinstance(axis.get_major_locator(), FixedLocator):
+                continue
+            labels = [t.get_text() for t in axis.get_ticklabels()]
+            new = [readable(x) for x in labels]
+            if new != labels:
+                axis.set_ticks(axis.get_ticklocs(), new)
+    for t in fig.findobj(Text):
+        old = t.get_text()
+        text = readable(old)
+        if text != old:
+            t.set_text(text)
+    return fig
+
+
 _RC: dict[RcKeyType, Any] = {
     "svg.hashsalt": _SALT,
     "svg.fonttype": "path",
     "font.family": "DejaVu Sans",
-    "font.size": 9.0,
-    "axes.titlesize": 10.0,
-    "axes.labelsize": 9.0,
+    "font.size": SMALL_PT,
+    "axes.titlesize": SMALL_PT + 1,
+    "axes.labelsize": SMALL_PT,
     "axes.spines.top": False,
     "axes.spines.right": False,
     "savefig.dpi": 150,
@@ -109,7 +181,8 @@ def _with_rc(func: F) -> F:
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         with matplotlib.rc_context(_RC):
-            return func(*args, **kwargs)
+            fig = func(*args, **kwargs)
+            return _readable_texts(fig) if isinstance(fig, Figure) else fig
 
     return wrapper  # type: ignore[return-value]
 
@@ -121,7 +194,7 @@ def _new_figure(width: float, height: float) -> Figure:
 def _style_axes(ax: Any) -> None:
     ax.spines["top"].set_visible(False)
     ax.spines["right"].set_visible(False)
-    ax.tick_params(labelsize=8.5)
+    ax.tick_params(labelsize=SMALL_PT)
 
 
 def _finite_pairs(x: Any, y: Any, *, who: str) -> tuple[np.ndarray, np.ndarray]:
@@ -152,7 +225,7 @@ def _annotate(ax: Any, annotation: str | None) -> None:
             transform=ax.transAxes,
             ha="left",
             va="top",
-            fontsize=8.5,
+            fontsize=SMALL_PT,
             bbox={"boxstyle": "round,pad=0.3", "facecolor": "white", "edgecolor": "#999999"},
         )
 
@@ -244,7 +317,7 @@ def alpha_by_group(
     data = [vals[(labels == str(g)).fillna(False).to_numpy()].dropna().to_numpy() for g in order]
     rng = np.random.default_rng(seed)
 
-    fig = _new_figure(max(3.2, 1.0 + 0.9 * len(order)), 3.6)
+    fig = _new_figure(max(3.8, 1.2 + 1.0 * len(order)), 4.0)
     ax = fig.subplots()
     _style_axes(ax)
     positions = np.arange(1, len(order) + 1, dtype=float)
@@ -309,7 +382,7 @@ def paired_scatter(
     written in a box in the upper-left corner.
     """
     xa, ya = _finite_pairs(x, y, who="paired_scatter")
-    fig = _new_figure(3.8, 3.6)
+    fig = _new_figure(4.4, 4.0)
     ax = fig.subplots()
     _style_axes(ax)
     ax.scatter(
@@ -343,7 +416,7 @@ def distance_scatter(
     ``dx``/``dy`` are matching condensed distance vectors; non-finite pairs are left out.
     """
     xa, ya = _finite_pairs(dx, dy, who="distance_scatter")
-    fig = _new_figure(4.2, 3.6)
+    fig = _new_figure(4.8, 4.0)
     ax = fig.subplots()
     _style_axes(ax)
     if xa.size > HEXBIN_THRESHOLD:
@@ -421,7 +494,7 @@ def forest(
                 _opt_float(row, "ci_high", i),
             )
         )
-    fig = _new_figure(5.0, 0.9 + 0.42 * len(parsed))
+    fig = _new_figure(5.6, max(2.4, 1.5 + 0.45 * len(parsed)))
     ax = fig.subplots()
     _style_axes(ax)
     ax.spines["left"].set_visible(False)
@@ -435,7 +508,15 @@ def forest(
         extent += [-abs(float(sesoi)), abs(float(sesoi))]
     for y, (_label, est, lo, hi) in zip(ys, parsed, strict=True):
         if est is None:
-            ax.text(0.0, y, "not estimable", ha="center", va="center", fontsize=8, color="#555555")
+            ax.text(
+                0.0,
+                y,
+                "not estimable",
+                ha="center",
+                va="center",
+                fontsize=SMALL_PT,
+                color="#555555",
+            )
             continue
         if lo is not None and hi is not None:
             ax.hlines(y, lo, hi, color="#000000", lw=1.4, zorder=2)
@@ -452,7 +533,8 @@ def forest(
     if title:
         ax.set_title(title)
     if sesoi is not None and float(sesoi) != 0:
-        ax.legend(loc="lower right", fontsize=7.5, frameon=False)
+        # outside the axes (above them), so the band's legend never covers an interval
+        fig.legend(loc="outside upper right", fontsize=SMALL_PT, frameon=False)
     drawn = pd.DataFrame(parsed, columns=["label", "estimate", "ci_low", "ci_high"])
     drawn["sesoi"] = abs(float(sesoi)) if sesoi is not None else np.nan
     return _attach_data(fig, drawn)
@@ -500,7 +582,7 @@ def ordination(
     xy = coords.iloc[:, :2].astype(float)
     lab = groups.reindex(xy.index).astype("string").fillna("missing")
     levels = list(dict.fromkeys(sorted(lab.unique())))
-    fig = _new_figure(4.6, 3.8)
+    fig = _new_figure(5.2, 4.2)
     ax = fig.subplots()
     _style_axes(ax)
     big = len(xy) > RASTERISE_ABOVE
@@ -520,7 +602,7 @@ def ordination(
     ax.set_xlabel(f"PC1 ({100 * ex[0]:.1f} %)")
     ax.set_ylabel(f"PC2 ({100 * ex[1]:.1f} %)")
     ax.set_title(title)
-    ax.legend(fontsize=7.5, frameon=False, loc="best", markerscale=1.3)
+    ax.legend(fontsize=SMALL_PT, frameon=False, loc="best", markerscale=1.3)
     drawn = pd.DataFrame(
         {
             "sample_id": xy.index.astype(str),
@@ -641,7 +723,7 @@ def depth_histogram(
             rotation=90,
             ha="right",
             va="center",
-            fontsize=7.5,
+            fontsize=SMALL_PT,
             bbox={"boxstyle": "square,pad=0.1", "facecolor": "white", "edgecolor": "none"},
         )
     ax.set_xlabel(xlabel + (" (log scale)" if log else ""))
@@ -653,7 +735,7 @@ def depth_histogram(
     ax.legend(
         handles,
         labels,
-        fontsize=7.5,
+        fontsize=SMALL_PT,
         frameon=False,
         loc="upper left",
         bbox_to_anchor=(0.0, -0.22),
@@ -663,7 +745,7 @@ def depth_histogram(
             if log and n_zero
             else None
         ),
-        title_fontsize=7.5,
+        title_fontsize=SMALL_PT,
         borderaxespad=0.0,
     )
     return _attach_data(fig, pd.DataFrame({"reads": r, "retained": kept}))
