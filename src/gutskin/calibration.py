@@ -63,8 +63,6 @@ from __future__ import annotations
 import functools
 import json
 import math
-import os
-import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -74,6 +72,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from ._jsonio import write_json
 from .io.table import FeatureTable
 from .stats import da, paired, power, regression
 from .stats._util import StatsInputError
@@ -1111,18 +1110,6 @@ def _verdict_replicate(job: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _atomic_json(obj: Any, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(obj, fh, sort_keys=True, allow_nan=False)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def _cached_job(job: dict[str, Any], cache: Path | None) -> dict[str, Any]:
     """Run one replicate job, reading/writing its cache file when ``cache`` is given."""
     if cache is not None:
@@ -1145,7 +1132,7 @@ def _cached_job(job: dict[str, Any], cache: Path | None) -> dict[str, Any]:
     finally:
         numba.set_num_threads(before)
     if cache is not None:
-        _atomic_json(res, f)
+        write_json(f, res, indent=None)
     return res
 
 
@@ -1560,7 +1547,7 @@ def run_calibration(
             _log_ratio_result(split[2], *lr_args, alpha, int(lr["depth"]), str(lr["claim"])),
         ]
         if tests_file is not None:
-            _atomic_json(tests, tests_file)
+            write_json(tests_file, tests, indent=None)
     verdicts: list[dict[str, Any]] = []
     vb = cfg["verdicts"]
     if int(vb["replicates"]) > 0 and datasets is not None:
@@ -1579,14 +1566,4 @@ def run_calibration(
 
 def write_calibration(obj: Mapping[str, Any], path: str | Path) -> None:
     """Write ``obj`` as JSON atomically (temp file in the same directory, then rename)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(obj, fh, indent=2, ensure_ascii=False, allow_nan=False)
-            fh.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_json(path, obj)
