@@ -22,10 +22,12 @@ $(STAMP): requirements.lock pyproject.toml
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
 	@touch $(STAMP)
 
+# Ends with the run's summary (datasets available, claims by verdict, where the report is; exit status 1
+# when no claim could be analysed), also when Snakemake found nothing to do.
 report: $(STAMP)
-	$(BIN)/snakemake --cores $(CORES) --workflow-profile profiles/default $(SNAKEMAKE_ARGS)
+	GUTSKIN_RUN_SUMMARY=off $(BIN)/snakemake --cores $(CORES) --workflow-profile profiles/default $(SNAKEMAKE_ARGS)
 	@echo
-	@echo "Report: $(CURDIR)/results/report.html"
+	@$(BIN)/python -m gutskin.runinfo results
 
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

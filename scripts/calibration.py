@@ -11,17 +11,41 @@ import logging  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 from gutskin._adapter import run_step  # noqa: E402
-from gutskin.calibration import run_calibration, write_calibration  # noqa: E402
+from gutskin.runinfo import calibration_skips, dataset_status, write_json  # noqa: E402
 
 
 def main(smk):
     log = logging.getLogger("gutskin.calibration")
+    manifests = [Path(p) for p in smk.input.manifests]
+    status = dataset_status(
+        manifests[0].parent.parent if manifests else Path("results"),
+        [p.stem for p in manifests],
+    )
+    skip = calibration_skips(smk.params.calibrated, smk.params.claims, status)
+    if set(skip) >= set(smk.params.calibrated):
+        # Nothing to simulate (e.g. offline without data): no need to load the statistics stack.
+        for cid in smk.params.calibrated:
+            log.info("calibration of %s skipped: %s", cid, skip[cid])
+        seed = int(smk.params.seed) + int(smk.params.calibration.get("seed_offset", 1))
+        write_json(
+            {
+                "alpha": float(smk.params.alpha),
+                "seed": seed,
+                "tests": [],
+                "skipped": [{"claim": c, "reason": skip[c]} for c in smk.params.calibrated],
+            },
+            Path(smk.output.calibration),
+        )
+        return
+    from gutskin.calibration import run_calibration, write_calibration
+
     result = run_calibration(
         smk.params.calibration,
         seed=int(smk.params.seed),
         alpha=float(smk.params.alpha),
         workers=int(smk.threads),
-        claims=list(smk.params.claims),
+        skip=skip,
+        claims=list(smk.params.claims_list),
         datasets=dict(smk.params.datasets),
         workflow_config=dict(smk.config),
         cache_dir=smk.params.cache_dir,

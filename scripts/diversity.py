@@ -5,7 +5,7 @@ from pathlib import Path
 import numba
 
 from gutskin._adapter import run_step
-from gutskin._jsonio import write_json
+from gutskin._atomic import write_json
 from gutskin.diversity.pipeline import run_diversity
 from gutskin.importer import load_imported
 from gutskin.io.newick import load_tree

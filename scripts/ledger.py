@@ -13,7 +13,11 @@ def main(smk):
         with open(path, encoding="utf-8") as fh:
             r = json.load(fh)
         results[r["id"]] = r
-    ledger = build_ledger(list(smk.params.claims), results, smk.config)
+    calibration = None
+    if "calibration" in smk.input.keys():  # C9's power is simulated there (no analytic formula)
+        with open(smk.input.calibration, encoding="utf-8") as fh:
+            calibration = json.load(fh)
+    ledger = build_ledger(list(smk.params.claims), results, smk.config, calibration)
     write_json(ledger, Path(smk.output.claims))
     write_tsv(ledger, Path(smk.output.table))
 

@@ -7,6 +7,9 @@
   ``Retry-After``, other 4xx fatal with a caller-supplied hint);
 - :func:`stream_body` / :func:`read_chunk`: reading a body chunk by chunk against the deadline, with
   read timeouts, broken connections and truncated bodies retryable;
+- :func:`transfer_deadline` and :func:`new_session`: the whole-transfer deadline — a timer that shuts down
+  the attempt's sockets when ``give_up_after`` passes, whatever phase the transfer is in (socket timeouts
+  only bound each ``recv``, so a server sending one byte a second would never trip them);
 - :func:`with_retries`: the retry loop (exponential backoff capped at :data:`BACKOFF_CAP`, at least the
   ``Retry-After``, within an overall deadline), raising :class:`~gutskin.errors.DataUnavailable` when it
   gives up;
@@ -23,21 +26,25 @@ import contextlib
 import datetime as dt
 import email.utils
 import fcntl
-import gzip
 import hashlib
 import logging
 import math
 import os
 import re
+import socket
+import threading
 import time
 import zlib
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import Any, BinaryIO, TypeVar
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import requests
 import urllib3
+import urllib3.connection
+import urllib3.connectionpool
+from requests.adapters import HTTPAdapter
 
 from . import __version__
 from .errors import DataUnavailable
@@ -56,11 +63,13 @@ __all__ = [
     "decode_bytes",
     "decode_file",
     "file_lock",
+    "new_session",
     "read_chunk",
     "retry_after_seconds",
     "send",
     "short_error",
     "stream_body",
+    "transfer_deadline",
     "with_retries",
 ]
 
@@ -207,12 +216,29 @@ def attempt_timeouts(
     return min(connect_timeout, remaining), min(read_timeout, remaining)
 
 
+def _is_name_resolution_failure(exc: BaseException) -> bool:
+    inner: BaseException | None = exc
+    for _ in range(10):
+        if inner is None:
+            return False
+        if isinstance(inner, urllib3.exceptions.NameResolutionError | socket.gaierror):
+            return True
+        if isinstance(inner, urllib3.exceptions.MaxRetryError):
+            inner = inner.reason
+        elif inner.args and isinstance(inner.args[-1], BaseException):
+            inner = inner.args[-1]
+        else:
+            inner = inner.__cause__ or inner.__context__
+    return False
+
+
 def send(
     session: requests.Session,
     method: str,
     url: str,
     *,
     timeout: tuple[float, float],
+    guard: DeadlineGuard | None = None,
     **kwargs: Any,
 ) -> requests.Response:
     """Send one streamed request (redirects followed) and return the response.
@@ -222,16 +248,40 @@ def send(
     timeout
         Seconds to wait for a connection, and for data on an open connection (see
         :func:`attempt_timeouts`).
+    guard
+        The :func:`transfer_deadline` of the attempt: when it has cut the connection, the failure is
+        reported as the deadline it is.
     kwargs
         Passed to :meth:`requests.Session.request` (``data``, ``headers``).
 
     Raises
     ------
     RetryableError
-        A connect or read timeout, a connection error.
+        A connect or read timeout, a connection error, the transfer deadline.
     FatalError
-        A TLS/SSL error, any other request failure.
+        A TLS/SSL error, a host name that does not resolve (retrying the same name a second later does
+        not help, and each retry would wait for the resolver again), any other request failure.
     """
+    host = urlsplit(url).netloc
+    try:
+        return _send(session, method, url, timeout=timeout, **kwargs)
+    except RetryableError:
+        if guard is not None and guard.expired:
+            raise RetryableError(
+                f"the deadline passed while waiting for the answer of {host} (a server sending its "
+                "headers too slowly)"
+            ) from None
+        raise
+
+
+def _send(
+    session: requests.Session,
+    method: str,
+    url: str,
+    *,
+    timeout: tuple[float, float],
+    **kwargs: Any,
+) -> requests.Response:
     host = urlsplit(url).netloc
     try:
         resp = session.request(
@@ -246,6 +296,11 @@ def send(
     except requests.exceptions.SSLError as exc:
         raise FatalError(f"TLS/SSL error talking to {host}: {exc}") from None
     except requests.exceptions.ConnectionError as exc:
+        if _is_name_resolution_failure(exc):
+            raise FatalError(
+                f"the host name {urlsplit(url).hostname} does not resolve ({short_error(exc)}): check "
+                "the URL and the machine's network/DNS settings"
+            ) from None
         raise RetryableError(f"could not connect to {host}: {short_error(exc)}") from None
     except requests.exceptions.RequestException as exc:
         raise FatalError(f"request to {url} failed: {short_error(exc)}") from None
@@ -335,6 +390,7 @@ def stream_body(
     clock: Callable[[], float] = time.monotonic,
     read_timeout: float | None = None,
     late: Callable[[int], str] | None = None,
+    guard: DeadlineGuard | None = None,
 ) -> Iterator[bytes]:
     """Yield the raw chunks of a streamed body, checking the deadline before each read.
 
@@ -348,6 +404,9 @@ def stream_body(
         Named in read-timeout messages (see :func:`read_chunk`).
     late
         The message when the deadline passes, given the bytes received so far (default: the download's).
+    guard
+        The attempt's :func:`transfer_deadline`: a read it cut short is reported as the deadline (and a
+        body it ended early is never taken for a complete one).
 
     Raises
     ------
@@ -355,15 +414,26 @@ def stream_body(
         Past the deadline, a read timeout, a broken connection, a truncated body.
     """
     size = 0
+
+    def overdue() -> RetryableError:
+        return RetryableError(
+            late(size)
+            if late is not None
+            else f"the download was still running at the deadline ({size} of "
+            f"{_of_total(total)} bytes received)"
+        )
+
     while True:
-        if clock() > deadline:
-            raise RetryableError(
-                late(size)
-                if late is not None
-                else f"the download was still running at the deadline ({size} of "
-                f"{_of_total(total)} bytes received)"
-            )
-        chunk = read_chunk(resp, host, size, total, read_timeout)
+        if clock() > deadline or (guard is not None and guard.expired):
+            raise overdue()
+        try:
+            chunk = read_chunk(resp, host, size, total, read_timeout)
+        except RetryableError:
+            if guard is not None and guard.expired:
+                raise overdue() from None
+            raise
+        if guard is not None and guard.expired:
+            raise overdue()
         if not chunk:
             break
         size += len(chunk)
@@ -469,6 +539,130 @@ def with_retries(
 
 
 # ----------------------------------------------------------------------------------------------------------
+# The whole-transfer deadline
+# ----------------------------------------------------------------------------------------------------------
+
+_current = threading.local()
+
+
+class DeadlineGuard:
+    """Cuts the connections of one attempt when its deadline passes (see :func:`transfer_deadline`).
+
+    Socket timeouts bound each ``recv`` only: a server that sends one byte a second never trips them. The
+    guard's timer shuts down the sockets the attempt opened, so a blocked read returns at the deadline
+    whatever phase it is in (status line, headers, body).
+
+    Attributes
+    ----------
+    expired
+        True once the timer fired (the attempt must then fail with the deadline, whatever it read).
+    """
+
+    def __init__(self) -> None:
+        self.expired = False
+        self._conns: list[Any] = []
+        self._lock = threading.Lock()
+
+    def register(self, conn: Any) -> None:
+        with self._lock:
+            if conn not in self._conns:
+                self._conns.append(conn)
+            fire_now = self.expired
+        if fire_now:
+            self._cut(conn)
+
+    @staticmethod
+    def _cut(conn: Any) -> None:
+        sock = getattr(conn, "sock", None)
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+
+    def fire(self) -> None:
+        with self._lock:
+            self.expired = True
+            conns = list(self._conns)
+        for conn in conns:
+            self._cut(conn)
+
+
+@contextlib.contextmanager
+def transfer_deadline(seconds: float) -> Iterator[DeadlineGuard]:
+    """Bound everything a request does in this block (in this thread) to ``seconds``.
+
+    Connections opened through a session from :func:`new_session` register with the guard; when the
+    time is up their sockets are shut down.
+    """
+    guard = DeadlineGuard()
+    timer = threading.Timer(max(0.0, seconds), guard.fire)
+    timer.daemon = True
+    previous = getattr(_current, "guard", None)
+    _current.guard = guard
+    timer.start()
+    try:
+        yield guard
+    finally:
+        timer.cancel()
+        _current.guard = previous
+
+
+def _register_with_guard(conn: Any) -> None:
+    guard = getattr(_current, "guard", None)
+    if guard is not None:
+        guard.register(conn)
+
+
+class _GuardedHTTPConnection(urllib3.connection.HTTPConnection):
+    def connect(self) -> None:
+        _register_with_guard(self)
+        super().connect()
+        _register_with_guard(self)
+
+    def request(self, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
+        _register_with_guard(self)
+        super().request(*args, **kwargs)
+
+
+class _GuardedHTTPSConnection(urllib3.connection.HTTPSConnection):
+    def connect(self) -> None:
+        _register_with_guard(self)
+        super().connect()
+        _register_with_guard(self)
+
+    def request(self, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
+        _register_with_guard(self)
+        super().request(*args, **kwargs)
+
+
+class _GuardedHTTPPool(urllib3.connectionpool.HTTPConnectionPool):
+    ConnectionCls = _GuardedHTTPConnection
+
+
+class _GuardedHTTPSPool(urllib3.connectionpool.HTTPSConnectionPool):
+    ConnectionCls = _GuardedHTTPSConnection
+
+
+class _GuardedAdapter(HTTPAdapter):
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = {
+            "http": _GuardedHTTPPool,
+            "https": _GuardedHTTPSPool,
+        }
+
+
+def new_session() -> requests.Session:
+    """A session for gutskin's requests: our User-Agent, no content encoding asked for, and connections
+    that a :func:`transfer_deadline` can cut."""
+    session = requests.Session()
+    session.headers.update({"User-Agent": USER_AGENT, "Accept-Encoding": "identity"})
+    adapter_http, adapter_https = _GuardedAdapter(), _GuardedAdapter()
+    session.mount("http://", adapter_http)
+    session.mount("https://", adapter_https)
+    return session
+
+
+# ----------------------------------------------------------------------------------------------------------
 # Content decoding
 # ----------------------------------------------------------------------------------------------------------
 
@@ -482,54 +676,110 @@ def _deflate_wbits(head: bytes) -> int:
     )
 
 
-def decode_bytes(data: bytes, encoding: str) -> bytes:
+def _inflated_too_large(max_bytes: int) -> FatalError:
+    return FatalError(
+        f"the server's content-encoded body inflates to more than {max_bytes} bytes "
+        "(limits.max_inflated_bytes in config/config.yaml): a decompression bomb or a much larger file "
+        "than expected; nothing was kept"
+    )
+
+
+def decode_bytes(data: bytes, encoding: str, *, max_bytes: int | None = None) -> bytes:
     """Undo a Content-Encoding (gzip, deflate) the server applied although ``identity`` was asked for.
 
     Other encodings are returned unchanged. Raises :class:`OSError`, :class:`EOFError` or
-    :class:`zlib.error` for a body that does not decode.
+    :class:`zlib.error` for a body that does not decode, :class:`FatalError` when it would inflate past
+    ``max_bytes``.
     """
     if encoding in ("gzip", "x-gzip"):
-        return gzip.decompress(data)
-    if encoding == "deflate":
-        return zlib.decompress(data, _deflate_wbits(data[:2]))
-    return data
+        dec = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    elif encoding == "deflate":
+        dec = zlib.decompressobj(_deflate_wbits(data[:2]))
+    else:
+        return data
+    cap = max_bytes if max_bytes is not None else -1
+    limit = cap + 1 if cap >= 0 else 0
+    out = dec.decompress(data, limit)
+    if cap >= 0 and (len(out) > cap or dec.unconsumed_tail):
+        raise _inflated_too_large(cap)
+    out += dec.flush()
+    if cap >= 0 and len(out) > cap:
+        raise _inflated_too_large(cap)
+    if not dec.eof:
+        raise EOFError("the compressed body ended before its end-of-stream marker")
+    return out
 
 
-def decode_file(src: Path, encoding: str, out: Path) -> tuple[Path, str, int] | None:
+def decode_file(
+    src: Path,
+    encoding: str,
+    out: Path,
+    *,
+    max_bytes: int | None = None,
+    deadline: float | None = None,
+    clock: Callable[[], float] = time.monotonic,
+) -> tuple[Path, str, int] | None:
     """Decode a body the server content-encoded despite ``Accept-Encoding: identity`` into ``out``.
 
     ``encoding`` is gzip (``x-gzip``) or deflate. ``out`` must not exist; it is created. Returns ``out``,
     the sha256 and size of the decoded bytes, or ``None`` (``out`` removed) when ``src`` cannot be decoded.
+
+    Raises
+    ------
+    FatalError
+        The decoded size would pass ``max_bytes`` (a decompression bomb): ``out`` is removed.
+    RetryableError
+        ``clock()`` passed ``deadline`` while decoding (``out`` removed).
     """
     h = hashlib.sha256()
     size = 0
+    wbits = 16 + zlib.MAX_WBITS if encoding in ("gzip", "x-gzip") else None
+    ok = False
     try:
         with open(src, "rb") as raw, open(out, "xb") as fo:
-            if encoding in ("gzip", "x-gzip"):
-                dec_src: BinaryIO = gzip.GzipFile(fileobj=raw, mode="rb")  # type: ignore[assignment]
-                while chunk := dec_src.read(CHUNK_SIZE):
-                    h.update(chunk)
-                    fo.write(chunk)
-                    size += len(chunk)
-            else:
-                head = raw.read(2)
+            if wbits is None:
+                wbits = _deflate_wbits(raw.read(2))
                 raw.seek(0)
-                dec = zlib.decompressobj(_deflate_wbits(head))
-                while chunk := raw.read(CHUNK_SIZE):
-                    data = dec.decompress(chunk)
-                    h.update(data)
-                    fo.write(data)
-                    size += len(data)
-                tail = dec.flush()
-                h.update(tail)
-                fo.write(tail)
-                size += len(tail)
+            dec = zlib.decompressobj(wbits)
+            pending = b""
+            while True:
+                if deadline is not None and clock() > deadline:
+                    raise RetryableError(
+                        f"the deadline passed while decoding the {encoding}-encoded body "
+                        f"({size} bytes decoded)"
+                    )
+                if not pending:
+                    pending = raw.read(CHUNK_SIZE)
+                    if not pending:
+                        break
+                data = dec.decompress(pending, CHUNK_SIZE)
+                pending = dec.unconsumed_tail
+                if dec.eof:
+                    pending = b""
+                size += len(data)
+                if max_bytes is not None and size > max_bytes:
+                    raise _inflated_too_large(max_bytes)
+                h.update(data)
+                fo.write(data)
+                if dec.eof:
+                    break
+            tail = dec.flush()
+            size += len(tail)
+            if max_bytes is not None and size > max_bytes:
+                raise _inflated_too_large(max_bytes)
+            if not dec.eof:
+                return None
+            h.update(tail)
+            fo.write(tail)
             fo.flush()
             os.fsync(fo.fileno())
+        ok = True
     except (OSError, EOFError, zlib.error):
-        with contextlib.suppress(FileNotFoundError):
-            out.unlink()
         return None
+    finally:
+        if not ok:
+            with contextlib.suppress(FileNotFoundError):
+                out.unlink()
     return out, h.hexdigest(), size
 
 

@@ -62,6 +62,7 @@ from __future__ import annotations
 
 import functools
 import json
+import logging
 import math
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -72,10 +73,13 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from ._jsonio import write_json
+from ._atomic import write_json
 from .io.table import FeatureTable
+from .progress import Progress
 from .stats import da, paired, power, regression
 from .stats._util import StatsInputError
+
+_LOG = logging.getLogger("gutskin.calibration")
 
 __all__ = [
     "DEFAULTS",
@@ -238,19 +242,24 @@ def _task(
     scenario: int,
     replicates: int,
     alpha: float,
-) -> tuple[int, dict[str, float], float]:
-    """All replicates of one scenario: (rejections, mean of the extras, seconds). Picklable for a pool."""
+    start: int = 0,
+    stop: int | None = None,
+) -> tuple[int, dict[str, list[float]], float]:
+    """Replicates ``start:stop`` of one scenario: (rejections, the extras per replicate, seconds).
+
+    Picklable for a pool. Replicate k's seed does not depend on the chunking, so the merged chunks of a
+    scenario give exactly the numbers of one pass over all its replicates.
+    """
     t0 = time.perf_counter()
     one = _ONE[kind]
     rejections = 0
     extras: dict[str, list[float]] = {}
-    for ss in _replicate_seeds(seed, test, scenario, replicates):
+    for ss in _replicate_seeds(seed, test, scenario, replicates)[start:stop]:
         rejected, extra = one(params, effect, ss, alpha)
         rejections += int(rejected)
         for key, v in extra.items():
             extras.setdefault(key, []).append(v)
-    means = {key: float(np.mean(v)) for key, v in extras.items()}
-    return rejections, means, time.perf_counter() - t0
+    return rejections, extras, time.perf_counter() - t0
 
 
 def _worker_init() -> None:
@@ -260,26 +269,56 @@ def _worker_init() -> None:
     numba.set_num_threads(1)
 
 
+#: Replicates per unit of work handed to a worker (and counted by the progress lines).
+CHUNK_REPLICATES = 25
+
+
 def _run_tasks(
     tasks: list[tuple[Any, ...]], workers: int
 ) -> list[tuple[int, dict[str, float], float]]:
     """Run :func:`_task` argument tuples, in a process pool when ``workers > 1``; results in order.
 
-    Every task has its own seeds, so the results do not depend on ``workers``.
+    Each scenario is split into chunks of :data:`CHUNK_REPLICATES` replicates and merged back in order,
+    so the results depend neither on ``workers`` nor on the chunking. A progress line with an ETA goes
+    to the ``gutskin.calibration`` log about every 30 s (:class:`gutskin.progress.Progress`).
     """
-    if workers <= 1 or len(tasks) <= 1:
-        return [_task(*t) for t in tasks]
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
+    chunks: list[tuple[int, tuple[Any, ...]]] = []
+    for k, t in enumerate(tasks):
+        replicates = int(t[6])
+        for start in range(0, replicates, CHUNK_REPLICATES):
+            chunks.append((k, (*t, start, min(replicates, start + CHUNK_REPLICATES))))
+    progress = Progress("calibration: simulated replicates", sum(int(t[6]) for t in tasks), _LOG)
+    parts: list[tuple[int, dict[str, list[float]], float]]
+    if workers <= 1 or len(chunks) <= 1:
+        parts = []
+        for _, args in chunks:
+            parts.append(_task(*args))
+            progress.update(args[-1] - args[-2])
+    else:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor, as_completed
 
-    # forkserver, not fork: numba's parallel kernels (e.g. the Mantel permutations) start GNU OpenMP
-    # threads in this process, and forking a process that uses GNU OpenMP is unsafe (it aborts).
-    ctx = multiprocessing.get_context("forkserver")
-    with ProcessPoolExecutor(
-        max_workers=min(workers, len(tasks)), mp_context=ctx, initializer=_worker_init
-    ) as pool:
-        futures = [pool.submit(_task, *t) for t in tasks]
-        return [f.result() for f in futures]
+        # forkserver, not fork: numba's parallel kernels (e.g. the Mantel permutations) start GNU OpenMP
+        # threads in this process, and forking a process that uses GNU OpenMP is unsafe (it aborts).
+        ctx = multiprocessing.get_context("forkserver")
+        with ProcessPoolExecutor(
+            max_workers=min(workers, len(chunks)), mp_context=ctx, initializer=_worker_init
+        ) as pool:
+            futures = [pool.submit(_task, *args) for _, args in chunks]
+            size = {f: args[-1] - args[-2] for f, (_, args) in zip(futures, chunks, strict=True)}
+            for f in as_completed(futures):
+                progress.update(size[f])
+            parts = [f.result() for f in futures]
+    merged: list[tuple[int, dict[str, list[float]], float]] = [(0, {}, 0.0) for _ in tasks]
+    for (k, _), (rej, extras, secs) in zip(chunks, parts, strict=True):
+        total_rej, total_extras, total_secs = merged[k]
+        for key, values in extras.items():
+            total_extras.setdefault(key, []).extend(values)
+        merged[k] = (total_rej + rej, total_extras, total_secs + secs)
+    return [
+        (rej, {key: float(np.mean(v)) for key, v in extras.items()}, secs)
+        for rej, extras, secs in merged
+    ]
 
 
 def _scenario_tasks(
@@ -1450,6 +1489,7 @@ def run_calibration(
     datasets: Mapping[str, Mapping[str, Any]] | None = None,
     workflow_config: Mapping[str, Any] | None = None,
     cache_dir: str | Path | None = None,
+    skip: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """Run every calibration of the ``calibration`` config block; the content of ``calibration.json``.
 
@@ -1472,19 +1512,25 @@ def run_calibration(
         Where results are cached by design key (``None``: no cache): the statistic-level tests as one
         file per design (``tests-<key>.json``: their tasks, i.e. sizes, replicates, planted effects,
         models, seed, and the code hash), the verdict-level ones per replicate.
+    skip
+        Claim ID -> reason, for claims whose analysis cannot run in this workflow (e.g. its data are
+        unavailable): their calibration is not simulated and is listed under ``skipped``. The others'
+        numbers do not change (every test has its own seeds).
 
     Returns
     -------
     dict
-        ``{"alpha", "seed", "tests": [...], "verdicts": [...]}``: one test-level entry per calibrated
-        statistic (C8, C9, C10 by default) followed by the verdict-level entries in the same shape, and the
-        verdict-level details of :func:`calibrate_verdicts`.
+        ``{"alpha", "seed", "tests": [...], "skipped": [{"claim", "reason"}], "verdicts": [...]}``: one
+        test-level entry per calibrated statistic (C8, C9, C10 by default) followed by the verdict-level
+        entries in the same shape, and the verdict-level details of :func:`calibrate_verdicts`.
     """
     cfg = _merged(calibration)
+    skip = dict(skip or {})
     cal_seed = int(seed) + int(cfg["seed_offset"])
     a, m, lr = cfg["alpha_ols"], cfg["mantel"], cfg["log_ratio"]
-    a_claim = _claim_by_id(claims, str(a["claim"]))
-    lr_claim = _claim_by_id(claims, str(lr["claim"]))
+    # a skipped claim need not be in the register (its model is not read)
+    a_claim = {} if str(a["claim"]) in skip else _claim_by_id(claims, str(a["claim"]))
+    lr_claim = {} if str(lr["claim"]) in skip else _claim_by_id(claims, str(lr["claim"]))
     a_args = (
         int(a["n_cases"]),
         int(a["n_controls"]),
@@ -1504,24 +1550,43 @@ def run_calibration(
         [float(x) for x in lr["planted"]],
     )
     lr_params = lr_claim.get("params") or {}
-    groups = [
-        _alpha_ols_tasks(
-            *a_args,
-            cal_seed,
-            alpha,
-            covariates=list((a_claim.get("params") or {}).get("covariates") or []),
+    plans: list[
+        tuple[str, Callable[[], list[tuple[Any, ...]]], Callable[[Any], dict[str, Any]]]
+    ] = [
+        (
+            str(a["claim"]),
+            lambda: _alpha_ols_tasks(
+                *a_args,
+                cal_seed,
+                alpha,
+                covariates=list((a_claim.get("params") or {}).get("covariates") or []),
+            ),
+            lambda sc: _alpha_ols_result(sc, *a_args, alpha, str(a["claim"])),
         ),
-        _mantel_tasks(*m_args, cal_seed, alpha, float(m["batch_shift"])),
-        _log_ratio_tasks(
-            *lr_args,
-            cal_seed,
-            alpha,
-            int(lr["depth"]),
-            float(lr_params.get("log_ratio_pseudocount", 0.5)),
-            list(lr_params.get("taxa") or []),
-            list(lr_params.get("covariates") or []),
+        (
+            str(m["claim"]),
+            lambda: _mantel_tasks(*m_args, cal_seed, alpha, float(m["batch_shift"])),
+            lambda sc: _mantel_result(sc, *m_args, alpha, float(m["batch_shift"]), str(m["claim"])),
+        ),
+        (
+            str(lr["claim"]),
+            lambda: _log_ratio_tasks(
+                *lr_args,
+                cal_seed,
+                alpha,
+                int(lr["depth"]),
+                float(lr_params.get("log_ratio_pseudocount", 0.5)),
+                list(lr_params.get("taxa") or []),
+                list(lr_params.get("covariates") or []),
+            ),
+            lambda sc: _log_ratio_result(sc, *lr_args, alpha, int(lr["depth"]), str(lr["claim"])),
         ),
     ]
+    active = [p for p in plans if p[0] not in skip]
+    skipped = [{"claim": p[0], "reason": skip[p[0]]} for p in plans if p[0] in skip]
+    for entry in skipped:
+        _LOG.info("calibration of %s skipped: %s", entry["claim"], entry["reason"])
+    groups = [make() for _, make, _ in active]
     # The statistic-level results are a function of these tasks and the code: cached by their hash.
     tests_key = design_key(
         {"tasks": [list(t) for g in groups for t in g], "code_version": _code_version()}
@@ -1536,21 +1601,17 @@ def run_calibration(
             tests_file.unlink(missing_ok=True)  # corrupt: recompute
     if tests is None:
         flat = [t for g in groups for t in g]
-        results = _run_tasks(flat, workers)
-        split, k = [], 0
-        for g in groups:
-            split.append(results[k : k + len(g)])
+        results = _run_tasks(flat, workers) if flat else []
+        tests, k = [], 0
+        for (_, _, finish), g in zip(active, groups, strict=True):
+            tests.append(finish(results[k : k + len(g)]))
             k += len(g)
-        tests = [
-            _alpha_ols_result(split[0], *a_args, alpha, str(a["claim"])),
-            _mantel_result(split[1], *m_args, alpha, float(m["batch_shift"]), str(m["claim"])),
-            _log_ratio_result(split[2], *lr_args, alpha, int(lr["depth"]), str(lr["claim"])),
-        ]
         if tests_file is not None:
             write_json(tests_file, tests, indent=None)
     verdicts: list[dict[str, Any]] = []
-    vb = cfg["verdicts"]
-    if int(vb["replicates"]) > 0 and datasets is not None:
+    vb = dict(cfg["verdicts"])
+    vb["claims"] = [c for c in vb["claims"] if c not in skip]
+    if int(vb["replicates"]) > 0 and vb["claims"] and datasets is not None:
         wc = dict(workflow_config or {})
         wc.setdefault("alpha", alpha)
         verdicts = calibrate_verdicts(
@@ -1560,6 +1621,7 @@ def run_calibration(
         "alpha": alpha,
         "seed": cal_seed,
         "tests": [*tests, *_verdict_tests(verdicts)],
+        "skipped": skipped,
         "verdicts": verdicts,
     }
 

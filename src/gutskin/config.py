@@ -7,10 +7,13 @@ job on a cluster node sees exactly the same configuration as the head node.
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import difflib
 import hashlib
 import json
-from collections.abc import Iterator, Mapping
+import re
+from collections.abc import Iterable, Iterator, Mapping
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -48,6 +51,72 @@ def load_yaml(path: str | Path) -> Any:
         raise ConfigError(path, f"not valid YAML: {exc.problem}", where=where) from None
     except yaml.YAMLError as exc:  # pragma: no cover - other YAML errors carry no mark
         raise ConfigError(path, f"not valid YAML: {exc}") from None
+
+
+_PYTHON_TAG = re.compile(r"!!python/|!<tag:yaml\.org,2002:python/")
+_YTE_KEY = re.compile(r"^\s*['\"]?__use_yte__['\"]?\s*:", re.MULTILINE)
+
+
+def guard_config_file(path: str | Path) -> None:
+    """Refuse a config file that would run code when Snakemake loads it; call before ``configfile:``.
+
+    Snakemake loads ``config.yaml`` with YTE, which executes the Python in a file that sets
+    ``__use_yte__: true`` — even on a dry run. gutskin's configuration is data: such a file, and YAML
+    ``!!python/...`` tags (which Snakemake would report as a misleading "tabs and whitespace" error), are
+    refused with a :class:`ConfigError` naming the line, before Snakemake reads the file.
+
+    Raises
+    ------
+    ConfigError
+        ``__use_yte__`` at any level, a ``!!python/`` tag, or a YAML syntax error.
+    """
+    path = Path(path)
+    if not path.is_file():
+        return  # Snakemake reports a missing config file itself
+    text = path.read_text(encoding="utf-8", errors="replace")
+    for lineno, line in enumerate(text.splitlines(), start=1):
+        if _YTE_KEY.match(line):
+            raise ConfigError(
+                path,
+                "`__use_yte__` turns on YTE templating, which runs the Python written in the file "
+                "while it is loaded (even on a dry run); gutskin's configuration must be plain data",
+                where=f"line {lineno}",
+                hint="remove `__use_yte__` and the `?if`/`?for`/`?...` expressions; write the values "
+                "out (or generate the file with a script you run yourself)",
+            )
+        if _PYTHON_TAG.search(line):
+            raise ConfigError(
+                path,
+                "a `!!python/...` YAML tag asks the loader to build Python objects (or run code); "
+                "configuration values must be plain YAML (strings, numbers, lists, mappings)",
+                where=f"line {lineno}",
+                hint="remove the tag and write the value as plain YAML",
+            )
+    load_yaml(
+        path
+    )  # a syntax error: our message with the line, not Snakemake's "tabs and whitespace"
+
+
+def forget_unavailable(manifests: Iterable[str | Path]) -> list[Path]:
+    """Delete the fetch manifests that say ``available: false``; return the ones deleted.
+
+    Called by the workflow (``common.smk``, main process, not on a dry run) before it builds the job
+    graph: a dataset that was unavailable on the last run (an HTTP 500, a timeout) has no manifest
+    again, so Snakemake fetches it again instead of reporting "Nothing to be done". Manifests of
+    available datasets are left alone.
+    """
+    gone: list[Path] = []
+    for item in manifests:
+        path = Path(item)
+        try:
+            doc = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if isinstance(doc, dict) and doc.get("available") is False:
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+                gone.append(path)
+    return gone
 
 
 def load_schema(name: str) -> dict[str, Any]:
@@ -152,3 +221,120 @@ def config_hash(*objects: Any) -> str:
     for obj in objects:
         h.update(json.dumps(obj, sort_keys=True, default=str, ensure_ascii=True).encode())
     return h.hexdigest()[:12]
+
+
+#: Keys of a claim's ``params`` (at any depth) that name sample-table columns used as covariates.
+_COVARIATE_KEYS = ("covariates", "partial_covariates")
+#: Covariates a runner derives from another key of the same params block (covariate -> that key).
+_DERIVED_COVARIATES = {"n_other_conditions": "other_conditions"}
+#: Keys that name diversity metrics, and the config key whose schema enum lists the known names.
+_METRIC_KEYS = {
+    "metric": "alpha_metrics",
+    "secondary_metrics": "alpha_metrics",
+    "beta_metric": "beta_metrics",
+}
+
+
+def _known_metrics(config_key: str) -> list[str]:
+    schema = load_schema("config")
+    items = schema.get("properties", {}).get(config_key, {}).get("items", {})
+    return [str(x) for x in items.get("enum", [])]
+
+
+def _dataset_columns(block: Any) -> set[str]:
+    cols = (block.get("samples") or {}).get("columns") if isinstance(block, Mapping) else None
+    return {str(k) for k in cols} if isinstance(cols, Mapping) else set()
+
+
+def check_claims(
+    claims: list[Mapping[str, Any]],
+    datasets: Mapping[str, Any],
+    *,
+    source: str | Path = "config/claims.yaml",
+) -> None:
+    """Check what the schema cannot: names in each claim's ``params`` that must exist.
+
+    - every covariate (``covariates``, ``partial_covariates`` at any depth) is a canonical column
+      (``samples.schema.yaml``) or a column the claim's datasets declare (``samples.columns``);
+    - the ``exposure`` of a block is not also one of its covariates (the model would hold the same
+      column twice);
+    - every metric name (``metric``, ``secondary_metrics``, ``beta_metric``) is a known metric.
+
+    A name that is not found would otherwise be dropped silently or stop the run later without a report.
+
+    Raises
+    ------
+    ConfigError
+        Naming the claim, the key path and the known names.
+    """
+    canonical = set(load_schema("samples").get("properties", {}))
+    known_metrics = {key: _known_metrics(key) for key in set(_METRIC_KEYS.values())}
+
+    def names(value: Any) -> list[str]:
+        if isinstance(value, str):
+            return [value]
+        if isinstance(value, list):
+            return [str(v) for v in value]
+        return []
+
+    for claim in claims:
+        if not isinstance(claim, Mapping) or not claim.get("analysis"):
+            continue
+        cid = str(claim.get("id"))
+        claim_ds = [str(d) for d in claim.get("datasets") or []]
+        all_cols = canonical.union(*(_dataset_columns(datasets.get(d)) for d in claim_ds))
+
+        def walk(
+            node: Any, path: str, cols: set[str], cid: str = cid, claim_ds: list[str] = claim_ds
+        ) -> None:
+            if isinstance(node, list):
+                for i, item in enumerate(node):
+                    walk(item, f"{path}/{i}", cols)
+                return
+            if not isinstance(node, Mapping):
+                return
+            exposure = node.get("exposure")
+            for key in _COVARIATE_KEYS:
+                covs = names(node.get(key))
+                for name in covs:
+                    if name in _DERIVED_COVARIATES and _DERIVED_COVARIATES[name] in node:
+                        continue
+                    if name not in cols:
+                        close = difflib.get_close_matches(name, sorted(cols), n=3)
+                        raise ConfigError(
+                            source,
+                            f"claim {cid}: covariate {name!r} is not a column of its datasets "
+                            f"({', '.join(claim_ds) or 'none'})",
+                            where=f"key claims/{cid}/{path}/{key}",
+                            hint=(f"did you mean {', '.join(close)}? " if close else "")
+                            + "use a canonical column (workflow/schemas/samples.schema.yaml) or one "
+                            "declared under samples.columns in config/datasets.yaml",
+                        )
+                if isinstance(exposure, str) and exposure in covs:
+                    raise ConfigError(
+                        source,
+                        f"claim {cid}: the exposure {exposure!r} is also listed as a covariate",
+                        where=f"key claims/{cid}/{path}/{key}",
+                        hint=f"remove {exposure!r} from {key} (a model cannot adjust for its own exposure)",
+                    )
+            for key, config_key in _METRIC_KEYS.items():
+                for name in names(node.get(key)):
+                    if name not in known_metrics[config_key]:
+                        raise ConfigError(
+                            source,
+                            f"claim {cid}: unknown metric {name!r}",
+                            where=f"key claims/{cid}/{path}/{key}",
+                            hint=f"use one of {', '.join(known_metrics[config_key])}",
+                        )
+            for key, value in node.items():
+                if key == "per_dataset" and isinstance(value, Mapping):
+                    for ds, sub in value.items():
+                        walk(
+                            sub,
+                            f"{path}/per_dataset/{ds}",
+                            canonical | _dataset_columns(datasets.get(ds)),
+                        )
+                elif isinstance(value, Mapping | list):
+                    walk(value, f"{path}/{key}", cols)
+
+        walk(claim.get("params") or {}, "params", all_cols)

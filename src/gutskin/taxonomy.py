@@ -463,3 +463,56 @@ def collapse(table: TableT, rank: str, *, convention: str = "auto", by: str = "l
         feature_ids=np.array(groups, dtype=object),
         taxonomy=taxonomy,
     )
+
+
+class OverlappingTaxaError(ValueError):
+    """Two named taxon sets share features (e.g. a genus listed with its own family)."""
+
+    def __init__(self, first: str, second: str, n_features: int) -> None:
+        self.first, self.second, self.n_features = first, second, n_features
+        super().__init__(
+            f"taxon sets {first} and {second} share {n_features} feature(s): a feature would be "
+            "counted twice"
+        )
+
+
+def disjoint_sets(
+    masks: dict[str, Any], excludes: dict[str, Sequence[str]] | None = None
+) -> dict[str, Any]:
+    """Resolve named feature sets into disjoint ones, or fail.
+
+    Parameters
+    ----------
+    masks
+        Set label -> boolean mask over the features (numpy array), in declaration order.
+    excludes
+        Set label -> labels of other sets whose features this set gives up (e.g. Ruminococcaceae
+        without Faecalibacterium), declared in the configuration.
+
+    Returns
+    -------
+    dict
+        The masks after the declared exclusions, pairwise disjoint.
+
+    Raises
+    ------
+    OverlappingTaxaError
+        Naming the first two sets that still share a feature.
+    KeyError
+        When an exclusion names a set that is not defined.
+    """
+    import numpy as np
+
+    out = {k: np.asarray(v, dtype=bool).copy() for k, v in masks.items()}
+    for label, others in (excludes or {}).items():
+        for other in others:
+            if other not in masks:
+                raise KeyError(other)
+            out[label] &= ~np.asarray(masks[other], dtype=bool)
+    labels = list(out)
+    for i, a in enumerate(labels):
+        for b in labels[i + 1 :]:
+            shared = int(np.sum(out[a] & out[b]))
+            if shared:
+                raise OverlappingTaxaError(a, b, shared)
+    return out

@@ -18,7 +18,8 @@ Example
 Faults a :class:`Response` can inject: any ``status`` (with ``Retry-After`` etc. in ``headers``),
 ``truncate_to`` (announce the full Content-Length, send fewer bytes, close), ``delay`` (after the headers,
 before the body: a read timeout while streaming), ``header_delay`` (before the status line: a read timeout
-while waiting for the response), ``drop`` (close the connection without answering).
+while waiting for the response), ``drop`` (close the connection without answering), ``drip`` and
+``header_drip`` (one byte at a time: never a read timeout, never the end).
 """
 
 from __future__ import annotations
@@ -59,6 +60,11 @@ class Response:
         A JSON-serialisable object sent as ``application/json``.
     drop
         Close the connection without sending a response.
+    drip
+        Send the body one byte at a time, this many seconds apart (a server that never stalls long
+        enough for a read timeout, but never finishes either).
+    header_drip
+        Send the status line and headers one byte at a time, this many seconds apart.
     """
 
     status: int = 200
@@ -69,6 +75,8 @@ class Response:
     header_delay: float = 0.0
     json: Any = None
     drop: bool = False
+    drip: float = 0.0
+    header_drip: float = 0.0
 
     def payload(self) -> bytes:
         """The body bytes to send (serialised JSON when ``json`` is set)."""
@@ -183,6 +191,18 @@ class _Handler(BaseHTTPRequestHandler):
             headers["Content-Type"] = "application/json"
         if "content-length" not in lower:
             headers["Content-Length"] = str(len(payload))
+        if resp.header_drip > 0:
+            head = f"HTTP/1.1 {resp.status} {self.responses.get(resp.status, ('',))[0]}\r\n"
+            head += "".join(f"{k}: {v}\r\n" for k, v in headers.items()) + "\r\n"
+            try:
+                for byte in head.encode("latin-1"):
+                    if owner._stop.wait(resp.header_drip):
+                        return
+                    self.wfile.write(bytes([byte]))
+                    self.wfile.flush()
+            except OSError:
+                self.close_connection = True
+            return
         self.send_response(resp.status)
         for name, value in headers.items():
             self.send_header(name, value)
@@ -193,7 +213,13 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.flush()
             if resp.delay > 0:
                 owner._stop.wait(resp.delay)
-            if self.command != "HEAD":
+            if self.command != "HEAD" and resp.drip > 0:
+                for byte in payload:
+                    if owner._stop.wait(resp.drip):
+                        break
+                    self.wfile.write(bytes([byte]))
+                    self.wfile.flush()
+            elif self.command != "HEAD":
                 data = payload if resp.truncate_to is None else payload[: resp.truncate_to]
                 self.wfile.write(data)
                 self.wfile.flush()

@@ -202,7 +202,17 @@ def test_dispersion_difference_is_flagged(tmp_path: Path) -> None:
     assert any("dispersion differs: PERMANOVA ambiguous" in n for n in res.notes)
 
 
-def test_permanova_permutations_are_capped_by_the_claim_param(tmp_path: Path) -> None:
+def test_permanova_uses_the_configured_permutations_without_a_cap(tmp_path: Path) -> None:
+    """Issue 11 item 10: the beta tests used min(configured, 999) — a cap in code."""
+    b = _bundle(tmp_path, "agp")
+    res = alpha_condition.run(
+        _claim(["agp"]), {"agp": b}, {**CONFIG, "permutations": 1999}, tmp_path / "o"
+    )
+    pm = _one(res, "PERMANOVA R², any condition vs none")
+    assert pm["permutations"] == 1999
+
+
+def test_permanova_permutations_are_set_by_the_claim_param(tmp_path: Path) -> None:
     b = _bundle(tmp_path, "agp")
     claim = _claim(["agp"], permanova_permutations=49)
     res = alpha_condition.run(claim, {"agp": b}, {**CONFIG, "permutations": 9999}, tmp_path / "o")
@@ -468,8 +478,10 @@ def test_planted_effect_survives_every_sensitivity_analysis(tmp_path: Path) -> N
         "minimal covariates",
         "observed features",
     ]
-    assert all(o["agrees"] for o in res.sensitivity_analyses)
-    assert res.sensitivity_agrees is True
+    # the runner records each analysis's numbers on the Hedges g scale; the ledger judges them
+    for o in res.sensitivity_analyses:
+        assert o["agrees"] is None
+        assert o["estimate"] < 0 and o["ci"][1] < 0 and o["ci90"][1] < 0 and o["p_value"] < 0.05
     # every sensitivity estimate is significant in the same (negative) direction
     assert all(t["p_value"] < 0.05 and t["estimate"] < 0 for t in sens)
     # minimal covariates: same subjects, age and sex only; the observed-features g is on its own scale
@@ -478,6 +490,7 @@ def test_planted_effect_survives_every_sensitivity_analysis(tmp_path: Path) -> N
     assert "no second rarefaction depth (not computed for this dataset)" in res.method
     entry = _ledger_entry(res)
     assert entry["robustness"] == "3/3 agree"
+    assert [o["outcome"] for o in entry["sensitivity_analyses"]] == ["agrees"] * 3
     assert entry["verdict"] == "supported"
     assert "the sensitivity analyses agree" in entry["reason"]
     assert [o["name"] for o in entry["sensitivity_analyses"]] == [
@@ -493,16 +506,13 @@ def test_effect_only_through_a_covariate_makes_the_verdict_inconclusive(tmp_path
     assert res.headline["p_value"] < 0.001 and res.headline["effect_size"] < -0.4
     minimal = _one(res, "any condition vs reference (minimal covariates")
     assert minimal["role"] == "sensitivity" and minimal["p_value"] > 0.05
-    agrees = {o["name"]: o["agrees"] for o in res.sensitivity_analyses}
+    entry = _ledger_entry(res)
+    agrees = {o["name"]: o["agrees"] for o in entry["sensitivity_analyses"]}
     assert agrees == {
         "Huber robust regression": True,
         "minimal covariates": False,
         "observed features": True,
     }
-    assert res.sensitivity_agrees is False
-    assert (res.sensitivity_note or "").startswith("minimal covariates disagrees (2 of 3 agree); ")
-    assert "disagrees with the fully adjusted model" in (res.sensitivity_note or "")
-    entry = _ledger_entry(res)
     assert entry["robustness"] == "2/3 agree (disagrees: minimal covariates)"
     assert entry["verdict"] == "inconclusive"
     assert entry["reason"].startswith(
@@ -530,9 +540,10 @@ def test_second_rarefaction_depth_is_a_sensitivity_analysis(tmp_path: Path) -> N
         "observed features",
         "second rarefaction depth",
     ]
-    assert res.sensitivity_analyses[-1]["agrees"] is True
     assert "the same model on Shannon at half the rarefaction depth (500 reads)" in res.method
-    assert _ledger_entry(res)["robustness"] == "4/4 agree"
+    entry = _ledger_entry(res)
+    assert entry["sensitivity_analyses"][-1]["outcome"] == "agrees"
+    assert entry["robustness"] == "4/4 agree"
 
 
 def test_second_rarefaction_depth_disagreeing_makes_the_verdict_inconclusive(
@@ -542,10 +553,9 @@ def test_second_rarefaction_depth_disagreeing_makes_the_verdict_inconclusive(
     # at the second depth the values are noise: no effect there
     b.alpha["shannon_depth2_mean"] = np.random.default_rng(99).normal(3, 1, len(b.alpha))
     res = alpha_condition.run(_claim(["agp"]), {"agp": b}, CONFIG, tmp_path / "out")
-    agrees = {o["name"]: o["agrees"] for o in res.sensitivity_analyses}
-    assert agrees["second rarefaction depth"] is False
-    assert "disagrees with the rarefaction depth of 1000 reads" in (res.sensitivity_note or "")
     entry = _ledger_entry(res)
+    agrees = {o["name"]: o["agrees"] for o in entry["sensitivity_analyses"]}
+    assert agrees["second rarefaction depth"] is False
     assert entry["robustness"] == "2/3 agree (disagrees: second rarefaction depth)"
     assert entry["verdict"] == "inconclusive"
 
@@ -570,3 +580,75 @@ def test_second_rarefaction_depth_is_pooled_with_a_meta_headline(tmp_path: Path)
     )
     assert "second rarefaction depth" not in [o["name"] for o in res.sensitivity_analyses]
     assert any("second rarefaction depth) not computed" in n for n in res.notes)
+
+
+# ------------------------------------------------------------------------------------------------
+# the matched case–control analysis (issue 11 item 2)
+# ------------------------------------------------------------------------------------------------
+def test_matched_analysis_is_run_balanced_and_judged(tmp_path: Path) -> None:
+    from gutskin.claims import run_claim
+    from gutskin.claims.ledger import build_ledger
+    from gutskin.stats.matching import match_nearest
+
+    b = _bundle(tmp_path, "agp", bmi_shift=1.0)  # cases 4 kg/m² heavier: imbalanced before matching
+    claim = {**_claim(["agp"]), "analysis": "alpha_condition", "primary": True, "title": "t"}
+    config = {**CONFIG, "matching": {"calipers": {"age": 5.0, "bmi": 2.5}, "ratio": 2}}
+    res = run_claim(claim, {"agp": b}, config, tmp_path / "out")
+    m = res.matched
+    assert m is not None
+    # the same sets by hand, from the analysed subjects
+    data = pd.read_csv(tmp_path / "out" / "analysis_data.tsv", sep="\t")
+    data["case"] = (data["condition"] != "none").astype(float)
+    ref = match_nearest(
+        data,
+        "case",
+        exact=["sex"],
+        nearest=["age", "bmi"],
+        calipers={"age": 5, "bmi": 2.5},
+        ratio=2,
+    )
+    assert (m["n_cases"], m["n_controls"]) == (ref.n_cases, ref.n_controls)
+    bal = {x["covariate"]: x for x in m["balance"]}
+    assert bal["bmi"]["smd_before"] > 0.5
+    assert abs(bal["bmi"]["smd_after"]) < bal["bmi"]["smd_before"] / 3
+    # planted g = -0.8: the matched estimate is negative and significant, so it agrees
+    assert m["estimate"] < -0.3 and m["ci"][1] < 0
+    sens = next(o for o in res.sensitivity_analyses if o["kind"] == "matched")
+    assert sens["estimate"] == m["estimate"]
+    (entry,) = build_ledger([claim], {"C8": res.to_dict()}, config)
+    assert entry["matched"]["outcome"] == "agrees" and entry["matched"]["verdict"] == "supported"
+    assert entry["verdict"] == "supported"
+
+
+def test_matched_analysis_that_disagrees_makes_the_verdict_inconclusive() -> None:
+    from gutskin.claims.ledger import build_ledger
+
+    claim = {**_claim(["agp"]), "analysis": "alpha_condition", "primary": True, "title": "t"}
+    result = {
+        "id": "C8",
+        "headline": {
+            "effect_size": -0.5,
+            "effect_size_ci": [-0.8, -0.2],
+            "effect_size_ci90": [-0.75, -0.25],
+            "p_value": 0.001,
+            "power": 0.9,
+            "n": 300,
+        },
+        "matched": {"estimate": -0.1, "ci": [-0.4, 0.2], "n_cases": 50, "n_controls": 120},
+        "sensitivity_analyses": [
+            {
+                "name": "matched case–control",
+                "kind": "matched",
+                "estimate": -0.1,
+                "ci": [-0.4, 0.2],
+                "ci90": [-0.35, 0.15],
+                "p_value": 0.5,
+                "note": "matched",
+            }
+        ],
+    }
+    (entry,) = build_ledger([claim], {"C8": result}, CONFIG)
+    assert entry["verdict"] == "inconclusive"
+    assert entry["matched"]["outcome"] == "disagrees"
+    assert entry["matched"]["verdict"] == "inconclusive"
+    assert "matched case–control disagrees" in entry["reason"]

@@ -225,3 +225,23 @@ def test_mean_rarefied_beta_robust_aitchison_uses_unrarefied_counts_of_retained(
     kept = np.flatnonzero(x.sum(axis=1) >= depth)
     assert list(ids) == [str(i) for i in kept]
     np.testing.assert_allclose(got, pdist(_rclr_dense(x[kept]), "euclidean"), rtol=0, atol=1e-12)
+
+
+# ---------------------------------------------------------------------------------------------
+# issue 11 item 11: the small-integer paths of Bray–Curtis at their exact boundaries
+# ---------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("total", [2**16 - 1, 2**16, 2**16 + 1, 2**32 - 1, 2**32, 2**32 + 1])
+def test_braycurtis_integer_path_boundaries(total: int) -> None:
+    """Rows whose sums are exactly 2^16 or 2^32 must not be stored in 16 / 32-bit cells (a count of
+    65,536 wraps to 0 there, and two identical samples get distance 1 instead of 0)."""
+    import scipy.sparse as sparse
+    from scipy.spatial.distance import braycurtis as scipy_bc
+
+    from gutskin.diversity.beta import braycurtis
+
+    half = total // 2
+    rows = np.array([[total, 0], [total, 0], [half, total - half], [0, total]], dtype=np.float64)
+    d = braycurtis(sparse.csr_array(rows))
+    expected = [scipy_bc(rows[i], rows[j]) for i in range(4) for j in range(i + 1, 4)]
+    assert d[0] == 0.0  # the two identical samples
+    np.testing.assert_allclose(d, expected, rtol=0, atol=1e-12)

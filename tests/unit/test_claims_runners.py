@@ -292,7 +292,7 @@ def test_alpha_exposure_levels_from_import_and_data_problems(tmp_path: Path) -> 
     r = RUNNERS["alpha_exposure"](claim, {"d": gone}, CONFIG, tmp_path)
     assert (
         "unavailable" in r.data_problem
-        and _verdict(claim, r.to_dict())["verdict"] == "inconclusive"
+        and _verdict(claim, r.to_dict())["verdict"] == "data_unavailable"
     )
 
 
@@ -506,7 +506,6 @@ def test_longitudinal_planted_interaction_is_supported(tmp_path: Path) -> None:
     entry = _verdict(claim, out)
     assert entry["verdict"] == "supported"
     assert entry["verdict_label"] == "Association consistent with the claim"
-    assert out["sensitivity_agrees"] is True
     # no covariates, so no minimal-covariate model; observed features by the same mixed model
     assert [o["name"] for o in out["sensitivity_analyses"]] == [
         "subject-level OLS",
@@ -619,7 +618,7 @@ def test_longitudinal_data_problems(tmp_path: Path) -> None:
 # ================================================================================================
 # the ledger: testable claims whose data are unavailable
 # ================================================================================================
-def test_ledger_data_unavailable_is_inconclusive_not_untestable() -> None:
+def test_ledger_data_unavailable_is_its_own_verdict_not_untestable() -> None:
     unavailable = {
         "id": "C26",
         "title": "t",
@@ -649,7 +648,7 @@ def test_ledger_data_unavailable_is_inconclusive_not_untestable() -> None:
         e["id"]: e
         for e in build_ledger([unavailable, analysed, untestable], {"C8": result}, CONFIG)
     }
-    assert led["C26"]["verdict"] == "inconclusive"
+    assert led["C26"]["verdict"] == "data_unavailable"
     assert led["C26"]["reason"] == (
         "no dataset has the needed field: fermented-food frequency (fermented_plant_frequency) is not in "
         "the 2014 release."
@@ -657,7 +656,8 @@ def test_ledger_data_unavailable_is_inconclusive_not_untestable() -> None:
     assert led["C26"]["p_value"] is None and led["C26"]["tests"] == []
     assert led["C29"]["verdict"] == "not_testable"
     # the unavailable primary claim is not in the Holm family: C8's p is adjusted over one test only
-    assert led["C8"]["holm_family"] == ["C8"] and led["C8"]["p_adjusted"] == pytest.approx(0.01)
+    # (one-sided by the sidedness rule, as this claim does not say "sided: two": 0.01 / 2)
+    assert led["C8"]["holm_family"] == ["C8"] and led["C8"]["p_adjusted"] == pytest.approx(0.005)
 
 
 def test_longitudinal_second_rarefaction_depth(tmp_path: Path) -> None:
@@ -698,3 +698,35 @@ def test_longitudinal_second_rarefaction_depth(tmp_path: Path) -> None:
     )
     assert row["estimate"] == pytest.approx(ref.estimate, rel=1e-9)
     assert "No second rarefaction depth" not in out["method"]
+
+
+def test_alpha_exposure_registered_contrast_and_five_level_trend(tmp_path: Path) -> None:
+    """Issue 11 item 4: C25's registered headline is >30 vs ≤10 (two levels merged) while the
+    registered linear trend still scores the five declared levels (by hand below)."""
+    import statsmodels.formula.api as smf
+
+    samples, alpha = _plants_data(800, slope=0.12, seed=1, duplicates=30)
+    params = _exposure_params(
+        merge={"10 or fewer": ["Less than 5", "6 to 10"]},
+        reference="10 or fewer",
+        top="More than 30",
+        trend_levels="declared",
+    )
+    claim = _claim("C25", "alpha_exposure", params)
+    out = RUNNERS["alpha_exposure"](
+        claim, {"d": _bundle(samples, alpha)}, CONFIG, tmp_path
+    ).to_dict()
+    assert out["data_problem"] is None
+    assert set(out["n_groups"]) == {"10 or fewer", "11 to 20", "21 to 30", "More than 30"}
+    (primary,) = [t for t in out["tests"] if t["role"] == "primary"]
+    assert primary["name"].startswith("types_of_plants: More than 30 vs 10 or fewer")
+    trend = next(t for t in out["tests"] if "linear trend" in t["name"])
+    assert "scores 0–4 for Less than 5, 6 to 10, 11 to 20, 21 to 30, More than 30" in trend["note"]
+    data = pd.read_csv(tmp_path / "analysis_data.tsv", sep="\t")
+    data["score"] = data["sample_id"].map(
+        samples.set_index("sample_id")["types_of_plants"].map(
+            {lv: i for i, lv in enumerate(PLANTS)}
+        )
+    )
+    fit = smf.ols("shannon ~ score + age + C(sex)", data=data).fit(cov_type="HC3")
+    assert trend["estimate"] == pytest.approx(fit.params["score"], rel=1e-9)

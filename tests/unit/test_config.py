@@ -102,6 +102,11 @@ def test_bad_value_names_the_key_and_the_file(tmp_path: Path) -> None:
     assert "rarefaction/depth" in msg
 
 
+@pytest.mark.fault(
+    "H20 unknown configuration key",
+    "ConfigError naming the key",
+    before="held",
+)
 def test_unknown_key_is_rejected(tmp_path: Path) -> None:
     path = tmp_path / "config.yaml"
     path.write_text("rarefction:\n  depth: 10\n")
@@ -110,6 +115,11 @@ def test_unknown_key_is_rejected(tmp_path: Path) -> None:
     assert "rarefction" in str(err.value)
 
 
+@pytest.mark.fault(
+    "H21 YAML syntax error",
+    "ConfigError naming the line",
+    before="held",
+)
 def test_yaml_syntax_error_names_the_line(tmp_path: Path) -> None:
     path = tmp_path / "config.yaml"
     path.write_text("seed: 1\nmirrors: [a, b\n")

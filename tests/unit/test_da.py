@@ -192,16 +192,41 @@ def small_table() -> FeatureTable:
 def test_taxon_counts_sum_features_of_a_named_taxon() -> None:
     specs = da.parse_taxa(
         [
-            {"name": "Faecalibacterium", "rank": "genus"},
             {"name": "Ruminococcaceae", "rank": "family"},
             {"name": "enterobacteriaceae", "rank": "family"},  # case-insensitive
         ]
     )
     tc = da.taxon_counts(small_table(), specs)
     # Ruminococcaceae = f1 + f2 (its unclassified genus included): 10 + 5 and 0 + 7
-    assert tc["Faecalibacterium (genus)"].tolist() == [10, 0]
     assert tc["Ruminococcaceae (family)"].tolist() == [15, 7]
     assert tc["enterobacteriaceae (family)"].tolist() == [0, 4]
+
+
+def test_nested_taxa_must_be_made_disjoint() -> None:
+    """Issue 11 item 5: a genus listed with its own family counted its reads twice in a log-ratio."""
+    from gutskin.taxonomy import OverlappingTaxaError
+
+    nested = [
+        {"name": "Faecalibacterium", "rank": "genus"},
+        {"name": "Ruminococcaceae", "rank": "family"},
+    ]
+    with pytest.raises(OverlappingTaxaError) as err:
+        da.taxon_counts(small_table(), da.parse_taxa(nested))
+    assert (err.value.first, err.value.second) == (
+        "Faecalibacterium (genus)",
+        "Ruminococcaceae (family)",
+    )
+    assert "share 1 feature" in str(err.value)
+    nested[1]["exclude"] = ["Faecalibacterium"]
+    tc = da.taxon_counts(small_table(), da.parse_taxa(nested))
+    # the family keeps only f2 (its unclassified genus): each read counted once
+    assert tc["Faecalibacterium (genus)"].tolist() == [10, 0]
+    assert tc["Ruminococcaceae (family)"].tolist() == [5, 7]
+    with pytest.raises(StatsInputError, match="not listed"):
+        da.taxon_counts(
+            small_table(),
+            da.parse_taxa([{"name": "Ruminococcaceae", "rank": "family", "exclude": ["Nope"]}]),
+        )
 
 
 def test_taxon_counts_names_a_taxon_that_matches_nothing() -> None:
@@ -272,8 +297,18 @@ C10 = {
         "taxa": [
             {"name": "Faecalibacterium", "rank": "genus", "direction": "lower"},
             {"name": "Roseburia", "rank": "genus", "direction": "lower"},
-            {"name": "Lachnospiraceae", "rank": "family", "direction": "lower"},
-            {"name": "Ruminococcaceae", "rank": "family", "direction": "lower"},
+            {
+                "name": "Lachnospiraceae",
+                "rank": "family",
+                "direction": "lower",
+                "exclude": ["Roseburia"],
+            },
+            {
+                "name": "Ruminococcaceae",
+                "rank": "family",
+                "direction": "lower",
+                "exclude": ["Faecalibacterium"],
+            },
             {"name": "Enterobacteriaceae", "rank": "family", "direction": "higher"},
         ],
     },
@@ -349,6 +384,20 @@ def test_runner_recovers_a_planted_ratio_shift(tmp_path: Path) -> None:
     da_table = pd.read_csv(tmp_path / "out" / "differential_taxa.tsv", sep="\t")
     assert set(da_table["rank"]) == {"genus", "family"}
     assert {"ancombc_q", "dirmult_q", "consensus"} <= set(da_table.columns)
+
+
+def test_runner_rejects_overlapping_taxon_sets(tmp_path: Path) -> None:
+    from gutskin.errors import ConfigError
+
+    bundle = synthetic_bundle(tmp_path, 40, 80, ratio_lfc=-2.0)
+    taxa = [dict(t) for t in C10["params"]["taxa"]]
+    taxa[3].pop("exclude")  # Ruminococcaceae again holds Faecalibacterium's features
+    claim = {**C10, "params": {**C10["params"], "taxa": taxa}}
+    with pytest.raises(ConfigError) as err:
+        run_differential(claim, {"syn": bundle}, {"seed": 3}, tmp_path / "out")
+    text = str(err.value)
+    assert "claim C10" in text
+    assert "Faecalibacterium (genus)" in text and "Ruminococcaceae (family)" in text
 
 
 def test_runner_reports_too_few_cases_as_a_data_problem(tmp_path: Path) -> None:

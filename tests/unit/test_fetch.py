@@ -240,6 +240,11 @@ def test_wrong_checksum_from_network_raises_and_caches_nothing(
     )  # a complete download with the wrong bytes is not retried
 
 
+@pytest.mark.fault(
+    "H12 corrupt cache file (size changed)",
+    "deleted and fetched again",
+    before="held",
+)
 def test_corrupt_cache_file_is_deleted_and_fetched_again(
     server: FaultServer, tmp_path: Path
 ) -> None:
@@ -267,21 +272,15 @@ def test_cache_without_sidecar_is_rehashed_and_sidecar_rewritten(
     assert server.count("/data/x.txt") == 1
 
 
-def test_sidecar_shortcut_trusts_unchanged_size_and_mtime(
-    server: FaultServer, tmp_path: Path
-) -> None:
-    # By design the sidecar avoids re-hashing big files: a same-size edit that restores the mtime is
-    # not detected. This pins down that the short-cut is really used (no re-hash, no request).
-    url = server.add("/data/x.txt", BODY)
-    s = make_settings(tmp_path)
-    path = fetch(url, BODY_SHA, s).path
-    st = path.stat()
-    path.write_bytes(b"Z" * len(BODY))
-    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
-    assert fetch(url, BODY_SHA, s).source == "cache"
-    assert server.count("/data/x.txt") == 1
+# The sidecar short-cut (trusting an unchanged size and mtime) is gone: every use re-hashes the file.
+# tests/faults/test_cache_faults.py pins that a same-size, same-mtime corruption is detected.
 
 
+@pytest.mark.fault(
+    "H13 stale .part file from a killed download",
+    "removed under the lock, never used",
+    before="held",
+)
 def test_stale_part_files_are_removed(server: FaultServer, tmp_path: Path) -> None:
     url = server.add("/data/x.txt", BODY)
     s = make_settings(tmp_path)
@@ -298,6 +297,11 @@ def test_stale_part_files_are_removed(server: FaultServer, tmp_path: Path) -> No
 # --------------------------------------------------------------------------------------------------------
 
 
+@pytest.mark.fault(
+    "H8 transient HTTP 5xx",
+    "retried with backoff, then the verified file",
+    before="held",
+)
 def test_500_then_200_succeeds_after_retry(server: FaultServer, tmp_path: Path) -> None:
     url = server.add_sequence("/f", [Response(status=500), Response(body=BODY)])
     r = fetch(url, BODY_SHA, make_settings(tmp_path))
@@ -330,6 +334,11 @@ def test_persistent_500_stops_at_the_deadline(server: FaultServer, tmp_path: Pat
     assert leftovers(s.cache_dir) == []
 
 
+@pytest.mark.fault(
+    "H9 truncated body",
+    "retried; a truncated body is never cached",
+    before="held",
+)
 def test_truncated_body_then_good_succeeds(server: FaultServer, tmp_path: Path) -> None:
     url = server.add_sequence("/f", [Response(body=BODY, truncate_to=100), Response(body=BODY)])
     r = fetch(url, BODY_SHA, make_settings(tmp_path))
@@ -337,6 +346,11 @@ def test_truncated_body_then_good_succeeds(server: FaultServer, tmp_path: Path) 
     assert server.count("/f") == 2
 
 
+@pytest.mark.fault(
+    "H9 truncated body",
+    "DataUnavailable after the retries; nothing left in the cache",
+    before="held",
+)
 def test_persistently_truncated_is_unavailable_and_leaves_nothing(
     server: FaultServer, tmp_path: Path
 ) -> None:
@@ -414,6 +428,11 @@ def test_no_response_before_read_timeout_is_unavailable(
     assert "read timeout" in info.value.reason
 
 
+@pytest.mark.fault(
+    "H10 HTTP 429 with Retry-After",
+    "waits at least Retry-After, then succeeds",
+    before="held",
+)
 def test_429_retry_after_is_honoured(server: FaultServer, tmp_path: Path) -> None:
     url = server.add_sequence(
         "/f", [Response(status=429, headers={"Retry-After": "1"}), Response(body=BODY)]
@@ -583,6 +602,11 @@ def test_fetch_dataset_manifest_when_a_file_is_unavailable(
     json.dumps(man)  # JSON-able
 
 
+@pytest.mark.fault(
+    "H11 wrong bytes for a pinned sha256",
+    "ChecksumMismatch stops the run; nothing cached",
+    before="held",
+)
 def test_fetch_dataset_lets_checksum_mismatch_through(server: FaultServer, tmp_path: Path) -> None:
     t = server.add("/t.biom", OTHER)
     with pytest.raises(ChecksumMismatch):
@@ -607,6 +631,11 @@ def _fetch_in_child(url: str, sha: str, cache_dir: str, queue) -> None:
         queue.put(("error", type(exc).__name__, str(exc)))
 
 
+@pytest.mark.fault(
+    "H2 concurrent cache use",
+    "two processes fetching one URL: one download, both get the verified file",
+    before="held",
+)
 def test_two_processes_fetching_the_same_url(server: FaultServer, tmp_path: Path) -> None:
     big = os.urandom(2 * 1024 * 1024)
     sha = hashlib.sha256(big).hexdigest()

@@ -177,6 +177,11 @@ def test_missing_file(tmp_path: Path) -> None:
         read_biom(tmp_path / "nope.biom")
 
 
+@pytest.mark.fault(
+    "H16 truncated .biom.gz",
+    "InputError naming the file, with the re-download hint",
+    before="held",
+)
 def test_truncated_gzip(tmp_path: Path) -> None:
     whole = gzip.compress(json.dumps(biom_json_doc()).encode())
     p = tmp_path / "cut.biom.gz"
@@ -205,6 +210,11 @@ def test_invalid_json_names_line(tmp_path: Path) -> None:
     assert "not valid JSON" in str(exc.value) and "line 3" in str(exc.value)
 
 
+@pytest.mark.fault(
+    "H17 duplicate sample ids in a table",
+    "InputError naming the ids",
+    before="held",
+)
 def test_json_duplicate_sample_ids(tmp_path: Path) -> None:
     doc = biom_json_doc()
     doc["columns"][2]["id"] = "S1"
@@ -234,6 +244,11 @@ def test_hdf5_duplicate_sample_ids(tmp_path: Path) -> None:
     assert str(p) in msg and "uplicate" in msg
 
 
+@pytest.mark.fault(
+    "H18 negative counts",
+    "InputError naming the place",
+    before="held",
+)
 def test_negative_counts(tmp_path: Path) -> None:
     doc = biom_json_doc(data=[[0, 0, 5.0], [1, 1, -3.0]])
     p = write_json(tmp_path / "neg.biom", doc)
@@ -437,6 +452,11 @@ def test_qiime_duplicate_column_names(tmp_path: Path) -> None:
         read_qiime_mapping(p)
 
 
+@pytest.mark.fault(
+    "H19 mapping file not UTF-8",
+    "InputError naming the line",
+    before="held",
+)
 def test_qiime_not_utf8_names_line(tmp_path: Path) -> None:
     p = tmp_path / "latin1.txt"
     p.write_bytes("#SampleID\tCITY\nS1\tZurich\nS2\tZürich\n".encode("latin-1"))

@@ -170,11 +170,12 @@ def test_headline_is_the_plain_mantel_test(tmp_path: Path, coupled: bool) -> Non
         permutations=999,
         seed=5,
         strata=strata,
-        alternative="two-sided",
+        alternative="greater",  # H9a: r > 0, one-sided by the sidedness rule (issue 11 item 7)
         n_boot=199,
     )
     h = out["headline"]
     assert h["estimate"] == mt.r and h["p_value"] == mt.p_value
+    assert h["sided"] == "one" and "one-sided (upper tail" in out["method"]
     assert h["effect_size_ci"] == list(mt.ci95 or [])
     primary = [t for t in out["tests"] if t["role"] == "primary"]
     assert len(primary) == 1 and primary[0]["estimate"] == mt.r
@@ -192,3 +193,23 @@ def test_batch_matrix_that_does_not_vary_is_a_note_not_a_problem(tmp_path: Path)
     assert not [t for t in out["tests"] if t["name"].startswith("Partial Mantel")]
     assert any("partial Mantel not computed" in n for n in out["notes"])
     assert _test(out, "PROTEST")["p_value"] < 0.05
+
+
+def test_registered_two_sided_mantel_stays_two_sided(tmp_path: Path) -> None:
+    bundle = _mirror_bundle(tmp_path, coupled=False)
+    claim = {**_claim(), "sided": "two"}
+    out = RUNNERS["paired_mirror"](claim, {"hmp_like": bundle}, CONFIG, tmp_path / "o").to_dict()
+    gut = [f"g{i:02d}" for i in range(40)]
+    skin = [f"k{i:02d}" for i in range(40)]
+    strata = np.where(np.arange(40) % 2 == 0, "BCM", "WUGSC")
+    two = paired.mantel(
+        bundle.beta("braycurtis", gut),
+        bundle.beta("braycurtis", skin),
+        method="spearman",
+        permutations=999,
+        seed=5,
+        strata=strata,
+        alternative="two-sided",
+        n_boot=199,
+    )
+    assert out["headline"]["p_value"] == two.p_value and out["headline"]["sided"] == "two"

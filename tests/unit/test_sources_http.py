@@ -84,6 +84,11 @@ def test_post_body_is_sent_as_json_and_keys_the_cache(server, tmp_path):
     assert reqs[0].header("user-agent", "").startswith("gutskin/")
 
 
+@pytest.mark.fault(
+    "H14 corrupt API cache entry",
+    "deleted and asked again",
+    before="held",
+)
 def test_corrupt_cache_entries_are_fetched_again(server, tmp_path):
     doc = {"value": 42}
     url = server.add_json("/api/v", doc)
@@ -324,6 +329,11 @@ def test_jsonapi_paging_follows_links_next(server, tmp_path):
     assert paged.pages == 3 and paged.complete and paged.expected == 5
 
 
+@pytest.mark.fault(
+    "H15 JSON:API paging loop",
+    "DataUnavailable naming the loop (no endless paging)",
+    before="held",
+)
 def test_jsonapi_paging_loop_is_an_error(server, tmp_path):
     url = server.url("/v1/loop")
     server.add_json("/v1/loop", {"data": [1], "links": {"next": url}})

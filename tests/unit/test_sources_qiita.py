@@ -44,6 +44,11 @@ def make_zip(path: Path, members: dict[str, bytes], *, method: int = zipfile.ZIP
     "name",
     ["../evil.txt", "/etc/evil.txt", "a/../../evil.txt", "C:/evil.txt", "a\\..\\evil.txt"],
 )
+@pytest.mark.fault(
+    "H4 zip-slip member paths",
+    "InputError naming the member; nothing written outside (or at) the destination",
+    before="held",
+)
 def test_path_escapes_are_refused_and_nothing_is_written(tmp_path, name):
     zpath = make_zip(tmp_path / "bad.zip", {"ok.txt": b"fine", name: b"evil"})
     dest = tmp_path / "out" / "x"
@@ -55,6 +60,11 @@ def test_path_escapes_are_refused_and_nothing_is_written(tmp_path, name):
     assert [p.name for p in (tmp_path / "out").iterdir()] == []  # no temporary directory left
 
 
+@pytest.mark.fault(
+    "H5 symlink members in a zip",
+    "InputError naming the member; nothing extracted",
+    before="held",
+)
 def test_symlinks_are_refused(tmp_path):
     zpath = tmp_path / "link.zip"
     with zipfile.ZipFile(zpath, "w") as zf:
@@ -76,6 +86,11 @@ def test_duplicate_member_names_are_refused(tmp_path):
         extract_zip(zpath, tmp_path / "out")
 
 
+@pytest.mark.fault(
+    "H6 zip bomb (compression ratio)",
+    "InputError naming max_ratio; nothing extracted",
+    before="held",
+)
 def test_high_compression_ratio_is_a_zip_bomb(tmp_path):
     zeros = b"\0" * (2 * 1024 * 1024)  # deflates about 1000-fold
     zpath = make_zip(tmp_path / "bomb.zip", {"BIOM/1/table.biom": zeros})
@@ -114,6 +129,11 @@ def test_forged_member_size_is_not_trusted(tmp_path):
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.fault(
+    "H22 an archive that is not a zip",
+    "InputError 'not a readable zip archive' with what to do",
+    before="held",
+)
 def test_not_a_zip(tmp_path):
     bad = tmp_path / "page.zip"
     bad.write_text("<html>Error 500</html>")

@@ -154,3 +154,36 @@ def test_bad_inputs_raise() -> None:
         min_detectable_g(10, 10, power=1.2)
     with pytest.raises(StatsInputError):
         two_sample_power(0.5, 10, 10, method="z")
+
+
+# ------------------------------------------------------------------------------------------------
+# issue 11 item 12: references from independent R code (pwr::pwr.t2n.test, stats::t.test TOST)
+# ------------------------------------------------------------------------------------------------
+_PWR = json.loads(
+    (Path(__file__).parents[1] / "fixtures" / "r_tost_pwr.json").read_text(encoding="utf-8")
+)
+
+
+@pytest.mark.parametrize("row", _PWR["power"], ids=lambda r: f"{r['n1']}v{r['n2']}")
+def test_two_sample_power_matches_pwr(row: dict) -> None:
+    from gutskin.stats.power import regression_term_power
+
+    got = regression_term_power(row["d"], row["n1"], row["n2"], alpha=0.05)
+    assert got == pytest.approx(row["two_sided"], abs=1e-6)
+
+
+@pytest.mark.parametrize("row", _PWR["tost"], ids=lambda r: f"bound{r['bound']}")
+def test_tost_matches_two_one_sided_t_tests_in_r(row: dict) -> None:
+    import numpy as np
+
+    from gutskin.stats.equivalence import tost
+
+    x, y = np.asarray(_PWR["x"]), np.asarray(_PWR["y"])
+    n1, n2 = len(x), len(y)
+    sp2 = ((n1 - 1) * x.var(ddof=1) + (n2 - 1) * y.var(ddof=1)) / (n1 + n2 - 2)
+    se = float(np.sqrt(sp2 * (1 / n1 + 1 / n2)))
+    r = tost(float(x.mean() - y.mean()), se, n1 + n2 - 2, row["bound"])
+    assert r.p_lower == pytest.approx(row["p_lower"], rel=1e-7)
+    assert r.p_upper == pytest.approx(row["p_upper"], rel=1e-7)
+    assert r.p_value == pytest.approx(row["p_value"], rel=1e-7)
+    assert list(r.ci) == pytest.approx(row["ci90"], abs=1e-10)

@@ -447,6 +447,7 @@ def test_not_testable() -> None:
         "verdict": "not_testable",
         "label": LABELS["not_testable"],
         "reason": v.reason,
+        "sensitivity": [],
     }
     with pytest.raises(InputError):
         not_testable("  ")
@@ -559,3 +560,218 @@ def test_sensitivity_disagreement_downgrades_every_decisive_verdict(
     assert v.verdict == "inconclusive"
     assert v.reason.startswith("sensitivity analyses disagree: observed features disagrees")
     assert LABELS[primary_verdict].lower() in v.reason
+
+
+# ---------------------------------------------------------------------------------------------
+# sensitivity analyses judged at the level of the verdict (issue 11 item 1)
+# ---------------------------------------------------------------------------------------------
+# C8 on the real data (issue 11): the primary 90% CI of Hedges g lies inside ±0.2, but refitting with
+# minimal covariates gives [-0.203, 0.039] and observed features [-0.262, -0.009]; both are
+# non-significant like the primary, which the old "same significance" rule counted as agreement.
+C8_PRIMARY = dict(
+    estimate=-0.07,
+    ci95=(-0.19, 0.05),
+    ci90=(-0.17, 0.03),
+    p_value=0.27,
+    p_adjusted=1.0,
+    sesoi=0.2,
+    expected_direction="negative",
+    power=0.99,
+    n=1500,
+)
+C8_MINIMAL = {
+    "name": "minimal covariates",
+    "estimate": -0.082,
+    "ci": [-0.226, 0.062],
+    "ci90": [-0.203, 0.039],
+    "p_value": 0.26,
+    "note": "minimal covariates",
+}
+C8_OBSERVED = {
+    "name": "observed features",
+    "estimate": -0.135,
+    "ci": [-0.286, 0.015],
+    "ci90": [-0.262, -0.009],
+    "p_value": 0.078,
+    "note": "observed features",
+}
+
+
+def test_c8_equivalence_needs_each_sensitivity_analysis_to_show_equivalence() -> None:
+    from gutskin.stats import judge_sensitivity
+
+    assert decide(Evidence(**C8_PRIMARY)).verdict == "not_supported"
+    for entry in (C8_MINIMAL, C8_OBSERVED):
+        outcome, alone = judge_sensitivity("not_supported", entry, 0.2, "negative", 0.05)
+        assert outcome == "disagrees", entry["name"]
+        assert alone == "inconclusive"
+    v = decide(Evidence(**C8_PRIMARY, sensitivity=(C8_MINIMAL, C8_OBSERVED)))
+    assert v.verdict == "inconclusive"
+    assert v.reason.startswith("sensitivity analyses disagree: minimal covariates, observed")
+    assert "0 of 2 agree" in v.reason
+    assert [o["outcome"] for o in v.sensitivity] == ["disagrees", "disagrees"]
+    assert [o["agrees"] for o in v.sensitivity] == [False, False]
+    check_wording(v)
+
+
+def test_equivalent_sensitivity_analysis_agrees_with_equivalence() -> None:
+    inside = {
+        "name": "Huber",
+        "estimate": -0.05,
+        "ci": [-0.2, 0.1],
+        "ci90": [-0.18, 0.08],
+        "p_value": 0.5,
+    }
+    v = decide(Evidence(**C8_PRIMARY, sensitivity=(inside,)))
+    assert v.verdict == "not_supported"
+    assert v.sensitivity[0]["outcome"] == "agrees"
+    assert v.sensitivity[0]["verdict"] == "not_supported"
+
+
+@pytest.mark.parametrize(
+    ("entry", "outcome"),
+    [
+        # significant in the claimed (negative) direction, even if smaller than the SESOI
+        (
+            {"estimate": -0.15, "ci": [-0.28, -0.02], "ci90": [-0.26, -0.04], "p_value": 0.02},
+            "agrees",
+        ),
+        # same sign, not significant: the old rule said "disagrees" too, but via a different path
+        (
+            {"estimate": -0.3, "ci": [-0.62, 0.02], "ci90": [-0.57, -0.03], "p_value": 0.07},
+            "disagrees",
+        ),
+        # significant in the opposite direction
+        ({"estimate": 0.3, "ci": [0.05, 0.55], "ci90": [0.09, 0.51], "p_value": 0.02}, "disagrees"),
+        # p below alpha but the 95% CI touches 0: not significant by the rubric
+        (
+            {"estimate": -0.3, "ci": [-0.6, 0.0], "ci90": [-0.55, -0.05], "p_value": 0.04},
+            "disagrees",
+        ),
+        # no p-value: cannot be judged
+        (
+            {"estimate": -0.3, "ci": [-0.6, -0.1], "ci90": [-0.55, -0.15], "p_value": None},
+            "uninformative",
+        ),
+    ],
+)
+def test_supported_needs_each_analysis_significant_in_the_claimed_direction(
+    entry: dict[str, Any], outcome: str
+) -> None:
+    from gutskin.stats import judge_sensitivity
+
+    assert decide(ev()).verdict == "supported"
+    assert judge_sensitivity("supported", entry, 0.2, "negative", 0.05)[0] == outcome
+    v = decide(ev(sensitivity=({"name": "x", **entry},)))
+    expected = {"agrees": "supported", "disagrees": "inconclusive", "uninformative": "supported"}
+    assert v.verdict == expected[outcome]
+
+
+def test_contradicted_needs_each_analysis_significant_in_the_opposite_direction() -> None:
+    from gutskin.stats import judge_sensitivity
+
+    base = ev(estimate=0.45, ci95=(0.2, 0.7), ci90=(0.24, 0.66))
+    assert decide(base).verdict == "contradicted"
+    same = {"estimate": 0.3, "ci": [0.1, 0.5], "ci90": [0.13, 0.47], "p_value": 0.004}
+    ns = {"estimate": 0.1, "ci": [-0.1, 0.3], "ci90": [-0.07, 0.27], "p_value": 0.3}
+    assert judge_sensitivity("contradicted", same, 0.2, "negative")[0] == "agrees"
+    assert judge_sensitivity("contradicted", ns, 0.2, "negative")[0] == "disagrees"
+    assert decide(dataclasses.replace(base, sensitivity=(same,))).verdict == "contradicted"
+    assert decide(dataclasses.replace(base, sensitivity=(same, ns))).verdict == "inconclusive"
+
+
+def test_analysis_that_cannot_disagree_is_uninformative_not_agreeing() -> None:
+    from gutskin.stats import judge_sensitivity
+
+    # another τ² estimator when τ² = 0 under every estimator: the same number by construction
+    tau = {
+        "name": "DL τ²",
+        "estimate": -0.45,
+        "ci": [-0.7, -0.2],
+        "ci90": [-0.66, -0.24],
+        "p_value": 0.0004,
+        "can_disagree": False,
+        "note": "τ² = 0 under REML and DL",
+    }
+    assert judge_sensitivity("supported", tau, 0.2, "negative")[0] == "uninformative"
+    v = decide(ev(sensitivity=(tau,)))
+    assert v.verdict == "supported"
+    assert v.sensitivity[0]["outcome"] == "uninformative"
+    assert v.sensitivity[0]["agrees"] is None
+    assert "the sensitivity analyses agree" not in v.reason
+    assert "no sensitivity analysis could disagree" in v.reason
+
+
+def test_check_without_estimate_uses_its_own_outcome() -> None:
+    spans = {"name": "prediction interval", "agrees": False, "note": "PI spans 0 and the SESOI"}
+    assert decide(ev(sensitivity=(spans,))).verdict == "inconclusive"
+    fine = {"name": "prediction interval", "agrees": True, "note": "PI does not span"}
+    assert decide(ev(sensitivity=(fine,))).verdict == "supported"
+
+
+def test_judge_sensitivity_rejects_unknown_words() -> None:
+    from gutskin.stats import judge_sensitivity
+
+    with pytest.raises(InputError):
+        judge_sensitivity("maybe", {}, 0.2, "negative")
+    with pytest.raises(InputError):
+        judge_sensitivity("supported", {}, 0.2, "up")
+
+
+def test_data_unavailable_is_its_own_verdict() -> None:
+    from gutskin.stats import data_unavailable
+
+    assert "data_unavailable" in VERDICTS
+    assert LABELS["data_unavailable"] == "Data unavailable"
+    v = decide(ev(data_problem="dataset hmp unavailable: HTTP 404", data_unavailable=True))
+    assert (v.verdict, v.label) == ("data_unavailable", "Data unavailable")
+    assert v.reason == "data unavailable: dataset hmp unavailable: HTTP 404."
+    # a data problem that is not about getting the data stays inconclusive
+    assert decide(ev(data_problem="too few samples")).verdict == "inconclusive"
+    assert data_unavailable("no dataset has the field").verdict == "data_unavailable"
+
+
+def test_report_styles_every_verdict_in_the_rubric_order() -> None:
+    from gutskin.report.verdict_style import styles
+
+    style = styles()
+    assert tuple(style) == VERDICTS
+    assert style["data_unavailable"].label == LABELS["data_unavailable"]
+
+
+@pytest.mark.parametrize(
+    ("ci90", "equivalent"),
+    [
+        ((-0.2, 0.1), False),  # lower bound touches -SESOI, upper well inside
+        ((-0.1, 0.2), False),  # upper bound touches +SESOI, lower well inside
+        ((-0.19999, 0.1), True),
+        ((-0.1, 0.19999), True),
+    ],
+)
+def test_equivalence_boundary_each_side_alone(ci90: tuple[float, float], equivalent: bool) -> None:
+    """Issue 11 item 11: the 90% CI must lie strictly inside ±SESOI on each side separately (a
+    `<=` on either side alone used to pass unnoticed)."""
+    v = decide(
+        ev(estimate=0.0, ci95=(-0.25, 0.25), ci90=ci90, p_value=0.9, p_adjusted=None, power=0.9)
+    )
+    assert (v.verdict == "not_supported") is equivalent
+
+
+def test_one_sided_wording_names_the_interval_it_used() -> None:
+    # C9-like: one-sided p 0.076 after Holm 0.345; the 90% CI excludes 0, the 95% CI does not
+    v = decide(
+        ev(
+            estimate=0.067,
+            ci95=(-0.017, 0.145),
+            ci90=(0.003, 0.13),
+            p_value=0.076,
+            p_adjusted=0.345,
+            sesoi=0.1,
+            expected_direction="positive",
+            power=None,
+            one_sided=True,
+        )
+    )
+    assert v.verdict == "inconclusive"
+    assert "the 90% CI (the one-sided bound) excludes 0" in v.reason
+    assert "95% CI excludes 0" not in v.reason

@@ -29,10 +29,10 @@ rule diversity:
         log_file("diversity"),
     conda:
         "../envs/gutskin.yaml"
-    threads: workflow.cores
+    threads: diversity_threads
     resources:
-        mem_mb=table_mb,
-        runtime=120,
+        mem_mb=diversity_mem_mb,
+        runtime=diversity_runtime,
     params:
         depth=rarefaction_depth,
         iterations=config["rarefaction"]["iterations"],

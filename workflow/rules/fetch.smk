@@ -1,5 +1,7 @@
 # Stage 1: fetch each dataset's files (cache -> mirrors -> network), sha256-verified.
 # Runs on the submit host under a cluster executor: compute nodes often have no internet access.
+# A manifest that says `available: false` (a transient 500, a timeout) is not final: common.smk removes it
+# at the start of the next run, so the dataset is fetched again.
 localrules:
     fetch,
 
@@ -17,5 +19,6 @@ rule fetch:
         runtime=30,
     params:
         dataset=lambda wc: DATASETS[wc.dataset],
+        config_file=CONFIG_FILE,
     script:
         "../../scripts/fetch.py"

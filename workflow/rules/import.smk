@@ -24,8 +24,8 @@ rule import_dataset:
         "../envs/gutskin.yaml"
     threads: 1
     resources:
-        mem_mb=4000,
-        runtime=30,
+        mem_mb=import_mem_mb,
+        runtime=import_runtime,
     params:
         dataset=lambda wc: DATASETS[wc.dataset],
     script:

@@ -50,7 +50,14 @@ RUNNERS: dict[str, Runner] = _discover()
 def run_claim(
     claim: dict[str, Any], bundles: dict[str, DatasetBundle], config: dict[str, Any], out_dir: Path
 ) -> ClaimResult:
-    """Dispatch ``claim`` to its runner."""
+    """Dispatch ``claim`` to its runner.
+
+    The runner sees the datasets restricted to the claim's population, without implausible records
+    (:func:`gutskin.claims.population.restrict`; the exclusions head the sample flow and
+    ``population`` says what was analysed); the claim's declared ``deviations`` from the register
+    are copied to the result; alpha-diversity claims get the matched case–control analysis
+    (:func:`gutskin.claims.matched_analysis.add_matched`).
+    """
     from ..errors import ConfigError
 
     name = claim.get("analysis")
@@ -61,7 +68,20 @@ def run_claim(
             where=f"claims/{claim['id']}/analysis",
             hint=f"use one of: {', '.join(sorted(RUNNERS))}",
         )
-    return RUNNERS[name](claim, bundles, config, Path(out_dir))
+    from .population import restrict
+
+    restricted, flow, population = restrict(claim, bundles, config)
+    res = RUNNERS[name](claim, restricted, config, Path(out_dir))
+    from .matched_analysis import add_matched
+
+    add_matched(claim, config, res, Path(out_dir))
+    if flow:
+        res.sample_flow = flow + list(res.sample_flow)
+    res.population = population
+    res.deviations = [
+        {"what": str(d["what"]), "reason": str(d["reason"])} for d in claim.get("deviations") or []
+    ]
+    return res
 
 
 __all__ = ["RUNNERS", "ClaimResult", "DatasetBundle", "build_ledger", "load_bundle", "run_claim"]

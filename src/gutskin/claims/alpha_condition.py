@@ -52,7 +52,6 @@ from .common import (
     Config,
     alternative_metric,
     guarded,
-    significant_same,
 )
 from .common import metric_name as _metric_name
 from .entries import (
@@ -63,6 +62,7 @@ from .entries import (
     estimate_test,
     headline_entry,
     record_sensitivity,
+    sesoi_numbers,
 )
 from .inputs import (
     add_second_depth,
@@ -133,8 +133,9 @@ def _options(claim: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
         raise _param_error(
             cid, "meta_method", f"must be one of {list(meta.METHODS)}, got {method!r}"
         )
-    cap = p.get("permanova_permutations", 999)
-    if isinstance(cap, bool) or not isinstance(cap, int) or cap < 0:
+    # no cap in code: the configured permutations, unless the claim sets its own count
+    cap = p.get("permanova_permutations", None)
+    if cap is not None and (isinstance(cap, bool) or not isinstance(cap, int) or cap < 0):
         raise _param_error(
             cid, "permanova_permutations", f"must be a non-negative integer, got {cap!r}"
         )
@@ -158,7 +159,7 @@ def _options(claim: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
         "headline": headline,
         "meta_method": method,
         "beta_metric": p.get("beta_metric", "braycurtis"),
-        "permutations": min(int(config.get("permutations", 999)), cap),
+        "permutations": int(config.get("permutations", 9999)) if cap is None else cap,
         "per_dataset": per,
     }
 
@@ -679,7 +680,12 @@ def _first_dataset(
     # Sensitivity: robust regression on the same model.
     rob = regression.rlm_huber(model_data, f0.f_any, "any_condition")
     add_huber_sensitivity(
-        res, prim, rob, alpha_level, "any condition vs reference (Huber robust regression)"
+        res,
+        prim,
+        rob,
+        alpha_level,
+        "any condition vs reference (Huber robust regression)",
+        scale=scale,
     )
     # Sensitivity: minimal covariates, another alpha metric, and the second rarefaction depth (same
     # subjects, same SEs).
@@ -709,6 +715,8 @@ def _first_dataset(
             disagrees_with=against[alt.key],
             test_name=f"any condition vs reference ({alt.label})",
             effect=effect_fields(r, scale=alt.scale),
+            scale=alt.scale,
+            kind="metric" if alt.key == "metric" else "model",
             n=r.n,
             note=what[alt.key],
         )
@@ -992,11 +1000,22 @@ def _meta_headline(
     alt = meta.random_effects(
         [f.g for f in ok], [f.g_se for f in ok], method=other, labels=[f.ds for f in ok]
     )
-    same = significant_same(pooled.p_value, pooled.estimate, alt.p_value, alt.estimate, alpha_level)
     note = f"{other} τ²: g = {alt.estimate:+.3g} (95% CI {alt.ci95[0]:.3g} to {alt.ci95[1]:.3g}), p = {alt.p_value:.3g}"
+    # τ² = 0 under both estimators: both are the fixed-effect estimate, so this cannot disagree
+    tau_zero = pooled.tau2 == 0 and alt.tau2 == 0
+    if tau_zero:
+        note += f"; τ² = 0 under {pooled.method} and {other}, so both give the same estimate"
     if pooled.pi95 is None:
         note += f"; {pooled.pi_note}"
-    record_sensitivity(res, f"{other} τ²", same, note, f"the {pooled.method} τ² estimate")
+    record_sensitivity(
+        res,
+        f"{other} τ²",
+        None,
+        note,
+        kind="estimator",
+        numbers=sesoi_numbers(alt),
+        can_disagree=not tau_zero,
+    )
     if pooled.pi95 is not None:
         spans = _pi_spans(pooled.pi95, sesoi, direction)
         record_sensitivity(
@@ -1006,6 +1025,7 @@ def _meta_headline(
             f"between-dataset heterogeneity: the 95% prediction interval ({pooled.pi95[0]:.3g} to "
             f"{pooled.pi95[1]:.3g}) "
             + ("spans 0 and the SESOI" if spans else "does not span 0 and the SESOI"),
+            kind="heterogeneity",
         )
     _pooled_alternatives(res, pooled, ok, opts, alpha_level, ref)
 

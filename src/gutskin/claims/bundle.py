@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputError
+from ..importer import read_samples_tsv
 
 
 @dataclass
@@ -110,9 +111,13 @@ def load_bundle(name: str, import_dir: Path, diversity_dir: Path) -> DatasetBund
     info = _read_json(import_dir / "import.json")
     div_info_path = diversity_dir / "diversity.json"
     div_info = _read_json(div_info_path) if div_info_path.exists() else {}
-    samples = pd.read_csv(
-        import_dir / "samples.tsv", sep="\t", dtype={"sample_id": str, "subject_id": str}
-    )
+    # The one samples.tsv dialect (gutskin.importer): no quote handling, only empty cells are missing
+    # (a subject "NA" or a value starting with '"' is data). Ordinal columns stay plain values here.
+    types = {
+        c: ({**t, "type": "string"} if isinstance(t, dict) and t.get("type") == "ordinal" else t)
+        for c, t in (info.get("columns") or {}).items()
+    }
+    samples = read_samples_tsv(import_dir / "samples.tsv", types)
     # Index by sample id but keep the column; an unnamed index avoids pandas' ambiguity errors.
     samples.index = pd.Index(samples["sample_id"].astype(str).to_numpy())
     alpha_path = diversity_dir / "alpha.tsv"

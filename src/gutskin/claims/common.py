@@ -92,9 +92,11 @@ class ClaimResult:
     ``effect_size_ci90``, plus the estimate in natural units (``estimate``, ``ci_low``, ``ci_high``), ``p_value``,
     ``tost_p``, ``power`` and ``n``.
 
-    ``sensitivity_analyses`` lists the outcome of each pre-specified sensitivity analysis (``name``,
-    ``agrees``: True/False/None, ``note``); ``sensitivity_agrees`` and ``sensitivity_note`` summarise them
-    (see :func:`gutskin.claims.entries.record_sensitivity`).
+    ``sensitivity_analyses`` lists each pre-specified sensitivity analysis (``name``, ``kind``, ``note``,
+    and its ``estimate``, ``ci``, ``ci90``, ``p_value`` on the SESOI's scale; see
+    :func:`gutskin.claims.entries.record_sensitivity`); the ledger judges each against the verdict
+    (:func:`gutskin.stats.verdict.judge_sensitivity`). ``sensitivity_agrees`` and ``sensitivity_note``
+    summarise them (``sensitivity_agrees`` stays None until judged, except for checks without an estimate).
     """
 
     id: str
@@ -115,24 +117,16 @@ class ClaimResult:
     tables: list[dict[str, str]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     sample_flow: list[dict[str, Any]] = field(default_factory=list)
+    #: the analysis population and the implausible records excluded (claims.population)
+    population: str | None = None
+    #: deviations from the register, ``{what, reason}`` (from the claim's ``deviations``)
+    deviations: list[dict[str, str]] = field(default_factory=list)
+    #: the matched case–control analysis (claims.matched_analysis), when the claim has one
+    matched: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able dict."""
         return clean(dict(self.__dict__))
-
-
-def significant_same(
-    p1: float | None, est1: float | None, p2: float | None, est2: float | None, alpha: float
-) -> bool | None:
-    """Whether two analyses reach the same conclusion (both significant in the same direction, or both not)."""
-    if p1 is None or p2 is None or est1 is None or est2 is None:
-        return None
-    s1, s2 = p1 < alpha, p2 < alpha
-    if s1 != s2:
-        return False
-    if s1 and np.sign(est1) != np.sign(est2):
-        return False
-    return True
 
 
 # ------------------------------------------------------------------------------------------------

@@ -60,6 +60,7 @@ from ..errors import ConfigError
 from ..io.table import FeatureTable, read_biom
 from ..stats import da, equivalence, power, regression
 from ..stats._util import StatsInputError, derive_rng
+from ..taxonomy import OverlappingTaxaError
 from .bundle import DatasetBundle
 from .common import Bundles, Claim, ClaimResult, Config, guarded
 from .entries import add_huber_sensitivity, effect_fields, estimate_test, headline_entry
@@ -498,7 +499,16 @@ def _run(
     # ----- headline: pre-registered log-ratio
     all_ids = sorted(set().union(*(c.data.index for c in contrasts)))
     sub = table.subset_samples(all_ids)
-    tcounts = da.taxon_counts(sub, taxa)
+    try:
+        tcounts = da.taxon_counts(sub, taxa)
+    except OverlappingTaxaError as exc:
+        raise ConfigError(
+            "config/claims.yaml",
+            f"claim {cid}: {exc}",
+            where=f"claim {cid}, params.taxa",
+            hint=f"give the broader of {exc.first} and {exc.second} an 'exclude' list naming the "
+            "nested taxon, or drop one of the two, so the log-ratio counts each read once",
+        ) from None
     for c in contrasts:
         c.data["log_ratio"] = da.log_ratio(
             tcounts.loc[c.data.index],

@@ -5,6 +5,13 @@ fields of :func:`effect_fields`) and the pre-registered sensitivity analyses (:f
 :func:`add_huber_sensitivity`, :func:`record_sensitivity`; a claim may have several, and they are summarised
 into ``sensitivity_agrees`` and ``sensitivity_note`` by :func:`summarise_sensitivity`). The keys come in the order the runners have always written them, so
 ``claims.json`` does not change when a runner moves to these helpers.
+
+A sensitivity analysis is recorded with its numbers on the SESOI's scale (``estimate``, ``ci``,
+``ci90``, ``p_value``) and is *not* judged here: whether it agrees depends on the primary verdict
+(equivalence, significance in the claimed or the opposite direction), which only the ledger knows
+after Holm's adjustment; :func:`gutskin.stats.verdict.judge_sensitivity` judges it there. Its
+``agrees`` stays None, except for checks without an estimate (e.g. the prediction interval), which
+give their own.
 """
 
 from __future__ import annotations
@@ -12,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
-from .common import ClaimResult, significant_same
+from .common import ClaimResult
 
 if TYPE_CHECKING:
     from ..stats.regression import RegressionResult
@@ -134,17 +141,49 @@ def summarise_sensitivity(res: ClaimResult) -> None:
     res.sensitivity_note = note
 
 
+def sesoi_numbers(
+    r: Estimate, *, scale: float | None = None, sd: float | None = None
+) -> dict[str, Any]:
+    """``estimate``, ``ci`` (95 %), ``ci90`` (when ``r`` has one) and ``p_value`` of ``r`` on the
+    SESOI's scale (multiplied by ``scale`` or divided by ``sd``, as in :func:`effect_fields`)."""
+    f = _to_effect(scale, sd)
+    ci90 = getattr(r, "ci90", None)
+    return {
+        "estimate": f(r.estimate),
+        "ci": [f(r.ci95[0]), f(r.ci95[1])] if r.ci95 is not None else None,
+        "ci90": [f(ci90[0]), f(ci90[1])] if ci90 is not None else None,
+        "p_value": r.p_value,
+    }
+
+
 def record_sensitivity(
-    res: ClaimResult, name: str, agrees: bool | None, note: str, disagrees_with: str | None = None
+    res: ClaimResult,
+    name: str,
+    agrees: bool | None,
+    note: str,
+    disagrees_with: str | None = None,
+    *,
+    kind: str = "model",
+    numbers: dict[str, Any] | None = None,
+    can_disagree: bool = True,
 ) -> None:
-    """Add the outcome of one sensitivity analysis to ``res`` and update the summary.
+    """Add one sensitivity analysis to ``res`` and update the summary.
 
     ``name`` is short (it is quoted in the ledger's robustness, e.g. ``"minimal covariates"``); ``note``
     gives its numbers, and gets ``" — disagrees with <disagrees_with>"`` when ``agrees`` is False.
+    ``numbers`` (:func:`sesoi_numbers`) are what the ledger judges; ``agrees`` is given only by
+    checks without an estimate. ``can_disagree=False`` marks an analysis that cannot differ from the
+    primary one by construction (judged *uninformative*). ``kind`` says what is varied (``model``,
+    ``estimator``, ``metric``, ``heterogeneity`` …).
     """
     if agrees is False and disagrees_with:
         note += f" — disagrees with {disagrees_with}"
-    res.sensitivity_analyses.append({"name": name, "agrees": agrees, "note": note})
+    entry: dict[str, Any] = {"name": name, "kind": kind, "agrees": agrees, "note": note}
+    if numbers:
+        entry.update(numbers)
+    if not can_disagree:
+        entry["can_disagree"] = False
+    res.sensitivity_analyses.append(entry)
     summarise_sensitivity(res)
 
 
@@ -165,32 +204,49 @@ def add_sensitivity(
     test_name: str,
     name: str | None = None,
     effect: dict[str, Any] | None = None,
+    scale: float | None = None,
+    sd: float | None = None,
+    kind: str = "model",
+    can_disagree: bool = True,
     **extra: Any,
-) -> bool | None:
+) -> None:
     """Record the pre-registered sensitivity analysis ``alternative`` of the ``primary`` estimate.
 
-    Agreement is :func:`significant_same` at ``alpha``; the outcome (``name``, default ``test_name``;
-    ``sensitivity_note``, plus ``" — disagrees with <disagrees_with>"`` when they disagree) goes to
-    ``res.sensitivity_analyses`` and the summary (:func:`record_sensitivity`), and the test
-    ``test_name`` is appended with role ``sensitivity`` (see :func:`estimate_test` for ``effect`` and
-    ``extra``). Returns the agreement.
+    The analysis (``name``, default ``test_name``; ``sensitivity_note``; its estimate, 95 % and 90 % CI
+    and p on the SESOI's scale, transformed by ``scale`` or ``sd`` as the headline is) goes to
+    ``res.sensitivity_analyses`` (:func:`record_sensitivity`), to be judged against the verdict by the
+    ledger, and the test ``test_name`` is appended with role ``sensitivity`` (see
+    :func:`estimate_test` for ``effect`` and ``extra``). ``primary`` and ``alpha`` are kept for the
+    callers' sake; the judgement no longer compares significance with the primary's.
     """
-    agrees = significant_same(
-        primary.p_value, primary.estimate, alternative.p_value, alternative.estimate, alpha
+    del primary, alpha, disagrees_with  # judged by the ledger, at the level of the verdict
+    record_sensitivity(
+        res,
+        name or test_name,
+        None,
+        sensitivity_note,
+        kind=kind,
+        numbers=sesoi_numbers(alternative, scale=scale, sd=sd),
+        can_disagree=can_disagree,
     )
-    record_sensitivity(res, name or test_name, agrees, sensitivity_note, disagrees_with)
     res.tests.append(estimate_test(test_name, "sensitivity", alternative, effect, **extra))
-    return agrees
 
 
 def add_huber_sensitivity(
-    res: ClaimResult, primary: Estimate, rob: RegressionResult, alpha: float, test_name: str
-) -> bool | None:
+    res: ClaimResult,
+    primary: Estimate,
+    rob: RegressionResult,
+    alpha: float,
+    test_name: str,
+    *,
+    scale: float | None = None,
+) -> None:
     """:func:`add_sensitivity` for a Huber robust regression ``rob`` of the primary OLS model.
 
-    The note gives the robust estimate, its 95 % CI and p; the test entry its ``n``.
+    The note gives the robust estimate, its 95 % CI and p; the test entry its ``n``. ``scale`` turns
+    the coefficient into the SESOI's scale as the headline's (e.g. the OLS model's J/σ̂ for Hedges g).
     """
-    return add_sensitivity(
+    add_sensitivity(
         res,
         primary,
         rob,
@@ -202,5 +258,7 @@ def add_huber_sensitivity(
         disagrees_with="OLS",
         test_name=test_name,
         name="Huber robust regression",
+        scale=scale,
+        kind="estimator",
         n=rob.n,
     )

@@ -169,6 +169,10 @@ def run(claim: Claim, bundles: Bundles, config: Config, out_dir: Path) -> ClaimR
     data["exposure_level"] = norm_series(s[exposure]).map(
         lambda v: recode.get(v, v) if v is not None else None
     )
+    # the linear trend scores the declared levels before merging when params.trend_levels is
+    # "declared" (a merged reference level for the headline contrast need not coarsen the trend)
+    trend_declared = p.get("trend_levels", "merged") == "declared"
+    data["exposure_declared"] = norm_series(s[exposure])
     unknown = sorted({v for v in data["exposure_level"].dropna() if v not in merged_levels})
     if unknown:
         res.data_problem = (
@@ -200,8 +204,12 @@ def run(claim: Claim, bundles: Bundles, config: Config, out_dir: Path) -> ClaimR
         return res
     usable = [lv for lv in merged_levels if lv not in small]
     model_data = prepare_covariates(complete[complete["exposure_level"].isin(usable)], covariates)
-    score = {lv: i for i, lv in enumerate(merged_levels)}
-    model_data["exposure_score"] = model_data["exposure_level"].map(score).astype(float)
+    if trend_declared:
+        score = {lv: i for i, lv in enumerate(levels)}
+        model_data["exposure_score"] = model_data["exposure_declared"].map(score).astype(float)
+    else:
+        score = {lv: i for i, lv in enumerate(merged_levels)}
+        model_data["exposure_score"] = model_data["exposure_level"].map(score).astype(float)
     cov_terms = [covariate_term(c, model_data) for c in covariates]
     rhs = " + ".join(cov_terms)
     cat = f"C(exposure_level, Treatment({ref!r}))"
@@ -231,7 +239,9 @@ def run(claim: Claim, bundles: Bundles, config: Config, out_dir: Path) -> ClaimR
 
     # ---- sensitivity: Huber robust regression of the headline model
     rob = regression.rlm_huber(model_data, f_cat, top_term)
-    add_huber_sensitivity(res, prim, rob, alpha_level, f"{top} vs {ref} (Huber robust regression)")
+    add_huber_sensitivity(
+        res, prim, rob, alpha_level, f"{top} vs {ref} (Huber robust regression)", scale=scale
+    )
     alt_fit = _other_sensitivity(
         res,
         model_data,
@@ -259,8 +269,8 @@ def run(claim: Claim, bundles: Bundles, config: Config, out_dir: Path) -> ClaimR
             effect_fields(trend, sd=trend.resid_sd),
             n=trend.n,
             note=(
-                f"scores 0–{len(merged_levels) - 1} for {', '.join(merged_levels)}; effect size per level "
-                f"in residual SDs; across the whole range {trend.estimate * (len(merged_levels) - 1):+.3g} "
+                f"scores 0–{len(score) - 1} for {', '.join(score)}; effect size per level "
+                f"in residual SDs; across the whole range {trend.estimate * (len(score) - 1):+.3g} "
                 f"{mlabel}"
             ),
         )
@@ -455,6 +465,8 @@ def _other_sensitivity(
             if key == "minimal"
             else f"{contrast} {label} (OLS, HC3)",
             effect=effect_fields(r, scale=sc),
+            scale=sc,
+            kind="metric" if key == "metric" else "model",
             n=r.n,
             note=what[key],
         )

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
+import re
 from pathlib import Path
 from typing import Any
 
+from .._atomic import atomic_path
 from ..stats import multiple, verdict
 from .common import clean
+from .register import claim_sided, one_sided_p
+from .scope import scope_fields
 
 CAUSAL_CAVEAT = (
     "Cross-sectional association only: confounding (diet, BMI, age, antibiotics), reverse causation, "
@@ -32,21 +34,55 @@ _NUMERIC_FIELDS = (
 
 
 def robustness(result: dict[str, Any]) -> str | None:
-    """The robustness score of a runner result: how many sensitivity analyses agree, and which do not.
+    """The robustness score of judged sensitivity analyses: how many agree with the verdict, which do
+    not, and how many could not disagree.
 
-    ``"3/3 agree"``, ``"2/3 agree (disagrees: minimal covariates)"``; None when no sensitivity analysis
-    could be judged. A result without the list of analyses (a runner that only sets
-    ``sensitivity_agrees``) gives ``"agrees"`` or ``"disagrees"``.
+    ``"3/3 agree"``, ``"2/3 agree (disagrees: minimal covariates)"``, ``"1/1 agree; 1 uninformative"``;
+    None when no sensitivity analysis was run. Entries are judged by their ``outcome`` (from
+    :func:`gutskin.stats.verdict.judge_sensitivity`), else by ``agrees``. A result without the list
+    (a runner that only sets ``sensitivity_agrees``) gives ``"agrees"`` or ``"disagrees"``.
     """
-    outs = [o for o in result.get("sensitivity_analyses") or [] if o.get("agrees") is not None]
+    outs = list(result.get("sensitivity_analyses") or [])
+
+    def outcome(o: dict[str, Any]) -> str:
+        if o.get("outcome") in verdict.OUTCOMES:
+            return str(o["outcome"])
+        a = o.get("agrees")
+        return "uninformative" if a is None else ("agrees" if a else "disagrees")
+
+    judged = [o for o in outs if outcome(o) != "uninformative"]
+    unin = len(outs) - len(judged)
     if not outs:
         agrees = result.get("sensitivity_agrees")
         return None if agrees is None else ("agrees" if agrees else "disagrees")
-    bad = [str(o.get("name")) for o in outs if o["agrees"] is False]
-    text = f"{len(outs) - len(bad)}/{len(outs)} agree"
+    if not judged:
+        return f"{unin} uninformative"
+    bad = [str(o.get("name")) for o in judged if outcome(o) == "disagrees"]
+    text = f"{len(judged) - len(bad)}/{len(judged)} agree"
     if bad:
         text += f" ({'disagrees' if len(bad) == 1 else 'disagree'}: {', '.join(bad)})"
+    if unin:
+        text += f"; {unin} uninformative"
     return text
+
+
+#: Start of the data problems that mean the data could not be had (see
+#: :func:`gutskin.claims.inputs.dataset_problem`): the verdict is then "data unavailable".
+_UNAVAILABLE = re.compile(
+    r"^dataset \S+ (unavailable\b|was not loaded|has no column\(s\))", re.IGNORECASE
+)
+
+
+def is_data_unavailable(problem: str | None) -> bool:
+    """Whether a runner's ``data_problem`` says the data could not be had: the dataset is unavailable
+    or was not loaded, or it lacks a column the claim needs (rather than, e.g., too few samples)."""
+    return bool(problem) and bool(_UNAVAILABLE.match(str(problem).strip()))
+
+
+def verdict_counts(ledger: list[dict[str, Any]]) -> dict[str, int]:
+    """Claims per verdict, every word of :data:`gutskin.stats.verdict.VERDICTS` (data unavailable
+    apart from inconclusive)."""
+    return {k: sum(1 for e in ledger if e.get("verdict") == k) for k in verdict.VERDICTS}
 
 
 def _claim_entry(claim: dict[str, Any]) -> dict[str, Any]:
@@ -76,8 +112,33 @@ def _claim_entry(claim: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def simulated_power(
+    calibration: dict[str, Any] | None, claim_id: str, sesoi: float
+) -> tuple[float, str] | None:
+    """The calibration's simulated power of ``claim_id``'s primary test at an effect equal to the SESOI,
+    with a note (``results/calibration.json``: ``tests[].claim``, ``planted[].value``, ``power``,
+    ``power_ci``); None when the calibration has no such design."""
+    import math
+
+    for t in (calibration or {}).get("tests") or []:
+        if t.get("claim") != claim_id:
+            continue
+        for pl in t.get("planted") or []:
+            v, pw = pl.get("value"), pl.get("power")
+            if v is not None and pw is not None and math.isclose(float(v), sesoi, rel_tol=1e-9):
+                ci = pl.get("power_ci") or [None, None]
+                note = f"simulated in the calibration ({t.get('replicates')} replicates"
+                if None not in ci:
+                    note += f"; 95% CI {float(ci[0]):.2f}–{float(ci[1]):.2f}"
+                return float(pw), note + ")"
+    return None
+
+
 def build_ledger(
-    claims: list[dict[str, Any]], results: dict[str, dict[str, Any]], config: dict[str, Any]
+    claims: list[dict[str, Any]],
+    results: dict[str, dict[str, Any]],
+    config: dict[str, Any],
+    calibration: dict[str, Any] | None = None,
 ) -> list[dict[str, Any]]:
     """Combine the claims registry with runner results into the ledger (one object per claim).
 
@@ -89,9 +150,14 @@ def build_ledger(
         Runner results (``ClaimResult.to_dict()``) by claim id; claims without an analysis are absent.
     config
         The validated workflow configuration (``alpha``, ``power_target``).
+    calibration
+        ``results/calibration.json``, when the workflow made it: a claim whose runner computes no
+        analytic power (C9's Mantel test) gets the simulated power at its SESOI from it
+        (:func:`simulated_power`), and ``power_source`` says so.
     """
     alpha = float(config.get("alpha", 0.05))
     power_target = float(config.get("power_target", 0.8))
+    by_id = {c["id"]: c for c in claims}
 
     # Holm across the headline tests of primary claims that produced a p-value.
     family = [
@@ -99,11 +165,16 @@ def build_ledger(
         for c in claims
         if c.get("primary")
         and c["id"] in results
+        # a claim whose data could not be analysed has no test to correct for
         and not results[c["id"]].get("data_problem")
         and results[c["id"]].get("headline", {}).get("p_value") is not None
     ]
     adjusted = dict(
-        zip(family, multiple.holm([results[i]["headline"]["p_value"] for i in family]), strict=True)
+        zip(
+            family,
+            multiple.holm([_test_p(by_id[i], results[i]["headline"]) for i in family]),
+            strict=True,
+        )
     )
 
     ledger = []
@@ -111,14 +182,10 @@ def build_ledger(
         entry = _claim_entry(claim)
         cid = claim["id"]
         if not claim.get("analysis") and claim.get("data_unavailable"):
-            # testable in principle, but no configured dataset has the field it needs: inconclusive,
+            # testable in principle, but no configured dataset has the field it needs: data unavailable,
             # never "not testable" (that verdict is for claims microbiome data cannot test at all)
             missing = (claim.get("not_testable_reason") or "").strip() or "not stated"
-            v = verdict.Verdict(
-                verdict="inconclusive",
-                label=verdict.LABELS["inconclusive"],
-                reason=f"no dataset has the needed field: {missing.rstrip('.')}.",
-            )
+            v = verdict.data_unavailable(f"no dataset has the needed field: {missing.rstrip('.')}")
             entry.update(verdict=v.verdict, verdict_label=v.label, reason=v.reason)
             entry.update(dict.fromkeys(_NUMERIC_FIELDS))
             entry.update(tests=[], figures=[], tables=[], n_groups={}, method="")
@@ -139,26 +206,43 @@ def build_ledger(
         p_adj = adjusted.get(cid)  # None outside the Holm family: the rubric then uses the raw p
         ci95 = h.get("effect_size_ci")
         ci90 = h.get("effect_size_ci90")
+        sided = claim_sided(claim)
+        p_test = _test_p(claim, h)
+        power_value = h.get("power")
+        power_source = "analytic" if power_value is not None else None
+        if power_value is None:
+            sim = simulated_power(calibration, cid, float(claim["sesoi"]["value"]))
+            if sim is not None:
+                power_value, power_source = sim
         ev = verdict.Evidence(
             estimate=h.get("effect_size"),
             ci95=tuple(ci95) if ci95 and None not in ci95 else None,
             ci90=tuple(ci90) if ci90 and None not in ci90 else None,
-            p_value=h.get("p_value"),
+            p_value=p_test,
+            one_sided=sided == "one",
             p_adjusted=p_adj,
             sesoi=float(claim["sesoi"]["value"]),
             expected_direction=claim.get("expected_direction", "two_sided"),
-            power=h.get("power"),
+            power=power_value,
             n=int(h.get("n") or r.get("n") or 0),
             alpha=alpha,
             power_target=power_target,
             sensitivity_agrees=r.get("sensitivity_agrees"),
             sensitivity_note=r.get("sensitivity_note"),
+            sensitivity=tuple(r.get("sensitivity_analyses") or ()),
             positive_control_ok=r.get("positive_control_ok"),
             mirror_claim=bool(claim.get("mirror_claim")),
             causal_language=claim.get("claim_type") == "causal",
             data_problem=r.get("data_problem"),
+            data_unavailable=is_data_unavailable(r.get("data_problem")),
         )
         v = verdict.decide(ev)
+        judged = [dict(o) for o in v.sensitivity]
+        matched = dict(r["matched"]) if r.get("matched") else None
+        if matched is not None:
+            m = next((o for o in judged if o.get("kind") == "matched"), None)
+            if m is not None:
+                matched.update(verdict=m["verdict"], outcome=m["outcome"])
         tests = list(r.get("tests", []))
         for t in tests:
             if t.get("role") == "primary" and cid in adjusted:
@@ -175,44 +259,68 @@ def build_ledger(
             effect_size_ci=ci95,
             effect_size_ci90=ci90,
             effect_size_label=r.get("effect_size_label"),
-            p_value=h.get("p_value"),
+            p_value=p_test,
+            p_two_sided=h.get("p_value") if h.get("sided") != "one" else None,
+            sided=sided,
             p_adjusted=p_adj,
             holm_family=family if cid in adjusted else [],
             tost_p=h.get("tost_p"),
-            power=h.get("power"),
+            power=power_value,
+            power_source=power_source,
             n=h.get("n") or r.get("n"),
             n_groups=r.get("n_groups", {}),
-            method=r.get("method", ""),
+            method=_with_sidedness(r.get("method", ""), claim),
             covariates=r.get("covariates", []),
             tests=tests,
             figures=r.get("figures", []),
             tables=r.get("tables", []),
             sample_flow=r.get("sample_flow", []),
             notes=r.get("notes", []),
-            sensitivity=r.get("sensitivity_note"),
-            sensitivity_analyses=list(r.get("sensitivity_analyses") or []),
-            robustness=robustness(r),
+            sensitivity=verdict.sensitivity_summary(judged) or r.get("sensitivity_note"),
+            sensitivity_analyses=judged,
+            robustness=robustness({**r, "sensitivity_analyses": judged}),
+            population=r.get("population"),
+            deviations=list(r.get("deviations") or []),
+            matched=matched,
             data_problem=r.get("data_problem"),
         )
         entry["caveats"] = [*entry["caveats"], CAUSAL_CAVEAT]
+        entry.update(scope_fields(claim, entry))
         ledger.append(clean(entry))
     return ledger
 
 
+def _with_sidedness(method: str, claim: dict[str, Any]) -> str:
+    """The method text with the sidedness of the primary test and the rule that set it."""
+    if not method:
+        return method
+    if claim_sided(claim) == "one":
+        why = (
+            f"one-sided in the claimed direction ({claim['expected_direction']}): a directional "
+            "hypothesis; a contradiction is judged by the two-sided 95% CI"
+        )
+    elif claim.get("expected_direction") in ("positive", "negative"):
+        why = "two-sided, as the register states the alternative"
+    else:
+        why = "two-sided (the claim states no direction)"
+    return f"{method.rstrip()} Primary test {why}."
+
+
+def _test_p(claim: dict[str, Any], headline: dict[str, Any]) -> float | None:
+    """The p-value of the claim's primary test as registered: one-sided in the claimed direction for
+    a one-sided claim (:func:`gutskin.claims.register.claim_sided`), from the headline's two-sided p
+    unless the headline already says ``"sided": "one"``."""
+    p = headline.get("p_value")
+    if claim_sided(claim) == "two" or headline.get("sided") == "one":
+        return p
+    return one_sided_p(p, headline.get("effect_size"), claim["expected_direction"])
+
+
 def write_json(obj: Any, path: Path) -> None:
     """Write JSON atomically (temp file in the same directory, then rename)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(obj, fh, indent=2, ensure_ascii=False, allow_nan=False)
-            fh.write("\n")
-        os.chmod(tmp, 0o644)  # mkstemp creates 0600; results are meant to be shared
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8") as fh:  # mode 0666 & ~umask
+        json.dump(obj, fh, indent=2, ensure_ascii=False, allow_nan=False)
+        fh.write("\n")
 
 
 LEDGER_COLUMNS = (
@@ -242,14 +350,5 @@ def write_tsv(ledger: list[dict[str, Any]], path: Path) -> None:
         row = {k: e.get(k) for k in LEDGER_COLUMNS}
         row["datasets"] = ",".join(e.get("datasets") or [])
         rows.append(row)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:  # mode 0666 & ~umask
         pd.DataFrame(rows, columns=list(LEDGER_COLUMNS)).to_csv(tmp, sep="\t", index=False)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

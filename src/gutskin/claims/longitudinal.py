@@ -315,6 +315,7 @@ def run(claim: Claim, bundles: Bundles, config: Config, out_dir: Path) -> ClaimR
             ),
             disagrees_with="the mixed model",
             name="subject-level OLS",
+            sd=sd,
             test_name=f"{grp_label} vs {ref_label}: subject-level OLS ({what})",
             n=sens.n,
             note="covariates are not included in this check",
@@ -443,6 +444,7 @@ def _other_sensitivity(
             disagrees_with=against,
             test_name=f"{contrast} (mixed model, {label})",
             effect=effect_fields(r, sd=r.total_sd),
+            sd=r.total_sd,
             n=r.n_obs,
             note=(
                 "same samples, fewer covariates"

@@ -38,10 +38,11 @@ from ..diversity.ordination import pcoa
 from ..stats import paired, power
 from ..stats._util import StatsInputError
 from .bundle import DatasetBundle
-from .common import Bundles, Claim, ClaimResult, Config, guarded, significant_same
+from .common import Bundles, Claim, ClaimResult, Config, guarded
 from .entries import record_sensitivity
 from .inputs import first_dataset
 from .outputs import add_figure, add_table
+from .register import SIDED_RULE, claim_sided
 
 ANALYSIS = "paired_mirror"
 
@@ -86,7 +87,12 @@ def _pairs(samples: pd.DataFrame, first: list[str], second: list[str]) -> pd.Dat
 
 
 def _mantel(
-    bundle: DatasetBundle, metric: str, pairs: pd.DataFrame, config: dict, strata: np.ndarray | None
+    bundle: DatasetBundle,
+    metric: str,
+    pairs: pd.DataFrame,
+    config: dict,
+    strata: np.ndarray | None,
+    alternative: str = "two-sided",
 ) -> Any:
     dx = bundle.beta(metric, pairs["x_sample"].to_numpy())
     dy = bundle.beta(metric, pairs["y_sample"].to_numpy())
@@ -97,7 +103,7 @@ def _mantel(
         permutations=int(config["permutations"]),
         seed=int(config["seed"]),
         strata=strata,
-        alternative="two-sided",
+        alternative=alternative,
         n_boot=int(config.get("bootstrap", 999)),
     )
     return r, dx, dy
@@ -358,6 +364,9 @@ def run(claim: Claim, bundles: Bundles, config: Config, out_dir: Path) -> ClaimR
     min_subjects = int(p.get("min_subjects", 10))
     alpha_level = float(config.get("alpha", 0.05))
     sesoi = float(claim["sesoi"]["value"])
+    # one sidedness rule (claims.register): H9a's r > 0 is tested with the upper-tail permutation p
+    one_sided = claim_sided(claim) == "one" and claim.get("expected_direction") == "positive"
+    alternative = "greater" if one_sided else "two-sided"
     res.estimate_label = f"Mantel r (Spearman) between gut and skin {beta_metric} distances"
     res.effect_size_label = "Mantel r"
     res.covariates = [f"permutations within {strata_col}"] if strata_col else []
@@ -391,7 +400,7 @@ def run(claim: Claim, bundles: Bundles, config: Config, out_dir: Path) -> ClaimR
         strata = st.fillna("missing").astype(str).to_numpy() if st.notna().any() else None
 
     # Headline: Mantel between gut and skin distance matrices.
-    mt, dx, dy = _mantel(bundle, beta_metric, pairs, config, strata)
+    mt, dx, dy = _mantel(bundle, beta_metric, pairs, config, strata, alternative)
     ci95 = list(mt.ci95) if mt.ci95 is not None else [None, None]
     ci90 = list(mt.ci90) if mt.ci90 is not None else [None, None]
     res.headline = {
@@ -407,6 +416,7 @@ def run(claim: Claim, bundles: Bundles, config: Config, out_dir: Path) -> ClaimR
         "tost_p": None,
         "power": None,
         "n": len(pairs),
+        "sided": "one" if one_sided else "two",
     }
     res.tests.append(
         _mantel_test(
@@ -417,6 +427,7 @@ def run(claim: Claim, bundles: Bundles, config: Config, out_dir: Path) -> ClaimR
             note=(
                 f"{config['permutations']} permutations"
                 + (f" within {strata_col}" if strata is not None else "")
+                + ("; one-sided (upper tail)" if one_sided else "; two-sided")
                 + f"; 95% CI from {config.get('bootstrap', 999)} subject bootstraps"
             ),
         )
@@ -451,17 +462,23 @@ def run(claim: Claim, bundles: Bundles, config: Config, out_dir: Path) -> ClaimR
     for other in [m for m in ("braycurtis", "jaccard", "robust_aitchison") if m != beta_metric]:
         if other not in bundle.beta_files:
             continue
-        mo, _, _ = _mantel(bundle, other, pairs, config, strata)
-        agree = significant_same(mt.p_value, mt.r, mo.p_value, mo.r, alpha_level)
+        mo, _, _ = _mantel(bundle, other, pairs, config, strata, alternative)
         res.tests.append(
             _mantel_test(f"Mantel gut vs skin ({other}, Spearman)", "sensitivity", mo, len(pairs))
         )
         record_sensitivity(
             res,
             f"{other.replace('_', ' ')} instead of {beta_metric.replace('_', ' ')}",
-            agree,
+            None,
             f"Mantel r = {mo.r:+.3f}, p = {mo.p_value:.3g}",
-            disagrees_with="the headline metric",
+            kind="metric",
+            numbers={
+                "estimate": mo.r,
+                "ci": list(mo.ci95) if mo.ci95 is not None else None,
+                "ci90": list(mo.ci90) if mo.ci90 is not None else None,
+                "p_value": mo.p_value,
+                "sided": "one" if one_sided else "two",
+            },
         )
 
     # Positive control: left vs right crease.
@@ -471,7 +488,7 @@ def run(claim: Claim, bundles: Bundles, config: Config, out_dir: Path) -> ClaimR
             cstrata = None
             if strata is not None:
                 cstrata = cpairs["stratum"].fillna("missing").astype(str).to_numpy()
-            cm, cdx, cdy = _mantel(bundle, beta_metric, cpairs, config, cstrata)
+            cm, cdx, cdy = _mantel(bundle, beta_metric, cpairs, config, cstrata, alternative)
             res.positive_control_ok = bool(cm.p_value < alpha_level and cm.r >= sesoi)
             res.tests.append(
                 _mantel_test(
@@ -523,7 +540,12 @@ def run(claim: Claim, bundles: Bundles, config: Config, out_dir: Path) -> ClaimR
         f"(Spearman) between the subjects' gut and skin {beta_metric} matrices, {config['permutations']} "
         f"permutations"
         + (f" restricted within {strata_col}" if strata is not None else "")
-        + f", two-sided; 95%/90% CIs from {config.get('bootstrap', 999)} subject bootstraps. Secondary: "
+        + (
+            ", one-sided (upper tail: H1 r > 0; the same for the other metrics and the positive control)"
+            if one_sided
+            else ", two-sided"
+        )
+        + f"; 95%/90% CIs from {config.get('bootstrap', 999)} subject bootstraps. {SIDED_RULE} Secondary: "
         f"Spearman correlation of gut and skin {metric}"
         + "".join(f"; {m}" for m in beta_method)
         + f". Positive control: {' vs '.join(control)}. "

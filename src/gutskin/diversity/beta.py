@@ -46,6 +46,7 @@ A sample whose values are all zero has no defined distance to anything; every me
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
@@ -54,9 +55,12 @@ import numpy as np
 import scipy.sparse as sp
 
 from ..errors import InputError
+from ..progress import Progress
 from . import _kernels
 from ._common import as_csr, default_ids, positive_int, row_where, split_table
 from .rarefy import _prepare, _rarefy_aligned
+
+_LOG = logging.getLogger("gutskin.diversity.beta")
 
 __all__ = [
     "Retained",
@@ -466,6 +470,8 @@ def mean_rarefied(
     out = _empty_condensed(n)
     seq = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
     starts = csr.indptr[kept]
+    metric = getattr(accumulate, "__name__", "distance").removeprefix("accumulate_")
+    progress = Progress(f"beta {metric}: rarefactions", int(iterations), _LOG)
     for child in seq.spawn(int(iterations)):
         indptr, rdata = _rarefy_aligned(csr, vals, depth, kept, np.random.default_rng(child))
         lengths = np.diff(indptr)
@@ -477,6 +483,7 @@ def mean_rarefied(
         rare.eliminate_zeros()
         accumulate(rare, out, block_entries)
         del rare, rdata
+        progress.update()
     out /= iterations
     return out
 

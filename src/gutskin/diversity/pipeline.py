@@ -43,7 +43,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from .._jsonio import atomic_write
+from .._atomic import atomic_write
 from ..errors import InputError
 from ..io.newick import prepare_tree
 from ..layout import ALPHA_TSV, DEPTH_TSV, TREE_NWK, beta_npz, pcoa_tsv
@@ -320,7 +320,10 @@ def run_diversity(
             "proportion_explained": [float(x) for x in prop.to_numpy()],
         }
         seconds[f"pcoa_{metric}"] = time.perf_counter() - t0
-        log.info("beta %s: %d samples", metric, bids.size)
+        if BETA[metric].needs_tree and tree is None:
+            log.info("beta %s: skipped (no phylogenetic tree for this dataset)", metric)
+        else:
+            log.info("beta %s: %d samples", metric, bids.size)
 
     return {
         "n_samples_in": int(n),

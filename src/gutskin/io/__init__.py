@@ -25,8 +25,10 @@ from typing import Any
 
 from ..errors import InputError
 from . import rdata as _rdata
+from ._compressed import get_inflate_limit, inflate_limit, set_inflate_limit
 from .hmp_dacc import read_dacc_map, read_dacc_otu_table
 from .mapping import SAMPLE_READERS, read_delimited, read_qiime_mapping, read_samples
+from .mgnify_tsv import read_taxonomy_tsv
 from .newick import read_newick
 from .table import VALUE_KINDS, FeatureTable, atomic_path, read_biom, write_biom
 from .wide import read_wide, read_wide_csv, read_wide_tsv, round_counts
@@ -39,6 +41,8 @@ __all__ = [
     "FeatureTable",
     "TableReader",
     "atomic_path",
+    "get_inflate_limit",
+    "inflate_limit",
     "read_biom",
     "read_delimited",
     "read_qiime_mapping",
@@ -47,6 +51,7 @@ __all__ = [
     "read_tree",
     "read_wide",
     "round_counts",
+    "set_inflate_limit",
     "write_biom",
 ]
 
@@ -65,14 +70,7 @@ TABLE_READERS["dacc_otu_table"] = read_dacc_otu_table
 SAMPLE_READERS["dacc_map"] = read_dacc_map
 
 
-def _read_mgnify_tsv(path: str | Path, *, values: str = "counts", **kwargs: Any) -> FeatureTable:
-    """MGnify taxonomic abundance TSV (:func:`gutskin.sources.mgnify.read_taxonomy_tsv`), imported lazily."""
-    from ..sources.mgnify import read_taxonomy_tsv
-
-    return read_taxonomy_tsv(path, values=values, **kwargs)
-
-
-TABLE_READERS["mgnify_tsv"] = _read_mgnify_tsv
+TABLE_READERS["mgnify_tsv"] = read_taxonomy_tsv
 
 # R data files: phyloseq objects in .rds / .rda, MicrobiomeData lists in .rds (gutskin.io.rdata).
 TABLE_READERS.update(_rdata.TABLE_READERS)
@@ -121,4 +119,25 @@ def read_table(
             where="files.table.format",
             hint=f"use one of {', '.join(sorted(TABLE_READERS))} in config/datasets.yaml",
         ) from None
-    return reader(path, values=values, **kwargs)
+    table = reader(path, values=values, **kwargs)
+    _check_not_empty(Path(path), fmt, table)
+    return table
+
+
+def _check_not_empty(path: Path, fmt: str, table: FeatureTable) -> None:
+    """A table without samples, without features or without a single read cannot be analysed: say so
+    here, naming the file, rather than with an empty id list or a rarefaction-depth error later."""
+    what = None
+    if table.n_samples == 0:
+        what = "has no samples (0 sample columns)"
+    elif table.n_features == 0:
+        what = f"has no features (0 rows for its {table.n_samples} samples)"
+    elif table.counts.nnz == 0 or not float(table.counts.sum()) > 0:
+        what = f"holds only zeros ({table.n_samples} samples × {table.n_features} features)"
+    if what is not None:
+        raise InputError(
+            path,
+            f"the {fmt} table {what}",
+            hint="check that the url/sha256 in config/datasets.yaml name the full table (not an empty "
+            "template or a filtered subset) and that the reader options match the file's layout",
+        )

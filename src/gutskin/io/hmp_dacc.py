@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputError
-from .mapping import _check_sample_ids, _read_text
+from .mapping import _check_sample_ids, read_text
 from .table import FeatureTable
 from .wide import parse_wide_text
 
@@ -139,7 +139,7 @@ def read_dacc_map(
         missing id column, missing or duplicate sample ids.
     """
     path = Path(path)
-    text = _read_text(path)
+    text = read_text(path)
     reader = csv.reader(io.StringIO(text, newline=""), delimiter="\t", strict=False)
     header: list[str] | None = None
     header_line = 0
@@ -240,7 +240,7 @@ def read_dacc_otu_table(path: str | Path, *, values: str = "counts") -> FeatureT
         non-integer values, duplicate OTU or sample ids — naming file and line.
     """
     path = Path(path)
-    text = _read_text(path)
+    text = read_text(path)
     first_lines = text.split("\n", 2)
     skip = 0
     if first_lines and not first_lines[0].startswith("#OTU ID"):

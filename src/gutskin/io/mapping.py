@@ -20,13 +20,9 @@ add it to the dict and to the ``format`` enum of ``workflow/schemas/datasets.sch
 
 from __future__ import annotations
 
-import bz2
 import csv
 import difflib
-import gzip
 import io
-import lzma
-import zlib
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -35,6 +31,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputError
+from ._compressed import decompress_bytes
 
 __all__ = [
     "QIIME_MISSING",
@@ -43,6 +40,7 @@ __all__ = [
     "read_delimited",
     "read_qiime_mapping",
     "read_samples",
+    "read_text",
 ]
 
 #: Always missing in QIIME mapping files (besides empty cells).
@@ -52,24 +50,12 @@ QIIME_MISSING: tuple[str, ...] = ("no_data",)
 SampleReader = Callable[..., pd.DataFrame]
 
 
-def _read_text(path: Path) -> str:
-    """Return the decoded text of ``path`` (decompressing gzip/bz2/xz), or raise InputError."""
+def read_text(path: Path) -> str:
+    """Return the decoded text of ``path`` (decompressing gzip/bz2/xz, capped by
+    ``limits.max_inflated_bytes``), or raise InputError."""
     if not path.is_file():
         raise InputError(path, "file not found", hint="check the fetch step's manifest")
-    raw = path.read_bytes()
-    try:
-        if raw.startswith(b"\x1f\x8b"):
-            raw = gzip.decompress(raw)
-        elif raw.startswith(b"BZh"):
-            raw = bz2.decompress(raw)
-        elif raw.startswith(b"\xfd7zXZ\x00"):
-            raw = lzma.decompress(raw)
-    except (OSError, EOFError, ValueError, zlib.error, lzma.LZMAError) as exc:
-        raise InputError(
-            path,
-            f"the compressed file is corrupt or truncated ({exc})",
-            hint="delete it (and its copy under resources/cache) so that it is downloaded again",
-        ) from None
+    raw = decompress_bytes(path, path.read_bytes())
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -99,7 +85,7 @@ def _parse(
     header_prefix: str | None,
     unique_ids: bool = True,
 ) -> pd.DataFrame:
-    text = _read_text(path)
+    text = read_text(path)
     reader = csv.reader(
         io.StringIO(text, newline=""),
         delimiter=delimiter,

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from .._jsonio import atomic_write
+from .._atomic import atomic_write
 from ..errors import InputError
 from ..layout import TREE_NWK
 

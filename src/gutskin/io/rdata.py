@@ -53,14 +53,10 @@ rank table exactly as stored.
 
 from __future__ import annotations
 
-import bz2
 import datetime as _dt
 import functools
-import gzip
-import lzma
 import re
 import warnings
-import zlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -71,6 +67,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from ..errors import InputError
+from ._compressed import decompress_bytes
 from .table import VALUE_KINDS, FeatureTable
 
 __all__ = [
@@ -134,18 +131,7 @@ class RFile:
 
 
 def _decompress(path: Path, raw: bytes) -> bytes:
-    try:
-        if raw.startswith(b"\x1f\x8b"):
-            return gzip.decompress(raw)
-        if raw.startswith(b"BZh"):
-            return bz2.decompress(raw)
-        if raw.startswith(b"\xfd7zXZ\x00"):
-            return lzma.decompress(raw)
-    except (OSError, EOFError, ValueError, zlib.error, lzma.LZMAError) as exc:
-        raise InputError(
-            path, f"the compressed R file is corrupt or truncated ({exc})", hint=_REDOWNLOAD
-        ) from None
-    return raw
+    return decompress_bytes(path, raw, what="compressed R file")
 
 
 def _container(path: Path, data: bytes) -> str:

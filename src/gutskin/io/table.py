@@ -18,16 +18,11 @@ checked the same way.
 
 from __future__ import annotations
 
-import bz2
-import contextlib
-import gzip
 import io
 import json
 import lzma
-import os
-import tempfile
 import zlib
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -36,7 +31,9 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from .._atomic import atomic_path
 from ..errors import InputError
+from ._compressed import open_decompressed
 
 __all__ = ["VALUE_KINDS", "FeatureTable", "atomic_path", "read_biom", "write_biom"]
 
@@ -272,25 +269,8 @@ def _taxonomy_from_metadata(
 
 # ---------------------------------------------------------------------- reading
 def _open_decompressed(path: Path) -> tuple[bytes, IO[bytes]]:
-    """Open ``path``, transparently decompressing gzip/bz2/xz; return its first bytes and a stream."""
-    with path.open("rb") as fh:
-        magic = fh.read(8)
-    if magic.startswith(_GZIP_MAGIC):
-        stream: IO[bytes] = gzip.open(path, "rb")  # type: ignore[assignment]
-    elif magic.startswith(_BZ2_MAGIC):
-        stream = bz2.open(path, "rb")
-    elif magic.startswith(_XZ_MAGIC):
-        stream = lzma.open(path, "rb")
-    else:
-        return magic, path.open("rb")
-    try:
-        head = stream.peek(8)[:8] if hasattr(stream, "peek") else b""
-    except (OSError, EOFError, zlib.error, lzma.LZMAError) as exc:
-        stream.close()
-        raise InputError(
-            path, f"the compressed file is corrupt or truncated ({exc})", hint=_REDOWNLOAD
-        ) from None
-    return head, stream
+    """Open ``path``, transparently decompressing gzip/bz2/xz (capped: limits.max_inflated_bytes)."""
+    return open_decompressed(path)
 
 
 def read_biom(path: str | Path, *, values: str = "counts") -> FeatureTable:
@@ -355,7 +335,7 @@ def _read_biom_hdf5(path: Path, stream: IO[bytes]) -> FeatureTable:
     from biom.exception import TableException
 
     try:
-        if isinstance(stream, (gzip.GzipFile, bz2.BZ2File, lzma.LZMAFile)):
+        if not isinstance(stream, io.BufferedReader) or getattr(stream, "name", None) is None:
             source: Any = io.BytesIO(stream.read())
         else:
             source = str(path)
@@ -502,20 +482,34 @@ def _parse_biom_json(path: Path, doc: Any) -> FeatureTable:
     if not isinstance(rows, list) or not isinstance(columns, list):
         raise InputError(path, "'rows' and 'columns' must be lists", hint=_REDOWNLOAD)
     try:
-        feature_ids = _as_id_array([r["id"] for r in rows], "rows")
-        sample_ids = _as_id_array([c["id"] for c in columns], "columns")
+        raw_features = [r["id"] for r in rows]
+        raw_samples = [c["id"] for c in columns]
     except (KeyError, TypeError):
         raise InputError(
             path, "every entry of 'rows' and 'columns' needs an 'id'", hint=_REDOWNLOAD
         ) from None
+    for key, raw in (("rows", raw_features), ("columns", raw_samples)):
+        for i, value in enumerate(raw):
+            # null would become the id "None"; a list or object is no id at all
+            if value is None or isinstance(value, bool | list | dict):
+                raise InputError(
+                    path,
+                    f"entry {i} of '{key}' has id {json.dumps(value)}: ids must be strings (or numbers)",
+                    where=f"key '{key}'[{i}].id",
+                    hint="give every sample and feature a real id; " + _REDOWNLOAD,
+                )
+    feature_ids = _as_id_array(raw_features, "rows")
+    sample_ids = _as_id_array(raw_samples, "columns")
     _check_ids(path, sample_ids, "sample", "columns")
     _check_ids(path, feature_ids, "feature", "rows")
     shape = doc["shape"]
     n_obs, n_samp = len(feature_ids), len(sample_ids)
-    if not (isinstance(shape, list) and len(shape) == 2) or [int(s) for s in shape] != [
-        n_obs,
-        n_samp,
-    ]:
+    numeric = (
+        isinstance(shape, list)
+        and len(shape) == 2
+        and all(isinstance(x, int) and not isinstance(x, bool) for x in shape)
+    )
+    if not numeric or list(shape) != [n_obs, n_samp]:
         raise InputError(
             path,
             f"declared shape {shape} (features × samples) but the file lists {n_obs} feature ids "
@@ -630,31 +624,6 @@ def _sparse_from_dense_rows(path: Path, data: Any, n_obs: int, n_samp: int) -> s
 
 
 # ---------------------------------------------------------------------- writing
-@contextlib.contextmanager
-def atomic_path(target: str | Path) -> Iterator[Path]:
-    """Yield a temporary path next to ``target``; it is renamed onto ``target`` on success.
-
-    On an exception the temporary file is removed and ``target`` is left untouched, so a reader never
-    sees a half-written output. The directory of ``target`` is created if needed.
-
-    Examples
-    --------
-    >>> with atomic_path("out/table.biom") as tmp:  # doctest: +SKIP
-    ...     write_something(tmp)
-    """
-    target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    os.close(fd)
-    tmp = Path(name)
-    try:
-        yield tmp
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600 files
-        os.replace(tmp, target)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
 def write_biom(table: FeatureTable, path: str | Path, generated_by: str = "gutskin") -> None:
     """Write ``table`` as BIOM 2.1 HDF5, atomically (temporary file + :func:`os.replace`).
 

@@ -29,7 +29,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from ..errors import InputError
-from .mapping import _read_text
+from .mapping import read_text
 from .table import VALUE_KINDS, FeatureTable
 
 __all__ = [
@@ -168,7 +168,7 @@ def read_wide(
             hint=f"use one of {', '.join(_LINEAGE_CONVENTIONS)}",
         )
     return parse_wide_text(
-        _read_text(path),
+        read_text(path),
         path,
         values=values,
         sep=sep,

@@ -14,6 +14,7 @@ report template renders; nothing here writes HTML except :func:`fpr_bar`, which 
 
 from __future__ import annotations
 
+import csv
 import html as _html
 import json
 import math
@@ -152,6 +153,7 @@ def load_depth(depth_tsv: Path | str, samples_tsv: Path | str | None = None) -> 
                 sep="\t",
                 dtype=str,
                 keep_default_na=False,
+                quoting=csv.QUOTE_NONE,  # the samples.tsv dialect of gutskin.importer
                 usecols=["sample_id", "body_site"],
             )
         except FileNotFoundError:

@@ -33,8 +33,8 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from .._cache import FetchSettings
 from ..errors import ConfigError, DataUnavailable
-from ..fetch import FetchSettings
 from .gmrepo import fetch_gmrepo
 from .http import ApiClient, ApiSettings, ApiStatusError
 from .mgnify import fetch_mgnify

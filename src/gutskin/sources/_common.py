@@ -9,9 +9,9 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from .._cache import sha256_file
 from ..config import config_hash
 from ..errors import ConfigError
-from ..fetch import sha256_file
 from ..io import atomic_path
 from .http import ApiClient, ApiSettings, Downloaded
 

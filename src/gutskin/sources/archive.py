@@ -126,6 +126,33 @@ class ExtractedArchive:
     reused: bool = False
 
 
+def _check_layout(archive: Path, names: list[str]) -> None:
+    """Refuse members that cannot all be written: a name listed twice, or a file that is also a folder
+    of another member (``BIOM`` and ``BIOM/1/t.biom``)."""
+    seen: set[str] = set()
+    folders: dict[str, str] = {}
+    for name in names:
+        key = str(PurePosixPath(name))
+        if key in seen:
+            raise InputError(
+                archive,
+                f"member {name!r} is listed twice",
+                where=f"member {name!r}",
+                hint="the archive is malformed and was not extracted; ask its provider for a fixed copy",
+            )
+        seen.add(key)
+        parts = PurePosixPath(key).parts
+        for i in range(1, len(parts)):
+            folders.setdefault(str(PurePosixPath(*parts[:i])), key)
+    for key in sorted(seen & set(folders)):
+        raise InputError(
+            archive,
+            f"member {key!r} is a file, but member {folders[key]!r} needs a folder of that name",
+            where=f"member {key!r}",
+            hint="the archive is malformed and was not extracted; ask its provider for a fixed copy",
+        )
+
+
 def _unsafe_reason(name: str) -> str | None:
     if not name:
         return "an empty name"
@@ -336,6 +363,7 @@ def extract_zip(
             ) from None
         with zf:
             files = _check(zf, archive, limits)
+            _check_layout(archive, [info.filename for info in files])
             tmp.mkdir(parents=True)
             written = 0
             for info in files:

@@ -39,43 +39,39 @@ import io
 import json
 import logging
 import math
-import os
-import secrets
 import time
 import zlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Any, TypeVar
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import requests
 
+from .._atomic import atomic_write_bytes, remove
+from .._cache import (
+    FetchResult,
+    FetchSettings,
+    FileCache,
+    HttpStatusError,
+    utc_now,
+)
 from .._http import (
-    CHUNK_SIZE,
-    USER_AGENT,
+    DeadlineGuard,
     FatalError,
-    LockTimeout,
     RetryableError,
     attempt_timeouts,
     check_status,
     content_length,
     decode_bytes,
-    decode_file,
-    file_lock,
+    new_session,
     send,
     stream_body,
+    transfer_deadline,
     with_retries,
 )
 from ..errors import DataUnavailable, InputError
-from ..fetch import (
-    MIRROR_ENV,
-    FetchSettings,
-    cache_path,
-    fetch,
-    mirror_path,
-    sha256_file,
-)
 
 __all__ = [
     "API_CACHE_DIR",
@@ -100,10 +96,6 @@ PROGRESS_STEP = 50 * 1024 * 1024
 #: Appended to the message of an HTTP 404 answer.
 _NOT_FOUND = " (not found: check the identifiers in the source block)"
 
-_SIDECAR_SUFFIX = ".sha256.json"
-_LOCK_SUFFIX = ".lock"
-_PART_INFIX = ".part-"
-
 T = TypeVar("T")
 
 
@@ -117,150 +109,57 @@ def _is_number(value: Any) -> bool:
 
 
 @dataclass(frozen=True)
-class ApiSettings:
-    """How :class:`ApiClient` talks to remote services.
+class ApiSettings(FetchSettings):
+    """How :class:`ApiClient` talks to remote services: :class:`~gutskin.fetch.FetchSettings` (cache,
+    mirrors, network, timeouts, retries, backoff, deadline, inflation cap) plus politeness and size limits.
 
     Parameters
     ----------
-    cache_dir
-        Root of the cache (``cache_dir`` of ``config/config.yaml``). JSON answers go to
-        ``<cache_dir>/api/``; files to ``<cache_dir>/<host>/<path>`` as in :mod:`gutskin.fetch`.
-    mirrors
-        Mirror directories searched for *files* (not JSON answers) before the network.
-    network
-        Allow requests. With ``False`` only cached answers and files (and mirrors) are used.
-    connect_timeout, read_timeout
-        Seconds to wait for a connection, and for data on an open connection.
-    retries
-        Extra attempts after the first, for 5xx, 429, connection errors, read timeouts and truncated
-        bodies.
-    backoff
-        Seconds; the wait before retry *k* is ``backoff * 2**(k-1)``, capped at
-        :data:`gutskin._http.BACKOFF_CAP`, and at least the server's ``Retry-After``.
-    give_up_after
-        Overall deadline in seconds for one request (all its attempts and waits).
     requests_per_second
         Politeness: at most this many requests per second to one host.
     max_pages
         Most pages a paged listing may follow; a listing cut short is reported, never hidden.
     max_json_bytes
-        Largest JSON body accepted (bytes).
-    progress
-        Log progress of large file downloads (logger ``gutskin.sources``, level INFO).
+        Largest JSON body accepted (bytes), before and after content decoding.
+
+    Notes
+    -----
+    JSON answers go to ``<cache_dir>/api/``; files to ``<cache_dir>/<host>/<path>`` as in
+    :mod:`gutskin.fetch`. ``give_up_after`` bounds one request (all its attempts and waits, and within an
+    attempt the connection, headers, body and decoding).
     """
 
-    cache_dir: Path
-    mirrors: tuple[Path, ...] = ()
-    network: bool = True
-    connect_timeout: float = 10.0
-    read_timeout: float = 30.0
-    retries: int = 3
-    backoff: float = 1.0
-    give_up_after: float = 60.0
     requests_per_second: float = 2.0
     max_pages: int = 1000
     max_json_bytes: int = 256 * 1024 * 1024
-    progress: bool = True
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "cache_dir", Path(self.cache_dir))
-        object.__setattr__(self, "mirrors", tuple(Path(m) for m in self.mirrors))
-        for name in ("connect_timeout", "read_timeout", "give_up_after", "requests_per_second"):
-            value = getattr(self, name)
-            if not _is_number(value) or not value > 0 or not math.isfinite(value):
-                raise InputError(
-                    None, f"ApiSettings.{name} must be a positive number, got {value!r}"
-                )
-        if not _is_number(self.backoff) or self.backoff < 0 or not math.isfinite(self.backoff):
+        super().__post_init__()
+        rate = self.requests_per_second
+        if not _is_number(rate) or not rate > 0 or not math.isfinite(rate):
             raise InputError(
-                None, f"ApiSettings.backoff must be >= 0 seconds, got {self.backoff!r}"
+                None, f"ApiSettings.requests_per_second must be a positive number, got {rate!r}"
             )
-        for name in ("retries", "max_pages", "max_json_bytes"):
+        for name in ("max_pages", "max_json_bytes"):
             value = getattr(self, name)
-            low = 0 if name == "retries" else 1
-            if isinstance(value, bool) or not isinstance(value, int) or value < low:
-                raise InputError(
-                    None, f"ApiSettings.{name} must be an integer >= {low}, got {value!r}"
-                )
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise InputError(None, f"ApiSettings.{name} must be an integer >= 1, got {value!r}")
 
     @classmethod
     def from_fetch_settings(cls, settings: FetchSettings, **overrides: Any) -> ApiSettings:
-        """Take cache, mirrors, network, timeouts, retries, backoff and deadline from ``settings``.
-
-        ``overrides`` (e.g. ``requests_per_second``, ``max_pages``, ``give_up_after``) replace single values.
-        """
-        base: dict[str, Any] = {
-            "cache_dir": settings.cache_dir,
-            "mirrors": settings.mirrors,
-            "network": settings.network,
-            "connect_timeout": settings.connect_timeout,
-            "read_timeout": settings.read_timeout,
-            "retries": settings.retries,
-            "backoff": settings.backoff,
-            "give_up_after": settings.give_up_after,
-            "progress": settings.progress,
-        }
+        """``settings`` with the API-only fields at their defaults; ``overrides`` replace single values."""
+        base = {f.name: getattr(settings, f.name) for f in fields(FetchSettings)}
         base.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**base)
 
-    def fetch_settings(self, give_up_after: float | None = None) -> FetchSettings:
-        """The equivalent :class:`~gutskin.fetch.FetchSettings` (for sha256-pinned files)."""
-        return FetchSettings(
-            cache_dir=self.cache_dir,
-            mirrors=self.mirrors,
-            network=self.network,
-            connect_timeout=self.connect_timeout,
-            read_timeout=self.read_timeout,
-            retries=self.retries,
-            backoff=self.backoff,
-            give_up_after=give_up_after or self.give_up_after,
-            progress=self.progress,
-        )
+
+#: An HTTP 4xx answer (other than 429), not retried; adapters use its ``status`` to fall back (e.g.
+#: MGnify API v2 → v1 on a 404). The same class for JSON answers and files.
+ApiStatusError = HttpStatusError
 
 
-class ApiStatusError(DataUnavailable):
-    """An HTTP 4xx answer (other than 429): not retried.
-
-    Attributes
-    ----------
-    status
-        The HTTP status code.
-    """
-
-    def __init__(self, url: str, status: int, reason: str) -> None:
-        self.status = status
-        super().__init__(url, reason)
-
-
-@dataclass(frozen=True)
-class Downloaded:
-    """A local, recorded copy of a remote file.
-
-    Attributes
-    ----------
-    url
-        The URL asked for.
-    path
-        The file in the cache.
-    sha256
-        Its sha256 (the recorded one, checked against the bytes).
-    size
-        Its size in bytes.
-    source
-        Where the bytes came from in this call: ``"cache"``, ``"mirror"`` or ``"network"``.
-    source_detail
-        The mirror, the URL actually downloaded, or (for a cache hit) where the cached copy came from.
-    retrieved_at
-        ISO 8601 UTC time the bytes were obtained.
-    """
-
-    url: str
-    path: Path
-    sha256: str
-    size: int
-    source: Literal["cache", "mirror", "network"]
-    source_detail: str
-    retrieved_at: str
+#: A local, verified copy of a remote file (the cache's :class:`~gutskin.fetch.FetchResult`).
+Downloaded = FetchResult
 
 
 @dataclass
@@ -291,7 +190,7 @@ class Paged:
 
 
 def _utc_now() -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    return utc_now()
 
 
 def canonical_url(url: str, params: Mapping[str, Any] | None = None) -> str:
@@ -328,28 +227,8 @@ def _host_key(url: str) -> str:
     return f"{host}:{port}" if port is not None and port != default else host
 
 
-def _atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file in the same directory and :func:`os.replace`."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}-{secrets.token_hex(4)}")
-    try:
-        with open(tmp, "xb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
-
-
-def _remove(path: Path) -> None:
-    with contextlib.suppress(FileNotFoundError):
-        path.unlink()
-
-
-def _new_part(final: Path) -> Path:
-    return final.with_name(f"{final.name}{_PART_INFIX}{os.getpid()}-{secrets.token_hex(4)}")
+_atomic_write_bytes = atomic_write_bytes
+_remove = remove
 
 
 def _snippet(data: bytes, n: int = 80) -> str:
@@ -445,6 +324,7 @@ class ApiClient:
         }
         self.newest: str | None = None
         self._session: requests.Session | None = None
+        self._guard: DeadlineGuard | None = None
 
     # -- lifecycle -----------------------------------------------------------------------------------
     def __enter__(self) -> ApiClient:
@@ -463,8 +343,7 @@ class ApiClient:
     def session(self) -> requests.Session:
         """The HTTP session (created on first use)."""
         if self._session is None:
-            self._session = requests.Session()
-            self._session.headers.update({"User-Agent": USER_AGENT, "Accept-Encoding": "identity"})
+            self._session = new_session()
         return self._session
 
     def _seen(self, when: str | None) -> None:
@@ -592,6 +471,7 @@ class ApiClient:
             late=lambda got: (
                 f"the answer was still arriving at the deadline ({got} bytes received)"
             ),
+            guard=self._guard,
         ):
             size += len(chunk)
             if size > cap:
@@ -603,7 +483,9 @@ class ApiClient:
         encoding = (resp.headers.get("Content-Encoding") or "identity").strip().lower()
         if encoding not in ("identity", ""):
             try:
-                data = decode_bytes(data, encoding)
+                data = decode_bytes(
+                    data, encoding, max_bytes=min(cap, self.settings.max_inflated_bytes)
+                )
             except (OSError, EOFError, zlib.error) as exc:
                 raise RetryableError(f"cannot decode the {encoding}-encoded body: {exc}") from None
         return data
@@ -614,14 +496,16 @@ class ApiClient:
     ) -> Downloaded:
         """A local copy of the file at ``url``: from the cache, a mirror or the network.
 
+        The verified cache of :mod:`gutskin._cache` (the one pinned files use): with ``sha256`` a copy
+        with other bytes raises :class:`~gutskin.errors.ChecksumMismatch`; without, the sha256 of the
+        bytes is recorded when stored and every later use re-hashes the file against that record.
+
         Parameters
         ----------
         url
             An http(s) URL (a query string is fine: it is part of the cache name).
         sha256
-            If known, the expected sha256: then :func:`gutskin.fetch.fetch` is used (verified, mismatch =
-            :class:`~gutskin.errors.ChecksumMismatch`). Otherwise the sha256 of the bytes is recorded and
-            the cached copy is checked against that record whenever it is re-used.
+            The expected sha256, if known.
         give_up_after
             Deadline for this download in seconds (default: the settings' ``give_up_after``).
 
@@ -630,196 +514,32 @@ class ApiClient:
         DataUnavailable
             No cache, mirror or network could provide the file.
         """
-        if sha256:
-            res = fetch(url, sha256, self.settings.fetch_settings(give_up_after))
-            if res.source == "network":
-                self.stats["network"] += 1
-            elif res.source == "mirror":
-                self.stats["mirror"] += 1
-            else:
-                self.stats["cache_hits"] += 1
-            self._seen(res.retrieved_at)
-            return Downloaded(
-                res.url,
-                res.path,
-                res.sha256,
-                res.size,
-                res.source,
-                res.source_detail,
-                res.retrieved_at,
-            )
-        final = cache_path(self.settings.cache_dir, url)
-        deadline = give_up_after or self.settings.give_up_after
-        lock_wait = deadline + self.settings.read_timeout + 5.0
-        try:
-            final.parent.mkdir(parents=True, exist_ok=True)
-            with file_lock(final.with_name(final.name + _LOCK_SUFFIX), lock_wait):
-                return self._download_locked(url, final, deadline)
-        except LockTimeout:
-            raise DataUnavailable(
-                url, f"another process has been downloading it for over {lock_wait:.0f} s"
-            ) from None
-        except OSError as exc:
-            raise DataUnavailable(
-                url, f"cannot write it to the cache directory {self.settings.cache_dir}: {exc}"
-            ) from None
+        host = _host_key(url)
 
-    def _download_locked(self, url: str, final: Path, deadline: float) -> Downloaded:
-        hit = self._cached_file(url, final)
-        if hit is not None:
-            self.stats["cache_hits"] += 1
-            self._seen(hit.retrieved_at)
-            return hit
-        for stale in final.parent.glob(f"{_glob_escape(final.name)}{_PART_INFIX}*"):
-            _remove(stale)
-        for mirror in self.settings.mirrors:
-            src = mirror_path(mirror, url)
-            if src.is_file():
-                return self._copy_from_mirror(url, src, mirror, final)
-        if not self.settings.network:
-            looked = (
-                "no mirror holds it (looked in: " + ", ".join(map(str, self.settings.mirrors)) + ")"
-                if self.settings.mirrors
-                else f"no mirror is configured (${MIRROR_ENV})"
-            )
-            raise DataUnavailable(
-                url,
-                f"it is not in the cache ({self.settings.cache_dir}), {looked} and the network is "
-                "disabled — set network.enabled: true, or put a copy in a mirror laid out as "
-                "<mirror>/<host>/<path>",
-            )
+        def before(_url: str) -> None:
+            self.limiter.wait(host)
+            self.stats["requests"] += 1
 
-        def handle(
-            resp: requests.Response, total: int | None, host: str, dl: float
-        ) -> tuple[Path, str, int]:
-            return self._stream_to_part(url, resp, total, host, dl, final)
+        def counted() -> None:
+            self.stats["retries"] += 1
 
-        (part, sha, size), where = self._with_retries("GET", url, b"", handle, deadline)
-        try:
-            os.replace(part, final)
-        finally:
-            _remove(part)
-        now = _utc_now()
-        self._write_sidecar(final, url, sha, "network", where, now)
-        self.stats["network"] += 1
-        self._seen(now)
-        log.info("%s: downloaded (%d bytes, sha256 %s)", url, size, sha)
-        return Downloaded(url, final, sha, size, "network", where, now)
-
-    def _stream_to_part(
-        self,
-        url: str,
-        resp: requests.Response,
-        total: int | None,
-        host: str,
-        deadline: float,
-        final: Path,
-    ) -> tuple[Path, str, int]:
-        part = _new_part(final)
-        h = hashlib.sha256()
-        size = 0
-        next_log = PROGRESS_STEP
-        ok = False
-        try:
-            with open(part, "xb") as fo:
-                for chunk in stream_body(
-                    resp, host, total=total, deadline=deadline, clock=self._clock
-                ):
-                    h.update(chunk)
-                    fo.write(chunk)
-                    size += len(chunk)
-                    if self.settings.progress and size >= next_log:
-                        log.info("downloading %s: %.0f MiB", url, size / 2**20)
-                        next_log += PROGRESS_STEP
-                fo.flush()
-                os.fsync(fo.fileno())
-            encoding = (resp.headers.get("Content-Encoding") or "identity").strip().lower()
-            if encoding in ("gzip", "x-gzip", "deflate"):
-                got = decode_file(part, encoding, _new_part(final))
-                if got is None:
-                    raise RetryableError(f"cannot decode the {encoding}-encoded body")
-                _remove(part)
-                part, sha_hex, size = got
-                ok = True
-                return part, sha_hex, size
-            ok = True
-            return part, h.hexdigest(), size
-        finally:
-            if not ok:
-                _remove(part)
-
-    def _cached_file(self, url: str, final: Path) -> Downloaded | None:
-        """A verified cached copy: its sha256 must equal the recorded one, else it is deleted."""
-        if not final.is_file():
-            return None
-        side = _read_sidecar(final)
-        recorded = side.get("sha256") if side else None
-        if not isinstance(recorded, str):
-            log.warning(
-                "cached copy of %s has no sha256 record (%s): deleting it and fetching again",
-                url,
-                _sidecar(final),
-            )
-            _remove(final)
-            return None
-        actual, size = sha256_file(final)
-        if actual != recorded:
-            log.warning(
-                "cached copy of %s is corrupt (sha256 %s, recorded %s): deleting it and fetching again",
-                url,
-                actual,
-                recorded,
-            )
-            _remove(final)
-            _remove(_sidecar(final))
-            return None
-        assert side is not None
-        origin = str(side.get("source") or "cache")
-        detail = f"{origin}: {side.get('source_detail', '')}".rstrip(": ")
-        when = side.get("retrieved_at")
-        return Downloaded(
-            url, final, actual, size, "cache", detail, when if isinstance(when, str) else _utc_now()
+        cache = FileCache(
+            self.settings,
+            session=self.session,
+            before_attempt=before,
+            on_retry=counted,
+            clock=self._clock,
+            sleep=self._sleep,
         )
+        res = cache.get(url, sha256, give_up_after=give_up_after)
+        self.stats["cache_hits" if res.source == "cache" else res.source] += 1
+        self._seen(res.retrieved_at)
+        return res
 
-    def _copy_from_mirror(self, url: str, src: Path, mirror: Path, final: Path) -> Downloaded:
-        part = _new_part(final)
-        h = hashlib.sha256()
-        size = 0
-        try:
-            with open(src, "rb") as fi, open(part, "xb") as fo:
-                while chunk := fi.read(CHUNK_SIZE):
-                    h.update(chunk)
-                    fo.write(chunk)
-                    size += len(chunk)
-                fo.flush()
-                os.fsync(fo.fileno())
-            os.replace(part, final)
-        finally:
-            _remove(part)
-        now = _utc_now()
-        sha = h.hexdigest()
-        self._write_sidecar(final, url, sha, "mirror", str(mirror), now)
-        self.stats["mirror"] += 1
-        self._seen(now)
-        log.info("%s: copied from mirror %s (sha256 %s recorded)", url, mirror, sha)
-        return Downloaded(url, final, sha, size, "mirror", str(mirror), now)
-
-    @staticmethod
-    def _write_sidecar(
-        path: Path, url: str, sha: str, origin: str, detail: str, retrieved_at: str
-    ) -> None:
-        st = path.stat()
-        record = {
-            "url": url,
-            "sha256": sha,
-            "size": st.st_size,
-            "mtime_ns": st.st_mtime_ns,
-            "source": origin,
-            "source_detail": detail,
-            "retrieved_at": retrieved_at,
-            "verified_at": _utc_now(),
-        }
-        _atomic_write_bytes(_sidecar(path), (json.dumps(record, indent=2) + "\n").encode())
+    def forget_file(self, url: str) -> None:
+        """Delete the cached copy of ``url`` (an answer that proved not to be the file asked for), so the
+        next run asks the server again instead of failing on the same bad copy."""
+        FileCache(self.settings).invalidate(url)
 
     # -- the retry loop ------------------------------------------------------------------------------
     def _with_retries(
@@ -876,17 +596,23 @@ class ApiClient:
         if method == "POST":
             headers["Content-Type"] = "application/json"
         self.stats["requests"] += 1
-        resp = send(
-            self.session,
-            method,
-            url,
-            timeout=timeout,
-            data=body if method == "POST" else None,
-            headers=headers,
-        )
-        with resp:
-            where = check_status(resp, url, hints={404: _NOT_FOUND})
-            return handle(resp, content_length(resp), host, deadline), where
+        with transfer_deadline(deadline - self._clock()) as guard:
+            resp = send(
+                self.session,
+                method,
+                url,
+                timeout=timeout,
+                guard=guard,
+                data=body if method == "POST" else None,
+                headers=headers,
+            )
+            with resp:
+                where = check_status(resp, url, hints={404: _NOT_FOUND})
+                self._guard = guard
+                try:
+                    return handle(resp, content_length(resp), host, deadline), where
+                finally:
+                    self._guard = None
 
 
 def _from(where: str, url: str) -> str:
@@ -897,25 +623,6 @@ def _body_bytes(body: Any) -> bytes:
     if body is None:
         return b""
     return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
-
-
-def _sidecar(path: Path) -> Path:
-    return path.with_name(path.name + _SIDECAR_SUFFIX)
-
-
-def _read_sidecar(path: Path) -> dict[str, Any] | None:
-    try:
-        data = json.loads(_sidecar(path).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
-
-
-def _glob_escape(name: str) -> str:
-    out = []
-    for ch in name:
-        out.append(f"[{ch}]" if ch in "*?[" else ch)
-    return "".join(out)
 
 
 # ----------------------------------------------------------------------------------------------------------

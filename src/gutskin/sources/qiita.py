@@ -31,11 +31,11 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 from urllib.parse import urlencode
 
-from ..errors import InputError
-from ..fetch import validate_sha256
+from .._cache import validate_sha256
+from ..errors import DataUnavailable, InputError
 from ._common import Options, artefact_dir, downloaded_entry
 from .archive import ExtractedArchive, ZipLimits, extract_zip
-from .http import ApiClient, ApiSettings
+from .http import ApiClient, ApiSettings, Downloaded
 
 __all__ = ["DEFAULT_BASE_URL", "SOURCE_TYPE", "archive_urls", "fetch_qiita", "pick_member"]
 
@@ -123,6 +123,27 @@ def pick_member(
     return hits[0]
 
 
+#: The first bytes of a zip archive (a local file header, or the end record of an empty archive).
+_ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
+
+
+def _download_zip(client: ApiClient, url: str, sha256: str | None) -> Downloaded:
+    """Download an archive; an answer that is not a zip (an HTML error page served with status 200) is
+    not kept in the cache, so the next run asks the server again instead of failing on the same page."""
+    dl = client.download(url, sha256=sha256)
+    with open(dl.path, "rb") as fh:
+        head = fh.read(512)
+    if not head.startswith(_ZIP_MAGIC):
+        client.forget_file(url)
+        text = " ".join(head[:120].decode("utf-8", errors="replace").split())
+        raise DataUnavailable(
+            url,
+            f"the server answered with something that is not a zip archive (it starts with {text!r}: "
+            "an error page?); it was not kept, and the next run asks again",
+        )
+    return dl
+
+
 def fetch_qiita(
     name: str,
     block: Mapping[str, Any],
@@ -178,8 +199,8 @@ def fetch_qiita(
     api_settings = opts.api_settings(settings)
 
     with ApiClient(api_settings) as client:
-        biom_dl = client.download(biom_url, sha256=pins.get("biom"))
-        info_dl = client.download(info_url, sha256=pins.get("sample_information"))
+        biom_dl = _download_zip(client, biom_url, pins.get("biom"))
+        info_dl = _download_zip(client, info_url, pins.get("sample_information"))
         stats = dict(client.stats)
 
     root = artefact_dir(api_settings.cache_dir, SOURCE_TYPE, str(study_id))

@@ -69,7 +69,16 @@ from .power import (
     two_sample_power,
 )
 from .regression import RegressionResult, TermNotFoundError, ols_hc3, rlm_huber
-from .verdict import LABELS, VERDICTS, Evidence, Verdict, decide, not_testable
+from .verdict import (
+    LABELS,
+    VERDICTS,
+    Evidence,
+    Verdict,
+    data_unavailable,
+    decide,
+    judge_sensitivity,
+    not_testable,
+)
 
 __all__ = [
     "LABELS",
@@ -90,12 +99,14 @@ __all__ = [
     "Verdict",
     "bh",
     "correlation_power",
+    "data_unavailable",
     "decide",
     "exact_odds_ratio",
     "hedges_g",
     "hedges_g_from_beta",
     "hedges_j",
     "holm",
+    "judge_sensitivity",
     "logit_firth",
     "logit_robust",
     "mantel",

@@ -35,7 +35,7 @@ import numpy as np
 import pandas as pd
 
 from ..io.table import FeatureTable
-from ..taxonomy import RANKS, collapse, lineage_table
+from ..taxonomy import RANKS, collapse, disjoint_sets, lineage_table
 from ._util import StatsInputError
 from .multiple import bh
 
@@ -80,6 +80,9 @@ class TaxonSpec:
     name: str
     rank: str
     direction: str | None = None
+    #: names of other listed taxa whose features this one gives up in sums (e.g. a family without a
+    #: listed genus of its own), so that the sets are disjoint
+    exclude: tuple[str, ...] = ()
 
     @property
     def label(self) -> str:
@@ -115,7 +118,12 @@ def parse_taxa(specs: Sequence[Mapping[str, Any]], where: str = "taxa") -> list[
                 f"direction must be 'lower' or 'higher', got {direction!r}",
                 where=here,
             )
-        t = TaxonSpec(str(spec["name"]).strip(), rank, direction)
+        exclude = spec.get("exclude") or ()
+        if isinstance(exclude, str) or not all(isinstance(e, str) for e in exclude):
+            raise StatsInputError(
+                f"exclude must be a list of taxon names, got {exclude!r}", where=here
+            )
+        t = TaxonSpec(str(spec["name"]).strip(), rank, direction, tuple(exclude))
         if any(o.name == t.name and o.rank == t.rank for o in out):
             raise StatsInputError(f"taxon {t.label} is listed twice", where=here)
         out.append(t)
@@ -175,7 +183,10 @@ def _matches(parsed: pd.DataFrame, taxon: TaxonSpec) -> np.ndarray:
 def taxon_counts(table: FeatureTable, taxa: Sequence[TaxonSpec]) -> pd.DataFrame:
     """Reads of each named taxon per sample: the sum over all features in it (samples × taxa).
 
-    A family's count includes the reads of all its genera (named or not).
+    A family's count includes the reads of all its genera (named or not), except those of listed
+    taxa it ``exclude``-s. The sets must be disjoint after the exclusions, so that no read counts
+    twice in a log-ratio: :class:`gutskin.taxonomy.OverlappingTaxaError` names two sets that overlap
+    (e.g. Faecalibacterium and Ruminococcaceae without ``exclude: [Faecalibacterium]``).
 
     Raises
     ------
@@ -193,7 +204,7 @@ def taxon_counts(table: FeatureTable, taxa: Sequence[TaxonSpec]) -> pd.DataFrame
         parsed = lineage_table(table.taxonomy.reindex(table.feature_ids.astype(str)))
     except ValueError as exc:
         raise StatsInputError(f"cannot parse the lineages: {exc}", where="taxonomy") from None
-    cols = {}
+    masks = {}
     for taxon in taxa:
         mask = _matches(parsed, taxon)
         if not mask.any():
@@ -202,7 +213,23 @@ def taxon_counts(table: FeatureTable, taxa: Sequence[TaxonSpec]) -> pd.DataFrame
                 where=f"taxon {taxon.label}",
                 hint="check the spelling and the rank against the table's lineages",
             )
-        cols[taxon.label] = np.asarray(table.counts[:, np.flatnonzero(mask)].sum(axis=1)).ravel()
+        masks[taxon.label] = mask
+    by_name = {t.name: t.label for t in taxa}
+    excludes: dict[str, Sequence[str]] = {}
+    for taxon in taxa:
+        unknown = [e for e in taxon.exclude if e not in by_name]
+        if unknown:
+            raise StatsInputError(
+                f"{taxon.label} excludes {unknown}, which are not listed taxa",
+                where=f"taxon {taxon.label}",
+                hint="exclude names other entries of the same taxa list",
+            )
+        excludes[taxon.label] = [by_name[e] for e in taxon.exclude]
+    # raises taxonomy.OverlappingTaxaError when two sets still share features
+    masks = disjoint_sets(masks, excludes)
+    cols = {}
+    for label, mask in masks.items():
+        cols[label] = np.asarray(table.counts[:, np.flatnonzero(mask)].sum(axis=1)).ravel()
     return pd.DataFrame(cols, index=pd.Index(table.sample_ids.astype(str), name="sample_id"))
 
 

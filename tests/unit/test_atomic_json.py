@@ -1,14 +1,23 @@
-"""gutskin._jsonio: strict JSON, written atomically."""
+"""gutskin._atomic: strict JSON, written atomically."""
 
 from __future__ import annotations
 
 import json
 import math
+import os
 import stat
 
 import pytest
 
-from gutskin._jsonio import atomic_write, read_json, write_json
+from gutskin._atomic import atomic_write, read_json, write_json
+
+
+@pytest.fixture(autouse=True)
+def _umask_022():
+    """Files are created 0666 & ~umask: pin the usual umask so the mode checks mean one thing."""
+    old = os.umask(0o022)
+    yield
+    os.umask(old)
 
 
 def test_round_trip_and_format(tmp_path):

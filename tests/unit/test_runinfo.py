@@ -1,0 +1,91 @@
+"""The end-of-run summary, the calibration skips and the no-data claim result (gutskin.runinfo)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from gutskin.claims.common import ClaimResult
+from gutskin.runinfo import calibration_skips, claim_without_data, main, summarise
+
+
+def _results(tmp: Path, available: dict[str, bool], ledger: list[dict] | None) -> Path:
+    res = tmp / "results"
+    (res / "fetch").mkdir(parents=True)
+    for ds, ok in available.items():
+        (res / "fetch" / f"{ds}.json").write_text(
+            json.dumps({"dataset": ds, "available": ok, "reason": "" if ok else "offline"})
+        )
+        (res / "import" / ds).mkdir(parents=True)
+        (res / "import" / ds / "import.json").write_text(
+            json.dumps({"available": ok, "reason": "" if ok else "no mirror, network disabled"})
+        )
+    if ledger is not None:
+        (res / "claims.json").write_text(json.dumps(ledger))
+        (res / "report.html").write_text("<html></html>")
+    return res
+
+
+OFFLINE_LEDGER = [
+    {"id": "C8", "analysis": "alpha_condition", "verdict": "inconclusive", "data_problem": "x"},
+    {"id": "C9", "analysis": "paired_mirror", "verdict": "inconclusive", "data_problem": "y"},
+    {"id": "C21", "data_unavailable": True, "verdict": "inconclusive", "data_problem": "no field"},
+    {"id": "C1", "verdict": "not_testable"},
+]
+
+
+def test_offline_summary_fails_with_hint(tmp_path: Path) -> None:
+    res = _results(tmp_path, {"agp": False, "hmp": False}, OFFLINE_LEDGER)
+    s = summarise(res, ["agp", "hmp"], res / "report.html")
+    assert not s.ok
+    assert (s.n_available, s.n_datasets, s.analysed, s.testable) == (0, 2, 0, 3)
+    text = "\n".join(s.lines)
+    assert "datasets: 0 of 2 available; unavailable: agp, hmp" in text
+    assert "verdicts: 3 data unavailable, 1 not testable with microbiome data" in text
+    assert f"report: {res / 'report.html'}" in text
+    assert "GUTSKIN_MIRROR=" in text and '--forcerun fetch"' in text
+    assert main([str(res)]) == 1
+
+
+def test_partial_data_summary_passes_and_names_reruns(tmp_path: Path) -> None:
+    ledger = [
+        {"id": "C8", "analysis": "alpha_condition", "verdict": "supported"},
+        {"id": "C9", "analysis": "paired_mirror", "verdict": "inconclusive", "data_problem": "y"},
+        {"id": "C10", "analysis": "differential", "verdict": "inconclusive"},
+    ]
+    res = _results(tmp_path, {"agp": True, "hmp": False}, ledger)
+    s = summarise(res, ["agp", "hmp"])
+    assert s.ok and s.analysed == 2 and s.testable == 3
+    text = "\n".join(s.lines)
+    assert "1 supported, 1 inconclusive, 1 data unavailable" in text
+    assert '--forcerun results/fetch/hmp.json"' in text
+    assert main([str(res)]) == 0
+
+
+def test_partial_target_without_ledger_is_not_judged(tmp_path: Path) -> None:
+    res = _results(tmp_path, {"agp": True}, None)
+    s = summarise(res, ["agp"])
+    assert s.ok and "no ledger" in "\n".join(s.lines)
+
+
+def test_calibration_skips() -> None:
+    claims = {
+        "C8": {"analysis": "alpha_condition", "datasets": ["agp"]},
+        "C9": {"analysis": "paired_mirror", "datasets": ["hmp"]},
+    }
+    status = {"agp": {"available": True}, "hmp": {"available": False}}
+    skips = calibration_skips(["C8", "C9", "C10"], claims, status)
+    assert set(skips) == {"C9", "C10"}
+    assert "hmp" in skips["C9"] and "not analysed" in skips["C10"]
+
+
+def test_claim_without_data_matches_claim_result(tmp_path: Path) -> None:
+    res = _results(tmp_path, {"agp": False, "hmp": True}, None)
+    r = claim_without_data({"id": "C8", "datasets": ["agp"]}, res)
+    assert r is not None
+    # Same keys as a runner's result, so the ledger and the report read it alike.
+    assert set(r) == set(ClaimResult(id="C8").to_dict())
+    assert r["data_problem"] == "dataset agp unavailable: no mirror, network disabled"
+    # One dataset available: the runner decides.
+    assert claim_without_data({"id": "C8b", "datasets": ["agp", "hmp"]}, res) is None
+    assert claim_without_data({"id": "C3", "datasets": ["nope"]}, res) is None
