@@ -597,3 +597,8 @@ CASES: dict[str, Case] = {
         ),
     ]
 }
+
+# Claim-level rows (bench.claim_cases): the statistics the claims call, beside their baselines.
+from .claim_cases import cases as _claim_cases  # noqa: E402
+
+CASES.update({c.name: c for c in _claim_cases(Case)})

@@ -48,6 +48,8 @@ QUICK_CASES = (
     "alpha_repeated",
     "read",
 )
+#: Claim-level rows (bench.claim_cases), in the quick run too.
+CLAIM_CASES = ("ols_hc3", "permanova", "mantel", "meta", "mixed")
 UNIFRAC_CASES = ("unifrac", "unifrac_skbio_numba", "unifrac_gutskin", "unifrac_weighted")
 #: All-pairs cases measured at American-Gut scale by ``--full``.
 FULL_CASES = ("braycurtis", "jaccard", "robust_aitchison", "pcoa", "alpha_repeated")
@@ -325,6 +327,17 @@ def markdown(report: dict[str, Any]) -> str:
         )
         steps = ", ".join(f"{k} {_fmt_s(v)}" for k, v in d["seconds"].items())
         lines.append(f"- steps: {steps}")
+    if report.get("workflow"):
+        from .workflow import markdown as workflow_markdown
+
+        w = report["workflow"]
+        lines += [
+            "",
+            f"Whole workflow on the synthetic American Gut look-alike ({w['features']:,} features; "
+            "wall seconds / peak RSS MB of each step's Snakemake invocation; b = scaling exponent):",
+            "",
+            workflow_markdown(w),
+        ]
     return "\n".join(lines) + "\n"
 
 
@@ -343,7 +356,7 @@ def main(argv: list[str] | None = None) -> int:
         default=1,
         help="OpenBLAS threads (default 1: see docs/PERFORMANCE.md, 'Shared machines')",
     )
-    p.add_argument("--cases", default=",".join(QUICK_CASES + UNIFRAC_CASES))
+    p.add_argument("--cases", default=",".join(QUICK_CASES + CLAIM_CASES + UNIFRAC_CASES))
     p.add_argument("--unifrac-n", type=int, default=500, help="samples for UniFrac (slow)")
     p.add_argument("--no-baseline", action="store_true", help="skip the baselines")
     p.add_argument(
@@ -353,6 +366,18 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--dag", action="store_true", help="add the 30,000 x 100,000 diversity step")
     p.add_argument("--dag-n", type=int, default=30_000)
     p.add_argument("--dag-features", type=int, default=100_000)
+    p.add_argument(
+        "--workflow",
+        action="store_true",
+        help="the whole workflow (import → diversity → every American Gut claim → ledger → report) "
+        "on a synthetic American Gut look-alike at --workflow-sizes (bench.workflow)",
+    )
+    p.add_argument(
+        "--workflow-sizes",
+        default="300,600,1200",
+        help="subjects at three sizes (issue 14's target: 7500,15000,30000)",
+    )
+    p.add_argument("--workflow-features", type=int, default=300)
     p.add_argument("--work", type=Path, default=None, help="directory for synthetic tables")
     p.add_argument("--keep", action="store_true", help="keep the work directory")
     p.add_argument("--out", type=Path, default=None, help="write <out>.json and <out>.md")
@@ -400,6 +425,16 @@ def main(argv: list[str] | None = None) -> int:
             from .dag import run_dag
 
             report["dag"] = run_dag(args)
+        if args.workflow:
+            from .workflow import run_workflow
+
+            report["workflow"] = run_workflow(
+                args.work,
+                [int(x) for x in args.workflow_sizes.split(",") if x],
+                int(args.workflow_features),
+                int(args.seed),
+                int(args.threads),
+            )
     finally:
         report["load_average_end"] = os.getloadavg()
         if own_work and not args.keep:

@@ -45,6 +45,10 @@ def main(smk):
         alpha=float(smk.params.alpha),
         workers=int(smk.threads),
         skip=skip,
+        claims=list(smk.params.claims_list),
+        datasets=dict(smk.params.datasets),
+        workflow_config=dict(smk.config),
+        cache_dir=smk.params.cache_dir,
     )
     for t in result["tests"]:
         log.info(
@@ -55,6 +59,14 @@ def main(smk):
             t["replicates"],
             ", ".join(f"power at {p['effect']} {p['power']:.2f}" for p in t["planted"]),
             t["seconds"],
+        )
+    for v in result["verdicts"]:
+        log.info(
+            "%s verdicts (%d replicates per scenario, design %s): %s",
+            v["claim"],
+            v["replicates"],
+            v["design_key"],
+            "; ".join(f"{c['what']} {c['rate']:.3f}" for c in v["checks"]),
         )
     write_calibration(result, Path(smk.output.calibration))
 

@@ -1,4 +1,4 @@
-"""Calibration of the primary tests: false-positive rate and power on simulated cohorts.
+"""Calibration of the primary tests and of the verdicts: error rates and power on simulated cohorts.
 
 For each primary test the project simulates ``replicates`` cohorts under the null (no effect) and under
 planted effects (the SESOI and twice the SESOI, by default), runs **the same code** the claim runner uses,
@@ -39,7 +39,22 @@ HMP runs; the default replicate counts are a quick check, and ``config/config.ya
     :func:`gutskin.stats.da.log_ratio` of :func:`gutskin.stats.da.taxon_counts`, exactly the runner's path.
     Analytic power (t approximation with the simulated residual SD) ignores the attenuation by zeros.
 
-:func:`run_calibration` runs all three from the ``calibration`` block of ``config/config.yaml`` and returns the
+The models are read from ``config/claims.yaml`` (:func:`alpha_formula` builds C8's with the runner's own
+covariate coding; C10's taxa and pseudocount are the claim's ``params``), never copied into this module.
+
+**Verdict level, through the real path** (:func:`calibrate_verdicts`, issue 11 item 8). The tests above
+calibrate one statistic; the verdict also depends on the equivalence step, the sensitivity and matched
+analyses and the rubric. So each replicate simulates the American Gut and HMP look-alikes of
+:mod:`gutskin.synthetic`, writes them in the real file formats (gzipped BIOM JSON / BIOM HDF5, QIIME mapping),
+imports them with the real ``config/datasets.yaml`` blocks, computes diversity, runs each claim's own runner
+(:func:`gutskin.claims.run_claim`, with its ``params``) and the ledger's rubric
+(:func:`gutskin.claims.build_ledger` → :func:`gutskin.stats.verdict.decide`). Reported per claim: the rate of
+each verdict under the null (wrongly *supported* / *contradicted*: ≤ 5 %) and at a true effect equal to the
+SESOI (wrongly *not supported (equivalence shown)*: ≤ 5 %), with Clopper–Pearson CIs, and the simulated power
+(significant in the claimed direction at the SESOI), which :func:`simulated_power` hands to the report.
+Replicates are cached by :func:`design_key` and run in a process pool; results do not depend on the pool size.
+
+:func:`run_calibration` runs all of it from the ``calibration`` block of ``config/config.yaml`` and returns the
 content of ``results/calibration.json``.
 """
 
@@ -58,7 +73,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from ._atomic import atomic_path
+from ._atomic import write_json
 from .io.table import FeatureTable
 from .progress import Progress
 from .stats import da, paired, power, regression
@@ -68,15 +83,20 @@ _LOG = logging.getLogger("gutskin.calibration")
 
 __all__ = [
     "DEFAULTS",
+    "alpha_formula",
     "binomial_ci",
     "calibrate_alpha_ols",
     "calibrate_log_ratio",
     "calibrate_mantel",
+    "calibrate_verdicts",
+    "design_key",
     "mantel_coupling",
     "run_calibration",
     "simulate_alpha_cohort",
     "simulate_log_ratio_cohort",
     "simulate_paired_distances",
+    "simulated_power",
+    "verdict_design",
     "write_calibration",
 ]
 
@@ -107,6 +127,26 @@ DEFAULTS: dict[str, Any] = {
         "n_cases": 66,
         "n_controls": 991,
         "depth": 10000,
+    },
+    "verdicts": {
+        "claims": ["C8", "C9", "C10"],
+        # off by default (each replicate runs every listed claim's whole analysis); config/config.yaml
+        # asks for 20 per scenario for the report, cached by design key
+        "replicates": 0,
+        # 1,215 American Gut subjects, 18.4 % with a skin condition (C8's 224 cases / 991 controls),
+        # split 12:10:8 over eczema, rosacea and psoriasis; 171 HMP subjects (C9's strata total).
+        "n_agp_subjects": 1215,
+        "condition_shares": {
+            "none": 0.816,
+            "eczema": 0.0736,
+            "rosacea": 0.0613,
+            "psoriasis": 0.0491,
+        },
+        "n_hmp_subjects": 171,
+        "n_features": 300,
+        "rarefaction_iterations": 5,
+        "permutations": 199,
+        "bootstrap": 199,
     },
 }
 
@@ -344,11 +384,29 @@ def _result(
 # ------------------------------------------------------------------------------------------------
 # C8: OLS with HC3 on alpha diversity
 # ------------------------------------------------------------------------------------------------
-#: Formula of the C8 headline model, as :mod:`gutskin.claims.alpha_condition` writes it.
-ALPHA_FORMULA = (
-    "shannon ~ any_condition + age + C(sex, Treatment('female')) + bmi + "
-    "C(antibiotics, Treatment('not_past_year'))"
-)
+def alpha_formula(claim: Mapping[str, Any], data: pd.DataFrame) -> str:
+    """The headline model of an ``alpha_condition`` claim, read from its ``params`` (config/claims.yaml).
+
+    ``<metric> ~ any_condition + <covariates>``, each covariate written by the runner's own
+    :func:`gutskin.claims.inputs.covariate_term` (categorical ones with their most frequent level as
+    reference), so the calibrated model cannot drift from the analysed one.
+    """
+    from .claims.inputs import covariate_term
+
+    params = claim.get("params") or {}
+    metric = str(params.get("metric", "shannon"))
+    terms = [covariate_term(str(c), data, preferred=None) for c in params.get("covariates") or []]
+    return " + ".join([f"{metric} ~ any_condition", *terms])
+
+
+def _claim_by_id(claims: Sequence[Mapping[str, Any]] | None, cid: str) -> dict[str, Any]:
+    for c in claims or []:
+        if c.get("id") == cid:
+            return dict(c)
+    raise StatsInputError(
+        f"claim {cid!r} is not in the claims list the calibration was given",
+        where="calibration/claim",
+    )
 
 
 def simulate_alpha_cohort(
@@ -427,7 +485,8 @@ def _one_alpha_ols(
         sd_ratio=params.get("sd_ratio", 1.0),
         skew=params.get("skew", -10.0),
     )
-    r = regression.ols_hc3(df, ALPHA_FORMULA, "any_condition")
+    claim = {"params": {"metric": "shannon", "covariates": params["covariates"]}}
+    r = regression.ols_hc3(df, alpha_formula(claim, df), "any_condition")
     return r.p_value < alpha, {"estimate_g": r.estimate / _ALPHA_SD}
 
 
@@ -443,12 +502,20 @@ def _alpha_ols_tasks(
     alpha: float,
     sd_ratio: float = 1.0,
     skew: float = -10.0,
+    covariates: Sequence[str] = ("age", "sex", "bmi", "antibiotics"),
 ) -> list[tuple[Any, ...]]:
+    unknown = sorted(set(covariates) - {"age", "sex", "bmi", "antibiotics"})
+    if unknown:
+        raise StatsInputError(
+            f"the C8 simulation draws age, sex, BMI and antibiotics only; cannot simulate {unknown}",
+            where="covariates",
+        )
     params = {
         "n_cases": int(n_cases),
         "n_controls": int(n_controls),
         "sd_ratio": float(sd_ratio),
         "skew": float(skew),
+        "covariates": [str(c) for c in covariates],
     }
     return _scenario_tasks("alpha_ols", params, planted, seed, 0, replicates, alpha)
 
@@ -497,6 +564,7 @@ def calibrate_alpha_ols(
     workers: int = 1,
     sd_ratio: float = 1.0,
     skew: float = -10.0,
+    covariates: Sequence[str] = ("age", "sex", "bmi", "antibiotics"),
 ) -> dict[str, Any]:
     """FPR and power of the C8 headline test (OLS, HC3) on simulated cohorts (see the module docstring).
 
@@ -519,6 +587,9 @@ def calibrate_alpha_ols(
     sd_ratio, skew
         Residual SD of cases relative to controls, and the skew-normal shape of the residuals
         (:func:`simulate_alpha_cohort`).
+    covariates
+        The claim's covariates (``params.covariates`` of config/claims.yaml; a subset of age, sex, BMI and
+        antibiotics, the ones simulated); the model is :func:`alpha_formula`.
 
     Returns
     -------
@@ -528,7 +599,9 @@ def calibrate_alpha_ols(
         :func:`gutskin.stats.power.regression_term_power`.
     """
     replicates = _check_replicates(replicates)
-    tasks = _alpha_ols_tasks(n_cases, n_controls, replicates, planted, seed, alpha, sd_ratio, skew)
+    tasks = _alpha_ols_tasks(
+        n_cases, n_controls, replicates, planted, seed, alpha, sd_ratio, skew, covariates
+    )
     scen = _run_tasks(tasks, workers)
     return _alpha_ols_result(
         scen, n_cases, n_controls, replicates, planted, alpha, claim, sd_ratio, skew
@@ -748,15 +821,6 @@ LOG_RATIO_TAXA: tuple[tuple[str, str, float, float, str | None], ...] = (
     ("other", "k__Bacteria;p__Firmicutes;c__Erysipelotrichi;o__;f__;g__;s__", 0.30, 0.5, None),
 )
 
-#: The pre-registered taxa of claim C10 (as in config/claims.yaml).
-LOG_RATIO_SPECS: tuple[da.TaxonSpec, ...] = (
-    da.TaxonSpec("Faecalibacterium", "genus", "lower"),
-    da.TaxonSpec("Roseburia", "genus", "lower"),
-    da.TaxonSpec("Lachnospiraceae", "family", "lower"),
-    da.TaxonSpec("Ruminococcaceae", "family", "lower"),
-    da.TaxonSpec("Enterobacteriaceae", "family", "higher"),
-)
-
 
 def simulate_log_ratio_cohort(
     n_cases: int,
@@ -826,16 +890,17 @@ def _one_log_ratio(
         np.random.default_rng(ss),
         depth=params["depth"],
     )
-    lower = [t.label for t in LOG_RATIO_SPECS if t.direction == "lower"]
-    higher = [t.label for t in LOG_RATIO_SPECS if t.direction == "higher"]
-    tc = da.taxon_counts(table, LOG_RATIO_SPECS)
+    specs = da.parse_taxa(params["taxa"])
+    lower = [t.label for t in specs if t.direction == "lower"]
+    higher = [t.label for t in specs if t.direction == "higher"]
+    tc = da.taxon_counts(table, specs)
     data = meta.copy()
     data["sex"] = data["sex"].astype(str)
     data["antibiotics"] = data["antibiotics"].astype(str)
     data["log_ratio"] = da.log_ratio(
         tc, lower, higher, pseudocount=params["pseudocount"]
     ).to_numpy()
-    r = fit_log_ratio(data, ["age", "sex", "bmi", "antibiotics"])
+    r = fit_log_ratio(data, list(params["covariates"]))
     zero = float((tc[higher[0]] == 0).mean())
     return r.p_value < alpha, {"estimate": r.estimate, "resid_sd": r.resid_sd, "zero_share": zero}
 
@@ -852,12 +917,17 @@ def _log_ratio_tasks(
     alpha: float,
     depth: int,
     pseudocount: float,
+    taxa: Sequence[Mapping[str, Any]],
+    covariates: Sequence[str],
 ) -> list[tuple[Any, ...]]:
+    da.parse_taxa(taxa, where="log_ratio/taxa")  # fail here, not in a worker
     params = {
         "n_cases": int(n_cases),
         "n_controls": int(n_controls),
         "depth": int(depth),
         "pseudocount": float(pseudocount),
+        "taxa": [dict(t) for t in taxa],
+        "covariates": [str(c) for c in covariates],
     }
     return _scenario_tasks(
         "log_ratio", params, [abs(v) for v in planted], seed, 2, replicates, alpha
@@ -909,6 +979,8 @@ def calibrate_log_ratio(
     seed: int,
     alpha: float = 0.05,
     *,
+    taxa: Sequence[Mapping[str, Any]],
+    covariates: Sequence[str] = ("age", "sex", "bmi", "antibiotics"),
     depth: int = 10000,
     pseudocount: float = 0.5,
     claim: str = "C10",
@@ -926,6 +998,9 @@ def calibrate_log_ratio(
         Reads per simulated sample.
     pseudocount
         Pseudocount of the log-ratio (the runner's ``log_ratio_pseudocount``).
+    taxa, covariates
+        The claim's pre-registered taxa (``params.taxa`` of config/claims.yaml, parsed by
+        :func:`gutskin.stats.da.parse_taxa`) and covariates: read from the configuration, never copied.
 
     Notes
     -----
@@ -934,10 +1009,461 @@ def calibrate_log_ratio(
     """
     replicates = _check_replicates(replicates)
     tasks = _log_ratio_tasks(
-        n_cases, n_controls, replicates, planted, seed, alpha, depth, pseudocount
+        n_cases, n_controls, replicates, planted, seed, alpha, depth, pseudocount, taxa, covariates
     )
     scen = _run_tasks(tasks, workers)
     return _log_ratio_result(scen, n_cases, n_controls, replicates, planted, alpha, depth, claim)
+
+
+# ------------------------------------------------------------------------------------------------
+# Verdict-level calibration through the real path
+# ------------------------------------------------------------------------------------------------
+#: Real dataset -> its synthetic look-alike, written by :mod:`gutskin.synthetic` in the same file formats
+#: with the same raw columns, so the real harmonisation block of ``config/datasets.yaml`` reads it unchanged.
+SYNTHETIC_STANDS_IN: dict[str, str] = {"agp_2014": "agp_like", "hmp_v35": "hmp_like"}
+#: Rarefaction depth of each look-alike (reads per sample 2,500–6,000 and 1,500; a few shallow ones dropped).
+_SYNTHETIC_DEPTH = {"agp_like": 2000, "hmp_like": 1000}
+#: Diversity metrics the look-alikes can have (they carry no tree).
+_TREELESS_ALPHA = ("observed", "shannon", "simpson")
+_TREELESS_BETA = ("braycurtis", "jaccard", "robust_aitchison")
+
+#: Scenario field planting an effect on the claim's SESOI scale, per analysis. Claims whose analysis is not
+#: listed are calibrated under the null only (the look-alikes have no knob on their effect scale).
+PLANTABLE: dict[str, str] = {"alpha_condition": "condition_effect_g"}
+
+
+def _code_version() -> str:
+    """Hash of the package's analysis code (everything but the report): part of the cache key."""
+    import hashlib
+
+    root = Path(__file__).resolve().parent
+    h = hashlib.sha256()
+    for f in sorted(root.rglob("*.py")):
+        rel = f.relative_to(root).as_posix()
+        if rel.startswith("report/"):
+            continue
+        h.update(rel.encode())
+        h.update(f.read_bytes())
+    return h.hexdigest()[:16]
+
+
+def _signed_sesoi(claim: Mapping[str, Any]) -> float:
+    v = float(claim["sesoi"]["value"])
+    return -v if claim.get("expected_direction") == "negative" else v
+
+
+def _swap_claim(claim: Mapping[str, Any]) -> dict[str, Any]:
+    out = json.loads(json.dumps(claim))
+    missing = [d for d in out.get("datasets", []) if d not in SYNTHETIC_STANDS_IN]
+    if missing:
+        raise StatsInputError(
+            f"claim {out.get('id')} uses {missing}, which have no synthetic look-alike "
+            f"(only {sorted(SYNTHETIC_STANDS_IN)})",
+            where="calibration/verdicts/claims",
+        )
+    out["datasets"] = [SYNTHETIC_STANDS_IN[d] for d in out.get("datasets", [])]
+    return out
+
+
+def _synthetic_block(block: Mapping[str, Any], files: Mapping[str, Any]) -> dict[str, Any]:
+    """A real dataset block with the look-alike's files; joins of files the look-alike lacks are dropped."""
+    out = json.loads(json.dumps(block))
+    out["files"] = dict(files)
+    samples = dict(out.get("samples") or {})
+    joins = samples.get("join") or []
+    gone = {j["role"] for j in joins if j["role"] not in out["files"]}
+    if gone:
+        kept = [j for j in joins if j["role"] not in gone]
+        if kept:
+            samples["join"] = kept
+        else:
+            samples.pop("join", None)
+        samples["columns"] = {
+            k: v
+            for k, v in (samples.get("columns") or {}).items()
+            if str(v.get("from", "") if isinstance(v, Mapping) else "").split(".", 1)[0] not in gone
+        }
+        out["samples"] = samples
+    return out
+
+
+def _verdict_replicate(job: dict[str, Any]) -> dict[str, Any]:
+    """One simulated cohort through import → diversity → each claim's runner → the ledger's verdict.
+
+    Picklable for a process pool; everything it needs is in ``job`` and it writes only to a temporary
+    directory. Returns ``{claim id: {verdict, p_value, effect_size, ci90, power}}``.
+    """
+    import tempfile as _tf
+    from urllib.parse import urlparse
+
+    from . import synthetic
+    from .claims import build_ledger, load_bundle, run_claim
+    from .diversity.pipeline import run_diversity
+    from .importer import import_dataset, load_imported
+
+    scenario = synthetic.Scenario(**job["scenario"])
+    cfg = job["config"]
+    out: dict[str, Any] = {}
+    with _tf.TemporaryDirectory(prefix="gutskin-cal-") as tmp:
+        root = Path(tmp)
+        files = synthetic.write_synthetic_mirror(root / "mirror", scenario)
+        bundles = {}
+        for ds in job["datasets"]:
+            paths = synthetic.serve_paths(files[ds], root / "mirror")
+            manifest = {
+                "available": True,
+                "reason": None,
+                "files": {
+                    role: {"path": str(paths[urlparse(f["url"]).path])}
+                    for role, f in files[ds].items()
+                },
+            }
+            block = _synthetic_block(job["blocks"][ds], files[ds])
+            import_dataset(ds, block, manifest, root / "import" / ds)
+            table, _, _ = load_imported(root / "import" / ds)
+            run_diversity(
+                table,
+                depth=_SYNTHETIC_DEPTH[ds],
+                iterations=int(job["iterations"]),
+                beta_iterations=1,
+                seed=int(job["scenario"]["seed"]),
+                alpha_metrics=list(_TREELESS_ALPHA),
+                beta_metrics=list(_TREELESS_BETA),
+                pcoa_dimensions=2,
+                out_dir=root / "diversity" / ds,
+                sensitivity_depth=float(cfg.get("rarefaction", {}).get("sensitivity_depth", 0.0)),
+            )
+            bundles[ds] = load_bundle(ds, root / "import" / ds, root / "diversity" / ds)
+        for claim in job["claims"]:
+            cid = claim["id"]
+            res = run_claim(claim, {d: bundles[d] for d in claim["datasets"]}, cfg, root / cid)
+            entry = build_ledger([claim], {cid: res.to_dict()}, cfg)[0]
+            out[cid] = {
+                "verdict": entry.get("verdict"),
+                "p_value": entry.get("p_value"),
+                "effect_size": entry.get("effect_size"),
+                "ci95": entry.get("effect_size_ci"),
+                "ci90": entry.get("effect_size_ci90"),
+                "power": entry.get("power"),
+            }
+    return out
+
+
+def _cached_job(job: dict[str, Any], cache: Path | None) -> dict[str, Any]:
+    """Run one replicate job, reading/writing its cache file when ``cache`` is given."""
+    if cache is not None:
+        f = cache / f"{job['scenario_name']}-{job['replicate']:05d}.json"
+        if f.exists():
+            try:
+                with f.open(encoding="utf-8") as fh:
+                    hit: dict[str, Any] = json.load(fh)
+                return hit
+            except (OSError, ValueError):
+                f.unlink(missing_ok=True)  # a corrupt entry is recomputed, never used
+    # One numba thread in every replicate, in this process as in pool workers: parallel reductions
+    # (rarefaction, diversity) then add in the same order, so results do not depend on ``workers``.
+    import numba
+
+    before = numba.get_num_threads()
+    numba.set_num_threads(1)
+    try:
+        res = _verdict_replicate(job)
+    finally:
+        numba.set_num_threads(before)
+    if cache is not None:
+        write_json(f, res, indent=None)
+    return res
+
+
+def _run_jobs(jobs: list[dict[str, Any]], workers: int, cache: Path | None) -> list[dict[str, Any]]:
+    """Replicate jobs in order; in a process pool when ``workers > 1`` (results do not depend on it)."""
+    if workers <= 1 or len(jobs) <= 1:
+        return [_cached_job(j, cache) for j in jobs]
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    ctx = multiprocessing.get_context("forkserver")
+    with ProcessPoolExecutor(
+        max_workers=min(workers, len(jobs)), mp_context=ctx, initializer=_worker_init
+    ) as pool:
+        futures = [pool.submit(_cached_job, j, cache) for j in jobs]
+        return [f.result() for f in futures]
+
+
+def _significant(r: Mapping[str, Any], alpha: float) -> bool:
+    return r["p_value"] is not None and r["p_value"] < alpha
+
+
+def _claimed(r: Mapping[str, Any], alpha: float, direction: str) -> bool:
+    """Significant in the claimed direction (any direction for a two-sided claim)."""
+    e = r["effect_size"]
+    if not _significant(r, alpha) or e is None:
+        return False
+    return direction == "two_sided" or (e < 0) == (direction == "negative")
+
+
+def _rate_entry(k: int, n: int) -> dict[str, Any]:
+    rate, ci = _rate(k, n)
+    return {"count": k, "rate": rate, "ci": ci}
+
+
+def verdict_design(
+    block: Mapping[str, Any],
+    claims: Sequence[Mapping[str, Any]],
+    datasets: Mapping[str, Mapping[str, Any]],
+    workflow_config: Mapping[str, Any],
+    seed: int,
+) -> dict[str, Any]:
+    """Everything the verdict calibration's numbers depend on (bar the replicate count): its cache key.
+
+    The claims as configured (with their datasets swapped for the look-alikes), the real dataset blocks, the
+    runner configuration (alpha, power target, permutations, bootstrap, rarefaction), the simulated cohort
+    (sizes, shares), the seed and a hash of the analysis code.
+    """
+    wanted = [str(c) for c in block["claims"]]
+    chosen = [_swap_claim(_claim_by_id(claims, cid)) for cid in wanted]
+    needed = sorted({d for c in chosen for d in c["datasets"]})
+    real_of = {v: k for k, v in SYNTHETIC_STANDS_IN.items()}
+    missing = [real_of[d] for d in needed if real_of[d] not in datasets]
+    if missing:
+        raise StatsInputError(
+            f"dataset block(s) {missing} are not in the datasets file", where="calibration/verdicts"
+        )
+    cfg = json.loads(json.dumps(dict(workflow_config)))
+    for key in ("report", "network", "mirrors", "cache_dir", "calibration", "datasets"):
+        cfg.pop(key, None)
+    cfg["permutations"] = int(block["permutations"])
+    cfg["bootstrap"] = int(block["bootstrap"])
+    return {
+        "claims": chosen,
+        "datasets": needed,
+        "blocks": {d: json.loads(json.dumps(dict(datasets[real_of[d]]))) for d in needed},
+        "config": cfg,
+        "iterations": int(block["rarefaction_iterations"]),
+        "cohort": {
+            "n_agp_subjects": int(block["n_agp_subjects"]),
+            "n_hmp_subjects": int(block["n_hmp_subjects"]),
+            "n_features": int(block["n_features"]),
+            "condition_shares": {k: float(v) for k, v in block["condition_shares"].items()},
+        },
+        "seed": int(seed),
+        "code_version": _code_version(),
+    }
+
+
+def design_key(design: Mapping[str, Any]) -> str:
+    """Stable hash of a :func:`verdict_design`."""
+    import hashlib
+
+    blob = json.dumps(design, sort_keys=True, default=str).encode()
+    return hashlib.sha256(blob).hexdigest()[:20]
+
+
+def _scenarios(design: Mapping[str, Any]) -> list[tuple[str, dict[str, float]]]:
+    """The null, and one scenario per plantable claim at a true effect equal to its SESOI."""
+    out: list[tuple[str, dict[str, float]]] = [("null", {})]
+    for c in design["claims"]:
+        field = PLANTABLE.get(str(c.get("analysis")))
+        if field is not None:
+            out.append((f"sesoi_{c['id']}", {field: _signed_sesoi(c)}))
+    return out
+
+
+def calibrate_verdicts(
+    block: Mapping[str, Any],
+    claims: Sequence[Mapping[str, Any]],
+    datasets: Mapping[str, Mapping[str, Any]],
+    workflow_config: Mapping[str, Any],
+    seed: int,
+    *,
+    workers: int = 1,
+    cache_dir: str | Path | None = None,
+) -> list[dict[str, Any]]:
+    """Rates of each verdict of each claim on simulated cohorts, through the claim's real path.
+
+    Each replicate simulates the American Gut and HMP look-alikes of :mod:`gutskin.synthetic`, writes them
+    in the real file formats, imports them with the real harmonisation blocks, computes diversity, runs
+    each claim's own runner (:func:`gutskin.claims.run_claim`, parameters from ``config/claims.yaml``: its
+    headline, sensitivity and matched analyses) and the ledger's verdict rule
+    (:func:`gutskin.claims.build_ledger`, which calls :func:`gutskin.stats.verdict.decide`) on that claim
+    alone (a Holm family of one: the real run's Holm adjustment can only lower the rates of decisive
+    verdicts). Scenarios: the null (no planted effect anywhere) and, for each claim whose analysis has a knob
+    (:data:`PLANTABLE`), a true effect equal to its SESOI in the claimed direction.
+
+    Each replicate's result is cached under ``cache_dir/<design key>/`` (:func:`design_key`), so a rerun
+    computes only replicates it has not computed before, and raising ``replicates`` computes only the new
+    ones. Replicate k's seed depends on (seed, scenario, k) only: results do not depend on ``workers``.
+
+    Returns
+    -------
+    list
+        One entry per claim: ``claim``, ``analysis``, ``replicates``, ``sesoi``, ``design_key``, and per
+        scenario the count, rate and Clopper–Pearson 95 % CI of every verdict, of a significant headline
+        (``significant``) and of one significant in the claimed direction (``significant_claimed``, the
+        simulated power at the SESOI), with the ``checks`` of issue 11 (null: wrongly supported /
+        contradicted ≤ 5 %; at the SESOI: wrongly "not supported (equivalence shown)" ≤ 5 %).
+    """
+    from .stats.verdict import VERDICTS
+
+    replicates = _check_replicates(block["replicates"])
+    design = verdict_design(block, claims, datasets, workflow_config, seed)
+    key = design_key(design)
+    cache = None if cache_dir is None else Path(cache_dir) / f"verdicts-{key}"
+    alpha = float(design["config"].get("alpha", 0.05))
+    scenarios = _scenarios(design)
+    jobs = []
+    for si, (name, planted) in enumerate(scenarios):
+        for k in range(replicates):
+            ss = np.random.SeedSequence(entropy=int(seed), spawn_key=(7, si, k))
+            scen = {
+                **design["cohort"],
+                "seed": int(ss.generate_state(1)[0]),
+                "condition_effect_g": 0.0,
+                "gut_skin_coupling": 0.0,
+                **planted,
+            }
+            jobs.append(
+                {
+                    "scenario_name": name,
+                    "replicate": k,
+                    "scenario": scen,
+                    "config": design["config"],
+                    "claims": design["claims"],
+                    "datasets": design["datasets"],
+                    "blocks": design["blocks"],
+                    "iterations": design["iterations"],
+                }
+            )
+    t0 = time.perf_counter()
+    results = _run_jobs(jobs, workers, cache)
+    seconds = time.perf_counter() - t0
+    by_scenario: dict[str, list[dict[str, Any]]] = {}
+    for job, res in zip(jobs, results, strict=True):
+        by_scenario.setdefault(job["scenario_name"], []).append(res)
+    out = []
+    for c in design["claims"]:
+        cid = c["id"]
+        direction = c.get("expected_direction", "two_sided")
+        entry: dict[str, Any] = {
+            "claim": cid,
+            "analysis": c.get("analysis"),
+            "replicates": replicates,
+            "alpha": alpha,
+            "sesoi": float(c["sesoi"]["value"]),
+            "sesoi_scale": c["sesoi"].get("scale"),
+            "expected_direction": direction,
+            "design_key": key,
+            "scenarios": {},
+            "checks": [],
+        }
+        for name in [n for n, _ in scenarios if n in ("null", f"sesoi_{cid}")]:
+            rows = [r[cid] for r in by_scenario[name]]
+            n = len(rows)
+            counts = {v: sum(r["verdict"] == v for r in rows) for v in VERDICTS}
+
+            powers = [r["power"] for r in rows if r["power"] is not None]
+            entry["scenarios"]["null" if name == "null" else "sesoi"] = {
+                "planted": 0.0 if name == "null" else _signed_sesoi(c),
+                "verdicts": {v: _rate_entry(k, n) for v, k in counts.items()},
+                "significant": _rate_entry(sum(_significant(r, alpha) for r in rows), n),
+                "significant_claimed": _rate_entry(
+                    sum(_claimed(r, alpha, direction) for r in rows), n
+                ),
+                "mean_analytic_power": float(np.mean(powers)) if powers else None,
+                "mean_effect_size": float(
+                    np.mean([r["effect_size"] for r in rows if r["effect_size"] is not None])
+                )
+                if any(r["effect_size"] is not None for r in rows)
+                else None,
+            }
+        sc = entry["scenarios"]
+        for name, verdict_name, what in (
+            ("null", "supported", "wrongly supported under the null"),
+            ("null", "contradicted", "wrongly contradicted under the null"),
+            (
+                "sesoi",
+                "not_supported",
+                "wrongly 'not supported (equivalence shown)' at a true SESOI",
+            ),
+        ):
+            if name not in sc:
+                continue
+            r = sc[name]["verdicts"][verdict_name]
+            entry["checks"].append(
+                {
+                    "what": what,
+                    "rate": r["rate"],
+                    "ci": r["ci"],
+                    "max": 0.05,
+                    "ok": bool(r["rate"] <= 0.05),
+                    "shown_above": bool(r["ci"][0] > 0.05),
+                }
+            )
+        if "sesoi" in sc:
+            entry["simulated_power"] = sc["sesoi"]["significant_claimed"]["rate"]
+            entry["simulated_power_ci"] = sc["sesoi"]["significant_claimed"]["ci"]
+        else:
+            entry["simulated_power"] = None
+            entry["simulated_power_ci"] = None
+            entry["note"] = (
+                f"null only: the synthetic look-alikes have no knob for a {c.get('analysis')} effect on "
+                "its SESOI scale"
+            )
+        entry["seconds"] = round(seconds, 2)
+        out.append(entry)
+    return out
+
+
+def simulated_power(calibration: Mapping[str, Any], claim: str) -> float | None:
+    """The simulated power at the SESOI of ``claim`` in a ``calibration.json`` (``None``: not simulated).
+
+    This is the power the report should print for the claim (the verdict-level simulation runs the claim's
+    own analysis, so it includes what the analytic formula leaves out).
+    """
+    for v in calibration.get("verdicts") or []:
+        if v.get("claim") == claim:
+            p = v.get("simulated_power")
+            return None if p is None else float(p)
+    return None
+
+
+def _verdict_tests(verdicts: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Verdict-level entries in the ``tests`` shape of the report's calibration table."""
+    out = []
+    for v in verdicts:
+        null = v["scenarios"]["null"]["significant"]
+        planted = []
+        if "sesoi" in v["scenarios"]:
+            s = v["scenarios"]["sesoi"]
+            planted.append(
+                {
+                    "effect": f"{v['sesoi_scale']} = {s['planted']:g} (SESOI)",
+                    "value": s["planted"],
+                    "rejections": s["significant_claimed"]["count"],
+                    "power": s["significant_claimed"]["rate"],
+                    "power_ci": s["significant_claimed"]["ci"],
+                    "analytic_power": s["mean_analytic_power"],
+                }
+            )
+        planted_ok = null["ci"][0] <= v["alpha"] <= null["ci"][1]
+        out.append(
+            {
+                "claim": v["claim"],
+                "test": f"the claim's own analysis and verdict ({v['analysis']}), through the real path",
+                "replicates": v["replicates"],
+                "alpha": v["alpha"],
+                "null_rejections": null["count"],
+                "fpr": null["rate"],
+                "fpr_ci": null["ci"],
+                "fpr_ok": bool(planted_ok),
+                "planted": planted,
+                "design": "synthetic look-alike cohorts in the real file formats; design key "
+                + v["design_key"],
+                "simulation": "gutskin.synthetic → import → diversity → runner → ledger verdict",
+                "seconds": v["seconds"],
+            }
+        )
+    return out
 
 
 # ------------------------------------------------------------------------------------------------
@@ -959,6 +1485,10 @@ def run_calibration(
     alpha: float = 0.05,
     workers: int = 1,
     *,
+    claims: Sequence[Mapping[str, Any]],
+    datasets: Mapping[str, Mapping[str, Any]] | None = None,
+    workflow_config: Mapping[str, Any] | None = None,
+    cache_dir: str | Path | None = None,
     skip: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """Run every calibration of the ``calibration`` config block; the content of ``calibration.json``.
@@ -973,6 +1503,15 @@ def run_calibration(
         Significance level of every test.
     workers
         Processes to spread the scenarios over (the numbers do not depend on it).
+    claims
+        The ``claims`` list of ``config/claims.yaml``: the models, taxa and SESOIs are read from it.
+    datasets, workflow_config
+        The ``datasets`` of ``config/datasets.yaml`` and the validated workflow configuration, for the
+        verdict-level calibration (skipped when ``verdicts.replicates`` is 0 or ``datasets`` is ``None``).
+    cache_dir
+        Where results are cached by design key (``None``: no cache): the statistic-level tests as one
+        file per design (``tests-<key>.json``: their tasks, i.e. sizes, replicates, planted effects,
+        models, seed, and the code hash), the verdict-level ones per replicate.
     skip
         Claim ID -> reason, for claims whose analysis cannot run in this workflow (e.g. its data are
         unavailable): their calibration is not simulated and is listed under ``skipped``. The others'
@@ -981,13 +1520,17 @@ def run_calibration(
     Returns
     -------
     dict
-        ``{"alpha", "seed", "tests": [...], "skipped": [{"claim", "reason"}]}``, one test entry per
-        calibrated claim (C8, C9, C10 by default).
+        ``{"alpha", "seed", "tests": [...], "skipped": [{"claim", "reason"}], "verdicts": [...]}``: one
+        test-level entry per calibrated statistic (C8, C9, C10 by default) followed by the verdict-level
+        entries in the same shape, and the verdict-level details of :func:`calibrate_verdicts`.
     """
     cfg = _merged(calibration)
     skip = dict(skip or {})
     cal_seed = int(seed) + int(cfg["seed_offset"])
     a, m, lr = cfg["alpha_ols"], cfg["mantel"], cfg["log_ratio"]
+    # a skipped claim need not be in the register (its model is not read)
+    a_claim = {} if str(a["claim"]) in skip else _claim_by_id(claims, str(a["claim"]))
+    lr_claim = {} if str(lr["claim"]) in skip else _claim_by_id(claims, str(lr["claim"]))
     a_args = (
         int(a["n_cases"]),
         int(a["n_controls"]),
@@ -1006,12 +1549,18 @@ def run_calibration(
         _check_replicates(lr["replicates"]),
         [float(x) for x in lr["planted"]],
     )
+    lr_params = lr_claim.get("params") or {}
     plans: list[
         tuple[str, Callable[[], list[tuple[Any, ...]]], Callable[[Any], dict[str, Any]]]
     ] = [
         (
             str(a["claim"]),
-            lambda: _alpha_ols_tasks(*a_args, cal_seed, alpha),
+            lambda: _alpha_ols_tasks(
+                *a_args,
+                cal_seed,
+                alpha,
+                covariates=list((a_claim.get("params") or {}).get("covariates") or []),
+            ),
             lambda sc: _alpha_ols_result(sc, *a_args, alpha, str(a["claim"])),
         ),
         (
@@ -1021,7 +1570,15 @@ def run_calibration(
         ),
         (
             str(lr["claim"]),
-            lambda: _log_ratio_tasks(*lr_args, cal_seed, alpha, int(lr["depth"]), 0.5),
+            lambda: _log_ratio_tasks(
+                *lr_args,
+                cal_seed,
+                alpha,
+                int(lr["depth"]),
+                float(lr_params.get("log_ratio_pseudocount", 0.5)),
+                list(lr_params.get("taxa") or []),
+                list(lr_params.get("covariates") or []),
+            ),
             lambda sc: _log_ratio_result(sc, *lr_args, alpha, int(lr["depth"]), str(lr["claim"])),
         ),
     ]
@@ -1030,17 +1587,45 @@ def run_calibration(
     for entry in skipped:
         _LOG.info("calibration of %s skipped: %s", entry["claim"], entry["reason"])
     groups = [make() for _, make, _ in active]
-    flat = [t for g in groups for t in g]
-    results = _run_tasks(flat, workers) if flat else []
-    tests, k = [], 0
-    for (_, _, finish), g in zip(active, groups, strict=True):
-        tests.append(finish(results[k : k + len(g)]))
-        k += len(g)
-    return {"alpha": alpha, "seed": cal_seed, "tests": tests, "skipped": skipped}
+    # The statistic-level results are a function of these tasks and the code: cached by their hash.
+    tests_key = design_key(
+        {"tasks": [list(t) for g in groups for t in g], "code_version": _code_version()}
+    )
+    tests_file = None if cache_dir is None else Path(cache_dir) / f"tests-{tests_key}.json"
+    tests: list[dict[str, Any]] | None = None
+    if tests_file is not None and tests_file.exists():
+        try:
+            with tests_file.open(encoding="utf-8") as fh:
+                tests = json.load(fh)
+        except (OSError, ValueError):
+            tests_file.unlink(missing_ok=True)  # corrupt: recompute
+    if tests is None:
+        flat = [t for g in groups for t in g]
+        results = _run_tasks(flat, workers) if flat else []
+        tests, k = [], 0
+        for (_, _, finish), g in zip(active, groups, strict=True):
+            tests.append(finish(results[k : k + len(g)]))
+            k += len(g)
+        if tests_file is not None:
+            write_json(tests_file, tests, indent=None)
+    verdicts: list[dict[str, Any]] = []
+    vb = dict(cfg["verdicts"])
+    vb["claims"] = [c for c in vb["claims"] if c not in skip]
+    if int(vb["replicates"]) > 0 and vb["claims"] and datasets is not None:
+        wc = dict(workflow_config or {})
+        wc.setdefault("alpha", alpha)
+        verdicts = calibrate_verdicts(
+            vb, claims, datasets, wc, cal_seed, workers=workers, cache_dir=cache_dir
+        )
+    return {
+        "alpha": alpha,
+        "seed": cal_seed,
+        "tests": [*tests, *_verdict_tests(verdicts)],
+        "skipped": skipped,
+        "verdicts": verdicts,
+    }
 
 
 def write_calibration(obj: Mapping[str, Any], path: str | Path) -> None:
     """Write ``obj`` as JSON atomically (temp file in the same directory, then rename)."""
-    with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8") as fh:  # mode 0666 & ~umask
-        json.dump(obj, fh, indent=2, ensure_ascii=False, allow_nan=False)
-        fh.write("\n")
+    write_json(path, obj)

@@ -17,8 +17,33 @@ import pytest
 from scipy import stats
 
 from gutskin import calibration as cal
-from gutskin.config import validate
+from gutskin.config import load_and_validate, load_yaml, validate
 from gutskin.stats import paired, power
+
+REPO = Path(__file__).resolve().parents[2]
+CLAIMS = load_and_validate(REPO / "config" / "claims.yaml", "claims")["claims"]
+DATASETS = load_and_validate(REPO / "config" / "datasets.yaml", "datasets")["datasets"]
+CONFIG = validate(load_yaml(REPO / "config" / "config.yaml"), "config")
+
+
+def _claim(cid: str) -> dict:
+    return next(c for c in CLAIMS if c["id"] == cid)
+
+
+def test_models_are_read_from_the_claims_file_not_copied() -> None:
+    # The copies ALPHA_FORMULA / LOG_RATIO_SPECS are gone; the C8 model follows config/claims.yaml.
+    assert not hasattr(cal, "ALPHA_FORMULA") and not hasattr(cal, "LOG_RATIO_SPECS")
+    df = cal.simulate_alpha_cohort(20, 60, 0.0, np.random.default_rng(1))
+    c8 = _claim("C8")
+    f = cal.alpha_formula(c8, df)
+    assert f.startswith(f"{c8['params']['metric']} ~ any_condition")
+    for cov in c8["params"]["covariates"]:
+        assert cov in f
+    changed = {"params": {**c8["params"], "covariates": ["age", "bmi"]}}
+    assert cal.alpha_formula(changed, df) == "shannon ~ any_condition + age + bmi"
+    # a covariate the simulation cannot draw is an error, not a silently different model
+    with pytest.raises(ValueError, match="diet"):
+        cal.calibrate_alpha_ols(20, 60, 10, [], seed=1, covariates=["age", "diet"])
 
 
 def test_clopper_pearson_interval_matches_hand_values() -> None:
@@ -110,7 +135,7 @@ def test_log_ratio_calibration_runs_the_runner_model() -> None:
     # 200 null cohorts: SE of the FPR = 0.0154, so [0.01, 0.10] is a loose but real check; the planted
     # LFC of −2 must be detected nearly always, and its estimate is attenuated by zeros and the
     # pseudocount, never inflated.
-    r = cal.calibrate_log_ratio(40, 120, 200, [2.0], seed=106)
+    r = cal.calibrate_log_ratio(40, 120, 200, [2.0], seed=106, taxa=_claim("C10")["params"]["taxa"])
     assert 0.01 <= r["fpr"] <= 0.10, r
     p = r["planted"][0]
     assert p["effect"] == "LFC = −2" and p["value"] == -2.0
@@ -128,7 +153,8 @@ def test_run_calibration_writes_the_documented_json(tmp_path: Path) -> None:
         "mantel": {"replicates": 20, "strata_sizes": [10, 10], "permutations": 49},
         "log_ratio": {"replicates": 20, "n_cases": 20, "n_controls": 40, "depth": 2000},
     }
-    out = cal.run_calibration(small, seed=5, alpha=0.05)
+    small["verdicts"] = {"replicates": 0}
+    out = cal.run_calibration(small, seed=5, alpha=0.05, claims=CLAIMS)
     assert out["alpha"] == 0.05 and out["seed"] == 6  # seed + seed_offset (default 1)
     assert [t["claim"] for t in out["tests"]] == ["C8", "C9", "C10"]
     for t in out["tests"]:
@@ -152,6 +178,123 @@ def test_run_calibration_writes_the_documented_json(tmp_path: Path) -> None:
     assert json.loads(path.read_text()) == json.loads(json.dumps(out))
     assert [p.name for p in tmp_path.iterdir()] == ["calibration.json"]
     # the same seed gives the same numbers, in one process or two
-    again = cal.run_calibration(small, seed=5, alpha=0.05, workers=2)
+    again = cal.run_calibration(small, seed=5, alpha=0.05, workers=2, claims=CLAIMS)
     strip = [{k: v for k, v in t.items() if k != "seconds"} for t in out["tests"]]
     assert [{k: v for k, v in t.items() if k != "seconds"} for t in again["tests"]] == strip
+
+
+# ------------------------------------------------------------------------------------------------
+# verdict level, through the real path
+# ------------------------------------------------------------------------------------------------
+def _tiny(**kw: object) -> dict:
+    block = json.loads(json.dumps(cal.DEFAULTS["verdicts"]))
+    block.update(
+        claims=["C8"],
+        replicates=2,
+        n_agp_subjects=240,
+        n_hmp_subjects=20,
+        n_features=60,
+        rarefaction_iterations=1,
+        permutations=19,
+        bootstrap=19,
+    )
+    block.update(kw)
+    return block
+
+
+def test_design_key_changes_with_what_the_numbers_depend_on() -> None:
+    base = cal.verdict_design(_tiny(), CLAIMS, DATASETS, CONFIG, seed=3)
+    key = cal.design_key(base)
+    assert cal.design_key(cal.verdict_design(_tiny(), CLAIMS, DATASETS, CONFIG, seed=3)) == key
+    # the replicate count is not in the key: more replicates reuse the ones computed before
+    assert (
+        cal.design_key(cal.verdict_design(_tiny(replicates=9), CLAIMS, DATASETS, CONFIG, 3)) == key
+    )
+    for other in (
+        cal.verdict_design(_tiny(n_agp_subjects=241), CLAIMS, DATASETS, CONFIG, seed=3),
+        cal.verdict_design(_tiny(), CLAIMS, DATASETS, CONFIG, seed=4),
+        cal.verdict_design(_tiny(permutations=29), CLAIMS, DATASETS, CONFIG, seed=3),
+        cal.verdict_design(_tiny(), CLAIMS, DATASETS, {**CONFIG, "alpha": 0.01}, seed=3),
+    ):
+        assert cal.design_key(other) != key
+    # the model comes from the claims file: editing the claim's covariates changes the key
+    edited = [
+        {**c, "params": {**c["params"], "covariates": ["age"]}} if c["id"] == "C8" else c
+        for c in CLAIMS
+    ]
+    assert cal.design_key(cal.verdict_design(_tiny(), edited, DATASETS, CONFIG, seed=3)) != key
+    assert base["claims"][0]["datasets"] == ["agp_like"]
+    with pytest.raises(ValueError, match="look-alike"):
+        cal.verdict_design(_tiny(claims=["C18b"]), CLAIMS, DATASETS, CONFIG, seed=3)
+
+
+@pytest.mark.slow
+def test_verdict_calibration_runs_the_claim_and_is_cached_and_worker_independent(
+    tmp_path: Path,
+) -> None:
+    # Two replicates of the null and two at a true g = SESOI (−0.2) through import, diversity, the C8
+    # runner and the ledger verdict; then the same with two workers from an empty cache (identical
+    # numbers), then a rerun that only reads the cache (no replicate recomputed).
+    cache1, cache2 = tmp_path / "c1", tmp_path / "c2"
+    one = cal.calibrate_verdicts(_tiny(), CLAIMS, DATASETS, CONFIG, 3, workers=1, cache_dir=cache1)
+    two = cal.calibrate_verdicts(_tiny(), CLAIMS, DATASETS, CONFIG, 3, workers=2, cache_dir=cache2)
+    strip = [{k: v for k, v in e.items() if k != "seconds"} for e in one]
+    assert [{k: v for k, v in e.items() if k != "seconds"} for e in two] == strip
+    (entry,) = one
+    assert entry["claim"] == "C8" and entry["replicates"] == 2
+    assert set(entry["scenarios"]) == {"null", "sesoi"}
+    assert (
+        entry["scenarios"]["sesoi"]["planted"] == -0.2
+    )  # SESOI, in the claimed (negative) direction
+    for sc in entry["scenarios"].values():
+        assert sum(v["count"] for v in sc["verdicts"].values()) == 2
+    assert [c["what"] for c in entry["checks"]] == [
+        "wrongly supported under the null",
+        "wrongly contradicted under the null",
+        "wrongly 'not supported (equivalence shown)' at a true SESOI",
+    ]
+    files = sorted((cache1 / f"verdicts-{entry['design_key']}").iterdir())
+    assert [f.name for f in files] == [
+        "null-00000.json",
+        "null-00001.json",
+        "sesoi_C8-00000.json",
+        "sesoi_C8-00001.json",
+    ]
+    # a corrupt cache entry is recomputed, not trusted
+    files[0].write_text("{not json")
+    again = cal.calibrate_verdicts(_tiny(), CLAIMS, DATASETS, CONFIG, 3, cache_dir=cache1)
+    assert [{k: v for k, v in e.items() if k != "seconds"} for e in again] == strip
+    assert again[0]["seconds"] < 60
+    # the simulated power at the SESOI is what calibration.json offers the report
+    doc = {"verdicts": one}
+    assert cal.simulated_power(doc, "C8") == entry["simulated_power"]
+    assert cal.simulated_power(doc, "C9") is None
+
+
+def test_statistic_level_results_are_cached_by_design(tmp_path: Path) -> None:
+    small = {
+        "alpha_ols": {"replicates": 10, "n_cases": 20, "n_controls": 40, "planted": [0.2]},
+        "mantel": {"replicates": 10, "strata_sizes": [8, 8], "permutations": 19, "planted": [0.1]},
+        "log_ratio": {"replicates": 10, "n_cases": 20, "n_controls": 40, "depth": 500},
+        "verdicts": {"replicates": 0},
+    }
+    cold = cal.run_calibration(small, seed=5, claims=CLAIMS, cache_dir=tmp_path)
+    (entry,) = list(tmp_path.iterdir())
+    assert entry.name.startswith("tests-") and entry.suffix == ".json"
+    # a warm run reads the file: tamper with it and the tampered numbers come back
+    doc = json.loads(entry.read_text())
+    doc[0]["null_rejections"] = 999
+    entry.write_text(json.dumps(doc))
+    warm = cal.run_calibration(small, seed=5, claims=CLAIMS, cache_dir=tmp_path)
+    assert warm["tests"][0]["null_rejections"] == 999
+    # another design (one more replicate, or another seed) is another entry, computed afresh
+    small["alpha_ols"]["replicates"] = 11
+    other = cal.run_calibration(small, seed=5, claims=CLAIMS, cache_dir=tmp_path)
+    assert len(list(tmp_path.iterdir())) == 2
+    assert other["tests"][0]["replicates"] == 11
+    assert other["tests"][1] == {**cold["tests"][1], "seconds": other["tests"][1]["seconds"]}
+    # a corrupt entry is recomputed, never trusted
+    entry.write_text("{not json")
+    small["alpha_ols"]["replicates"] = 10
+    again = cal.run_calibration(small, seed=5, claims=CLAIMS, cache_dir=tmp_path)
+    assert again["tests"][0]["null_rejections"] == cold["tests"][0]["null_rejections"]

@@ -1,7 +1,8 @@
-# Calibration of the primary tests: false-positive rate and power on simulated null and planted-effect
-# cohorts, with the same code the claim runners use (gutskin.calibration). Needs no data, but a claim
-# whose datasets could not be fetched (or that the claims register does not analyse) is not simulated:
-# its calibration is listed as skipped, so an offline run without data ends in seconds.
+# Calibration of the primary tests and of the verdicts: false-positive rate, power and the rate of each verdict
+# on simulated null and planted-effect cohorts, through the claims' own runners (gutskin.calibration). Needs no
+# data, but a claim whose datasets could not be fetched (or that the claims register does not analyse) is not
+# simulated: its calibration is listed as skipped, so an offline run without data ends in seconds. Results are
+# cached by design key under <cache_dir>/calibration/, so a rerun with the same design and code only reads them.
 rule calibration:
     input:
         manifests=calibration_manifests,
@@ -23,5 +24,8 @@ rule calibration:
         },
         seed=config["seed"],
         alpha=config["alpha"],
+        claims_list=CLAIMS,
+        datasets=DATASETS,
+        cache_dir=os.path.join(config["cache_dir"], "calibration"),
     script:
         "../../scripts/calibration.py"

@@ -24,8 +24,14 @@ covariates permutes raw rows instead, so its p-value differs slightly (its F and
 ``strata``, rows are permuted only within strata (``permute::how(blocks = strata)``). The p-value is
 ``(1 + #{F* >= F - eps}) / (1 + permutations)`` with vegan's ``eps = sqrt(machine epsilon)``.
 
-Size limit: the n × n matrices ``G`` and ``E`` are dense float64 (8 n² bytes each, ~3 such matrices at
-peak): n = 1,200 needs ~35 MB, n = 5,000 ~600 MB. Inputs above :data:`MAX_SAMPLES` are refused.
+Memory at scale: neither ``G`` nor ``E`` is ever formed. Every quantity above is a quadratic form ``w'Gw``
+with ``G = -1/2 J D² J`` (``J = I - 11'/n``), so ``w'Gw = -1/2 (Jw)' D² (Jw)``; ``D² (Jw)`` is computed in
+row blocks of the caller's matrix (each block squared in float64), ``tr(G) = Σ d_ij² / 2n`` and
+``tr(E) = tr(G) - SS_reduced``. The only n × n matrix is the caller's ``dm``, used as given (float32 is not
+copied to float64): at n = 30,000 a float32 matrix is 3.6 GB and the working memory is a few row and
+permutation blocks (:data:`_BLOCK_FLOATS` floats each). This is algebraically the dense formulation above,
+and matches it to rounding (tested to 1e-9 at small n). Inputs above :data:`MAX_SAMPLES` are refused.
+PERMDISP still forms ``G`` and its eigenvectors (dense float64, :data:`PERMDISP_MAX_SAMPLES`).
 
 PERMDISP (:func:`permdisp`) follows ``vegan::betadisper`` + ``permutest.betadisper``: principal coordinates
 of all axes with non-zero eigenvalues (negative ones included, as imaginary axes), distances of each sample
@@ -49,6 +55,7 @@ from ._util import JsonMixin, StatsInputError, derive_rng, permutation_matrix, s
 
 __all__ = [
     "MAX_SAMPLES",
+    "PERMDISP_MAX_SAMPLES",
     "PermanovaResult",
     "PermdispResult",
     "gower_centred",
@@ -56,8 +63,10 @@ __all__ = [
     "permdisp",
 ]
 
-#: Largest number of samples accepted (dense n × n float64 matrices; see the module docstring).
-MAX_SAMPLES = 10_000
+#: Largest number of samples PERMANOVA accepts (only the caller's n × n matrix is held; module docstring).
+MAX_SAMPLES = 60_000
+#: Largest number of samples PERMDISP accepts (dense n × n float64 Gower matrix and eigenvectors).
+PERMDISP_MAX_SAMPLES = 10_000
 #: Tolerance when comparing permuted with observed statistics (vegan's ``sqrt(.Machine$double.eps)``).
 EPS = math.sqrt(np.finfo(float).eps)
 #: Relative tolerance for rank decisions of the design (R's ``qr`` default ``tol = 1e-07``).
@@ -186,13 +195,21 @@ def _check_permutations(permutations: int) -> int:
     return int(permutations)
 
 
-def _as_square(dm: Any) -> tuple[np.ndarray, tuple[str, ...] | None]:
-    """Validated square float64 distance matrix and its ids (if ``dm`` is a DistanceMatrix)."""
+def _as_square(
+    dm: Any, limit: int = MAX_SAMPLES, what: str = "PERMANOVA"
+) -> tuple[np.ndarray, tuple[str, ...] | None]:
+    """Validated square float distance matrix and its ids (if ``dm`` is a DistanceMatrix).
+
+    A float32 or float64 array is used as given (no copy); other types are converted to float64. The checks
+    run in row blocks, so they need no n × n temporary.
+    """
     ids = None
     if hasattr(dm, "data") and hasattr(dm, "ids"):  # skbio DistanceMatrix
         ids = tuple(str(i) for i in dm.ids)
         dm = dm.data
-    arr = np.asarray(dm, dtype=np.float64)
+    arr = np.asarray(dm)
+    if arr.dtype not in (np.float32, np.float64):
+        arr = arr.astype(np.float64)
     if arr.ndim != 2 or arr.shape[0] != arr.shape[1]:
         raise StatsInputError(
             f"the distance matrix must be square, got shape {arr.shape}",
@@ -200,23 +217,65 @@ def _as_square(dm: Any) -> tuple[np.ndarray, tuple[str, ...] | None]:
             hint="expand a condensed vector with scipy.spatial.distance.squareform",
         )
     n = arr.shape[0]
-    if n > MAX_SAMPLES:
+    if n > limit:
         raise StatsInputError(
-            f"{n} samples exceed the limit of {MAX_SAMPLES} for dense n × n PERMANOVA "
-            f"(~{3 * 8 * n * n / 1e9:.1f} GB)",
+            f"{n} samples exceed the limit of {limit} for {what} "
+            f"(the n × n matrix alone is ~{arr.itemsize * n * n / 1e9:.1f} GB)",
             where="dm",
             hint="sub-sample, or test on fewer samples (e.g. one per subject)",
         )
-    if not np.all(np.isfinite(arr)):
-        raise StatsInputError("the distance matrix has missing or non-finite entries", where="dm")
-    scale = max(1.0, float(np.max(np.abs(arr))) if arr.size else 1.0)
-    if not np.allclose(arr, arr.T, rtol=0, atol=1e-10 * scale):
-        raise StatsInputError("the distance matrix is not symmetric", where="dm")
-    if np.any(np.abs(np.diag(arr)) > 1e-10 * scale):
+    rows = max(1, _BLOCK_FLOATS // max(1, n))
+    peak = 0.0
+    for i0 in range(0, n, rows):
+        blk = arr[i0 : i0 + rows]
+        if not np.all(np.isfinite(blk)):
+            raise StatsInputError(
+                "the distance matrix has missing or non-finite entries", where="dm"
+            )
+        peak = max(peak, float(np.max(np.abs(blk))) if blk.size else 0.0)
+    scale = max(1.0, peak)
+    for i0 in range(0, n, rows):
+        blk = arr[i0 : i0 + rows]
+        if not np.allclose(blk, arr[:, i0 : i0 + rows].T, rtol=0, atol=1e-10 * scale):
+            raise StatsInputError("the distance matrix is not symmetric", where="dm")
+        if np.any(blk < -1e-7 * scale):
+            raise StatsInputError("the distance matrix has negative distances", where="dm")
+    if np.any(np.abs(np.diagonal(arr)) > 1e-10 * scale):
         raise StatsInputError("the distance matrix has a non-zero diagonal", where="dm")
-    if np.any(arr < -1e-7 * scale):
-        raise StatsInputError("the distance matrix has negative distances", where="dm")
     return arr, ids
+
+
+def _sq_times(d: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """``(D ∘ D) @ w`` in row blocks of ``d`` (each squared in float64): no n × n temporary."""
+    n = d.shape[0]
+    out = np.empty((n, w.shape[1]))
+    rows = max(1, _BLOCK_FLOATS // max(1, n))
+    for i0 in range(0, n, rows):
+        blk = np.asarray(d[i0 : i0 + rows], dtype=np.float64)
+        out[i0 : i0 + rows] = (blk * blk) @ w
+    return out
+
+
+def _gower_quad(d: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """``diag(w' G w)`` for the columns of ``w``, ``G`` the Gower-centred matrix of ``d``, without ``G``.
+
+    ``G = -1/2 J D² J`` with ``J = I - 11'/n``, so ``w'Gw = -1/2 (Jw)' D² (Jw)`` exactly.
+    """
+    if w.shape[1] == 0:
+        return np.zeros(0)
+    wc = w - w.mean(axis=0, keepdims=True)
+    return -0.5 * np.sum(wc * _sq_times(d, wc), axis=0)
+
+
+def _gower_trace(d: np.ndarray) -> float:
+    """``tr(G) = Σ_ij d_ij² / 2n`` (zero diagonal), in row blocks."""
+    n = d.shape[0]
+    rows = max(1, _BLOCK_FLOATS // max(1, n))
+    total = 0.0
+    for i0 in range(0, n, rows):
+        blk = np.asarray(d[i0 : i0 + rows], dtype=np.float64)
+        total += float(np.sum(blk * blk))
+    return total / (2 * n)
 
 
 def _check_explicit_perms(perms: np.ndarray, n: int, codes: np.ndarray | None) -> np.ndarray:
@@ -363,8 +422,8 @@ def permanova(
     Parameters
     ----------
     dm
-        Square distance matrix (``numpy`` array or ``skbio.DistanceMatrix``), ``n`` ≤
-        :data:`MAX_SAMPLES`. With a DistanceMatrix whose ids are all in ``data.index``, ``data`` is
+        Square distance matrix (``numpy`` array, float32 or float64, or ``skbio.DistanceMatrix``),
+        ``n`` ≤ :data:`MAX_SAMPLES`; never copied to a second n × n matrix. With a DistanceMatrix whose ids are all in ``data.index``, ``data`` is
         reordered to its ids; otherwise row ``i`` of ``data`` is sample ``i``.
     data
         One row per sample with the columns the terms use; no missing values.
@@ -446,12 +505,10 @@ def permanova(
             hint="use fewer covariates or more samples",
         )
 
-    g = gower_centred(sq)
-    ss_total = float(np.trace(g))
-    gq_r = g @ q_r
-    ss_r = float(np.sum(gq_r * q_r))
-    ss_t = float(np.sum((g @ q_t) * q_t))
-    ss_a = float(np.sum((g @ q_a) * q_a))
+    ss_total = _gower_trace(sq)
+    ss_r = float(np.sum(_gower_quad(sq, q_r)))
+    ss_t = float(np.sum(_gower_quad(sq, q_t)))
+    ss_a = float(np.sum(_gower_quad(sq, q_a)))
     ss_res = ss_total - ss_r - ss_t - ss_a
     if not ss_res > 0:
         raise StatsInputError(
@@ -466,10 +523,8 @@ def permanova(
 
     p_value = None
     if permutations > 0:
-        # E = (I - H_r) G (I - H_r), the Gower matrix of the reduced model's residuals.
-        e = g - q_r @ gq_r.T - gq_r @ q_r.T + q_r @ (q_r.T @ gq_r) @ q_r.T
-        del g
-        tr_e = float(np.trace(e))
+        # v'Ev with E = (I - H_r) G (I - H_r) is w'Gw with w = (I - H_r) v; tr(E) = tr(G) - SS_reduced.
+        tr_e = ss_total - ss_r
         q_all = np.hstack([q_r, q_t, q_a])
         k = q_all.shape[1]
         k_r = q_r.shape[1]
@@ -480,7 +535,9 @@ def permanova(
             inv = np.argsort(perms, axis=1)
             v = q_all[inv]  # (b, n, k): v_k = u_k[p^-1], so v'Ev = u'(P E P')u
             v2 = np.ascontiguousarray(v.transpose(1, 0, 2).reshape(n, b * k))
-            quad = np.sum((e @ v2) * v2, axis=0).reshape(b, k)
+            if k_r:
+                v2 = v2 - q_r @ (q_r.T @ v2)
+            quad = _gower_quad(sq, v2).reshape(b, k)
             ss_t_p = quad[:, k_r : k_r + df_t].sum(axis=1)
             ss_res_p = tr_e - quad.sum(axis=1)
             f_p = (ss_t_p / df_t) / (ss_res_p / df_res)
@@ -564,7 +621,7 @@ def permdisp(
     Parameters
     ----------
     dm
-        Square distance matrix (array or ``skbio.DistanceMatrix``), ``n`` ≤ :data:`MAX_SAMPLES`.
+        Square distance matrix (array or ``skbio.DistanceMatrix``), ``n`` ≤ :data:`PERMDISP_MAX_SAMPLES`.
     groups
         Group of each sample (at least 2 groups, no missing values).
     permutations
@@ -582,7 +639,10 @@ def permdisp(
     -------
     PermdispResult
     """
-    sq, _ids = _as_square(dm)
+    sq, _ids = _as_square(
+        dm, PERMDISP_MAX_SAMPLES, "PERMDISP (dense Gower matrix and eigenvectors)"
+    )
+    sq = np.asarray(sq, dtype=np.float64)
     n = sq.shape[0]
     if centre not in _CENTRES:
         raise StatsInputError(f"centre must be one of {_CENTRES}, got {centre!r}", where="centre")
