@@ -354,3 +354,19 @@ def test_power_follows_the_ci_method(tmp_path: Path) -> None:
     assert hk["headline"]["power"] == pytest.approx(
         stats.t.cdf(0.2 / mh.se - t, 1) + stats.t.cdf(-0.2 / mh.se - t, 1)
     )
+
+
+def test_no_cohort_could_be_had_is_data_unavailable_not_inconclusive(tmp_path: Path) -> None:
+    """A pooled claim none of whose datasets could be had is "data unavailable", as a one-dataset claim
+    is; one cohort failing for another reason keeps it a data problem (inconclusive)."""
+    from gutskin.claims.ledger import is_data_unavailable
+
+    def gone(ds: str) -> dict:
+        problem = f"dataset {ds} unavailable: no mirror has the file"
+        return cohort_result({"id": "CX", "data_problem": problem, "headline": {}}, ds)
+
+    res = pool(CLAIM, {ds: gone(ds) for ds in ("a", "b", "c")}, CONFIG, tmp_path, [])
+    assert res["k"] == 0 and is_data_unavailable(res["data_problem"])
+    few = cohort_result({"id": "CX", "data_problem": "too few samples", "headline": {}}, "c")
+    res = pool(CLAIM, {"a": gone("a"), "b": gone("b"), "c": few}, CONFIG, tmp_path, [])
+    assert res["k"] == 0 and not is_data_unavailable(res["data_problem"])

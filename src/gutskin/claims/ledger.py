@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 from typing import Any
 
 from .._atomic import atomic_path
 from ..stats import multiple, verdict
-from .common import clean
+from .common import clean, is_data_unavailable
 from .register import claim_sided, one_sided_p
 from .scope import scope_fields
 
@@ -64,19 +63,6 @@ def robustness(result: dict[str, Any]) -> str | None:
     if unin:
         text += f"; {unin} uninformative"
     return text
-
-
-#: Start of the data problems that mean the data could not be had (see
-#: :func:`gutskin.claims.inputs.dataset_problem`): the verdict is then "data unavailable".
-_UNAVAILABLE = re.compile(
-    r"^dataset \S+ (unavailable\b|was not loaded|has no column\(s\))", re.IGNORECASE
-)
-
-
-def is_data_unavailable(problem: str | None) -> bool:
-    """Whether a runner's ``data_problem`` says the data could not be had: the dataset is unavailable
-    or was not loaded, or it lacks a column the claim needs (rather than, e.g., too few samples)."""
-    return bool(problem) and bool(_UNAVAILABLE.match(str(problem).strip()))
 
 
 def verdict_counts(ledger: list[dict[str, Any]]) -> dict[str, int]:

@@ -26,7 +26,7 @@ from ..errors import ConfigError
 from ..stats import equivalence, meta, verdict
 from ..stats._util import StatsInputError
 from . import sensitivity
-from .common import clean
+from .common import clean, is_data_unavailable
 from .entries import summarise_sensitivity
 
 __all__ = ["DEFAULT_HKSJ_BELOW_K", "SCALE_WORDS", "cohort_claim", "cohort_result", "pool"]
@@ -226,9 +226,13 @@ def pool(
             base = copy.deepcopy(next(iter(cohorts.values()))) or {"id": claim["id"]}
         else:
             base = {"id": claim["id"], "headline": {}, "tests": [], "figures": [], "tables": []}
-            base["data_problem"] = "no cohort gave an estimate: " + "; ".join(
-                f"{ds}: {r}" for ds, r in reasons.items()
-            )
+            if all(is_data_unavailable(r) for r in reasons.values()):
+                # no cohort could be had: the claim's data are unavailable, not inconclusive
+                base["data_problem"] = "; ".join(str(r) for r in reasons.values())
+            else:
+                base["data_problem"] = "no cohort gave an estimate: " + "; ".join(
+                    f"{ds}: {r}" for ds, r in reasons.items()
+                )
         assert base is not None
         base.pop("dataset", None)
         base.pop("se", None)
