@@ -1053,15 +1053,26 @@ def _signed_sesoi(claim: Mapping[str, Any]) -> float:
 
 
 def _swap_claim(claim: Mapping[str, Any]) -> dict[str, Any]:
-    out = json.loads(json.dumps(claim))
-    missing = [d for d in out.get("datasets", []) if d not in SYNTHETIC_STANDS_IN]
-    if missing:
+    """The claim as its per-cohort job runs it on the first of its datasets that has a look-alike.
+
+    A claim pooled over several cohorts is calibrated on the design of the cohort the simulation can
+    reproduce (C9: the HMP design; the EB cohort has no look-alike); ``calibrated_on`` and
+    ``not_simulated`` say which. A claim none of whose datasets has a look-alike is an error.
+    """
+    from .claims.pooling import cohort_claim
+
+    listed = [str(d) for d in (claim.get("datasets") or [])]
+    usable = [d for d in listed if d in SYNTHETIC_STANDS_IN]
+    if not usable:
         raise StatsInputError(
-            f"claim {out.get('id')} uses {missing}, which have no synthetic look-alike "
+            f"claim {claim.get('id')} uses {listed}, none of which has a synthetic look-alike "
             f"(only {sorted(SYNTHETIC_STANDS_IN)})",
             where="calibration/verdicts/claims",
         )
-    out["datasets"] = [SYNTHETIC_STANDS_IN[d] for d in out.get("datasets", [])]
+    out = cohort_claim(json.loads(json.dumps(claim)), usable[0])
+    out["datasets"] = [SYNTHETIC_STANDS_IN[usable[0]]]
+    out["calibrated_on"] = usable[0]
+    out["not_simulated"] = [d for d in listed if d != usable[0]]
     return out
 
 

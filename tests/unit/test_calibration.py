@@ -298,3 +298,15 @@ def test_statistic_level_results_are_cached_by_design(tmp_path: Path) -> None:
     small["alpha_ols"]["replicates"] = 10
     again = cal.run_calibration(small, seed=5, claims=CLAIMS, cache_dir=tmp_path)
     assert again["tests"][0]["null_rejections"] == cold["tests"][0]["null_rejections"]
+
+
+def test_a_pooled_claim_is_calibrated_on_the_cohort_design_the_simulation_has() -> None:
+    """C9 pools HMP and the EB cohort; only HMP has a look-alike, so the verdict calibration runs C9 as
+    its HMP cohort job runs it (EB's per-dataset settings not applied) and says the EB cohort is not
+    simulated, instead of stopping the run."""
+    design = cal.verdict_design(_tiny(claims=["C9"]), CLAIMS, DATASETS, CONFIG, seed=3)
+    c9 = design["claims"][0]
+    assert _claim("C9")["datasets"] == ["hmp_v35", "eb_kunstner2022"]  # the premise
+    assert c9["datasets"] == ["hmp_like"]
+    assert c9["calibrated_on"] == "hmp_v35" and c9["not_simulated"] == ["eb_kunstner2022"]
+    assert "per_dataset" not in (c9.get("params") or {})
