@@ -392,11 +392,12 @@ def synthetic_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.mark.slow
 @needs_browser
-def test_workflow_report_in_headless_chromium(synthetic_run: Path) -> None:
+def test_workflow_report_in_headless_chromium(synthetic_run: Path, browser: Any) -> None:
+    # the module's browser: a second sync Playwright started while it is open would fail
     claims = json.loads((synthetic_run / "results" / "claims.json").read_text(encoding="utf-8"))
     html = synthetic_run / "results" / "report.html"
     assert html.stat().st_size < 10_000_000  # light enough to e-mail
-    res = open_page(html, width=1400, open_details=True)
+    res = open_page(html, width=1400, open_details=True, browser=browser)
     check_rendered_report(res, [c["id"] for c in claims])
     # every figure a claim runner drew is embedded and has its data twin listed
     n_figures = sum(len(c.get("figures") or []) for c in claims)

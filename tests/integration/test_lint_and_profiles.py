@@ -57,7 +57,15 @@ def test_slurm_profile_dry_run(tmp_path: Path) -> None:
     )
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out
-    for rule in ("fetch", "import_dataset", "diversity", "claim", "ledger", "report"):
+    for rule in (
+        "fetch",
+        "import_dataset",
+        "diversity",
+        "claim_cohort",
+        "pool_claim",
+        "ledger",
+        "report",
+    ):
         assert f"rule {rule}:" in out
     # fetch must run on the submit host (compute nodes often have no internet access).
     fetch_rules = (REPO / "workflow" / "rules" / "fetch.smk").read_text()

@@ -247,6 +247,8 @@ def diversity_of(
 def _run_registered(cid: str, claims: dict, bundles: dict, tmp_path: Path) -> tuple[dict, dict]:
     """Run the registered claim ``cid``; it must give a result and a verdict of the rubric."""
     claim = claims[cid]
+    # the cohorts given: a claim pooled over several cohorts is pinned here cohort by cohort (the
+    # pooled numbers are pinned by the metafor fixtures of tests/unit/test_meta.py)
     # as the workflow runs it: once per dataset (rule claim_cohort), then pooled (rule pool_claim)
     cohorts = {
         ds: cohort_result(
@@ -258,6 +260,7 @@ def _run_registered(cid: str, claims: dict, bundles: dict, tmp_path: Path) -> tu
             CONFIG,
         )
         for ds in claim["datasets"]
+        if ds in bundles
     }
     res = pool(claim, cohorts, CONFIG, tmp_path / cid / "pooled")
     entry = build_ledger([claim], {cid: res}, CONFIG)[0]
