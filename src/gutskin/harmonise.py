@@ -314,6 +314,24 @@ def _unit_factor(
     return factor, {"from": str(spec["from"]), "to": str(spec["to"]), "factor": factor}
 
 
+def _no_column(source: Any, raw: pd.DataFrame, raw_col: str, what: str, hint: str) -> InputError:
+    """The error for a raw column the configuration names but the file lacks: how many columns the file
+    has and its close matches (case-insensitive), for ``from`` and ``indicators`` alike."""
+    cols = [str(c) for c in raw.columns]
+    lowered = {c.lower(): c for c in cols}
+    close = [
+        lowered[c]
+        for c in difflib.get_close_matches(raw_col.lower(), list(lowered), n=5, cutoff=0.6)
+    ]
+    return InputError(
+        source,
+        f"there is no {what}; the file has {len(cols)} columns"
+        + (f"; close matches: {', '.join(repr(c) for c in close)}" if close else ""),
+        where=f"column {raw_col!r}",
+        hint=hint,
+    )
+
+
 def _from_indicators(
     raw: pd.DataFrame,
     column: str,
@@ -384,14 +402,12 @@ def _from_indicators(
     for j, raw_col in enumerate(indicators):
         raw_col = str(raw_col)
         if raw_col not in raw.columns:
-            close = difflib.get_close_matches(raw_col, [str(c) for c in raw.columns], n=5)
-            raise InputError(
+            raise _no_column(
                 source,
-                f"there is no indicator column {raw_col!r} (samples.columns.{column}.indicators of "
-                f"dataset {dataset})"
-                + (f"; close matches: {', '.join(repr(c) for c in close)}" if close else ""),
-                where=f"column {raw_col!r}",
-                hint=f"fix {where}/indicators in {config_path}",
+                raw,
+                raw_col,
+                f"indicator column {raw_col!r} (samples.columns.{column}.indicators of dataset {dataset})",
+                f"fix {where}/indicators in {config_path}",
             )
         vals = raw[raw_col].astype(object)
         strs = pd.Series(
@@ -520,19 +536,12 @@ def _column(
         raw_col = str(cspec["from"])
         info["from"] = raw_col
         if raw_col not in raw.columns:
-            cols = [str(c) for c in raw.columns]
-            lowered = {c.lower(): c for c in cols}
-            close = [
-                lowered[c]
-                for c in difflib.get_close_matches(raw_col.lower(), list(lowered), n=5, cutoff=0.6)
-            ]
-            raise InputError(
+            raise _no_column(
                 source,
-                f"there is no column {raw_col!r} (asked for by samples.columns.{column}.from of "
-                f"dataset {dataset}); the file has {len(cols)} columns"
-                + (f"; close matches: {', '.join(repr(c) for c in close)}" if close else ""),
-                where=f"column {raw_col!r}",
-                hint=f"fix datasets/{dataset}/samples/columns/{column}/from in {config_path}",
+                raw,
+                raw_col,
+                f"column {raw_col!r} (asked for by samples.columns.{column}.from of dataset {dataset})",
+                f"fix datasets/{dataset}/samples/columns/{column}/from in {config_path}",
             )
         values = raw[raw_col].astype(object)
         values = values.where(values.notna() & ~values.isin(missing), None)

@@ -370,3 +370,14 @@ def test_wide_rank_and_ignored_columns(tmp_path: Path) -> None:
         read_wide_tsv(path, rows="features", rank_columns=["Sequence"])
     with pytest.raises(InputError, match=r"no column 'Seq'"):
         read_wide_tsv(path, rows="features", ignore_columns=["Seq"])
+
+
+def test_missing_indicator_column_is_named_with_close_matches(raw: pd.DataFrame) -> None:
+    """An indicator column the file lacks gets the same error as a missing ``from`` column: the column,
+    the key to fix, how many columns the file has and its close matches regardless of case."""
+    spec = _columns(condition={"indicators": {"psoriasis": "psoriasis"}})
+    with pytest.raises(InputError) as err:
+        harmonise(raw, spec, "survey", "samples.csv")
+    msg = str(err.value)
+    assert "no indicator column 'psoriasis'" in msg and "close matches: 'Psoriasis'" in msg
+    assert f"the file has {raw.shape[1]} columns" in msg and "indicators" in msg
