@@ -18,7 +18,6 @@ Verdicts are only checked to be verdicts of the rubric: no p-value of our own co
 
 from __future__ import annotations
 
-import copy
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -28,6 +27,7 @@ import pytest
 
 from gutskin.claims import load_bundle, run_claim
 from gutskin.claims.ledger import build_ledger
+from gutskin.claims.pooling import cohort_claim
 from gutskin.config import load_and_validate
 from gutskin.importer import load_imported
 from gutskin.stats.verdict import VERDICTS
@@ -85,22 +85,11 @@ def bundle_of(
     return get
 
 
-def restricted(claim: dict[str, Any], dataset: str) -> dict[str, Any]:
-    """The claim restricted to one of its datasets, with that dataset's ``per_dataset`` settings."""
-    assert dataset in claim["datasets"], f"{claim['id']} does not list {dataset}"
-    out = copy.deepcopy(claim)
-    params = out.get("params") or {}
-    per = params.pop("per_dataset", {}) or {}
-    params.update(per.get(dataset, {}))
-    out["params"] = params
-    out["datasets"] = [dataset]
-    return out
-
-
 def run_restricted(
     cid: str, dataset: str, claims: dict, bundle: Any, tmp_path: Path
 ) -> tuple[dict, dict]:
-    claim = restricted(claims[cid], dataset)
+    assert dataset in claims[cid]["datasets"], f"{cid} does not list {dataset}"
+    claim = cohort_claim(claims[cid], dataset)  # as the workflow's claim_cohort job runs it
     res = run_claim(claim, {dataset: bundle}, CONFIG, tmp_path / cid).to_dict()
     entry = build_ledger([claim], {cid: res}, CONFIG)[0]
     assert res["data_problem"] is None, res["data_problem"]
