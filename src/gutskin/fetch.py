@@ -72,6 +72,7 @@ __all__ = [
     "fetch_dataset",
     "main",
     "mirror_path",
+    "mirrors_as_configured",
     "missing_mirrors",
     "resolve_mirrors",
     "settings_from_config",
@@ -114,6 +115,20 @@ def _mirror_entries(
             path = Path(conf_item).expanduser()
             entries.append(("config mirrors", path if path.is_absolute() else base_dir / path))
     return entries
+
+
+def mirrors_as_configured(
+    config_mirrors: Sequence[str | Path] | str | Path | None, base: Path | None = None
+) -> list[str]:
+    """The configured ``mirrors`` entries as absolute paths, in order (``GUTSKIN_MIRROR`` not included).
+
+    Relative entries are joined to ``base`` (the folder of the config file that sets ``mirrors``; default
+    the current directory), ``~`` is expanded and ``..`` folded (``os.path.normpath``); folders are
+    listed whether or not they exist. The fetch
+    rule passes this list as a parameter, so its jobs rerun when the mirrors change, and not when the
+    same mirrors are given through another config file (an overlay in another folder).
+    """
+    return [os.path.normpath(path) for _, path in _mirror_entries(config_mirrors, {}, base)]
 
 
 def missing_mirrors(

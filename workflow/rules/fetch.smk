@@ -18,7 +18,9 @@ rule fetch:
         mem_mb=500,
         runtime=30,
     params:
+        # what the files depend on: the dataset's entry and the mirrors (absolute), never the config
+        # file's path, so an overlay (--configfile) that changes neither does not refetch
         dataset=lambda wc: DATASETS[wc.dataset],
-        config_file=CONFIG_FILE,
+        mirrors=FETCH_MIRRORS,
     script:
         "../../scripts/fetch.py"
