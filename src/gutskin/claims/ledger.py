@@ -210,6 +210,7 @@ def build_ledger(
             sesoi=float(claim["sesoi"]["value"]),
             expected_direction=claim.get("expected_direction", "two_sided"),
             power=power_value,
+            power_note=h.get("power_note") if power_source == "analytic" else None,
             n=int(h.get("n") or r.get("n") or 0),
             alpha=alpha,
             power_target=power_target,
