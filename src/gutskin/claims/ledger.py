@@ -8,7 +8,8 @@ from typing import Any
 
 from .._atomic import atomic_path
 from ..stats import multiple, verdict
-from .common import clean, is_data_unavailable
+from ..verdict_words import is_data_unavailable
+from .common import clean
 from .register import claim_sided, one_sided_p
 from .scope import scope_fields
 

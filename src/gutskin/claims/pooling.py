@@ -25,8 +25,9 @@ from typing import Any
 from ..errors import ConfigError
 from ..stats import equivalence, meta, verdict
 from ..stats._util import StatsInputError
+from ..verdict_words import is_data_unavailable
 from . import sensitivity
-from .common import clean, is_data_unavailable
+from .common import clean
 from .entries import summarise_sensitivity
 
 __all__ = ["DEFAULT_HKSJ_BELOW_K", "SCALE_WORDS", "cohort_claim", "cohort_result", "pool"]
