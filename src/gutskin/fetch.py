@@ -60,7 +60,6 @@ from ._cache import (
 )
 from ._http import USER_AGENT
 from .errors import ConfigError, DataUnavailable, GutskinError, InputError
-from .sources import fetch_source
 
 __all__ = [
     "MIRROR_ENV",
@@ -341,6 +340,10 @@ def fetch_dataset(
     """
     if isinstance(dataset, Mapping) and dataset.get("source") is not None:
         # API-backed dataset (Qiita, MGnify, GMrepo): same manifest shape, see gutskin.sources.
+        # imported here: the API sources load pandas and scipy (about 1 s), which a dataset of pinned
+        # files never needs (every fetch job, and an offline run's 14 of them, would pay it)
+        from .sources import fetch_source
+
         return fetch_source(name, dataset, settings, source=source)
     files = dataset.get("files") if isinstance(dataset, Mapping) else None
     if not isinstance(files, Mapping) or not files:
