@@ -2,6 +2,9 @@
 # Runs on the submit host under a cluster executor: compute nodes often have no internet access.
 # A manifest that says `available: false` (a transient 500, a timeout) is not final: common.smk removes it
 # at the start of the next run, so the dataset is fetched again.
+from gutskin.layout import benchmark_file
+
+
 localrules:
     fetch,
 
@@ -11,6 +14,8 @@ rule fetch:
         manifest="results/fetch/{dataset}.json",
     log:
         "logs/fetch/{dataset}.log",
+    benchmark:
+        benchmark_file("fetch")
     conda:
         "../envs/gutskin.yaml"
     threads: 1
