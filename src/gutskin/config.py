@@ -286,7 +286,9 @@ def check_claims(
             continue
         cid = str(claim.get("id"))
         listed = claim.get("datasets") or []
-        if isinstance(listed, str):  # "auto": the datasets chosen for the claim, else any configured
+        if isinstance(
+            listed, str
+        ):  # "auto": the datasets chosen for the claim, else any configured
             chosen = (claim_datasets or {}).get(cid)
             claim_ds = [str(d) for d in (chosen if chosen is not None else datasets)]
         else:

@@ -212,7 +212,10 @@ def test_check_claims_with_datasets_auto_checks_the_selected_datasets(tmp_path: 
     from gutskin.config import check_claims, load_and_validate
     from gutskin.errors import ConfigError
 
-    gut = {"body_site": {"map": {"F": "gut"}}, "condition": {"map": {"P": "psoriasis", "N": "none"}}}
+    gut = {
+        "body_site": {"map": {"F": "gut"}},
+        "condition": {"map": {"P": "psoriasis", "N": "none"}},
+    }
     blocks = {
         "x": {"samples": {"columns": {**gut, "diet_score": {"from": "DIET"}}}},
         "y": {"samples": {"columns": {"body_site": {"map": {"S": "skin"}}}}},

@@ -308,7 +308,8 @@ def _pool_k(
             row["weight"] = weights[row["dataset"]] / 100.0
     word = SCALE_WORDS.get(scale or "", "effect size")
     ci_words = (
-        f"Hartung–Knapp–Sidik–Jonkman 95% CI (t on {k - 1} df), used because k = {k} < {below}"
+        f"Hartung–Knapp–Sidik–Jonkman 95% CI (t on {k - 1} df; its SE is not truncated at the normal "
+        f"CI's, as in metafor's rma(test=\"knha\") by default), used because k = {k} < {below}"
         if ci_method == "hksj"
         else f"normal (Wald) 95% CI, used because k = {k} ≥ {below}"
     )
