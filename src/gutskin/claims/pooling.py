@@ -49,16 +49,12 @@ _Z975 = 1.959963984540054
 def cohort_claim(claim: dict[str, Any], dataset: str) -> dict[str, Any]:
     """``claim`` restricted to one dataset, as its per-cohort job runs it.
 
-    ``params.headline: meta`` (the old in-runner pooling of ``alpha_condition``) is dropped: the pooling
-    is done over cohorts by :func:`pool`. ``params.per_dataset[dataset]`` (overrides for this dataset) is
-    merged into the parameters and ``per_dataset`` removed, for every runner.
+    ``params.per_dataset[dataset]`` (overrides for this dataset) is merged into the parameters and
+    ``per_dataset`` removed, for every runner. The pooling over cohorts is done by :func:`pool`.
     """
     out = copy.deepcopy(claim)
     out["datasets"] = [dataset]
     params = out.get("params") or {}
-    if params.get("headline") == "meta":
-        params.pop("headline")
-        params.pop("meta_method", None)
     per = params.get("per_dataset")
     if isinstance(per, dict):
         listed = claim.get("datasets")
@@ -428,6 +424,8 @@ def _pool_k(
         cohort_analyses=_cohort_analyses([cs[ds] or {} for ds in ok], scale),
     )
     for sens in sensitivity.applicable("pooled"):
+        if sens.refit is None:
+            continue
         for refit in sens.refit(ctx):
             res["sensitivity_analyses"].append(
                 sensitivity.entry(
