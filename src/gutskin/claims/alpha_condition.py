@@ -39,7 +39,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputError
-from ..stats import effects, equivalence, meta, multiple, permanova, power, regression
+from ..stats import effects, equivalence, meta, permanova, power, regression
 from ..stats._util import StatsInputError
 from . import sensitivity
 from .bundle import DatasetBundle
@@ -54,6 +54,7 @@ from .common import (
 )
 from .common import metric_name as _metric_name
 from .entries import (
+    add_holm_levels,
     add_huber_sensitivity,
     add_sensitivity,
     effect_fields,
@@ -681,20 +682,15 @@ def _first_dataset(
         n_lv = int(counts.get(lv, 0))
         sc = _g_scale(r.estimate, r.resid_sd, n_lv, n_ctrl)
         sec.append((lv, r, sc, n_lv))
-    adj = multiple.holm([r.p_value for _, r, _, _ in sec])
-    for (lv, r, sc, n_lv), pa in zip(sec, adj, strict=True):
-        res.tests.append(
-            estimate_test(
-                f"{lv} vs {ref} (OLS, HC3)",
-                "secondary",
-                r,
-                effect_fields(r, scale=sc),
-                p_adjusted=pa,
-                n=n_lv,
-                power=power.regression_term_power(sesoi, n_lv, n_ctrl, alpha=alpha_level),
-                note="Holm-adjusted within this claim",
-            )
-        )
+    add_holm_levels(
+        res,
+        sec,
+        ref,
+        lambda lv, n_lv: {
+            "power": power.regression_term_power(sesoi, n_lv, n_ctrl, alpha=alpha_level),
+            "note": "Holm-adjusted within this claim",
+        },
+    )
     for lv in small:
         res.notes.append(
             f"{lv}: only {int(counts.get(lv, 0))} samples (< {st['min_group']}); left out of the models."

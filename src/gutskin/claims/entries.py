@@ -17,7 +17,7 @@ give their own.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 from .common import ClaimResult
@@ -116,6 +116,34 @@ def estimate_test(
         "p_value": r.p_value,
         **extra,
     }
+
+
+def add_holm_levels(
+    res: ClaimResult,
+    levels: Sequence[tuple[str, Estimate, float, int]],
+    ref: str,
+    extra: Callable[[str, int], dict[str, Any]],
+) -> None:
+    """Append one secondary test per level vs ``ref`` (OLS, HC3), Holm-adjusted across the levels.
+
+    ``levels`` holds (level, fitted estimate, its scale to the SESOI's, n of the level); ``extra(level,
+    n)`` gives each entry's keys after ``p_adjusted`` and ``n`` (e.g. ``power``, ``level``, ``note``).
+    """
+    from ..stats import multiple
+
+    adj = multiple.holm([r.p_value for _, r, _, _ in levels])
+    for (lv, r, sc, n_lv), pa in zip(levels, adj, strict=True):
+        res.tests.append(
+            estimate_test(
+                f"{lv} vs {ref} (OLS, HC3)",
+                "secondary",
+                r,
+                effect_fields(r, scale=sc),
+                p_adjusted=pa,
+                n=n_lv,
+                **extra(lv, n_lv),
+            )
+        )
 
 
 def summarise_sensitivity(res: ClaimResult) -> None:

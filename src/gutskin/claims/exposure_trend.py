@@ -26,7 +26,7 @@ from typing import Any
 
 import pandas as pd
 
-from ..stats import effects, equivalence, multiple, power, regression
+from ..stats import effects, equivalence, power, regression
 from ..stats._util import StatsInputError
 from . import sensitivity
 from .bundle import DatasetBundle
@@ -42,6 +42,7 @@ from .common import (
     metric_name,
 )
 from .entries import (
+    add_holm_levels,
     add_huber_sensitivity,
     add_sensitivity,
     effect_fields,
@@ -283,20 +284,12 @@ def run(claim: Claim, bundles: Bundles, config: Config, out_dir: Path) -> ClaimR
         n_lv = int(r.n_term or counts.get(lv, 0))
         sc = g_scale(r.resid_sd, n_lv, n_ref)
         per_level.append((lv, r, sc, n_lv))
-    adj = multiple.holm([r.p_value for _, r, _, _ in per_level])
-    for (lv, r, sc, n_lv), pa in zip(per_level, adj, strict=True):
-        res.tests.append(
-            estimate_test(
-                f"{lv} vs {ref} (OLS, HC3)",
-                "secondary",
-                r,
-                effect_fields(r, scale=sc),
-                p_adjusted=pa,
-                n=n_lv,
-                level=lv,
-                note="Holm-adjusted across the levels within this claim",
-            )
-        )
+    add_holm_levels(
+        res,
+        per_level,
+        ref,
+        lambda lv, _n: {"level": lv, "note": "Holm-adjusted across the levels within this claim"},
+    )
     for lv in small:
         res.notes.append(
             f"{exposure} {lv}: only {int(counts.get(lv, 0))} subjects (< {min_group}); left out of the models."
