@@ -37,7 +37,9 @@ CLAIMS = load_and_validate(config["claims_file"], "claims")["claims"]
 CLAIM_DATASETS, DATASET_SELECTION = resolve_claim_datasets(CLAIMS, DATASETS)
 # Names the schema cannot check (covariates, metrics, an exposure listed as a covariate), against the
 # datasets each claim uses: a clear error now, not a dropped covariate or a pandas error half-way through.
-check_claims(CLAIMS, DATASETS, source=config["claims_file"], claim_datasets=CLAIM_DATASETS)
+check_claims(
+    CLAIMS, DATASETS, source=config["claims_file"], claim_datasets=CLAIM_DATASETS
+)
 
 
 def _used_datasets():
