@@ -18,7 +18,7 @@ CLAIM = {
     "datasets": ["a", "b", "c"],
     "sesoi": {"value": 0.2, "scale": "hedges_g"},
     "expected_direction": "negative",
-    "params": {"headline": "meta", "meta_method": "REML", "body_site": "gut"},
+    "params": {"body_site": "gut"},
 }
 CONFIG = {"alpha": 0.05, "meta": {"method": "REML", "hksj_below_k": 10}}
 
@@ -61,14 +61,10 @@ def _cohort(ds: str, g: float, se: float, n: int = 100) -> dict:
     return cohort_result(runner, ds)
 
 
-def test_cohort_claim_is_restricted_and_has_no_in_runner_meta() -> None:
+def test_cohort_claim_is_restricted_to_its_dataset() -> None:
     c = cohort_claim(CLAIM, "b")
-    assert (
-        c["datasets"] == ["b"]
-        and "headline" not in c["params"]
-        and "meta_method" not in c["params"]
-    )
-    assert CLAIM["params"]["headline"] == "meta"  # the configured claim is not changed
+    assert c["datasets"] == ["b"] and c["params"] == CLAIM["params"]
+    assert CLAIM["datasets"] == ["a", "b", "c"]  # the claim itself is not changed
 
 
 def test_cohort_result_has_contract_fields() -> None:
