@@ -179,6 +179,11 @@ def test_pooled_method_text_names_the_hksj_rule(tmp_path: Path) -> None:
     claim = {"id": "CX", "datasets": ["a", "b"], "sesoi": {"value": 0.2}}
     res = pool(claim, {"a": cohort("a", -0.3, 0.1), "b": cohort("b", 0.2, 0.12)}, {}, tmp_path)
     assert "not truncated" in res["method"] and 'rma(test="knha")' in res["method"]
+    # the pooled sensitivity analyses named in the method are the declared ones
+    from gutskin.claims.sensitivity import applicable
+
+    assert all(s.name in res["method"] for s in applicable("pooled"))
+    assert "leave-one-cohort-out" in res["method"] and "normal CI" in res["method"]
 
 
 def test_unknown_ci_method_is_an_error() -> None:

@@ -444,8 +444,9 @@ def _pool_k(
         f"{word} estimates were pooled by a random-effects model ({method} τ²) with the {ci_words} "
         f"(HKSJ whenever fewer than {below} cohorts are pooled: the normal CI is too narrow with few "
         f"cohorts); τ² = {m.tau2:.3g}, I² = {m.i2:.0f}%; {pi_txt}. Raw features are never pooled "
-        f"across cohorts. Sensitivity of the pooled estimate: leave-one-cohort-out and the other τ² "
-        f"estimator. Per cohort: "
+        f"across cohorts. Sensitivity of the pooled estimate: "
+        + "; ".join(f"{s.name} ({s.description})" for s in sensitivity.applicable("pooled"))
+        + ". Per cohort: "
         + " ".join(f"[{ds}] {(cs[ds] or {}).get('method', '')}" for ds in ok)
     )
     pooling = {
