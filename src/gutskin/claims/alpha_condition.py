@@ -56,7 +56,7 @@ from .common import metric_name as _metric_name
 from .entries import (
     add_holm_levels,
     add_huber_sensitivity,
-    add_sensitivity,
+    add_variant,
     effect_fields,
     estimate_test,
     headline_entry,
@@ -655,20 +655,17 @@ def _first_dataset(
     for alt in f0.alts:
         r, v = alt.fit, alt.variant
         units = _METRIC_WORDS.get(f0.alt_metric or "", "") if alt.key == "metric" else mlabel
-        add_sensitivity(
+        add_variant(
             res,
-            v.sensitivity,
+            v,
             r,
-            name=v.name,
             sensitivity_note=(
                 f"{alt.label}: {r.estimate:+.3g} {units} (95% CI {r.ci95[0]:.3g} to {r.ci95[1]:.3g}), "
                 f"g = {alt.g:+.2f}, p = {r.p_value:.3g}"
             ),
             test_name=f"any condition vs reference ({alt.label})",
-            effect=effect_fields(r, scale=alt.scale),
             scale=alt.scale,
             n=r.n,
-            note=v.what,
         )
 
     # Secondary: each condition vs the reference, Holm within the claim (with one condition this is the

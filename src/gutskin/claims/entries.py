@@ -24,7 +24,7 @@ from .common import ClaimResult
 
 if TYPE_CHECKING:
     from ..stats.regression import RegressionResult
-    from .sensitivity import Sensitivity
+    from .sensitivity import Sensitivity, Variant
 
 
 class Estimate(Protocol):
@@ -250,6 +250,36 @@ def add_sensitivity(
         can_disagree=can_disagree,
     )
     res.tests.append(estimate_test(test_name, "sensitivity", alternative, effect, **extra))
+
+
+def add_variant(
+    res: ClaimResult,
+    variant: Variant,
+    fit: Estimate,
+    *,
+    sensitivity_note: str,
+    test_name: str,
+    n: int,
+    scale: float | None = None,
+    sd: float | None = None,
+    note: str | None = None,
+) -> None:
+    """:func:`add_sensitivity` for the refit ``fit`` of a declared model variant
+    (:func:`gutskin.claims.sensitivity.variants`): named as the variant, its effect transformed by
+    ``scale`` or ``sd`` as the headline's, the test's ``note`` the variant's ``what`` unless given."""
+    add_sensitivity(
+        res,
+        variant.sensitivity,
+        fit,
+        name=variant.name,
+        sensitivity_note=sensitivity_note,
+        test_name=test_name,
+        effect=effect_fields(fit, scale=scale, sd=sd),
+        scale=scale,
+        sd=sd,
+        n=n,
+        note=note or variant.what,
+    )
 
 
 def add_huber_sensitivity(

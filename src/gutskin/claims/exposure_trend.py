@@ -44,7 +44,7 @@ from .common import (
 from .entries import (
     add_holm_levels,
     add_huber_sensitivity,
-    add_sensitivity,
+    add_variant,
     effect_fields,
     estimate_test,
     headline_entry,
@@ -402,11 +402,10 @@ def _other_sensitivity(
         )
         # the test is named by what it is on ("on observed features"); the note by what differs
         on = {"metric": f"on {METRIC_WORDS.get(alt or '', alt)}", "depth2": f"on {depth2_label}"}
-        add_sensitivity(
+        add_variant(
             res,
-            v.sensitivity,
+            v,
             r,
-            name=v.name,
             sensitivity_note=(
                 (f"{v.name}: {depth2_label}" if v.key == "depth2" else v.label)
                 + f": {r.estimate:+.3g} {units} (95% CI {r.ci95[0]:.3g} to {r.ci95[1]:.3g}), "
@@ -415,10 +414,8 @@ def _other_sensitivity(
             test_name=f"{contrast} {on[v.key]} (OLS, HC3)"
             if v.key in on
             else f"{contrast} ({v.label}) (OLS, HC3)",
-            effect=effect_fields(r, scale=sc),
             scale=sc,
             n=r.n,
-            note=v.what,
         )
         if v.key == "metric":
             alt_fit = (r, sc)

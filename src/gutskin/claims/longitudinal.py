@@ -46,7 +46,7 @@ from .common import (
     alternative_metric,
     guarded,
 )
-from .entries import add_sensitivity, effect_fields, estimate_test, headline_entry
+from .entries import add_sensitivity, add_variant, effect_fields, estimate_test, headline_entry
 from .inputs import (
     add_second_depth,
     covariate_term,
@@ -409,17 +409,15 @@ def _other_sensitivity(
 
     phrases: list[str] = []
     for v, r in sensitivity.fit_variants(ANALYSIS, ctx, refit, failed):
-        add_sensitivity(
+        add_variant(
             res,
-            v.sensitivity,
+            v,
             r,
-            name=v.name,
             sensitivity_note=(
                 f"{v.label}: {r.estimate:+.3g} (95% CI {r.ci95[0]:.3g} to {r.ci95[1]:.3g}), "
                 f"standardised {r.estimate / r.total_sd:+.2f}, p = {r.p_value:.3g}"
             ),
             test_name=f"{contrast} (mixed model, {v.label})",
-            effect=effect_fields(r, sd=r.total_sd),
             sd=r.total_sd,
             n=r.n_obs,
             note=_VARIANT_NOTES[v.key],
