@@ -13,7 +13,7 @@ import difflib
 import hashlib
 import json
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -251,11 +251,15 @@ def check_claims(
     datasets: Mapping[str, Any],
     *,
     source: str | Path = "config/claims.yaml",
+    claim_datasets: Mapping[str, Sequence[str]] | None = None,
 ) -> None:
     """Check what the schema cannot: names in each claim's ``params`` that must exist.
 
     - every covariate (``covariates``, ``partial_covariates`` at any depth) is a canonical column
-      (``samples.schema.yaml``) or a column the claim's datasets declare (``samples.columns``);
+      (``samples.schema.yaml``) or a column the claim's datasets declare (``samples.columns``). A claim
+      with ``datasets: auto`` is checked against the datasets selected for it (``claim_datasets``, claim
+      ID → datasets, from :func:`gutskin.claims.selection.resolve`), or, when that is not given, against
+      every configured dataset (any of them may be selected);
     - the ``exposure`` of a block is not also one of its covariates (the model would hold the same
       column twice);
     - every metric name (``metric``, ``secondary_metrics``, ``beta_metric``) is a known metric.
@@ -281,11 +285,21 @@ def check_claims(
         if not isinstance(claim, Mapping) or not claim.get("analysis"):
             continue
         cid = str(claim.get("id"))
-        claim_ds = [str(d) for d in claim.get("datasets") or []]
+        listed = claim.get("datasets") or []
+        if isinstance(
+            listed, str
+        ):  # "auto": the datasets chosen for the claim, else any configured
+            chosen = (claim_datasets or {}).get(cid)
+            claim_ds = [str(d) for d in (chosen if chosen is not None else datasets)]
+        else:
+            claim_ds = [str(d) for d in listed]
+        ds_words = ("datasets: auto, selected: " if isinstance(listed, str) else "") + (
+            ", ".join(claim_ds) or "none"
+        )
         all_cols = canonical.union(*(_dataset_columns(datasets.get(d)) for d in claim_ds))
 
         def walk(
-            node: Any, path: str, cols: set[str], cid: str = cid, claim_ds: list[str] = claim_ds
+            node: Any, path: str, cols: set[str], cid: str = cid, ds_words: str = ds_words
         ) -> None:
             if isinstance(node, list):
                 for i, item in enumerate(node):
@@ -304,7 +318,7 @@ def check_claims(
                         raise ConfigError(
                             source,
                             f"claim {cid}: covariate {name!r} is not a column of its datasets "
-                            f"({', '.join(claim_ds) or 'none'})",
+                            f"({ds_words})",
                             where=f"key claims/{cid}/{path}/{key}",
                             hint=(f"did you mean {', '.join(close)}? " if close else "")
                             + "use a canonical column (workflow/schemas/samples.schema.yaml) or one "

@@ -33,11 +33,13 @@ CONFIG_FILE = os.path.abspath(
 config.update(validate(config, "config", source="config/config.yaml"))
 DATASETS = load_and_validate(config["datasets_file"], "datasets")["datasets"]
 CLAIMS = load_and_validate(config["claims_file"], "claims")["claims"]
-# Names the schema cannot check (covariates, metrics, an exposure listed as a covariate): a clear error now,
-# not a dropped covariate or a pandas error half-way through the run.
-check_claims(CLAIMS, DATASETS, source=config["claims_file"])
 # The datasets of each claim (listed, or `datasets: auto`) and why each configured one is used or not.
 CLAIM_DATASETS, DATASET_SELECTION = resolve_claim_datasets(CLAIMS, DATASETS)
+# Names the schema cannot check (covariates, metrics, an exposure listed as a covariate), against the
+# datasets each claim uses: a clear error now, not a dropped covariate or a pandas error half-way through.
+check_claims(
+    CLAIMS, DATASETS, source=config["claims_file"], claim_datasets=CLAIM_DATASETS
+)
 
 
 def _used_datasets():
