@@ -44,6 +44,8 @@ from .io import (
     round_counts,
     write_biom,
 )
+from .io.newick import import_tree
+from .taxonomy import RANKS, lineage_table
 
 __all__ = [
     "IMPORT_JSON",
@@ -246,8 +248,6 @@ def _write_tree(
     tree: Any | None, feature_ids: Any, out_dir: Path, source: str | Path | None
 ) -> dict[str, Any] | None:
     """Write ``tree.nwk`` (pruned to the features; empty without a tree); its summary or ``None``."""
-    from .diversity.phylogeny import import_tree
-
     return import_tree(tree, feature_ids, out_dir / TREE_NWK, source=source)
 
 
@@ -641,8 +641,6 @@ def _taxonomy_summary(table: FeatureTable) -> dict[str, Any] | None:
     """How many features have a name at each rank (``None`` when the table has no taxonomy)."""
     if table.taxonomy is None:
         return None
-    from .taxonomy import RANKS, lineage_table
-
     try:
         ranks = lineage_table(table.taxonomy)
     except ValueError as exc:

@@ -29,6 +29,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from ..errors import InputError
+from ..taxonomy import format_lineage, lineage_table, parse_r_dotted
 from .mapping import read_text
 from .table import VALUE_KINDS, FeatureTable
 
@@ -73,8 +74,6 @@ def _bad_cell(
 
 
 def _lineages(feature_ids: np.ndarray, lineage: str, path: Path) -> pd.Series:
-    from ..taxonomy import format_lineage, lineage_table, parse_r_dotted
-
     ids = [str(x) for x in feature_ids]
     if lineage == "r_dotted":
         ranks, report = parse_r_dotted(ids)
