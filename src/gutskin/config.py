@@ -13,7 +13,7 @@ import difflib
 import hashlib
 import json
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -227,18 +227,13 @@ def config_hash(*objects: Any) -> str:
 _COVARIATE_KEYS = ("covariates", "partial_covariates")
 #: Covariates a runner derives from another key of the same params block (covariate -> that key).
 _DERIVED_COVARIATES = {"n_other_conditions": "other_conditions"}
-#: Keys that name diversity metrics, and the config key whose schema enum lists the known names.
+#: Keys that name diversity metrics, and the config key whose names they are (``metrics`` of
+#: :func:`check_claims`: ``gutskin.diversity.registry.metric_names()``).
 _METRIC_KEYS = {
     "metric": "alpha_metrics",
     "secondary_metrics": "alpha_metrics",
     "beta_metric": "beta_metrics",
 }
-
-
-def _known_metrics(config_key: str) -> list[str]:
-    schema = load_schema("config")
-    items = schema.get("properties", {}).get(config_key, {}).get("items", {})
-    return [str(x) for x in items.get("enum", [])]
 
 
 def _dataset_columns(block: Any) -> set[str]:
@@ -250,6 +245,7 @@ def check_claims(
     claims: list[Mapping[str, Any]],
     datasets: Mapping[str, Any],
     *,
+    metrics: Mapping[str, Sequence[str]],
     source: str | Path = "config/claims.yaml",
 ) -> None:
     """Check what the schema cannot: names in each claim's ``params`` that must exist.
@@ -258,7 +254,9 @@ def check_claims(
       (``samples.schema.yaml``) or a column the claim's datasets declare (``samples.columns``);
     - the ``exposure`` of a block is not also one of its covariates (the model would hold the same
       column twice);
-    - every metric name (``metric``, ``secondary_metrics``, ``beta_metric``) is a known metric.
+    - every metric name (``metric``, ``secondary_metrics``, ``beta_metric``) is a known metric:
+      one of ``metrics["alpha_metrics"]`` or ``metrics["beta_metrics"]`` (the metric registry's names,
+      ``gutskin.diversity.registry.metric_names()``; this module sits below the registry).
 
     A name that is not found would otherwise be dropped silently or stop the run later without a report.
 
@@ -268,7 +266,7 @@ def check_claims(
         Naming the claim, the key path and the known names.
     """
     canonical = set(load_schema("samples").get("properties", {}))
-    known_metrics = {key: _known_metrics(key) for key in set(_METRIC_KEYS.values())}
+    known_metrics = {key: [str(m) for m in metrics[key]] for key in set(_METRIC_KEYS.values())}
 
     def names(value: Any) -> list[str]:
         if isinstance(value, str):

@@ -19,12 +19,14 @@ import pandas as pd
 import pytest
 import scipy.sparse as sp
 
-from gutskin.config import load_schema
-from gutskin.errors import InputError
+from gutskin.config import load_and_validate, load_schema
+from gutskin.errors import ConfigError, InputError
 from gutskin.io import (
     SAMPLE_READERS,
     TABLE_READERS,
+    TREE_READERS,
     FeatureTable,
+    check_formats,
     read_biom,
     read_delimited,
     read_qiime_mapping,
@@ -32,6 +34,8 @@ from gutskin.io import (
     read_table,
     write_biom,
 )
+
+REPO = Path(__file__).resolve().parents[2]
 
 # A 3-feature × 4-sample table (features as rows, as BIOM stores it):
 #            S1  S2  S3  S4
@@ -512,13 +516,39 @@ def test_unknown_sample_format(tmp_path: Path) -> None:
         read_samples(tmp_path / "x", "xlsx")
 
 
-# ---------------------------------------------------------------------- registries vs schema
-def test_registries_match_datasets_schema_enums() -> None:
+# ---------------------------------------------------------------------- the registries are the one list
+def test_the_datasets_schema_lists_no_formats() -> None:
+    # a format named in the schema too would be a second list to keep in step with the readers
     schema = load_schema("datasets")
-    table_enum = schema["$defs"]["table_file"]["properties"]["format"]["enum"]
-    samples_enum = schema["$defs"]["samples_file"]["properties"]["format"]["enum"]
-    assert sorted(TABLE_READERS) == sorted(table_enum)
-    assert sorted(SAMPLE_READERS) == sorted(samples_enum)
+    for role in ("table_file", "samples_file", "tree_file"):
+        assert "enum" not in schema["$defs"][role]["properties"]["format"], role
+
+
+def test_check_formats_accepts_the_repository_datasets() -> None:
+    datasets = load_and_validate(REPO / "config" / "datasets.yaml", "datasets")["datasets"]
+    check_formats(datasets)  # every format of the real blocks has its reader
+
+
+@pytest.mark.parametrize(
+    ("role", "fmt", "close"),
+    [
+        ("table", "bion", "biom"),
+        ("samples", "qiime_maping", "qiime_mapping"),
+        ("tree", "nexus", None),
+    ],
+)
+def test_check_formats_names_the_key_and_close_matches(
+    role: str, fmt: str, close: str | None
+) -> None:
+    datasets = {"d1": {"files": {role: {"url": "https://x/y", "sha256": "0" * 64, "format": fmt}}}}
+    with pytest.raises(ConfigError) as err:
+        check_formats(datasets, source="my/datasets.yaml")
+    msg = str(err.value)
+    assert "my/datasets.yaml" in msg and f"datasets/d1/files/{role}/format" in msg
+    assert f"unknown {role} format {fmt!r}" in msg
+    known = {"table": TABLE_READERS, "samples": SAMPLE_READERS, "tree": TREE_READERS}[role]
+    assert all(name in msg for name in known)
+    assert (f"did you mean {close}?" in msg) if close else "did you mean" not in msg
 
 
 def test_qiime_reader_matches_csv_module(tmp_path: Path) -> None:
