@@ -19,6 +19,7 @@ import pytest
 from gutskin.claims import RUNNERS
 from gutskin.claims.bundle import DatasetBundle
 from gutskin.claims.ledger import build_ledger
+from tests.support.claims import claim_entry
 
 CONFIG = {"alpha": 0.05, "power_target": 0.8, "seed": 5}
 PLANTS = ["Less than 5", "6 to 10", "11 to 20", "21 to 30", "More than 30"]
@@ -47,22 +48,9 @@ def _bundle(
 
 
 def _claim(cid: str, analysis: str, params: dict[str, Any], **kw: Any) -> dict[str, Any]:
-    base = {
-        "id": cid,
-        "title": cid,
-        "quote": "q",
-        "claim_type": "associational",
-        "testable": "yes",
-        "hypothesis": "h",
-        "analysis": analysis,
-        "datasets": ["d"],
-        "params": params,
-        "sesoi": {"value": 0.2, "scale": "hedges_g"},
-        "expected_direction": "positive",
-        "primary": True,
-    }
-    base.update(kw)
-    return base
+    return claim_entry(
+        cid, analysis=analysis, params=params, **{"expected_direction": "positive", **kw}
+    )
 
 
 def _verdict(claim: dict, result: dict) -> dict:

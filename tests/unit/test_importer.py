@@ -26,6 +26,7 @@ import pytest
 from gutskin.errors import InputError
 from gutskin.harmonise import CANONICAL_COLUMNS
 from gutskin.importer import import_dataset, load_imported, read_samples_tsv, write_samples_tsv
+from tests.support.biom import biom_json_doc
 
 OBS_BY_SAMPLE = [[4, 0, 1, 0], [0, 2, 0, 0], [0, 0, 0, 9], [3, 3, 0, 0]]
 TABLE_SAMPLES = ["S1", "S2", "S3", "S4"]
@@ -61,20 +62,7 @@ SPEC = {
 
 
 def biom_json() -> dict:
-    return {
-        "id": None,
-        "format": "Biological Observation Matrix 1.0.0",
-        "format_url": "http://biom-format.org",
-        "type": "OTU table",
-        "generated_by": "hand",
-        "date": "2024-01-01T00:00:00",
-        "matrix_type": "sparse",
-        "matrix_element_type": "int",
-        "shape": [4, 4],
-        "data": [[r, c, v] for r, row in enumerate(OBS_BY_SAMPLE) for c, v in enumerate(row) if v],
-        "rows": [{"id": f, "metadata": None} for f in FEATURES],
-        "columns": [{"id": s, "metadata": None} for s in TABLE_SAMPLES],
-    }
+    return biom_json_doc(OBS_BY_SAMPLE, FEATURES, TABLE_SAMPLES)
 
 
 @pytest.fixture

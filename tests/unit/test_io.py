@@ -34,6 +34,7 @@ from gutskin.io import (
     read_table,
     write_biom,
 )
+from tests.support.biom import biom_json_doc as support_biom_json_doc
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -54,25 +55,9 @@ TAXA = [
 
 def biom_json_doc(**overrides: object) -> dict:
     """A BIOM 1.0 sparse JSON document for the table above (entries: [row, column, value])."""
-    data = [
-        [r, c, v] for r, row in enumerate(DENSE_OBS_BY_SAMPLE) for c, v in enumerate(row) if v != 0
-    ]
-    doc = {
-        "id": None,
-        "format": "Biological Observation Matrix 1.0.0",
-        "format_url": "http://biom-format.org",
-        "type": "OTU table",
-        "generated_by": "hand",
-        "date": "2024-01-01T00:00:00",
-        "matrix_type": "sparse",
-        "matrix_element_type": "float",
-        "shape": [3, 4],
-        "data": data,
-        "rows": [
-            {"id": f, "metadata": {"taxonomy": t}} for f, t in zip(FEATURES, TAXA, strict=True)
-        ],
-        "columns": [{"id": s, "metadata": None} for s in SAMPLES],
-    }
+    doc = support_biom_json_doc(
+        DENSE_OBS_BY_SAMPLE, FEATURES, SAMPLES, element_type="float", taxonomy=TAXA
+    )
     doc.update(overrides)
     return doc
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,10 +11,9 @@ import pytest
 from gutskin.errors import InputError
 from gutskin.stats import LABELS, VERDICTS, Evidence, Verdict, bh, decide, holm, not_testable
 from gutskin.stats.verdict import CAUSAL_SUPPORTED_LABEL
+from tests.support.fixtures import reference
 
-REF = json.loads(
-    (Path(__file__).parents[1] / "fixtures" / "r_stats_reference.json").read_text(encoding="utf-8")
-)
+REF = reference("r_stats_reference.json")
 
 FORBIDDEN = ("no effect", "no difference", "no association", "no relationship", "does not affect")
 
