@@ -35,7 +35,7 @@ import pandas as pd
 import statsmodels.formula.api as smf
 from scipy import optimize, stats
 
-from ._util import JsonMixin, StatsInputError
+from ._util import Coefficient, StatsInputError
 from .regression import TermNotFoundError, _numeric_objects_to_float
 
 __all__ = ["MixedResult", "mixed_power", "mixed_random_intercept"]
@@ -44,7 +44,7 @@ _OPTIMIZERS = ("lbfgs", "bfgs", "powell", "nm")
 
 
 @dataclass(frozen=True)
-class MixedResult(JsonMixin):
+class MixedResult(Coefficient):
     """One fixed-effect coefficient of a random-intercept linear mixed model (REML).
 
     Attributes
@@ -80,12 +80,6 @@ class MixedResult(JsonMixin):
         The fixed-effects formula and rows dropped because a formula variable was missing.
     """
 
-    term: str
-    estimate: float
-    se: float
-    ci95: tuple[float, float]
-    ci90: tuple[float, float]
-    p_value: float
     t: float
     df: float
     within_subject: bool
