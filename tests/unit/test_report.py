@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from gutskin.claims.contract import CohortRow
 from gutskin.errors import InputError
 from gutskin.report import ReportInputs, build_report, fmt_ci, fmt_num, fmt_p, write_report
 from gutskin.report import provenance as prov
@@ -1348,17 +1349,9 @@ CONTRACT_FIELDS: dict[str, Any] = {
             "status": "analysed",
             "reason": "",
         },
-        {
-            "dataset": "qiita_10317",
-            "n": None,
-            "estimate": None,
-            "se": None,
-            "ci": None,
-            "weight": None,
-            "p_value": None,
-            "status": "failed",
-            "reason": "no skin-condition column",
-        },
+        CohortRow(
+            dataset="qiita_10317", status="failed", reason="no skin-condition column"
+        ).to_dict(),
     ],
     "pooling": {
         "method": "REML",
