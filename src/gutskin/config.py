@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import difflib
 import hashlib
 import json
 import re
@@ -21,7 +20,7 @@ from typing import Any
 import jsonschema
 import yaml
 
-from .errors import ConfigError
+from .errors import ConfigError, did_you_mean
 
 #: The JSON Schemas ship with the package (``gutskin/schemas/<name>.schema.yaml``, package data), so an
 #: installed gutskin validates configurations without the repository. In the repository they are edited
@@ -298,13 +297,12 @@ def check_claims(
                     if name in _DERIVED_COVARIATES and _DERIVED_COVARIATES[name] in node:
                         continue
                     if name not in cols:
-                        close = difflib.get_close_matches(name, sorted(cols), n=3)
                         raise ConfigError(
                             source,
                             f"claim {cid}: covariate {name!r} is not a column of its datasets "
                             f"({', '.join(claim_ds) or 'none'})",
                             where=f"key claims/{cid}/{path}/{key}",
-                            hint=(f"did you mean {', '.join(close)}? " if close else "")
+                            hint=did_you_mean(name, sorted(cols))
                             + "use a canonical column (workflow/schemas/samples.schema.yaml) or one "
                             "declared under samples.columns in config/datasets.yaml",
                         )

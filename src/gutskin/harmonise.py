@@ -20,7 +20,6 @@ it is on, and the fix.
 
 from __future__ import annotations
 
-import difflib
 import functools
 from collections.abc import Mapping
 from pathlib import Path
@@ -31,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 from .config import load_schema
-from .errors import ConfigError, InputError
+from .errors import ConfigError, InputError, close_matches_note
 
 __all__ = [
     "CANONICAL_COLUMNS",
@@ -317,16 +316,10 @@ def _unit_factor(
 def _no_column(source: Any, raw: pd.DataFrame, raw_col: str, what: str, hint: str) -> InputError:
     """The error for a raw column the configuration names but the file lacks: how many columns the file
     has and its close matches (case-insensitive), for ``from`` and ``indicators`` alike."""
-    cols = [str(c) for c in raw.columns]
-    lowered = {c.lower(): c for c in cols}
-    close = [
-        lowered[c]
-        for c in difflib.get_close_matches(raw_col.lower(), list(lowered), n=5, cutoff=0.6)
-    ]
     return InputError(
         source,
-        f"there is no {what}; the file has {len(cols)} columns"
-        + (f"; close matches: {', '.join(repr(c) for c in close)}" if close else ""),
+        f"there is no {what}; the file has {raw.shape[1]} columns"
+        + close_matches_note(raw_col, raw.columns, ignore_case=True),
         where=f"column {raw_col!r}",
         hint=hint,
     )
@@ -808,11 +801,10 @@ def harmonise(
     lines = _lines(raw)
 
     if id_column not in raw.columns:
-        close = difflib.get_close_matches(id_column, [str(c) for c in raw.columns], n=5)
         raise InputError(
             source,
             f"there is no sample-id column {id_column!r}; the file has {raw.shape[1]} columns"
-            + (f"; close matches: {', '.join(repr(c) for c in close)}" if close else ""),
+            + close_matches_note(id_column, raw.columns),
             where=f"column {id_column!r}",
             hint=f"fix datasets/{dataset}/samples/id_column in {config_path}",
         )

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import csv
 import dataclasses
-import difflib
 import inspect
 import json
 import logging
@@ -30,7 +29,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from . import __version__
-from .errors import ConfigError, InputError
+from .errors import ConfigError, InputError, close_matches_note
 from .harmonise import CANONICAL_COLUMNS, canonical_type, column_types, harmonise
 from .io import (
     SAMPLE_READERS,
@@ -406,11 +405,10 @@ def join_samples(
         ]
         for col in wanted:
             if col not in other.columns:
-                close = difflib.get_close_matches(col, [str(c) for c in other.columns], n=3)
                 raise InputError(
                     path,
                     f"no column {col!r} (asked for by samples.join[{j}] of dataset {name})"
-                    + (f"; close matches: {', '.join(repr(c) for c in close)}" if close else ""),
+                    + close_matches_note(col, other.columns, n=3),
                     where=f"column {col!r}",
                     hint=f"fix {where} in {config_path}",
                 )

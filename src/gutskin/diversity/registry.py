@@ -30,7 +30,6 @@ implementation.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,7 +38,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import ConfigError, InputError
+from ..errors import ConfigError, InputError, did_you_mean
 from . import alpha as _alpha
 from . import beta as _beta
 from . import phylogeny as _phylo
@@ -387,11 +386,10 @@ def check_config_metrics(
     for key, known in metric_names().items():
         unknown = [str(m) for m in config.get(key) or [] if m not in known]
         if unknown:
-            close = sorted({c for m in unknown for c in difflib.get_close_matches(m, known, n=2)})
             raise ConfigError(
                 source,
                 f"unknown metric(s) {unknown}",
                 where=f"key {key}",
-                hint=(f"did you mean {', '.join(close)}? " if close else "")
+                hint=did_you_mean(unknown, known, n=2)
                 + f"use one of {', '.join(known)} (gutskin.diversity.registry)",
             )

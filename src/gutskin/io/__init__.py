@@ -21,12 +21,11 @@ here (walk-through in ``docs/ARCHITECTURE.md``).
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from ..errors import ConfigError, InputError
+from ..errors import ConfigError, InputError, did_you_mean
 from . import rdata as _rdata
 from ._compressed import get_inflate_limit, inflate_limit, set_inflate_limit
 from .hmp_dacc import read_dacc_map, read_dacc_otu_table
@@ -122,12 +121,11 @@ def check_formats(
             fmt = entry.get("format") if isinstance(entry, Mapping) else None
             if fmt is None or fmt in readers:
                 continue
-            close = difflib.get_close_matches(str(fmt), list(readers), n=2)
             raise ConfigError(
                 source,
                 f"dataset {name}: unknown {role} format {fmt!r}",
                 where=f"key datasets/{name}/files/{role}/format",
-                hint=(f"did you mean {', '.join(close)}? " if close else "")
+                hint=did_you_mean(str(fmt), readers, n=2)
                 + f"use one of {', '.join(readers)} (the readers of gutskin.io)",
             )
 

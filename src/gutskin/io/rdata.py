@@ -66,7 +66,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from ..errors import InputError
+from ..errors import InputError, close_matches_note
 from ._compressed import decompress_bytes
 from .table import VALUE_KINDS, FeatureTable
 
@@ -1028,13 +1028,10 @@ def _with_id_column(
     if id_column in (None, ROW_NAMES):
         return df
     if id_column not in df.columns:
-        import difflib
-
-        close = difflib.get_close_matches(str(id_column), [str(c) for c in df.columns], n=5)
         raise InputError(
             rfile.path,
             f"no sample-id column {id_column!r} in the data frame"
-            + (f"; close matches: {', '.join(repr(c) for c in close)}" if close else "")
+            + close_matches_note(str(id_column), df.columns)
             + f"; the row names are column {ROW_NAMES!r}",
             where=where,
             hint="set samples.id_column in config/datasets.yaml (row.names = the sample names)",
