@@ -67,6 +67,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from ..errors import InputError, close_matches_note
+from ..taxonomy import RANK_PREFIX
 from ._compressed import decompress_bytes
 from .table import VALUE_KINDS, FeatureTable
 
@@ -92,17 +93,6 @@ _RDA_MAGIC = (b"RDX2\n", b"RDX3\n", b"RDA2\n", b"RDA3\n", b"RDB2\n", b"RDB3\n")
 _RDS_MAGIC = (b"X\n", b"A\n", b"B\n")
 _NULL_SYMBOL = "\x01NULL\x01"
 _PREFIXED = re.compile(r"^[a-zA-Z]__")
-_RANK_PREFIX = {
-    "kingdom": "k__",
-    "domain": "k__",
-    "superkingdom": "k__",
-    "phylum": "p__",
-    "class": "c__",
-    "order": "o__",
-    "family": "f__",
-    "genus": "g__",
-    "species": "s__",
-}
 ROW_NAMES = "row.names"
 
 
@@ -741,7 +731,7 @@ def _rank_table(
 
 
 def _lineages(ranks: pd.DataFrame) -> pd.Series:
-    prefixes = [_RANK_PREFIX.get(str(r).strip().lower(), "") for r in ranks.columns]
+    prefixes = [RANK_PREFIX.get(str(r).strip().lower(), "") for r in ranks.columns]
     out = []
     for row in ranks.itertuples(index=False, name=None):
         parts = []
