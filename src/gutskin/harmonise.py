@@ -21,7 +21,7 @@ it is on, and the fix.
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -249,29 +249,36 @@ def _to_number(
 ) -> pd.Series:
     obj = values.astype(object)
     num = pd.to_numeric(obj, errors="coerce").astype("float64")
-    bad = (num.isna() | ~np.isfinite(num.fillna(0.0))).to_numpy() & obj.notna().to_numpy()
-    if bad.any():
-        i = int(np.flatnonzero(bad)[0])
-        raise InputError(
-            source,
-            f"{int(bad.sum())} value(s) of {raw_col or column!r} are not numbers: "
-            + _first_examples(obj, bad, lines),
-            where=f"column {raw_col or column!r}, {_where_line(lines[i])}",
-            hint=f"if {obj.iloc[i]!r} means missing, add it to datasets/{dataset}/samples/"
-            f"missing_values in config/datasets.yaml; otherwise map it in samples.columns.{column}.map",
-        )
-    if ctype == "integer":
-        frac = num.notna().to_numpy() & (num.fillna(0.0) != np.round(num.fillna(0.0))).to_numpy()
-        if frac.any():
-            i = int(np.flatnonzero(frac)[0])
+    name = raw_col or column
+
+    def refuse(bad: np.ndarray, what: str, hint: Callable[[int], str]) -> None:
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
             raise InputError(
                 source,
-                f"{int(frac.sum())} value(s) of {raw_col or column!r} are not whole numbers: "
-                + _first_examples(obj, frac, lines),
-                where=f"column {raw_col or column!r}, {_where_line(lines[i])}",
-                hint=f"declare samples.columns.{column}.type: number in config/datasets.yaml, "
-                "or fix the data",
+                f"{int(bad.sum())} value(s) of {name!r} are not {what}: "
+                + _first_examples(obj, bad, lines),
+                where=f"column {name!r}, {_where_line(lines[i])}",
+                hint=hint(i),
             )
+
+    refuse(
+        (num.isna() | ~np.isfinite(num.fillna(0.0))).to_numpy() & obj.notna().to_numpy(),
+        "numbers",
+        lambda i: (
+            f"if {obj.iloc[i]!r} means missing, add it to datasets/{dataset}/samples/"
+            f"missing_values in config/datasets.yaml; otherwise map it in samples.columns.{column}.map"
+        ),
+    )
+    if ctype == "integer":
+        refuse(
+            num.notna().to_numpy() & (num.fillna(0.0) != np.round(num.fillna(0.0))).to_numpy(),
+            "whole numbers",
+            lambda i: (
+                f"declare samples.columns.{column}.type: number in config/datasets.yaml, "
+                "or fix the data"
+            ),
+        )
     return num
 
 
