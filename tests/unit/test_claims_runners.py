@@ -19,6 +19,7 @@ import pytest
 from gutskin.claims import RUNNERS
 from gutskin.claims.bundle import DatasetBundle
 from gutskin.claims.ledger import build_ledger
+from tests.support.bundles import RAREFIED, ready_bundle
 from tests.support.claims import claim_entry
 
 CONFIG = {"alpha": 0.05, "power_target": 0.8, "seed": 5}
@@ -35,15 +36,12 @@ def _bundle(
 ) -> DatasetBundle:
     samples = samples.copy()
     samples.index = pd.Index(samples["sample_id"].astype(str).to_numpy())
-    return DatasetBundle(
-        name=name,
-        available=True,
-        reason=None,
-        samples=samples,
-        alpha=alpha if alpha is not None else pd.DataFrame(),
-        depth=pd.DataFrame(),
-        import_info=import_info or {},
-        diversity_info=diversity_info or {"depth": 1000, "iterations": 10, "rarefied": True},
+    return ready_bundle(
+        name,
+        samples,
+        alpha,
+        import_info=import_info,
+        diversity_info=diversity_info or dict(RAREFIED),
     )
 
 
@@ -560,8 +558,8 @@ def _skin_data(seed: int, effect: float) -> tuple[pd.DataFrame, pd.DataFrame]:
     return pd.DataFrame(rows), pd.DataFrame({"shannon_mean": pd.Series(vals)})
 
 
-def test_longitudinal_group_design_ad_skin(tmp_path: Path) -> None:
-    samples, alpha = _skin_data(3, effect=0.9)
+def _c18b_claim() -> dict[str, Any]:
+    """C18b as registered: Shannon of forearm and knee skin, atopic dermatitis vs none, mixed model."""
     params = {
         "design": "group",
         "metric": "shannon",
@@ -570,7 +568,12 @@ def test_longitudinal_group_design_ad_skin(tmp_path: Path) -> None:
         "group": {"column": "condition", "reference": "none", "levels": ["atopic_dermatitis"]},
         "covariates": ["body_subsite"],
     }
-    claim = _claim("C18b", "longitudinal_mixed", params, expected_direction="negative")
+    return _claim("C18b", "longitudinal_mixed", params, expected_direction="negative")
+
+
+def test_longitudinal_group_design_ad_skin(tmp_path: Path) -> None:
+    samples, alpha = _skin_data(3, effect=0.9)
+    claim = _c18b_claim()
     out = RUNNERS["longitudinal_mixed"](
         claim, {"d": _bundle(samples, alpha)}, CONFIG, tmp_path
     ).to_dict()
@@ -655,15 +658,7 @@ def test_longitudinal_second_rarefaction_depth(tmp_path: Path) -> None:
     samples, alpha = _skin_data(3, effect=0.9)
     rng = np.random.default_rng(5)
     alpha["shannon_depth2_mean"] = alpha["shannon_mean"] - 0.05 + rng.normal(0, 0.02, len(alpha))
-    params = {
-        "design": "group",
-        "metric": "shannon",
-        "body_site": "skin",
-        "subsites": ["forearm", "knee"],
-        "group": {"column": "condition", "reference": "none", "levels": ["atopic_dermatitis"]},
-        "covariates": ["body_subsite"],
-    }
-    claim = _claim("C18b", "longitudinal_mixed", params, expected_direction="negative")
+    claim = _c18b_claim()
     info = {
         "depth": 1000,
         "iterations": 10,
