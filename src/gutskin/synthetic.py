@@ -43,8 +43,6 @@ import datetime as _dt
 import gzip
 import hashlib
 import json
-import os
-import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -54,6 +52,8 @@ from urllib.parse import urlparse
 import numpy as np
 import pandas as pd
 
+from ._atomic import atomic_path
+from ._cache import sha256_file
 from .errors import InputError
 
 __all__ = [
@@ -1210,17 +1210,9 @@ _REGISTRY: dict[str, Path] = {}
 
 
 def _atomic_write(path: Path, write: Callable[[Path], object]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    tmp = Path(tmp_name)
-    try:
+    """``write(tmp)`` to a temporary file next to ``path``, renamed into place (:mod:`gutskin._atomic`)."""
+    with atomic_path(path) as tmp:
         write(tmp)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
 
 
 def _biom_table(ds: SyntheticDataset):  # -> biom.Table
@@ -1275,11 +1267,7 @@ def _write_mapping(mapping: pd.DataFrame, path: Path) -> None:
 
 
 def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+    return sha256_file(path)[0]
 
 
 def _url_paths(scenario: Scenario) -> dict[str, dict[str, str]]:
