@@ -572,6 +572,27 @@ def _unique_ints(rng: np.random.Generator, n: int, lo: int, hi: int) -> np.ndarr
     return lo + rng.choice(hi - lo, size=n, replace=False)
 
 
+def _in_table_order(
+    name: str,
+    mapping: pd.DataFrame,
+    sample_ids: pd.Series,
+    feat: _Features,
+    counts: np.ndarray,
+    truth: pd.DataFrame,
+    order: np.ndarray,
+) -> SyntheticDataset:
+    """The dataset with its samples (ids, counts, truth rows) in the table's shuffled ``order``."""
+    return SyntheticDataset(
+        name=name,
+        mapping=mapping,
+        sample_ids=sample_ids.to_numpy()[order].astype(str),
+        feature_ids=feat.ids,
+        counts=counts[order],
+        taxonomy=feat.taxonomy,
+        truth=truth.iloc[order],
+    )
+
+
 def _agp_n(scenario: Scenario) -> dict[str, int]:
     n = scenario.n_agp_subjects
     return {
@@ -932,15 +953,9 @@ def _simulate_agp(
             "in_mapping": in_map,
         },
         index=pd.Index(samples["sample_id"].to_numpy(), name="sample_id"),
-    ).iloc[table_order]
-    return SyntheticDataset(
-        name="agp_like",
-        mapping=mapping,
-        sample_ids=samples["sample_id"].to_numpy()[table_order].astype(str),
-        feature_ids=feat.ids,
-        counts=counts[table_order],
-        taxonomy=feat.taxonomy,
-        truth=truth,
+    )
+    return _in_table_order(
+        "agp_like", mapping, samples["sample_id"], feat, counts, truth, table_order
     )
 
 
@@ -1169,15 +1184,9 @@ def _simulate_hmp(
             "true_shannon": _entropy_rows(p),
         },
         index=pd.Index(samples["sample_id"].to_numpy(), name="sample_id"),
-    ).iloc[table_order]
-    return SyntheticDataset(
-        name="hmp_like",
-        mapping=mapping,
-        sample_ids=samples["sample_id"].to_numpy()[table_order].astype(str),
-        feature_ids=feat.ids,
-        counts=counts[table_order],
-        taxonomy=feat.taxonomy,
-        truth=truth,
+    )
+    return _in_table_order(
+        "hmp_like", mapping, samples["sample_id"], feat, counts, truth, table_order
     )
 
 
