@@ -73,7 +73,9 @@ def _param_markers(dec: ast.expr, where: str) -> list[tuple[str, ast.Call]]:
             continue
         if "id" not in kw:
             raise ValueError(f"{where}:{node.lineno}: a pytest.param with a fault marker needs id=")
-        found.extend((str(ast.literal_eval(kw["id"])), f) for f in faults if isinstance(f, ast.Call))
+        found.extend(
+            (str(ast.literal_eval(kw["id"])), f) for f in faults if isinstance(f, ast.Call)
+        )
     return found
 
 
