@@ -916,6 +916,28 @@ def _otu(
     return rfile, obj, desc, csr, samples, features
 
 
+def _feature_table(
+    rfile: Any,
+    csr: Any,
+    samples: Any,
+    features: Any,
+    values: str,
+    ranks_node: Any | None,
+    where: str,
+) -> FeatureTable:
+    """The read table, with lineages from ``ranks_node`` (a taxonomy table of the R object) if given."""
+    taxonomy = None
+    if ranks_node is not None:
+        taxonomy = _lineages(_rank_table(rfile, ranks_node, where, features))
+    return FeatureTable(
+        counts=csr,
+        sample_ids=np.asarray(samples, dtype="O"),
+        feature_ids=np.asarray(features, dtype="O"),
+        taxonomy=taxonomy,
+        values=values,
+    )
+
+
 def read_phyloseq_table(
     path: str | Path,
     *,
@@ -952,18 +974,9 @@ def read_phyloseq_table(
         ``values="counts"``, or a ``tax_table`` that lacks some features.
     """
     rfile, obj, desc, csr, samples, features = _otu(path, values, object, expect, fmt)
-    taxonomy = None
     tax = _slot(rfile, obj, desc, "tax_table", required=False)
-    if tax is not None:
-        ranks = _rank_table(rfile, tax, f"{_where(rfile, desc)}, slot @tax_table", features)
-        taxonomy = _lineages(ranks)
-    return FeatureTable(
-        counts=csr,
-        sample_ids=np.asarray(samples, dtype="O"),
-        feature_ids=np.asarray(features, dtype="O"),
-        taxonomy=taxonomy,
-        values=values,
-    )
+    where = f"{_where(rfile, desc)}, slot @tax_table"
+    return _feature_table(rfile, csr, samples, features, values, tax, where)
 
 
 def read_phyloseq_taxonomy(path: str | Path, *, object: str | None = None) -> pd.DataFrame:
@@ -1140,18 +1153,10 @@ def read_microbiome_list_table(
     tab = _child(obj, "feature.tab")
     where = f"{_where(rfile, desc)}, element $feature.tab"
     csr, samples, features = _abundance_table(rfile, tab, where, taxa_are_rows=True, values=values)
-    taxonomy = None
     ann = _child(obj, "feature.ann")
-    if ann is not None and not _is_null(ann):
-        ranks = _rank_table(rfile, ann, f"{_where(rfile, desc)}, element $feature.ann", features)
-        taxonomy = _lineages(ranks)
-    return FeatureTable(
-        counts=csr,
-        sample_ids=np.asarray(samples, dtype="O"),
-        feature_ids=np.asarray(features, dtype="O"),
-        taxonomy=taxonomy,
-        values=values,
-    )
+    ann = None if ann is None or _is_null(ann) else ann
+    where = f"{_where(rfile, desc)}, element $feature.ann"
+    return _feature_table(rfile, csr, samples, features, values, ann, where)
 
 
 def read_microbiome_list_samples(
