@@ -35,6 +35,7 @@ from gutskin.io import (
     write_biom,
 )
 from tests.support.biom import biom_json_doc as support_biom_json_doc
+from tests.support.errors import refusal
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -138,9 +139,7 @@ def test_relative_values_need_not_be_integers(tmp_path: Path) -> None:
     assert t.values == "relative"
     assert t.counts[[0], [0]].item() == 0.25
     # ...but declared counts must be whole numbers
-    with pytest.raises(InputError) as exc:
-        read_biom(tmp_path / "rel.biom", values="counts")
-    msg = str(exc.value)
+    msg = refusal(read_biom, tmp_path / "rel.biom", values="counts")
     assert "rel.biom" in msg and "not whole numbers" in msg and "values: relative" in msg
 
 
@@ -148,9 +147,7 @@ def test_relative_values_need_not_be_integers(tmp_path: Path) -> None:
 def test_not_biom_at_all(tmp_path: Path) -> None:
     p = tmp_path / "otus.txt"
     p.write_text("#OTU ID\tS1\nOTU_a\t3\n")
-    with pytest.raises(InputError) as exc:
-        read_biom(p)
-    msg = str(exc.value)
+    msg = refusal(read_biom, p)
     assert str(p) in msg and "not a BIOM file" in msg and "biom convert" in msg
 
 
@@ -175,9 +172,7 @@ def test_truncated_gzip(tmp_path: Path) -> None:
     whole = gzip.compress(json.dumps(biom_json_doc()).encode())
     p = tmp_path / "cut.biom.gz"
     p.write_bytes(whole[: len(whole) // 2])
-    with pytest.raises(InputError) as exc:
-        read_biom(p)
-    msg = str(exc.value)
+    msg = refusal(read_biom, p)
     assert str(p) in msg and ("truncated" in msg or "corrupt" in msg)
     assert "sha256" in msg  # the hint: re-download and verify
 
@@ -208,9 +203,7 @@ def test_json_duplicate_sample_ids(tmp_path: Path) -> None:
     doc = biom_json_doc()
     doc["columns"][2]["id"] = "S1"
     p = write_json(tmp_path / "dup.biom", doc)
-    with pytest.raises(InputError) as exc:
-        read_biom(p)
-    msg = str(exc.value)
+    msg = refusal(read_biom, p)
     assert str(p) in msg and "duplicate sample ids: S1" in msg
 
 
@@ -227,9 +220,7 @@ def test_hdf5_duplicate_sample_ids(tmp_path: Path) -> None:
         ids = h5["sample/ids"][:]
         ids[3] = ids[0]
         h5["sample/ids"][:] = ids
-    with pytest.raises(InputError) as exc:
-        read_biom(p)
-    msg = str(exc.value)
+    msg = refusal(read_biom, p)
     assert str(p) in msg and "uplicate" in msg
 
 
@@ -241,9 +232,7 @@ def test_hdf5_duplicate_sample_ids(tmp_path: Path) -> None:
 def test_negative_counts(tmp_path: Path) -> None:
     doc = biom_json_doc(data=[[0, 0, 5.0], [1, 1, -3.0]])
     p = write_json(tmp_path / "neg.biom", doc)
-    with pytest.raises(InputError) as exc:
-        read_biom(p)
-    msg = str(exc.value)
+    msg = refusal(read_biom, p)
     assert str(p) in msg and "negative" in msg and "-3" in msg
 
 
@@ -258,9 +247,7 @@ def test_negative_counts_hdf5(tmp_path: Path) -> None:
 
 def test_wrong_shape(tmp_path: Path) -> None:
     p = write_json(tmp_path / "shape.biom", biom_json_doc(shape=[3, 5]))
-    with pytest.raises(InputError) as exc:
-        read_biom(p)
-    msg = str(exc.value)
+    msg = refusal(read_biom, p)
     assert str(p) in msg and "declared shape [3, 5]" in msg and "4 sample ids" in msg
 
 
@@ -412,18 +399,14 @@ def test_read_qiime_mapping_crlf_and_gzip(tmp_path: Path) -> None:
 def test_qiime_ragged_row_names_line(tmp_path: Path) -> None:
     p = tmp_path / "ragged.txt"
     p.write_text("#SampleID\tA\tB\nS1\t1\t2\nS2\t1\t2\t3\n")
-    with pytest.raises(InputError) as exc:
-        read_qiime_mapping(p)
-    msg = str(exc.value)
+    msg = refusal(read_qiime_mapping, p)
     assert str(p) in msg and "line 3" in msg and "4 fields" in msg and "has 3" in msg
 
 
 def test_qiime_duplicate_ids_named(tmp_path: Path) -> None:
     p = tmp_path / "dup.txt"
     p.write_text("#SampleID\tA\nS1\tx\nS2\ty\nS1\tz\n")
-    with pytest.raises(InputError) as exc:
-        read_qiime_mapping(p)
-    msg = str(exc.value)
+    msg = refusal(read_qiime_mapping, p)
     assert str(p) in msg and "'S1' (lines 2, 4)" in msg
 
 
@@ -475,9 +458,7 @@ def test_read_delimited_default_id_is_first_column(tmp_path: Path) -> None:
 def test_read_delimited_missing_id_column_suggests(tmp_path: Path) -> None:
     p = tmp_path / "meta.tsv"
     p.write_text("SampleID\tage\nA\t3\n")
-    with pytest.raises(InputError) as exc:
-        read_delimited(p, "\t", "sample_id")
-    msg = str(exc.value)
+    msg = refusal(read_delimited, p, "\t", "sample_id")
     assert "'sample_id'" in msg and "close matches: 'SampleID'" in msg
 
 
