@@ -23,6 +23,7 @@ from scipy.spatial.distance import pdist
 from gutskin.claims import alpha_condition
 from gutskin.claims.bundle import DatasetBundle
 from gutskin.errors import InputError
+from tests.support.bundles import ready_bundle, unavailable_bundle
 
 CONFIG = {"seed": 7, "permutations": 199, "alpha": 0.05}
 
@@ -118,16 +119,7 @@ def _bundle(
     cond_vec = pdist(comp / comp.sum(axis=1, keepdims=True), "braycurtis")
     path = tmp / f"{name}_beta_braycurtis.npz"
     np.savez(path, ids=np.array(ids), condensed=cond_vec)
-    return DatasetBundle(
-        name=name,
-        available=True,
-        reason=None,
-        samples=samples,
-        alpha=alpha,
-        depth=pd.DataFrame(),
-        beta_files={"braycurtis": path},
-        diversity_info=info,
-    )
+    return ready_bundle(name, samples, alpha, beta_files={"braycurtis": path}, diversity_info=info)
 
 
 def _tests(res: Any) -> dict[str, dict[str, Any]]:
@@ -326,14 +318,7 @@ def test_one_condition_is_not_tested_twice(tmp_path: Path) -> None:
 
 
 def test_first_dataset_missing_keeps_the_others_visible(tmp_path: Path) -> None:
-    gone = DatasetBundle(
-        name="agp",
-        available=False,
-        reason="no network",
-        samples=pd.DataFrame(),
-        alpha=pd.DataFrame(),
-        depth=pd.DataFrame(),
-    )
+    gone = unavailable_bundle("agp")
     pso = _cohort(tmp_path, "pso", g=-0.3, seed=11)
     res = alpha_condition.run(
         _claim(["agp", "pso"]), {"agp": gone, "pso": pso}, CONFIG, tmp_path / "o"
