@@ -35,7 +35,8 @@ import pandas as pd
 import statsmodels.formula.api as smf
 from scipy import optimize, stats
 
-from ._util import JsonMixin, StatsInputError
+from ._util import Coefficient, StatsInputError
+from .power import two_sided_t_power
 from .regression import TermNotFoundError, _numeric_objects_to_float
 
 __all__ = ["MixedResult", "mixed_power", "mixed_random_intercept"]
@@ -44,7 +45,7 @@ _OPTIMIZERS = ("lbfgs", "bfgs", "powell", "nm")
 
 
 @dataclass(frozen=True)
-class MixedResult(JsonMixin):
+class MixedResult(Coefficient):
     """One fixed-effect coefficient of a random-intercept linear mixed model (REML).
 
     Attributes
@@ -80,12 +81,6 @@ class MixedResult(JsonMixin):
         The fixed-effects formula and rows dropped because a formula variable was missing.
     """
 
-    term: str
-    estimate: float
-    se: float
-    ci95: tuple[float, float]
-    ci90: tuple[float, float]
-    p_value: float
     t: float
     df: float
     within_subject: bool
@@ -416,12 +411,4 @@ def mixed_power(effect: float, se: float, df: float, alpha: float = 0.05) -> flo
             f"need se > 0, df > 0 and 0 < alpha < 1 (got se={se}, df={df}, alpha={alpha})",
             where="se, df, alpha",
         )
-    ncp = abs(float(effect)) / float(se)
-    tc = float(stats.t.ppf(1 - alpha / 2, df))
-    upper = float(stats.nct.sf(tc, df, ncp))
-    lower = float(stats.nct.cdf(-tc, df, ncp))
-    if not math.isfinite(upper):
-        upper = float(stats.norm.sf(tc - ncp))
-    if not math.isfinite(lower):
-        lower = float(stats.norm.cdf(-tc - ncp))
-    return float(min(1.0, upper + lower))
+    return two_sided_t_power(abs(float(effect)) / float(se), df, alpha)

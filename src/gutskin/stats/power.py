@@ -22,6 +22,7 @@ __all__ = [
     "n_per_group",
     "regression_term_power",
     "two_sample_power",
+    "two_sided_t_power",
 ]
 
 _METHODS = ("t", "normal")
@@ -77,10 +78,14 @@ def two_sample_power(
     if method == "normal":
         z = float(stats.norm.ppf(1 - alpha / 2))
         return float(stats.norm.sf(z - ncp) + stats.norm.cdf(-z - ncp))
-    df = n1 + n2 - 2
-    tc = float(stats.t.ppf(1 - alpha / 2, df))
     if ncp == 0:
         return float(alpha)
+    return two_sided_t_power(ncp, n1 + n2 - 2, alpha)
+
+
+def two_sided_t_power(ncp: float, df: float, alpha: float) -> float:
+    """``P(|T| > t_{1−α/2, df})`` for ``T`` noncentral t with ``df`` and noncentrality ``ncp``."""
+    tc = float(stats.t.ppf(1 - alpha / 2, df))
     upper = float(stats.nct.sf(tc, df, ncp))
     lower = float(stats.nct.cdf(-tc, df, ncp))
     # scipy's noncentral t can return NaN far in a tail for large df; there the normal
