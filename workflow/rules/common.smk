@@ -28,6 +28,12 @@ from gutskin.layout import (
 )
 from gutskin.runinfo import summarise
 
+# The config file the run's values come from (the last --configfile, else the default), named in
+# configuration errors. (The fetch rule does not depend on it: see FETCH_MIRRORS.)
+CONFIG_FILE = os.path.abspath(
+    (list(workflow.overwrite_configfiles) or ["config/config.yaml"])[-1]
+)
+
 
 def _mirrors_base():
     """The folder of the config file whose `mirrors` the run uses: the last --configfile that sets
