@@ -72,6 +72,7 @@ __all__ = [
     "main",
     "mirror_path",
     "mirrors_as_configured",
+    "mirrors_base",
     "missing_mirrors",
     "resolve_mirrors",
     "settings_from_config",
@@ -128,6 +129,26 @@ def mirrors_as_configured(
     same mirrors are given through another config file (an overlay in another folder).
     """
     return [os.path.normpath(path) for _, path in _mirror_entries(config_mirrors, {}, base)]
+
+
+def mirrors_base(config_files: Sequence[str | Path]) -> Path:
+    """The folder relative ``mirrors`` entries are resolved against: that of the last of
+    ``config_files`` (the ``--configfile`` overlays, then ``config/config.yaml``, in the order
+    Snakemake applies them) whose YAML sets ``mirrors``; ``./config`` when none does. An overlay in
+    another folder that does not set ``mirrors`` does not move them.
+    """
+    import yaml
+
+    files = list(config_files)
+    default = files[-1] if files else "config/config.yaml"
+    for path in [*reversed(files[:-1]), default]:
+        p = Path(path)
+        if p.is_file():
+            with p.open(encoding="utf-8") as fh:
+                data = yaml.safe_load(fh)
+            if isinstance(data, Mapping) and "mirrors" in data:
+                return p.resolve().parent
+    return Path(default).resolve().parent
 
 
 def missing_mirrors(

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from gutskin.fetch import mirrors_as_configured
+from gutskin.fetch import mirrors_as_configured, mirrors_base
 from gutskin.synthetic import Scenario, write_synthetic_mirror
 
 from .workdir import make_workdir, run_snakemake
@@ -29,6 +29,21 @@ def test_mirrors_as_configured_resolves_against_the_given_folder(tmp_path: Path)
         "/abs/x",
     ]
     assert mirrors_as_configured(None) == []
+
+
+def test_mirrors_base_is_the_folder_of_the_last_file_that_sets_mirrors(tmp_path: Path) -> None:
+    (tmp_path / "cfg").mkdir()
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    default = tmp_path / "cfg" / "config.yaml"
+    default.write_text("mirrors: [../m]\n")
+    sets = tmp_path / "a" / "o.yaml"
+    sets.write_text("mirrors: [x]\n")
+    other = tmp_path / "b" / "o.yaml"
+    other.write_text("permutations: 199\n")
+    assert mirrors_base([default]) == tmp_path / "cfg"
+    assert mirrors_base([other, default]) == tmp_path / "cfg"  # the overlay does not set mirrors
+    assert mirrors_base([sets, other, default]) == tmp_path / "a"
 
 
 def test_overlay_that_changes_no_dataset_does_not_refetch(tmp_path: Path) -> None:

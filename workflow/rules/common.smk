@@ -4,14 +4,12 @@ import os
 
 from pathlib import Path
 
-import yaml
-
 from snakemake.logging import logger
 
 from gutskin import resources as sizing
 from gutskin.claims.pooling import cohort_claim
 from gutskin.claims.selection import resolve as resolve_claim_datasets
-from gutskin.fetch import mirrors_as_configured
+from gutskin.fetch import mirrors_as_configured, mirrors_base
 from gutskin.config import check_claims, forget_unavailable, load_and_validate, validate
 from gutskin.diversity.registry import check_config_metrics, metric_names
 from gutskin.io import check_formats
@@ -29,22 +27,10 @@ from gutskin.layout import (
 from gutskin.runinfo import summarise
 
 # The config file the run's values come from (the last --configfile, else the default), named in
-# configuration errors. (The fetch rule does not depend on it: see FETCH_MIRRORS.)
+# configuration errors (fetch jobs do not depend on it, see FETCH_MIRRORS).
 CONFIG_FILE = os.path.abspath(
     (list(workflow.overwrite_configfiles) or ["config/config.yaml"])[-1]
 )
-
-
-def _mirrors_base():
-    """The folder of the config file whose `mirrors` the run uses: the last --configfile that sets
-    `mirrors`, else config/config.yaml (an overlay elsewhere that does not set them changes nothing).
-    """
-    for path in [*reversed(list(workflow.overwrite_configfiles)), "config/config.yaml"]:
-        if os.path.isfile(path):
-            with open(path, encoding="utf-8") as fh:
-                if "mirrors" in (yaml.safe_load(fh) or {}):
-                    return Path(path).resolve().parent
-    return Path("config").resolve()
 
 
 # Defaults from the schema are filled in before validation, in every job (not only on the head node).
@@ -52,7 +38,10 @@ config.update(validate(config, "config", source="config/config.yaml"))
 # The configured mirror folders as absolute paths (relative ones resolved against the config file that
 # sets them): a parameter of the fetch rule, so its jobs depend on the mirrors, not on which file or
 # path the configuration came from.
-FETCH_MIRRORS = mirrors_as_configured(config["mirrors"], base=_mirrors_base())
+FETCH_MIRRORS = mirrors_as_configured(
+    config["mirrors"],
+    base=mirrors_base([*workflow.overwrite_configfiles, "config/config.yaml"]),
+)
 
 DATASETS = load_and_validate(config["datasets_file"], "datasets")["datasets"]
 CLAIMS = load_and_validate(config["claims_file"], "claims")["claims"]
