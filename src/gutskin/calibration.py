@@ -61,23 +61,38 @@ content of ``results/calibration.json``.
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 import logging
 import math
+import multiprocessing
+import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
 
+import numba
 import numpy as np
 import pandas as pd
 from scipy import stats
+from scipy.spatial.distance import pdist, squareform
 
+from . import synthetic
 from ._atomic import write_json
+from .claims import build_ledger, load_bundle, run_claim
+from .claims.differential import fit_log_ratio
+from .claims.inputs import covariate_term
+from .claims.pooling import cohort_claim
+from .diversity.pipeline import run_diversity
+from .importer import import_dataset, load_imported
 from .io.table import FeatureTable
 from .progress import Progress
 from .stats import da, paired, power, regression
 from .stats._util import StatsInputError
+from .stats.verdict import VERDICTS
 
 _LOG = logging.getLogger("gutskin.calibration")
 
@@ -264,8 +279,6 @@ def _task(
 
 def _worker_init() -> None:
     """One numba thread per pool worker: the pool already uses the cores."""
-    import numba
-
     numba.set_num_threads(1)
 
 
@@ -295,9 +308,6 @@ def _run_tasks(
             parts.append(_task(*args))
             progress.update(args[-1] - args[-2])
     else:
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor, as_completed
-
         # forkserver, not fork: numba's parallel kernels (e.g. the Mantel permutations) start GNU OpenMP
         # threads in this process, and forking a process that uses GNU OpenMP is unsafe (it aborts).
         ctx = multiprocessing.get_context("forkserver")
@@ -391,8 +401,6 @@ def alpha_formula(claim: Mapping[str, Any], data: pd.DataFrame) -> str:
     :func:`gutskin.claims.inputs.covariate_term` (categorical ones with their most frequent level as
     reference), so the calibrated model cannot drift from the analysed one.
     """
-    from .claims.inputs import covariate_term
-
     params = claim.get("params") or {}
     metric = str(params.get("metric", "shannon"))
     terms = [covariate_term(str(c), data, preferred=None) for c in params.get("covariates") or []]
@@ -661,8 +669,6 @@ def simulate_paired_distances(
     dx, dy, strata
         Square Euclidean distance matrices (gut, skin) and the stratum index of each subject.
     """
-    from scipy.spatial.distance import pdist, squareform
-
     strata = np.repeat(np.arange(len(strata_sizes)), strata_sizes)
     n = strata.size
     u = rng.standard_normal((n, dims))
@@ -881,8 +887,6 @@ def simulate_log_ratio_cohort(
 def _one_log_ratio(
     params: dict[str, Any], lfc: float, ss: np.random.SeedSequence, alpha: float
 ) -> tuple[bool, dict[str, float]]:
-    from .claims.differential import fit_log_ratio
-
     table, meta = simulate_log_ratio_cohort(
         params["n_cases"],
         params["n_controls"],
@@ -1034,8 +1038,6 @@ PLANTABLE: dict[str, str] = {"alpha_condition": "condition_effect_g"}
 
 def _code_version() -> str:
     """Hash of the package's analysis code (everything but the report): part of the cache key."""
-    import hashlib
-
     root = Path(__file__).resolve().parent
     h = hashlib.sha256()
     for f in sorted(root.rglob("*.py")):
@@ -1059,8 +1061,6 @@ def _swap_claim(claim: Mapping[str, Any]) -> dict[str, Any]:
     reproduce (C9: the HMP design; the EB cohort has no look-alike); ``calibrated_on`` and
     ``not_simulated`` say which. A claim none of whose datasets has a look-alike is an error.
     """
-    from .claims.pooling import cohort_claim
-
     listed = [str(d) for d in (claim.get("datasets") or [])]
     usable = [d for d in listed if d in SYNTHETIC_STANDS_IN]
     if not usable:
@@ -1104,18 +1104,10 @@ def _verdict_replicate(job: dict[str, Any]) -> dict[str, Any]:
     Picklable for a process pool; everything it needs is in ``job`` and it writes only to a temporary
     directory. Returns ``{claim id: {verdict, p_value, effect_size, ci90, power}}``.
     """
-    import tempfile as _tf
-    from urllib.parse import urlparse
-
-    from . import synthetic
-    from .claims import build_ledger, load_bundle, run_claim
-    from .diversity.pipeline import run_diversity
-    from .importer import import_dataset, load_imported
-
     scenario = synthetic.Scenario(**job["scenario"])
     cfg = job["config"]
     out: dict[str, Any] = {}
-    with _tf.TemporaryDirectory(prefix="gutskin-cal-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="gutskin-cal-") as tmp:
         root = Path(tmp)
         files = synthetic.write_synthetic_mirror(root / "mirror", scenario)
         bundles = {}
@@ -1173,8 +1165,6 @@ def _cached_job(job: dict[str, Any], cache: Path | None) -> dict[str, Any]:
                 f.unlink(missing_ok=True)  # a corrupt entry is recomputed, never used
     # One numba thread in every replicate, in this process as in pool workers: parallel reductions
     # (rarefaction, diversity) then add in the same order, so results do not depend on ``workers``.
-    import numba
-
     before = numba.get_num_threads()
     numba.set_num_threads(1)
     try:
@@ -1190,9 +1180,6 @@ def _run_jobs(jobs: list[dict[str, Any]], workers: int, cache: Path | None) -> l
     """Replicate jobs in order; in a process pool when ``workers > 1`` (results do not depend on it)."""
     if workers <= 1 or len(jobs) <= 1:
         return [_cached_job(j, cache) for j in jobs]
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
-
     ctx = multiprocessing.get_context("forkserver")
     with ProcessPoolExecutor(
         max_workers=min(workers, len(jobs)), mp_context=ctx, initializer=_worker_init
@@ -1264,8 +1251,6 @@ def verdict_design(
 
 def design_key(design: Mapping[str, Any]) -> str:
     """Stable hash of a :func:`verdict_design`."""
-    import hashlib
-
     blob = json.dumps(design, sort_keys=True, default=str).encode()
     return hashlib.sha256(blob).hexdigest()[:20]
 
@@ -1314,8 +1299,6 @@ def calibrate_verdicts(
         simulated power at the SESOI), with the ``checks`` of issue 11 (null: wrongly supported /
         contradicted ≤ 5 %; at the SESOI: wrongly "not supported (equivalence shown)" ≤ 5 %).
     """
-    from .stats.verdict import VERDICTS
-
     replicates = _check_replicates(block["replicates"])
     design = verdict_design(block, claims, datasets, workflow_config, seed)
     key = design_key(design)
