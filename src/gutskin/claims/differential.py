@@ -71,6 +71,7 @@ from .inputs import (
     prepare_covariates,
 )
 from .outputs import add_figure, add_forest, add_table, forest_alt
+from .register import power_alternative
 
 ANALYSIS = "differential_abundance"
 
@@ -519,7 +520,13 @@ def _run(
     prim = _fit_log_ratio(primary)
     n_case, n_ref = primary.n_case, primary.n_reference
     tost = equivalence.tost(prim.estimate, prim.se, prim.df_resid, sesoi, alpha=alpha_level)
-    pw = power.regression_term_power(sesoi / prim.resid_sd, n_case, n_ref, alpha=alpha_level)
+    pw = power.regression_term_power(
+        sesoi / prim.resid_sd,
+        n_case,
+        n_ref,
+        alpha=alpha_level,
+        alternative=power_alternative(claim),
+    )
     res.n = prim.n
     res.headline = headline_entry(
         prim, tost_p=tost.p_value, power=pw, n=prim.n, resid_sd=prim.resid_sd

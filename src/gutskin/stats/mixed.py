@@ -401,13 +401,21 @@ def mixed_random_intercept(
     )
 
 
-def mixed_power(effect: float, se: float, df: float, alpha: float = 0.05) -> float:
-    """Power of the two-sided t test of a fixed effect to detect ``effect`` given its SE and df.
+def mixed_power(
+    effect: float, se: float, df: float, alpha: float = 0.05, alternative: str = "two-sided"
+) -> float:
+    """Power of the t test (two-sided, or one-sided) of a fixed effect to detect ``effect`` given its SE and df.
 
     ``P(|T| > t_{1−α/2, df})`` with ``T`` noncentral t (``ncp = effect / se``). The fitted model's SE
     stands in for the SE under the alternative (it depends on the design and the variance components,
-    not on the effect).
+    not on the effect). ``alternative="greater"``: one-sided in the direction of ``effect``,
+    ``P(T > t_{1−α, df})``.
     """
+    if alternative not in ("two-sided", "greater"):
+        raise StatsInputError(
+            f"alternative must be 'two-sided' or 'greater', got {alternative!r}",
+            where="alternative",
+        )
     for name, v in (("effect", effect), ("se", se), ("df", df), ("alpha", alpha)):
         if not math.isfinite(float(v)):
             raise StatsInputError(f"{name} must be finite, got {v!r}", where=name)
@@ -417,6 +425,10 @@ def mixed_power(effect: float, se: float, df: float, alpha: float = 0.05) -> flo
             where="se, df, alpha",
         )
     ncp = abs(float(effect)) / float(se)
+    if alternative == "greater":
+        t1 = float(stats.t.ppf(1 - alpha, df))
+        one = float(stats.nct.sf(t1, df, ncp))
+        return one if math.isfinite(one) else float(stats.norm.sf(t1 - ncp))
     tc = float(stats.t.ppf(1 - alpha / 2, df))
     upper = float(stats.nct.sf(tc, df, ncp))
     lower = float(stats.nct.cdf(-tc, df, ncp))
