@@ -86,6 +86,7 @@ from .claims import build_ledger, load_bundle, run_claim
 from .claims.differential import fit_log_ratio
 from .claims.inputs import covariate_term
 from .claims.pooling import cohort_claim
+from .claims.register import claim_sided
 from .diversity.pipeline import run_diversity
 from .importer import import_dataset, load_imported
 from .io.table import FeatureTable
@@ -358,6 +359,7 @@ def _result(
     simulation: str,
     alpha: float,
     analytic: Callable[[float, dict[str, float]], float | None] | None = None,
+    sided: str = "two",
 ) -> dict[str, Any]:
     null_k, null_extra, _ = scenarios[0]
     fpr, fpr_ci = _rate(null_k, replicates)
@@ -385,6 +387,9 @@ def _result(
         "fpr_ci": fpr_ci,
         "fpr_ok": bool(fpr_ci[0] <= alpha <= fpr_ci[1]),
         "planted": planted,
+        # "one": rejections one-sided in the direction of the planted effect (the claim's test, when the
+        # claim is one-sided); "two": two-sided. The ledger uses a power only for a claim sided alike.
+        "sided": sided,
         "design": design,
         "simulation": simulation,
         "seconds": round(sum(sc[2] for sc in scenarios), 2),
@@ -697,7 +702,7 @@ def _one_mantel(
         permutations=params["permutations"],
         seed=perm_ss,
         strata=strata,
-        alternative="two-sided",
+        alternative=params.get("alternative", "two-sided"),
         n_boot=0,
     )
     assert res.p_value is not None
@@ -715,6 +720,7 @@ def _mantel_tasks(
     seed: int,
     alpha: float,
     batch_shift: float,
+    alternative: str = "two-sided",
 ) -> list[tuple[Any, ...]]:
     sizes = [int(x) for x in strata_sizes]
     if not sizes or min(sizes) < 2:
@@ -730,6 +736,10 @@ def _mantel_tasks(
         "permutations": int(permutations),
         "batch_shift": float(batch_shift),
     }
+    if (
+        alternative != "two-sided"
+    ):  # kept out of the two-sided tasks, so their cache keys stay the same
+        params["alternative"] = str(alternative)
     return _scenario_tasks("mantel", params, planted, seed, 1, replicates, alpha)
 
 
@@ -742,11 +752,13 @@ def _mantel_result(
     alpha: float,
     batch_shift: float,
     claim: str,
+    alternative: str = "two-sided",
 ) -> dict[str, Any]:
     sizes = [int(x) for x in strata_sizes]
+    side = "two-sided" if alternative == "two-sided" else "one-sided (r > 0)"
     return _result(
         claim,
-        "Mantel test, Spearman, two-sided, permutations within strata (gutskin.stats.paired.mantel)",
+        f"Mantel test, Spearman, {side}, permutations within strata (gutskin.stats.paired.mantel)",
         replicates,
         scen,
         [f"r = {r:g}" for r in planted],
@@ -761,6 +773,7 @@ def _mantel_result(
             "effect = population Mantel r of the coupling"
         ),
         alpha=alpha,
+        sided="two" if alternative == "two-sided" else "one",
     )
 
 
@@ -775,8 +788,10 @@ def calibrate_mantel(
     batch_shift: float = 0.5,
     claim: str = "C9",
     workers: int = 1,
+    alternative: str = "two-sided",
 ) -> dict[str, Any]:
-    """FPR and power of the C9 headline test (Mantel, Spearman, two-sided, within strata).
+    """FPR and power of the C9 headline test (Mantel, Spearman, within strata; two-sided, or "greater"
+    as the one-sided claim is tested).
 
     Parameters
     ----------
@@ -792,10 +807,20 @@ def calibrate_mantel(
         SD of the per-stratum shift of each site's profiles (0: no batch effect).
     """
     replicates = _check_replicates(replicates)
-    tasks = _mantel_tasks(strata_sizes, replicates, planted, permutations, seed, alpha, batch_shift)
+    tasks = _mantel_tasks(
+        strata_sizes, replicates, planted, permutations, seed, alpha, batch_shift, alternative
+    )
     scen = _run_tasks(tasks, workers)
     return _mantel_result(
-        scen, strata_sizes, replicates, planted, permutations, alpha, batch_shift, claim
+        scen,
+        strata_sizes,
+        replicates,
+        planted,
+        permutations,
+        alpha,
+        batch_shift,
+        claim,
+        alternative,
     )
 
 
@@ -1524,6 +1549,9 @@ def run_calibration(
     a, m, lr = cfg["alpha_ols"], cfg["mantel"], cfg["log_ratio"]
     # a skipped claim need not be in the register (its model is not read)
     a_claim = {} if str(a["claim"]) in skip else _claim_by_id(claims, str(a["claim"]))
+    m_claim = {} if str(m["claim"]) in skip else _claim_by_id(claims, str(m["claim"]))
+    # the Mantel test is sided as the claim's runner tests it (claims/register.py)
+    m_alt = "greater" if m_claim and claim_sided(m_claim) == "one" else "two-sided"
     lr_claim = {} if str(lr["claim"]) in skip else _claim_by_id(claims, str(lr["claim"]))
     a_args = (
         int(a["n_cases"]),
@@ -1559,8 +1587,10 @@ def run_calibration(
         ),
         (
             str(m["claim"]),
-            lambda: _mantel_tasks(*m_args, cal_seed, alpha, float(m["batch_shift"])),
-            lambda sc: _mantel_result(sc, *m_args, alpha, float(m["batch_shift"]), str(m["claim"])),
+            lambda: _mantel_tasks(*m_args, cal_seed, alpha, float(m["batch_shift"]), m_alt),
+            lambda sc: _mantel_result(
+                sc, *m_args, alpha, float(m["batch_shift"]), str(m["claim"]), m_alt
+            ),
         ),
         (
             str(lr["claim"]),
