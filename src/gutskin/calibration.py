@@ -83,15 +83,17 @@ from scipy.spatial.distance import pdist, squareform
 from . import synthetic
 from ._atomic import write_json
 from .claims import build_ledger, load_bundle, run_claim
+from .claims.common import MINIMAL_COVARIATES, ClaimResult
 from .claims.differential import fit_log_ratio
+from .claims.entries import headline_entry, record_sensitivity, sesoi_numbers
 from .claims.inputs import covariate_term
 from .claims.pooling import cohort_claim
-from .claims.register import claim_sided
+from .claims.register import claim_sided, power_alternative
 from .diversity.pipeline import run_diversity
 from .importer import import_dataset, load_imported
 from .io.table import FeatureTable
 from .progress import Progress
-from .stats import da, paired, power, regression
+from .stats import da, effects, equivalence, paired, power, regression
 from .stats._util import StatsInputError
 from .stats.verdict import VERDICTS
 
@@ -104,6 +106,7 @@ __all__ = [
     "calibrate_alpha_ols",
     "calibrate_log_ratio",
     "calibrate_mantel",
+    "calibrate_verdict_machinery",
     "calibrate_verdicts",
     "design_key",
     "mantel_coupling",
@@ -1056,9 +1059,96 @@ _SYNTHETIC_DEPTH = {"agp_like": 2000, "hmp_like": 1000}
 _TREELESS_ALPHA = ("observed", "shannon", "simpson")
 _TREELESS_BETA = ("braycurtis", "jaccard", "robust_aitchison")
 
-#: Scenario field planting an effect on the claim's SESOI scale, per analysis. Claims whose analysis is not
-#: listed are calibrated under the null only (the look-alikes have no knob on their effect scale).
-PLANTABLE: dict[str, str] = {"alpha_condition": "condition_effect_g"}
+#: Analyses whose look-alike has a knob on the claim's SESOI scale (:func:`_planted_fields`): C8's
+#: standardised Shannon difference, C9's population Mantel r (via the gut–skin coupling solved by
+#: :func:`hmp_coupling_for_mantel_r`) and C10's log-ratio difference. Other analyses are calibrated under the
+#: null only.
+PLANTABLE: tuple[str, ...] = ("alpha_condition", "paired_mirror", "differential_abundance")
+
+#: Subjects of the large HMP look-alike on which the gut–skin coupling for a target Mantel r is solved.
+_COUPLING_SUBJECTS = 400
+
+
+@functools.lru_cache(maxsize=32)
+def hmp_coupling_for_mantel_r(
+    target_r: float, n_features: int = 300, beta_metric: str = "braycurtis", seed: int = 20261207
+) -> float:
+    """The :attr:`gutskin.synthetic.Scenario.gut_skin_coupling` whose HMP look-alike has population Mantel r
+    ``target_r`` (Spearman, between the subjects' gut and retroauricular-crease ``beta_metric`` distances).
+
+    Solved by bisection (common random numbers, 14 steps) on one large look-alike of
+    :data:`_COUPLING_SUBJECTS` subjects (first stool and first crease sample of each subject, relative
+    abundances at the look-alike's depth, no permutations): the Mantel statistic of so many subjects is close
+    to its population value, so planting this coupling plants a true Mantel r equal to ``target_r`` (C9's
+    SESOI) up to the rarefaction of the real path.
+    """
+    if not 0 <= target_r < 1:
+        raise StatsInputError(f"target_r must be in [0, 1), got {target_r}", where="target_r")
+    if target_r == 0:
+        return 0.0
+
+    def r_of(k: float) -> float:
+        sc = synthetic.Scenario(
+            seed=seed,
+            n_agp_subjects=10,
+            n_hmp_subjects=_COUPLING_SUBJECTS,
+            n_features=int(n_features),
+            gut_skin_coupling=k,
+        )
+        d = synthetic.simulate(sc)["hmp_like"]
+        t = d.truth.reset_index()
+        t["row"] = np.arange(len(t))
+        t = t[t["visit"] == t["visit"].min()]
+        gut = t[t["site"] == "Stool"].groupby("subject_index")["row"].first()
+        skin = (
+            t[t["site"].str.endswith("Retroauricular_crease")]
+            .groupby("subject_index")["row"]
+            .first()
+        )
+        both = gut.index.intersection(skin.index)
+        p = d.counts / d.counts.sum(axis=1, keepdims=True)
+        dx = pdist(p[gut.loc[both].to_numpy()], metric=beta_metric)
+        dy = pdist(p[skin.loc[both].to_numpy()], metric=beta_metric)
+        return float(stats.spearmanr(dx, dy)[0])
+
+    lo, hi = 0.0, 0.999
+    for _ in range(14):
+        mid = (lo + hi) / 2
+        if r_of(mid) < target_r:
+            lo = mid
+        else:
+            hi = mid
+    return (lo + hi) / 2
+
+
+def _planted_fields(claim: Mapping[str, Any], design: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The look-alike's scenario fields planting a true effect equal to ``claim``'s SESOI in the claimed
+    direction (None: no knob for this analysis). Read from the claim: its SESOI, direction, case level and,
+    for C10, its pre-registered taxa (lineage tags ``g__<name>`` / ``f__<name>``)."""
+    analysis = claim.get("analysis")
+    params = claim.get("params") or {}
+    if analysis == "alpha_condition":
+        return {"condition_effect_g": _signed_sesoi(claim)}
+    if analysis == "paired_mirror":
+        return {
+            "gut_skin_coupling": hmp_coupling_for_mantel_r(
+                abs(_signed_sesoi(claim)),
+                int(design["cohort"]["n_features"]),
+                str(params.get("beta_metric", "braycurtis")),
+            )
+        }
+    if analysis == "differential_abundance":
+        prefix = {"genus": "g__", "family": "f__"}
+        taxa = {
+            f"{prefix[str(t['rank'])]}{t['name']}": str(t["direction"])
+            for t in params.get("taxa") or []
+            if str(t.get("rank")) in prefix
+        }
+        return {
+            "log_ratio_effect": {str(params.get("case")): _signed_sesoi(claim)},
+            "log_ratio_taxa": taxa,
+        }
+    return None
 
 
 def _code_version() -> str:
@@ -1280,13 +1370,13 @@ def design_key(design: Mapping[str, Any]) -> str:
     return hashlib.sha256(blob).hexdigest()[:20]
 
 
-def _scenarios(design: Mapping[str, Any]) -> list[tuple[str, dict[str, float]]]:
+def _scenarios(design: Mapping[str, Any]) -> list[tuple[str, dict[str, Any]]]:
     """The null, and one scenario per plantable claim at a true effect equal to its SESOI."""
-    out: list[tuple[str, dict[str, float]]] = [("null", {})]
+    out: list[tuple[str, dict[str, Any]]] = [("null", {})]
     for c in design["claims"]:
-        field = PLANTABLE.get(str(c.get("analysis")))
-        if field is not None:
-            out.append((f"sesoi_{c['id']}", {field: _signed_sesoi(c)}))
+        fields = _planted_fields(c, design)
+        if fields is not None:
+            out.append((f"sesoi_{c['id']}", fields))
     return out
 
 
@@ -1430,6 +1520,121 @@ def calibrate_verdicts(
             )
         entry["seconds"] = round(seconds, 2)
         out.append(entry)
+    return out
+
+
+# ------------------------------------------------------------------------------------------------
+# Verdict machinery at the statistic level (CI-sized): calibration's simulate → the claim's models → verdict
+# ------------------------------------------------------------------------------------------------
+def _one_alpha_verdict(
+    claim: Mapping[str, Any],
+    n_cases: int,
+    n_controls: int,
+    g: float,
+    ss: np.random.SeedSequence,
+    config: Mapping[str, Any],
+) -> dict[str, Any]:
+    """One C8-style replicate: :func:`simulate_alpha_cohort`, the claim's headline model
+    (:func:`alpha_formula`: OLS with HC3), its TOST and power as the runner computes them, the Huber and
+    minimal-covariates sensitivity analyses recorded with the runner's own helpers, and the ledger's verdict
+    (:func:`gutskin.claims.build_ledger` → :func:`gutskin.stats.verdict.decide`)."""
+    alpha = float(config.get("alpha", 0.05))
+    df = simulate_alpha_cohort(n_cases, n_controls, g, np.random.default_rng(ss), sd=_ALPHA_SD)
+    params = claim.get("params") or {}
+    formula = alpha_formula({"params": {**params, "metric": "shannon"}}, df)
+    prim = regression.ols_hc3(df, formula, "any_condition")
+    sesoi = float(claim["sesoi"]["value"])
+    n1, n0 = int(prim.n_term or n_cases), int(prim.n_reference or n_controls)
+    scale = float(effects.hedges_g_from_beta(1.0, prim.resid_sd, n1, n0)[0])
+    res = ClaimResult(id=str(claim["id"]))
+    res.headline = headline_entry(
+        prim,
+        scale=scale,
+        tost_p=equivalence.tost(prim.estimate, prim.se, prim.df_resid, sesoi / scale).p_value,
+        power=power.regression_term_power(
+            sesoi, n1, n0, alpha=alpha, alternative=power_alternative(dict(claim))
+        ),
+        n=prim.n,
+    )
+    minimal = [c for c in params.get("covariates") or [] if c in MINIMAL_COVARIATES]
+    f_min = alpha_formula({"params": {"metric": "shannon", "covariates": minimal}}, df)
+    for name, kind, r in (
+        (
+            "Huber robust regression",
+            "estimator",
+            regression.rlm_huber(df, formula, "any_condition"),
+        ),
+        ("minimal covariates", "model", regression.ols_hc3(df, f_min, "any_condition")),
+    ):
+        s = (
+            float(effects.hedges_g_from_beta(1.0, r.resid_sd, n1, n0)[0])
+            if kind == "model"
+            else scale
+        )
+        record_sensitivity(res, name, None, name, kind=kind, numbers=sesoi_numbers(r, scale=s))
+    entry = build_ledger([dict(claim)], {res.id: res.to_dict()}, dict(config))[0]
+    return {
+        "verdict": entry["verdict"],
+        "p_value": entry["p_value"],
+        "effect_size": entry["effect_size"],
+    }
+
+
+def calibrate_verdict_machinery(
+    claim: Mapping[str, Any],
+    n_cases: int,
+    n_controls: int,
+    replicates: int,
+    seed: int,
+    config: Mapping[str, Any],
+) -> dict[str, Any]:
+    """Verdict-level error rates of an ``alpha_condition`` claim, cheap enough for CI.
+
+    The full real path (:func:`calibrate_verdicts`: files → import → diversity → runner → ledger) costs
+    seconds per replicate; asserting a rate ≤ 5 % needs a few hundred replicates per scenario. This runs
+    the same verdict machinery on the statistic-level simulation of C8 (:func:`simulate_alpha_cohort`: the
+    real design's covariate frequencies and skewed residuals): the claim's headline model from
+    ``config/claims.yaml``, its TOST and one- or two-sided power, the Huber and minimal-covariates
+    sensitivity analyses, and the ledger's rubric — without the alternative-metric, second-depth and matched
+    analyses (they need counts; :func:`calibrate_verdicts` has them). Fewer sensitivity analyses can only
+    make "supported" and "equivalence shown" *easier* (each must agree), so rates measured here bound the
+    full battery's from above.
+
+    Returns
+    -------
+    dict
+        ``claim``, ``replicates``, ``design``, and per scenario (``null``: g = 0; ``sesoi``: g = the signed
+        SESOI) the count, rate and Clopper–Pearson 95 % CI of every verdict, with ``significant_claimed``
+        (the simulated power at the SESOI).
+    """
+    replicates = _check_replicates(replicates)
+    if claim.get("analysis") != "alpha_condition":
+        raise StatsInputError(
+            f"claim {claim.get('id')} is a {claim.get('analysis')} claim; this calibration simulates "
+            "alpha_condition claims only",
+            where="claim",
+        )
+    alpha = float(config.get("alpha", 0.05))
+    direction = str(claim.get("expected_direction", "two_sided"))
+    out: dict[str, Any] = {
+        "claim": claim["id"],
+        "replicates": replicates,
+        "design": f"n = {n_cases} cases / {n_controls} controls; Shannon simulated directly",
+        "scenarios": {},
+    }
+    for si, (name, g) in enumerate((("null", 0.0), ("sesoi", _signed_sesoi(claim)))):
+        rows = [
+            _one_alpha_verdict(claim, n_cases, n_controls, g, ss, config)
+            for ss in _replicate_seeds(seed, 11, si, replicates)
+        ]
+        counts = {v: sum(r["verdict"] == v for r in rows) for v in VERDICTS}
+        out["scenarios"][name] = {
+            "planted_g": g,
+            "verdicts": {v: _rate_entry(k, replicates) for v, k in counts.items()},
+            "significant_claimed": _rate_entry(
+                sum(_claimed(r, alpha, direction) for r in rows), replicates
+            ),
+        }
     return out
 
 
