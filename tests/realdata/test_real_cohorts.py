@@ -85,6 +85,11 @@ def bundle_of(
     return get
 
 
+def _cohorts_ref() -> dict[str, Any]:
+    path = REPO / "tests" / "fixtures" / "real_cohorts_reference.json"
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
 def run_restricted(
     cid: str, dataset: str, claims: dict, bundle: Any, tmp_path: Path
 ) -> tuple[dict, dict]:
@@ -126,6 +131,14 @@ def test_wastyk_import_and_c26(claims: dict, bundle_of, tmp_path: Path) -> None:
     assert fer["estimate"] > 0
     assert fer["estimate"] > fib["estimate"]
     assert res["headline"]["estimate"] > 0
+    # pinned against nlme::lme (REML, containment df) on the runner's own analysis data
+    # (make_real_cohorts_reference.R): REML optimum and df to optimiser tolerance
+    ref = _cohorts_ref()["C26"]
+    h = res["headline"]
+    assert h["n"] == ref["n"]
+    assert h["estimate"] == pytest.approx(ref["estimate"], abs=1e-6)
+    assert h["effect_size"] == pytest.approx(ref["g"], abs=1e-5)
+    assert h["p_value"] == pytest.approx(ref["p_value"], rel=1e-4)
 
 
 # ---------------------------------------------------------------------- 8b: American Gut → C20b
@@ -138,6 +151,15 @@ def test_agp_probiotic_import_and_c20b(claims: dict, bundle_of, tmp_path: Path) 
     assert int(s["probiotic_frequency"].isna().sum()) == 12  # 11 Unknown + 1 empty
     res, _ = run_restricted("C20b", "agp_metaibs_probiotic", claims, b, tmp_path)
     assert res["n"] <= 1191
+    # pinned against R lm + sandwich HC3 on the runner's own analysis data (make_real_cohorts_reference.R):
+    # closed-form OLS, so β and p to rounding; g to 1e-7 because R's script uses the approximate Hedges
+    # correction J = 1 − 3/(4 df − 1) and gutskin the exact gamma-function J (they differ by ~1e-7 relative)
+    ref = _cohorts_ref()["C20b"]
+    h = res["headline"]
+    assert h["n"] == ref["n"]
+    assert h["estimate"] == pytest.approx(ref["beta"], abs=1e-9)
+    assert h["effect_size"] == pytest.approx(ref["g"], abs=1e-7)
+    assert h["p_value"] == pytest.approx(ref["p_value"], rel=1e-7)
 
 
 # ---------------------------------------------------------------------- 8c: EB → C9
