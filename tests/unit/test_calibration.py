@@ -330,6 +330,9 @@ def test_c9_and_c10_get_a_scenario_at_their_sesoi(monkeypatch: pytest.MonkeyPatc
     assert set(scen) == {"null", "sesoi_C8", "sesoi_C9", "sesoi_C10"} and scen["null"] == {}
     assert scen["sesoi_C8"] == {"condition_effect_g": -0.2}
     assert scen["sesoi_C9"] == {"gut_skin_coupling": 0.6}
+    # C10's label-shuffle null check (a control the verdict never reads) is left out of the replicates
+    c10 = next(c for c in design["claims"] if c["id"] == "C10")
+    assert c10["params"]["null_permutations"] == 0
     assert asked == [(0.1, 60, "braycurtis")]
     assert scen["sesoi_C10"] == {
         "log_ratio_effect": {"rosacea": -1.0},
