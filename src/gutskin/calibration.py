@@ -1466,6 +1466,9 @@ def calibrate_verdicts(
             "sesoi_scale": c["sesoi"].get("scale"),
             "expected_direction": direction,
             "design_key": key,
+            # a pooled claim is simulated on the cohort the look-alikes reproduce; the others are listed
+            "calibrated_on": c.get("calibrated_on"),
+            "not_simulated": list(c.get("not_simulated") or []),
             "scenarios": {},
             "checks": [],
         }

@@ -347,6 +347,14 @@ def test_simulated_power_replaces_the_analytic_one_where_it_exists() -> None:
     two = {**claim, "sided": "two"}
     (both,) = build_ledger([two], {"C8": res}, CONFIG, {"tests": cal["tests"]})
     assert both["power"] == pytest.approx(0.70) and both["power_source"].startswith("simulated")
+    # a pooled claim (k = 2) keeps its own power when the simulation covered one of its cohorts only
+    pooled_res = {**res, "k": 2}
+    one_cohort = {
+        "tests": cal["tests"],
+        "verdicts": [{**cal["verdicts"][0], "not_simulated": ["other_cohort"]}],
+    }
+    (pooled,) = build_ledger([two], {"C8": pooled_res}, CONFIG, one_cohort)
+    assert pooled["power"] == pytest.approx(0.854) and pooled["power_source"] == "analytic"
 
 
 def test_verdict_label_is_scoped_to_what_was_tested() -> None:

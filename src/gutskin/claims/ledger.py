@@ -99,7 +99,11 @@ def _claim_entry(claim: dict[str, Any]) -> dict[str, Any]:
 
 
 def simulated_power(
-    calibration: dict[str, Any] | None, claim_id: str, sesoi: float, sided: str = "two"
+    calibration: dict[str, Any] | None,
+    claim_id: str,
+    sesoi: float,
+    sided: str = "two",
+    pooled: bool = False,
 ) -> tuple[float, str] | None:
     """The calibration's simulated power of ``claim_id``'s primary test at an effect equal to the SESOI,
     with a note; None when the calibration has no such simulation.
@@ -108,11 +112,15 @@ def simulated_power(
     own analysis and verdict on simulated cohorts, significant in the claimed direction) comes first; else a
     statistic-level test (``tests[].claim``, ``planted[].value``, ``power``, ``power_ci``) sided as the
     claim is (``tests[].sided``; a test without it is two-sided), at a planted effect of ±SESOI.
+    A ``pooled`` claim (k > 1 cohorts) takes only a verdict-level simulation of all its cohorts (none of
+    its cohorts ``not_simulated``): a single-cohort simulation says nothing about the pooled test's power.
     """
     import math
 
     for v in (calibration or {}).get("verdicts") or []:
-        if v.get("claim") == claim_id and v.get("simulated_power") is not None:
+        if v.get("claim") != claim_id or v.get("simulated_power") is None:
+            continue
+        if not (pooled and v.get("not_simulated")):
             ci = v.get("simulated_power_ci") or [None, None]
             note = (
                 "simulated: the claim's own analysis and verdict on "
@@ -121,7 +129,7 @@ def simulated_power(
             if None not in ci:
                 note += f"; 95% CI {float(ci[0]):.2f}–{float(ci[1]):.2f}"
             return float(v["simulated_power"]), note
-    for t in (calibration or {}).get("tests") or []:
+    for t in [] if pooled else (calibration or {}).get("tests") or []:
         if t.get("claim") != claim_id or str(t.get("sided", "two")) != sided:
             continue
         for pl in t.get("planted") or []:
@@ -217,7 +225,8 @@ def build_ledger(
         power_analytic = h.get("power")
         power_value = power_analytic
         power_source = "analytic" if power_value is not None else None
-        sim = simulated_power(calibration, cid, float(claim["sesoi"]["value"]), sided)
+        pooled = int(r.get("k") or 1) > 1
+        sim = simulated_power(calibration, cid, float(claim["sesoi"]["value"]), sided, pooled)
         if sim is not None:
             power_value, power_source = sim
         ev = verdict.Evidence(
