@@ -1065,8 +1065,11 @@ _TREELESS_BETA = ("braycurtis", "jaccard", "robust_aitchison")
 #: null only.
 PLANTABLE: tuple[str, ...] = ("alpha_condition", "paired_mirror", "differential_abundance")
 
-#: Subjects of the large HMP look-alike on which the gut–skin coupling for a target Mantel r is solved.
-_COUPLING_SUBJECTS = 400
+#: HMP look-alikes (subjects, seeds) over which the gut–skin coupling for a target Mantel r is solved: the
+#: Mantel r at a given coupling varies between look-alike seeds (their taxa loadings differ) about as much
+#: as with the subjects, so the target is the mean over seeds, as the replicates (one seed each) see it.
+_COUPLING_SUBJECTS = 200
+_COUPLING_SEEDS = 8
 
 
 @functools.lru_cache(maxsize=32)
@@ -1076,11 +1079,11 @@ def hmp_coupling_for_mantel_r(
     """The :attr:`gutskin.synthetic.Scenario.gut_skin_coupling` whose HMP look-alike has population Mantel r
     ``target_r`` (Spearman, between the subjects' gut and retroauricular-crease ``beta_metric`` distances).
 
-    Solved by bisection (common random numbers, 14 steps) on one large look-alike of
-    :data:`_COUPLING_SUBJECTS` subjects (first stool and first crease sample of each subject, relative
-    abundances at the look-alike's depth, no permutations): the Mantel statistic of so many subjects is close
-    to its population value, so planting this coupling plants a true Mantel r equal to ``target_r`` (C9's
-    SESOI) up to the rarefaction of the real path.
+    Solved by bisection (common random numbers, 12 steps) on the mean Mantel r of
+    :data:`_COUPLING_SEEDS` look-alikes of :data:`_COUPLING_SUBJECTS` subjects (first stool and first crease
+    sample of each subject, relative abundances at the look-alike's depth, no permutations). The Mantel r at a
+    fixed coupling differs between look-alike seeds (one seed per replicate), so this plants a true Mantel r
+    equal to ``target_r`` (C9's SESOI) on average over replicates, not in each one.
     """
     if not 0 <= target_r < 1:
         raise StatsInputError(f"target_r must be in [0, 1), got {target_r}", where="target_r")
@@ -1088,8 +1091,11 @@ def hmp_coupling_for_mantel_r(
         return 0.0
 
     def r_of(k: float) -> float:
+        return float(np.mean([r_one(k, seed + i) for i in range(_COUPLING_SEEDS)]))
+
+    def r_one(k: float, s: int) -> float:
         sc = synthetic.Scenario(
-            seed=seed,
+            seed=s,
             n_agp_subjects=10,
             n_hmp_subjects=_COUPLING_SUBJECTS,
             n_features=int(n_features),
@@ -1112,7 +1118,7 @@ def hmp_coupling_for_mantel_r(
         return float(stats.spearmanr(dx, dy)[0])
 
     lo, hi = 0.0, 0.999
-    for _ in range(14):
+    for _ in range(12):
         mid = (lo + hi) / 2
         if r_of(mid) < target_r:
             lo = mid
