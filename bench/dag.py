@@ -14,13 +14,13 @@ from __future__ import annotations
 import argparse
 import json
 import re
-import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
 from . import synth
+from .child import child_env, run_child
 
 REPO = Path(__file__).resolve().parents[1]
 DEPTH = 10_000
@@ -100,21 +100,7 @@ def run_dag(args: argparse.Namespace) -> dict[str, Any]:
         "beta_iterations": BETA_ITERATIONS,
         "beta_metrics": list(BETA_METRICS),
     }
-    from .run import child_env
-
-    env = child_env(args)
-    proc = subprocess.run(
-        [sys.executable, "-m", "bench.dag", json.dumps(spec)],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if proc.returncode != 0:
-        tail = "\n".join(proc.stderr.strip().splitlines()[-20:])
-        raise RuntimeError(f"diversity step failed (exit {proc.returncode}):\n{tail}")
-    rec = json.loads(proc.stdout.strip().splitlines()[-1])
+    rec = run_child("bench.dag", spec, "diversity step", env=child_env(args))
     rec.update(
         {
             "n": n,

@@ -21,7 +21,6 @@ import json
 import os
 import platform
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -31,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from .cases import CASES
+from .child import child_env, exponent, run_child
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -139,44 +139,14 @@ def measure(
         # one extra, untimed call under tracemalloc: only where it is cheap
         "tracemalloc": n <= 5000,
     }
-    env = child_env(args)
     t0 = time.perf_counter()
-    proc = subprocess.run(
-        [sys.executable, "-m", "bench.measure", json.dumps(spec)],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if proc.returncode != 0:
-        tail = "\n".join(proc.stderr.strip().splitlines()[-15:])
-        raise RuntimeError(f"{case}/{impl} at n={n} failed (exit {proc.returncode}):\n{tail}")
-    rec = json.loads(proc.stdout.strip().splitlines()[-1])
+    rec = run_child("bench.measure", spec, f"{case}/{impl} at n={n}", env=child_env(args), tail=15)
     rec["child_wall_s"] = time.perf_counter() - t0
     _log(
         f"  {case:<20} {impl:<8} n={n:>6} x {spec['features']:>6}: median {rec['median']:.4g} s "
         f"(runs {', '.join(f'{t:.3g}' for t in rec['times'])}), peak RSS {rec['peak_rss_mb']:.0f} MB"
     )
     return rec
-
-
-def child_env(args: argparse.Namespace) -> dict[str, str]:
-    """Environment of a measuring child: numba threads and BLAS threads as asked."""
-    env = dict(os.environ)
-    env["NUMBA_NUM_THREADS"] = str(args.threads)
-    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-        env[var] = str(args.blas_threads)
-    return env
-
-
-def exponent(sizes: list[int], times: list[float]) -> float:
-    """Least-squares slope of log(time) on log(N)."""
-    if len(sizes) < 2:
-        return float("nan")
-    x = np.log(np.asarray(sizes, dtype=float))
-    y = np.log(np.maximum(np.asarray(times, dtype=float), 1e-9))
-    return float(np.polyfit(x, y, 1)[0])
 
 
 def _log(msg: str) -> None:

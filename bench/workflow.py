@@ -28,6 +28,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from .child import exponent, run_child
+
 REPO = Path(__file__).resolve().parents[1]
 SNAKEFILE = REPO / "workflow" / "Snakefile"
 #: Real dataset name -> the look-alike's name.
@@ -138,16 +140,7 @@ def run_size(work: Path, n: int, features: int, seed: int, cores: int) -> dict[s
     rows = []
     for name, targets in steps(made["claims"]):
         spec = {"workdir": str(root), "targets": targets, "cores": cores}
-        proc = subprocess.run(
-            [sys.executable, "-m", "bench.workflow", json.dumps(spec)],
-            cwd=REPO,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        if proc.returncode != 0:
-            raise RuntimeError(f"step {name} could not be measured:\n{proc.stderr[-2000:]}")
-        rec = json.loads(proc.stdout.strip().splitlines()[-1])
+        rec = run_child("bench.workflow", spec, f"measuring step {name}")
         if rec["returncode"] != 0:
             raise RuntimeError(f"step {name} failed at n = {n}:\n{rec['stderr_tail']}")
         rec.pop("stderr_tail")
@@ -179,8 +172,6 @@ def run_workflow(
     work: Path, sizes: list[int], features: int, seed: int, cores: int
 ) -> dict[str, Any]:
     """All sizes, and each step's scaling exponent over them."""
-    from .run import exponent
-
     runs = [run_size(work, n, features, seed, cores) for n in sizes]
     names = [r["step"] for r in runs[0]["steps"]]
     exps: dict[str, float | None] = {}

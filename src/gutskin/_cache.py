@@ -30,7 +30,7 @@ import math
 import os
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -301,6 +301,24 @@ def sha256_file(path: Path) -> tuple[str, int]:
         while chunk := fh.read(CHUNK_SIZE):
             h.update(chunk)
             size += len(chunk)
+    return h.hexdigest(), size
+
+
+def _write_hashed(part: Path, chunks: Iterable[bytes], meter: _Progress) -> tuple[str, int]:
+    """Write ``chunks`` to the new file ``part`` (created exclusively) and fsync it; its sha256 and size.
+
+    ``meter`` (a progress line) is told the size of every chunk.
+    """
+    h = hashlib.sha256()
+    size = 0
+    with os.fdopen(create_exclusive(part), "wb") as fo:
+        for chunk in chunks:
+            h.update(chunk)
+            fo.write(chunk)
+            size += len(chunk)
+            meter.update(len(chunk))
+        fo.flush()
+        os.fsync(fo.fileno())
     return h.hexdigest(), size
 
 
@@ -611,23 +629,14 @@ class FileCache:
         self, url: str, expected: str | None, src: Path, mirror: Path, final: Path
     ) -> FetchResult:
         part = new_part(final)
-        h = hashlib.sha256()
-        size = 0
         try:
-            with open(src, "rb") as fi, os.fdopen(create_exclusive(part), "wb") as fo:
+            with open(src, "rb") as fi:
                 meter = _Progress(
                     f"copying {src.name} from mirror {mirror}",
                     os.fstat(fi.fileno()).st_size,
                     self.settings.progress,
                 )
-                while chunk := fi.read(CHUNK_SIZE):
-                    h.update(chunk)
-                    fo.write(chunk)
-                    size += len(chunk)
-                    meter.update(len(chunk))
-                fo.flush()
-                os.fsync(fo.fileno())
-            actual = h.hexdigest()
+                actual, size = _write_hashed(part, iter(lambda: fi.read(CHUNK_SIZE), b""), meter)
             if expected is not None and actual != expected:
                 raise ChecksumMismatch(url, f"mirror file {src}", expected, actual)
             os.replace(part, final)
@@ -686,27 +695,18 @@ class FileCache:
                 )
                 total = content_length(resp)
                 encoding = (resp.headers.get("Content-Encoding") or "identity").strip().lower()
-                h = hashlib.sha256()
-                size = 0
                 try:
-                    with os.fdopen(create_exclusive(part), "wb") as fo:
-                        meter = _Progress(f"downloading {url}", total, s.progress)
-                        for chunk in stream_body(
-                            resp,
-                            host,
-                            total=total,
-                            deadline=deadline,
-                            clock=self._clock,
-                            read_timeout=timeout[1],
-                            guard=guard,
-                        ):
-                            h.update(chunk)
-                            fo.write(chunk)
-                            size += len(chunk)
-                            meter.update(len(chunk))
-                        fo.flush()
-                        os.fsync(fo.fileno())
-                    actual = h.hexdigest()
+                    chunks = stream_body(
+                        resp,
+                        host,
+                        total=total,
+                        deadline=deadline,
+                        clock=self._clock,
+                        read_timeout=timeout[1],
+                        guard=guard,
+                    )
+                    meter = _Progress(f"downloading {url}", total, s.progress)
+                    actual, size = _write_hashed(part, chunks, meter)
                     keep = part
                     if encoding in ("gzip", "x-gzip", "deflate") and actual != expected:
                         got = decode_file(

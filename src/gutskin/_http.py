@@ -612,26 +612,26 @@ def _register_with_guard(conn: Any) -> None:
         guard.register(conn)
 
 
-class _GuardedHTTPConnection(urllib3.connection.HTTPConnection):
+class _Guarded:
+    """Mixin for a urllib3 connection: register it with the current transfer guard before and after
+    connecting and before each request, so that the guard's timer can close it."""
+
     def connect(self) -> None:
         _register_with_guard(self)
-        super().connect()
+        super().connect()  # type: ignore[misc]
         _register_with_guard(self)
 
-    def request(self, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
+    def request(self, *args: Any, **kwargs: Any) -> None:
         _register_with_guard(self)
-        super().request(*args, **kwargs)
+        super().request(*args, **kwargs)  # type: ignore[misc]
 
 
-class _GuardedHTTPSConnection(urllib3.connection.HTTPSConnection):
-    def connect(self) -> None:
-        _register_with_guard(self)
-        super().connect()
-        _register_with_guard(self)
+class _GuardedHTTPConnection(_Guarded, urllib3.connection.HTTPConnection):
+    pass
 
-    def request(self, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
-        _register_with_guard(self)
-        super().request(*args, **kwargs)
+
+class _GuardedHTTPSConnection(_Guarded, urllib3.connection.HTTPSConnection):
+    pass
 
 
 class _GuardedHTTPPool(urllib3.connectionpool.HTTPConnectionPool):

@@ -82,7 +82,7 @@ from scipy.spatial.distance import pdist, squareform
 
 from . import synthetic
 from ._atomic import write_json
-from .claims import build_ledger, load_bundle, run_claim
+from .claims import build_ledger, load_bundle, run_claim, sensitivity
 from .claims.common import MINIMAL_COVARIATES, ClaimResult
 from .claims.differential import fit_log_ratio
 from .claims.entries import headline_entry, record_sensitivity, sesoi_numbers
@@ -1571,20 +1571,15 @@ def _one_alpha_verdict(
     )
     minimal = [c for c in params.get("covariates") or [] if c in MINIMAL_COVARIATES]
     f_min = alpha_formula({"params": {"metric": "shannon", "covariates": minimal}}, df)
-    for name, kind, r in (
-        (
-            "Huber robust regression",
-            "estimator",
-            regression.rlm_huber(df, formula, "any_condition"),
-        ),
-        ("minimal covariates", "model", regression.ols_hc3(df, f_min, "any_condition")),
+    huber = regression.rlm_huber(df, formula, "any_condition")
+    minimal_fit = regression.ols_hc3(df, f_min, "any_condition")
+    min_scale = float(effects.hedges_g_from_beta(1.0, minimal_fit.resid_sd, n1, n0)[0])
+    # the declared analyses of claims/sensitivity.py, on the SESOI scale as the runner records them
+    for declared, r, s in (
+        (sensitivity.HUBER, huber, scale),
+        (sensitivity.MINIMAL_COVARIATES_MODEL, minimal_fit, min_scale),
     ):
-        s = (
-            float(effects.hedges_g_from_beta(1.0, r.resid_sd, n1, n0)[0])
-            if kind == "model"
-            else scale
-        )
-        record_sensitivity(res, name, None, name, kind=kind, numbers=sesoi_numbers(r, scale=s))
+        record_sensitivity(res, declared, declared.name, numbers=sesoi_numbers(r, scale=s))
     entry = build_ledger([dict(claim)], {res.id: res.to_dict()}, dict(config))[0]
     return {
         "verdict": entry["verdict"],

@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import difflib
 import hashlib
 import json
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -21,7 +20,7 @@ from typing import Any
 import jsonschema
 import yaml
 
-from .errors import ConfigError
+from .errors import ConfigError, did_you_mean
 
 #: The JSON Schemas ship with the package (``gutskin/schemas/<name>.schema.yaml``, package data), so an
 #: installed gutskin validates configurations without the repository. In the repository they are edited
@@ -227,18 +226,13 @@ def config_hash(*objects: Any) -> str:
 _COVARIATE_KEYS = ("covariates", "partial_covariates")
 #: Covariates a runner derives from another key of the same params block (covariate -> that key).
 _DERIVED_COVARIATES = {"n_other_conditions": "other_conditions"}
-#: Keys that name diversity metrics, and the config key whose schema enum lists the known names.
+#: Keys that name diversity metrics, and the config key whose names they are (``metrics`` of
+#: :func:`check_claims`: ``gutskin.diversity.registry.metric_names()``).
 _METRIC_KEYS = {
     "metric": "alpha_metrics",
     "secondary_metrics": "alpha_metrics",
     "beta_metric": "beta_metrics",
 }
-
-
-def _known_metrics(config_key: str) -> list[str]:
-    schema = load_schema("config")
-    items = schema.get("properties", {}).get(config_key, {}).get("items", {})
-    return [str(x) for x in items.get("enum", [])]
 
 
 def _dataset_columns(block: Any) -> set[str]:
@@ -250,15 +244,22 @@ def check_claims(
     claims: list[Mapping[str, Any]],
     datasets: Mapping[str, Any],
     *,
+    metrics: Mapping[str, Sequence[str]],
     source: str | Path = "config/claims.yaml",
+    claim_datasets: Mapping[str, Sequence[str]] | None = None,
 ) -> None:
     """Check what the schema cannot: names in each claim's ``params`` that must exist.
 
     - every covariate (``covariates``, ``partial_covariates`` at any depth) is a canonical column
-      (``samples.schema.yaml``) or a column the claim's datasets declare (``samples.columns``);
+      (``samples.schema.yaml``) or a column the claim's datasets declare (``samples.columns``). A claim
+      with ``datasets: auto`` is checked against the datasets selected for it (``claim_datasets``, claim
+      ID → datasets, from :func:`gutskin.claims.selection.resolve`), or, when that is not given, against
+      every configured dataset (any of them may be selected);
     - the ``exposure`` of a block is not also one of its covariates (the model would hold the same
       column twice);
-    - every metric name (``metric``, ``secondary_metrics``, ``beta_metric``) is a known metric.
+    - every metric name (``metric``, ``secondary_metrics``, ``beta_metric``) is a known metric:
+      one of ``metrics["alpha_metrics"]`` or ``metrics["beta_metrics"]`` (the metric registry's names,
+      ``gutskin.diversity.registry.metric_names()``; this module sits below the registry).
 
     A name that is not found would otherwise be dropped silently or stop the run later without a report.
 
@@ -268,7 +269,7 @@ def check_claims(
         Naming the claim, the key path and the known names.
     """
     canonical = set(load_schema("samples").get("properties", {}))
-    known_metrics = {key: _known_metrics(key) for key in set(_METRIC_KEYS.values())}
+    known_metrics = {key: [str(m) for m in metrics[key]] for key in set(_METRIC_KEYS.values())}
 
     def names(value: Any) -> list[str]:
         if isinstance(value, str):
@@ -281,11 +282,21 @@ def check_claims(
         if not isinstance(claim, Mapping) or not claim.get("analysis"):
             continue
         cid = str(claim.get("id"))
-        claim_ds = [str(d) for d in claim.get("datasets") or []]
+        listed = claim.get("datasets") or []
+        if isinstance(
+            listed, str
+        ):  # "auto": the datasets chosen for the claim, else any configured
+            chosen = (claim_datasets or {}).get(cid)
+            claim_ds = [str(d) for d in (chosen if chosen is not None else datasets)]
+        else:
+            claim_ds = [str(d) for d in listed]
+        ds_words = ("datasets: auto, selected: " if isinstance(listed, str) else "") + (
+            ", ".join(claim_ds) or "none"
+        )
         all_cols = canonical.union(*(_dataset_columns(datasets.get(d)) for d in claim_ds))
 
         def walk(
-            node: Any, path: str, cols: set[str], cid: str = cid, claim_ds: list[str] = claim_ds
+            node: Any, path: str, cols: set[str], cid: str = cid, ds_words: str = ds_words
         ) -> None:
             if isinstance(node, list):
                 for i, item in enumerate(node):
@@ -300,13 +311,12 @@ def check_claims(
                     if name in _DERIVED_COVARIATES and _DERIVED_COVARIATES[name] in node:
                         continue
                     if name not in cols:
-                        close = difflib.get_close_matches(name, sorted(cols), n=3)
                         raise ConfigError(
                             source,
                             f"claim {cid}: covariate {name!r} is not a column of its datasets "
-                            f"({', '.join(claim_ds) or 'none'})",
+                            f"({ds_words})",
                             where=f"key claims/{cid}/{path}/{key}",
-                            hint=(f"did you mean {', '.join(close)}? " if close else "")
+                            hint=did_you_mean(name, sorted(cols))
                             + "use a canonical column (workflow/schemas/samples.schema.yaml) or one "
                             "declared under samples.columns in config/datasets.yaml",
                         )

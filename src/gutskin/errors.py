@@ -7,6 +7,8 @@ do. The Snakemake adapters in ``scripts/`` catch :class:`GutskinError` and print
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Iterable
 from pathlib import Path
 
 
@@ -79,3 +81,37 @@ class DataUnavailable(GutskinError):
         self.url = url
         self.reason = reason
         super().__init__(f"{url} is unavailable: {reason}")
+
+
+# ---------------------------------------------------------------------- naming what was meant
+def close_matches(
+    name: str, options: Iterable[str], *, n: int = 5, ignore_case: bool = False
+) -> list[str]:
+    """Up to ``n`` of ``options`` close to ``name`` (:func:`difflib.get_close_matches`), best first.
+
+    With ``ignore_case`` the comparison is case-insensitive and the options are returned as spelled.
+    """
+    opts = [str(o) for o in options]
+    if not ignore_case:
+        return difflib.get_close_matches(str(name), opts, n=n)
+    lowered = {o.lower(): o for o in opts}
+    return [lowered[h] for h in difflib.get_close_matches(str(name).lower(), list(lowered), n=n)]
+
+
+def close_matches_note(
+    name: str, options: Iterable[str], *, n: int = 5, ignore_case: bool = False
+) -> str:
+    """``"; close matches: 'a', 'b'"`` to end a problem sentence, or ``""`` when nothing is close."""
+    close = close_matches(name, options, n=n, ignore_case=ignore_case)
+    return f"; close matches: {', '.join(repr(c) for c in close)}" if close else ""
+
+
+def did_you_mean(names: str | Iterable[str], options: Iterable[str], *, n: int = 3) -> str:
+    """``"did you mean a, b? "`` to start a hint (up to ``n`` matches per name), or ``""``."""
+    opts = [str(o) for o in options]
+    wanted = [names] if isinstance(names, str) else list(names)
+    if len(wanted) == 1:  # one name: its matches best first, as difflib ranks them
+        close = close_matches(wanted[0], opts, n=n)
+    else:
+        close = sorted({c for m in wanted for c in close_matches(m, opts, n=n)})
+    return f"did you mean {', '.join(close)}? " if close else ""

@@ -20,9 +20,8 @@ it is on, and the fix.
 
 from __future__ import annotations
 
-import difflib
 import functools
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 from .config import load_schema
-from .errors import ConfigError, InputError
+from .errors import ConfigError, InputError, close_matches_note
 
 __all__ = [
     "CANONICAL_COLUMNS",
@@ -239,6 +238,30 @@ def _first_examples(values: pd.Series, mask: np.ndarray, lines: np.ndarray, k: i
     return "; ".join(parts) + more
 
 
+def _refuse_values(
+    source: Path,
+    values: pd.Series,
+    bad: np.ndarray,
+    lines: np.ndarray,
+    column: str,
+    problem: Callable[[Any], str],
+    hint: Callable[[Any], str],
+    end: str = "",
+) -> None:
+    """Raise the :class:`InputError` for the values where ``bad`` holds, if any: ``problem(first)``,
+    the first few bad values with their lines, ``end``; where = the column and the first bad line."""
+    if not bad.any():
+        return
+    i = int(np.flatnonzero(bad)[0])
+    first = values.iloc[i]
+    raise InputError(
+        source,
+        problem(first) + _first_examples(values, bad, lines) + end,
+        where=f"column {column!r}, {_where_line(lines[i])}",
+        hint=hint(first),
+    )
+
+
 def _to_number(
     values: pd.Series,
     column: str,
@@ -250,29 +273,34 @@ def _to_number(
 ) -> pd.Series:
     obj = values.astype(object)
     num = pd.to_numeric(obj, errors="coerce").astype("float64")
+    name = raw_col or column
     bad = (num.isna() | ~np.isfinite(num.fillna(0.0))).to_numpy() & obj.notna().to_numpy()
-    if bad.any():
-        i = int(np.flatnonzero(bad)[0])
-        raise InputError(
-            source,
-            f"{int(bad.sum())} value(s) of {raw_col or column!r} are not numbers: "
-            + _first_examples(obj, bad, lines),
-            where=f"column {raw_col or column!r}, {_where_line(lines[i])}",
-            hint=f"if {obj.iloc[i]!r} means missing, add it to datasets/{dataset}/samples/"
-            f"missing_values in config/datasets.yaml; otherwise map it in samples.columns.{column}.map",
-        )
+    _refuse_values(
+        source,
+        obj,
+        bad,
+        lines,
+        name,
+        lambda _: f"{int(bad.sum())} value(s) of {name!r} are not numbers: ",
+        lambda v: (
+            f"if {v!r} means missing, add it to datasets/{dataset}/samples/"
+            f"missing_values in config/datasets.yaml; otherwise map it in samples.columns.{column}.map"
+        ),
+    )
     if ctype == "integer":
         frac = num.notna().to_numpy() & (num.fillna(0.0) != np.round(num.fillna(0.0))).to_numpy()
-        if frac.any():
-            i = int(np.flatnonzero(frac)[0])
-            raise InputError(
-                source,
-                f"{int(frac.sum())} value(s) of {raw_col or column!r} are not whole numbers: "
-                + _first_examples(obj, frac, lines),
-                where=f"column {raw_col or column!r}, {_where_line(lines[i])}",
-                hint=f"declare samples.columns.{column}.type: number in config/datasets.yaml, "
-                "or fix the data",
-            )
+        _refuse_values(
+            source,
+            obj,
+            frac,
+            lines,
+            name,
+            lambda _: f"{int(frac.sum())} value(s) of {name!r} are not whole numbers: ",
+            lambda _: (
+                f"declare samples.columns.{column}.type: number in config/datasets.yaml, "
+                "or fix the data"
+            ),
+        )
     return num
 
 
@@ -317,16 +345,10 @@ def _unit_factor(
 def _no_column(source: Any, raw: pd.DataFrame, raw_col: str, what: str, hint: str) -> InputError:
     """The error for a raw column the configuration names but the file lacks: how many columns the file
     has and its close matches (case-insensitive), for ``from`` and ``indicators`` alike."""
-    cols = [str(c) for c in raw.columns]
-    lowered = {c.lower(): c for c in cols}
-    close = [
-        lowered[c]
-        for c in difflib.get_close_matches(raw_col.lower(), list(lowered), n=5, cutoff=0.6)
-    ]
     return InputError(
         source,
-        f"there is no {what}; the file has {len(cols)} columns"
-        + (f"; close matches: {', '.join(repr(c) for c in close)}" if close else ""),
+        f"there is no {what}; the file has {raw.shape[1]} columns"
+        + close_matches_note(raw_col, raw.columns, ignore_case=True),
         where=f"column {raw_col!r}",
         hint=hint,
     )
@@ -417,16 +439,19 @@ def _from_indicators(
         )
         is_ticked = strs.isin(ticked_set).to_numpy()
         bad = strs.notna().to_numpy() & ~is_ticked & ~strs.isin(unticked_set).to_numpy()
-        if bad.any():
-            i = int(np.flatnonzero(bad)[0])
-            raise InputError(
-                source,
-                f"indicator column {raw_col!r} holds {strs.iloc[i]!r}, which is neither ticked "
-                f"({', '.join(sorted(ticked_set))}) nor blank: "
-                + _first_examples(strs, bad, lines),
-                where=f"column {raw_col!r}, {_where_line(lines[i])}",
-                hint=f"list it under {where}/ticked or {where}/unticked in {config_path}",
-            )
+        _refuse_values(
+            source,
+            strs,
+            bad,
+            lines,
+            raw_col,
+            # called at once, within this iteration
+            lambda v: (
+                f"indicator column {raw_col!r} holds {v!r}, "  # noqa: B023
+                f"which is neither ticked ({', '.join(sorted(ticked_set))}) nor blank: "
+            ),
+            lambda _: f"list it under {where}/ticked or {where}/unticked in {config_path}",
+        )
         ticks[:, j] = is_ticked
     outputs = list(indicators.values())
     n_ticked = ticks.sum(axis=1)
@@ -590,16 +615,21 @@ def _column(
             elif column == "body_subsite":
                 report["unmapped"][column] = counts  # filled from body_site later
             else:
-                i = int(np.flatnonzero(unmapped)[0])
-                raise InputError(
+                _refuse_values(
                     source,
-                    f"value {as_str.iloc[i]!r} of column {raw_col!r} is not in "
-                    f"samples.columns.{column}.map (unmapped: "
-                    + _first_examples(as_str, unmapped, lines)
-                    + ")",
-                    where=f"column {raw_col!r}, {_where_line(lines[i])}",
-                    hint=f"add it to samples.columns.{column}.map in config/datasets.yaml (dataset "
-                    f"{dataset}), or give the column an `other:` value",
+                    as_str,
+                    unmapped,
+                    lines,
+                    str(raw_col),
+                    lambda v: (
+                        f"value {v!r} of column {raw_col!r} is not in "
+                        f"samples.columns.{column}.map (unmapped: "
+                    ),
+                    lambda _: (
+                        f"add it to samples.columns.{column}.map in config/datasets.yaml "
+                        f"(dataset {dataset}), or give the column an `other:` value"
+                    ),
+                    end=")",
                 )
         to_missing = int((in_map & np.array([_isna(v) for v in mapped], dtype=bool)).sum())
         if other_given and cspec["other"] is None:
@@ -645,33 +675,42 @@ def _column(
     present = text.notna().to_numpy()
     if ctype == "ordinal":
         bad = present & ~text.isin(levels).to_numpy()
-        if bad.any():
-            i = int(np.flatnonzero(bad)[0])
-            raise InputError(
-                source,
-                f"value {text.iloc[i]!r} of column {raw_col or column!r} is not one of the levels of "
+        _refuse_values(
+            source,
+            text,
+            bad,
+            lines,
+            raw_col or column,
+            lambda v: (
+                f"value {v!r} of column {raw_col or column!r} is not one of the levels of "
                 f"{column!r} ({', '.join(levels or [])}); found: "
-                + _first_examples(text, bad, lines),
-                where=f"column {raw_col or column!r}, {_where_line(lines[i])}",
-                hint=f"add it to samples.columns.{column}.levels (in order) or map it onto a level "
-                f"in samples.columns.{column}.map in config/datasets.yaml (dataset {dataset})",
-            )
+            ),
+            lambda _: (
+                f"add it to samples.columns.{column}.levels (in order) or map it onto a level "
+                f"in samples.columns.{column}.map in config/datasets.yaml (dataset {dataset})"
+            ),
+        )
         return pd.Series(
             pd.Categorical(text, categories=levels, ordered=True), index=raw.index, name=column
         ), info
     vocab = vocabulary(column)
     if vocab is not None:
         bad = present & ~text.isin(vocab).to_numpy()
-        if bad.any():
-            i = int(np.flatnonzero(bad)[0])
-            raise InputError(
-                source,
-                f"value {text.iloc[i]!r} of column {raw_col or column!r} is not an allowed value of "
-                f"{column!r} ({', '.join(vocab)}); found: " + _first_examples(text, bad, lines),
-                where=f"column {raw_col or column!r}, {_where_line(lines[i])}",
-                hint=f"map it in samples.columns.{column}.map in config/datasets.yaml (dataset "
-                f"{dataset})",
-            )
+        _refuse_values(
+            source,
+            text,
+            bad,
+            lines,
+            raw_col or column,
+            lambda v: (
+                f"value {v!r} of column {raw_col or column!r} is not an allowed value of "
+                f"{column!r} ({', '.join(vocab)}); found: "
+            ),
+            lambda _: (
+                f"map it in samples.columns.{column}.map in config/datasets.yaml (dataset "
+                f"{dataset})"
+            ),
+        )
     return text.astype("str"), info
 
 
@@ -808,11 +847,10 @@ def harmonise(
     lines = _lines(raw)
 
     if id_column not in raw.columns:
-        close = difflib.get_close_matches(id_column, [str(c) for c in raw.columns], n=5)
         raise InputError(
             source,
             f"there is no sample-id column {id_column!r}; the file has {raw.shape[1]} columns"
-            + (f"; close matches: {', '.join(repr(c) for c in close)}" if close else ""),
+            + close_matches_note(id_column, raw.columns),
             where=f"column {id_column!r}",
             hint=f"fix datasets/{dataset}/samples/id_column in {config_path}",
         )
@@ -828,14 +866,15 @@ def harmonise(
         )
     ids = ids.astype(str)
     dup = ids.duplicated(keep=False).to_numpy()
-    if dup.any():
-        i = int(np.flatnonzero(dup)[0])
-        raise InputError(
-            source,
-            "duplicate sample ids: " + _first_examples(ids, dup, lines),
-            where=f"column {id_column!r}, {_where_line(lines[i])}",
-            hint="each sample may appear once; remove or rename the repeated rows",
-        )
+    _refuse_values(
+        source,
+        ids,
+        dup,
+        lines,
+        id_column,
+        lambda _: "duplicate sample ids: ",
+        lambda _: "each sample may appear once; remove or rename the repeated rows",
+    )
 
     report: dict[str, Any] = {
         "n_samples": len(raw),

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import csv
 import dataclasses
-import difflib
 import inspect
 import json
 import logging
@@ -30,7 +29,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from . import __version__
-from .errors import ConfigError, InputError
+from .errors import ConfigError, InputError, close_matches_note
 from .harmonise import CANONICAL_COLUMNS, canonical_type, column_types, harmonise
 from .io import (
     SAMPLE_READERS,
@@ -44,6 +43,8 @@ from .io import (
     round_counts,
     write_biom,
 )
+from .io.newick import import_tree
+from .taxonomy import RANKS, lineage_table
 
 __all__ = [
     "IMPORT_JSON",
@@ -246,8 +247,6 @@ def _write_tree(
     tree: Any | None, feature_ids: Any, out_dir: Path, source: str | Path | None
 ) -> dict[str, Any] | None:
     """Write ``tree.nwk`` (pruned to the features; empty without a tree); its summary or ``None``."""
-    from .diversity.phylogeny import import_tree
-
     return import_tree(tree, feature_ids, out_dir / TREE_NWK, source=source)
 
 
@@ -406,11 +405,10 @@ def join_samples(
         ]
         for col in wanted:
             if col not in other.columns:
-                close = difflib.get_close_matches(col, [str(c) for c in other.columns], n=3)
                 raise InputError(
                     path,
                     f"no column {col!r} (asked for by samples.join[{j}] of dataset {name})"
-                    + (f"; close matches: {', '.join(repr(c) for c in close)}" if close else ""),
+                    + close_matches_note(col, other.columns, n=3),
                     where=f"column {col!r}",
                     hint=f"fix {where} in {config_path}",
                 )
@@ -641,8 +639,6 @@ def _taxonomy_summary(table: FeatureTable) -> dict[str, Any] | None:
     """How many features have a name at each rank (``None`` when the table has no taxonomy)."""
     if table.taxonomy is None:
         return None
-    from .taxonomy import RANKS, lineage_table
-
     try:
         ranks = lineage_table(table.taxonomy)
     except ValueError as exc:

@@ -43,8 +43,6 @@ import datetime as _dt
 import gzip
 import hashlib
 import json
-import os
-import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -54,6 +52,8 @@ from urllib.parse import urlparse
 import numpy as np
 import pandas as pd
 
+from ._atomic import atomic_path
+from ._cache import sha256_file
 from .errors import InputError
 
 __all__ = [
@@ -603,6 +603,27 @@ def _unique_ints(rng: np.random.Generator, n: int, lo: int, hi: int) -> np.ndarr
     return lo + rng.choice(hi - lo, size=n, replace=False)
 
 
+def _in_table_order(
+    name: str,
+    mapping: pd.DataFrame,
+    sample_ids: pd.Series,
+    feat: _Features,
+    counts: np.ndarray,
+    truth: pd.DataFrame,
+    order: np.ndarray,
+) -> SyntheticDataset:
+    """The dataset with its samples (ids, counts, truth rows) in the table's shuffled ``order``."""
+    return SyntheticDataset(
+        name=name,
+        mapping=mapping,
+        sample_ids=sample_ids.to_numpy()[order].astype(str),
+        feature_ids=feat.ids,
+        counts=counts[order],
+        taxonomy=feat.taxonomy,
+        truth=truth.iloc[order],
+    )
+
+
 def _agp_n(scenario: Scenario) -> dict[str, int]:
     n = scenario.n_agp_subjects
     return {
@@ -995,15 +1016,9 @@ def _simulate_agp(
             "in_mapping": in_map,
         },
         index=pd.Index(samples["sample_id"].to_numpy(), name="sample_id"),
-    ).iloc[table_order]
-    return SyntheticDataset(
-        name="agp_like",
-        mapping=mapping,
-        sample_ids=samples["sample_id"].to_numpy()[table_order].astype(str),
-        feature_ids=feat.ids,
-        counts=counts[table_order],
-        taxonomy=feat.taxonomy,
-        truth=truth,
+    )
+    return _in_table_order(
+        "agp_like", mapping, samples["sample_id"], feat, counts, truth, table_order
     )
 
 
@@ -1232,15 +1247,9 @@ def _simulate_hmp(
             "true_shannon": _entropy_rows(p),
         },
         index=pd.Index(samples["sample_id"].to_numpy(), name="sample_id"),
-    ).iloc[table_order]
-    return SyntheticDataset(
-        name="hmp_like",
-        mapping=mapping,
-        sample_ids=samples["sample_id"].to_numpy()[table_order].astype(str),
-        feature_ids=feat.ids,
-        counts=counts[table_order],
-        taxonomy=feat.taxonomy,
-        truth=truth,
+    )
+    return _in_table_order(
+        "hmp_like", mapping, samples["sample_id"], feat, counts, truth, table_order
     )
 
 
@@ -1273,17 +1282,9 @@ _REGISTRY: dict[str, Path] = {}
 
 
 def _atomic_write(path: Path, write: Callable[[Path], object]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    tmp = Path(tmp_name)
-    try:
+    """``write(tmp)`` to a temporary file next to ``path``, renamed into place (:mod:`gutskin._atomic`)."""
+    with atomic_path(path) as tmp:
         write(tmp)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
 
 
 def _biom_table(ds: SyntheticDataset):  # -> biom.Table
@@ -1338,11 +1339,7 @@ def _write_mapping(mapping: pd.DataFrame, path: Path) -> None:
 
 
 def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+    return sha256_file(path)[0]
 
 
 def _url_paths(scenario: Scenario) -> dict[str, dict[str, str]]:

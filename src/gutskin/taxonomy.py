@@ -61,6 +61,7 @@ import scipy.sparse as sp
 __all__ = [
     "CONVENTIONS",
     "RANKS",
+    "RANK_PREFIX",
     "collapse",
     "detect_convention",
     "format_lineage",
@@ -77,6 +78,19 @@ CONVENTIONS: tuple[str, ...] = ("auto", "greengenes", "silva", "metaphlan", "ran
 
 _LETTER_RANK = {"k": 0, "d": 0, "p": 1, "c": 2, "o": 3, "f": 4, "g": 5, "s": 6}
 _CANONICAL_PREFIX = ("k", "p", "c", "o", "f", "g", "s")
+#: The lineage prefix of a rank named by a table's column (lower case; ``domain`` and
+#: ``superkingdom`` are written as kingdoms): the R-data and wide-table readers' rank columns.
+RANK_PREFIX: dict[str, str] = {
+    "kingdom": "k__",
+    "domain": "k__",
+    "superkingdom": "k__",
+    "phylum": "p__",
+    "class": "c__",
+    "order": "o__",
+    "family": "f__",
+    "genus": "g__",
+    "species": "s__",
+}
 _UNASSIGNED = {"unassigned", "unclassified", "unknown", "no hit"}
 _LETTER_RE = re.compile(r"^([a-zA-Z])__(.*)$")
 _SILVA_RE = re.compile(r"^D_(\d+)__(.*)$")

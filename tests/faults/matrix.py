@@ -48,27 +48,69 @@ def _marker_args(dec: ast.expr) -> tuple[list[ast.expr], list[ast.keyword]] | No
     return None
 
 
+def _param_markers(dec: ast.expr, where: str) -> list[tuple[str, ast.Call]]:
+    """``(id, fault marker)`` of every ``pytest.param(..., marks=pytest.mark.fault(...), id=...)`` in a
+    ``@pytest.mark.parametrize`` decorator (one test per parameter set, so one row each)."""
+    if not (
+        isinstance(dec, ast.Call)
+        and isinstance(dec.func, ast.Attribute)
+        and dec.func.attr == "parametrize"
+    ):
+        return []
+    found = []
+    for node in ast.walk(dec):
+        if not (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr == "param"
+        ):
+            continue
+        kw = {k.arg: k.value for k in node.keywords}
+        marks = kw.get("marks")
+        candidates = marks.elts if isinstance(marks, ast.List | ast.Tuple) else [marks]
+        faults = [m for m in candidates if m is not None and _marker_args(m) is not None]
+        if not faults:
+            continue
+        if "id" not in kw:
+            raise ValueError(f"{where}:{node.lineno}: a pytest.param with a fault marker needs id=")
+        found.extend(
+            (str(ast.literal_eval(kw["id"])), f) for f in faults if isinstance(f, ast.Call)
+        )
+    return found
+
+
+def _row(marker: ast.expr, test: str, where: str) -> Row:
+    got = _marker_args(marker)
+    assert got is not None
+    args, kws = got
+    values = [ast.literal_eval(a) for a in args]
+    kw = {k.arg: ast.literal_eval(k.value) for k in kws}
+    case, expected = values[0], values[1]
+    before = kw.get("before", values[2] if len(values) > 2 else "new")
+    if before not in BEFORE:
+        raise ValueError(f"{where}: before={before!r} not in {BEFORE}")
+    return Row(str(case), str(expected), str(before), test)
+
+
 def collect(root: Path = ROOT / "tests") -> list[Row]:
-    """Every fault marker under ``root``, sorted by case id then test id."""
+    """Every fault marker under ``root``, sorted by case id then test id.
+
+    A marker is read on a test function (``@pytest.mark.fault(...)``) or on one parameter set of it
+    (``pytest.param(..., marks=pytest.mark.fault(...), id="...")``, test id ``name[id]``).
+    """
     rows: list[Row] = []
     for path in sorted(root.rglob("test_*.py")):
         tree = ast.parse(path.read_text(encoding="utf-8"))
         for node in ast.walk(tree):
             if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
                 continue
+            test = f"{path.relative_to(ROOT).as_posix()}::{node.name}"
             for dec in node.decorator_list:
-                got = _marker_args(dec)
-                if got is None:
-                    continue
-                args, kws = got
-                values = [ast.literal_eval(a) for a in args]
-                kw = {k.arg: ast.literal_eval(k.value) for k in kws}
-                case, expected = values[0], values[1]
-                before = kw.get("before", values[2] if len(values) > 2 else "new")
-                if before not in BEFORE:
-                    raise ValueError(f"{path}:{node.lineno}: before={before!r} not in {BEFORE}")
-                test = f"{path.relative_to(ROOT).as_posix()}::{node.name}"
-                rows.append(Row(str(case), str(expected), str(before), test))
+                where = f"{path}:{dec.lineno}"
+                if _marker_args(dec) is not None:
+                    rows.append(_row(dec, test, where))
+                for pid, marker in _param_markers(dec, str(path)):
+                    rows.append(_row(marker, f"{test}[{pid}]", where))
     return sorted(rows, key=lambda r: (_case_key(r.case), r.test))
 
 

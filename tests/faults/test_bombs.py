@@ -10,6 +10,7 @@ import gzip
 import hashlib
 import json
 import zlib
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -33,41 +34,66 @@ def gz_file(path: Path, head: bytes, pad: bytes = b" ") -> Path:
     return path
 
 
-@pytest.mark.fault(
-    "F2 decompression bomb: BIOM JSON .biom.gz",
-    "InputError naming the file and limits.max_inflated_bytes; never a MemoryError",
-    before="failed",
+@pytest.mark.parametrize(
+    ("name", "head", "pad", "read"),
+    [
+        pytest.param(
+            "t.biom.gz",
+            b'{"id": "x", "rows": [',
+            b" ",
+            read_biom,
+            id="biom-json",
+            marks=pytest.mark.fault(
+                "F2 decompression bomb: BIOM JSON .biom.gz",
+                "InputError naming the file and limits.max_inflated_bytes; never a MemoryError",
+                before="failed",
+            ),
+        ),
+        pytest.param(
+            "t.biom.gz",
+            b"\x89HDF\r\n\x1a\n",
+            b"\0",
+            read_biom,
+            id="biom-hdf5",
+            marks=pytest.mark.fault(
+                "F2 decompression bomb: BIOM HDF5 .biom.gz",
+                "InputError naming the file and limits.max_inflated_bytes",
+                before="failed",
+            ),
+        ),
+        pytest.param(
+            "map.txt.gz",
+            b"#SampleID\tX\nS1\t",
+            b"a",
+            lambda p: read_samples(p, "qiime_mapping", id_column="#SampleID"),
+            id="sample-sheet",
+            marks=pytest.mark.fault(
+                "F2 decompression bomb: sample sheet and R file",
+                "InputError naming the file and limits.max_inflated_bytes (mapping .txt.gz, .rds)",
+                before="failed",
+            ),
+        ),
+        pytest.param(
+            "ps.rds",
+            b"X\n\0\0\0\x03",
+            b"\0",
+            lambda p: read_table(p, "phyloseq_rds"),
+            id="r-file",
+            marks=pytest.mark.fault(
+                "F2 decompression bomb: sample sheet and R file",
+                "InputError naming the file and limits.max_inflated_bytes (mapping .txt.gz, .rds)",
+                before="failed",
+            ),
+        ),
+    ],
 )
-def test_biom_json_bomb(tmp_path: Path) -> None:
-    p = gz_file(tmp_path / "t.biom.gz", b'{"id": "x", "rows": [')
+def test_a_file_bomb_is_refused_by_size(
+    tmp_path: Path, name: str, head: bytes, pad: bytes, read: Callable[[Path], object]
+) -> None:
+    p = gz_file(tmp_path / name, head, pad)
     with inflate_limit(LIMIT), pytest.raises(InputError, match="max_inflated_bytes") as err:
-        read_biom(p)
+        read(p)
     assert str(p) in str(err.value)
-
-
-@pytest.mark.fault(
-    "F2 decompression bomb: BIOM HDF5 .biom.gz",
-    "InputError naming the file and limits.max_inflated_bytes",
-    before="failed",
-)
-def test_biom_hdf5_bomb(tmp_path: Path) -> None:
-    p = gz_file(tmp_path / "t.biom.gz", b"\x89HDF\r\n\x1a\n", b"\0")
-    with inflate_limit(LIMIT), pytest.raises(InputError, match="max_inflated_bytes"):
-        read_biom(p)
-
-
-@pytest.mark.fault(
-    "F2 decompression bomb: sample sheet and R file",
-    "InputError naming the file and limits.max_inflated_bytes (mapping .txt.gz, .rds)",
-    before="failed",
-)
-def test_mapping_and_r_file_bombs(tmp_path: Path) -> None:
-    mapping = gz_file(tmp_path / "map.txt.gz", b"#SampleID\tX\nS1\t", b"a")
-    with inflate_limit(LIMIT), pytest.raises(InputError, match="max_inflated_bytes"):
-        read_samples(mapping, "qiime_mapping", id_column="#SampleID")
-    rds = gz_file(tmp_path / "ps.rds", b"X\n\0\0\0\x03", b"\0")
-    with inflate_limit(LIMIT), pytest.raises(InputError, match="max_inflated_bytes"):
-        read_table(rds, "phyloseq_rds")
 
 
 @pytest.mark.fault(

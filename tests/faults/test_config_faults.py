@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from gutskin.config import check_claims, guard_config_file, load_and_validate
+from gutskin.diversity.registry import metric_names
 from gutskin.errors import ConfigError
 from gutskin.fetch import settings_from_config
 from tests.support.httpserver import FaultServer
@@ -98,11 +99,11 @@ def _claim(claims: list, cid: str) -> dict:
 )
 def test_exposure_listed_as_covariate(registry: tuple[list, dict]) -> None:
     claims, datasets = registry
-    check_claims(claims, datasets)  # the repository's registry is fine
+    check_claims(claims, datasets, metrics=metric_names())  # the repository's registry is fine
     bad = _claim(claims, "C8")
     bad["params"]["covariates"] = [*bad["params"]["covariates"], bad["params"]["exposure"]]
     with pytest.raises(ConfigError, match="claim C8: the exposure 'condition'") as err:
-        check_claims([bad], datasets)
+        check_claims([bad], datasets, metrics=metric_names())
     assert "claims/C8/params/covariates" in str(err.value)
 
 
@@ -116,12 +117,12 @@ def test_unknown_covariate_and_metric(registry: tuple[list, dict]) -> None:
     bad = _claim(claims, "C8")
     bad["params"]["covariates"] = ["age", "sexx"]
     with pytest.raises(ConfigError, match="covariate 'sexx'") as err:
-        check_claims([bad], datasets)
+        check_claims([bad], datasets, metrics=metric_names())
     assert "did you mean sex" in str(err.value)
     bad = _claim(claims, "C8")
     bad["params"]["metric"] = "shanon"
     with pytest.raises(ConfigError, match="unknown metric 'shanon'"):
-        check_claims([bad], datasets)
+        check_claims([bad], datasets, metrics=metric_names())
 
 
 @pytest.mark.fault(

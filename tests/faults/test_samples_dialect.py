@@ -73,15 +73,22 @@ TYPES = {
 }
 
 
+@pytest.fixture
+def hostile_tsv(tmp_path: Path) -> tuple[pd.DataFrame, Path]:
+    """The hostile table and the samples.tsv the import step writes from it."""
+    df = hostile_table()
+    path = tmp_path / "samples.tsv"
+    write_samples_tsv(df, path, TYPES)
+    return df, path
+
+
 @pytest.mark.fault(
     "F3 hostile metadata values in samples.tsv",
     "round trip keeps every row and value (NA, leading quote, formulas); tab/newline become a space",
     before="failed",
 )
-def test_hostile_values_round_trip(tmp_path: Path) -> None:
-    df = hostile_table()
-    path = tmp_path / "samples.tsv"
-    write_samples_tsv(df, path, TYPES)
+def test_hostile_values_round_trip(hostile_tsv: tuple[pd.DataFrame, Path]) -> None:
+    df, path = hostile_tsv
     back = read_samples_tsv(path, TYPES)
     assert len(back) == len(df) == 24
     assert back["subject_id"].tolist()[0] == "NA"
@@ -119,10 +126,8 @@ def test_claim_step_and_report_read_the_same_rows(tmp_path: Path) -> None:
     "a value like =HYPERLINK(...) is written verbatim as text (never evaluated; not prefixed)",
     before="held",
 )
-def test_formula_values_are_plain_text(tmp_path: Path) -> None:
-    df = hostile_table()
-    path = tmp_path / "samples.tsv"
-    write_samples_tsv(df, path, TYPES)
+def test_formula_values_are_plain_text(hostile_tsv: tuple[pd.DataFrame, Path]) -> None:
+    _, path = hostile_tsv
     lines = path.read_text(encoding="utf-8").splitlines()
     assert len(lines) == 25  # header + 24: no value spilled over a line
     assert all(len(line.split("\t")) == 6 for line in lines)

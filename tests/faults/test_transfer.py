@@ -37,53 +37,54 @@ def parts(root: Path) -> list[Path]:
     return [p for p in root.rglob("*") if ".part-" in p.name or ".tmp-" in p.name]
 
 
-def settings(tmp_path: Path, **kw):
-    return fast_fetch_settings(tmp_path, give_up_after=DEADLINE, retries=0, **kw)
-
-
-@pytest.mark.fault(
-    "F1 slow server: body one byte at a time (fetch)",
-    "DataUnavailable naming the deadline within give_up_after (+ slack); no .part file",
-    before="failed",
+@pytest.mark.parametrize(
+    ("response", "retries", "match"),
+    [
+        pytest.param(
+            {"drip": 0.05},
+            0,
+            "deadline",
+            id="body",
+            marks=pytest.mark.fault(
+                "F1 slow server: body one byte at a time (fetch)",
+                "DataUnavailable naming the deadline within give_up_after (+ slack); no .part file",
+                before="failed",
+            ),
+        ),
+        pytest.param(
+            {"header_drip": 0.05, "headers": PAD},
+            0,
+            "deadline",
+            id="headers",
+            marks=pytest.mark.fault(
+                "F1 slow server: headers one byte at a time (fetch)",
+                "DataUnavailable naming the deadline within give_up_after (+ slack); no .part file",
+                before="failed",
+            ),
+        ),
+        pytest.param(
+            {"drip": 0.05},
+            5,
+            None,
+            id="retries",
+            marks=pytest.mark.fault(
+                "F1 slow server: retries share one deadline",
+                "with retries the whole file still gives up within give_up_after (+ slack)",
+                before="failed",
+            ),
+        ),
+    ],
 )
-def test_dripping_body_is_cut_at_the_deadline(server: FaultServer, tmp_path: Path) -> None:
-    url = server.add_handler("/drip.txt", lambda _r: Response(body=BODY, drip=0.05))
+def test_a_dripping_download_is_cut_at_the_deadline(
+    server: FaultServer, tmp_path: Path, response: dict, retries: int, match: str | None
+) -> None:
+    url = server.add_handler("/drip.txt", lambda _r: Response(body=BODY, **response))
     t0 = time.monotonic()
-    with pytest.raises(DataUnavailable, match="deadline"):
-        fetch(url, SHA, settings(tmp_path))
+    with pytest.raises(DataUnavailable, match=match):
+        fetch(url, SHA, fast_fetch_settings(tmp_path, give_up_after=DEADLINE, retries=retries))
     assert time.monotonic() - t0 < DEADLINE + 3
     assert parts(tmp_path) == []
     assert not (tmp_path / "cache" / f"127.0.0.1:{server.port}" / "drip.txt").exists()
-
-
-@pytest.mark.fault(
-    "F1 slow server: headers one byte at a time (fetch)",
-    "DataUnavailable naming the deadline within give_up_after (+ slack); no .part file",
-    before="failed",
-)
-def test_dripping_headers_are_cut_at_the_deadline(server: FaultServer, tmp_path: Path) -> None:
-    url = server.add_handler(
-        "/slowhead.txt", lambda _r: Response(body=BODY, header_drip=0.05, headers=PAD)
-    )
-    t0 = time.monotonic()
-    with pytest.raises(DataUnavailable, match="deadline"):
-        fetch(url, SHA, settings(tmp_path))
-    assert time.monotonic() - t0 < DEADLINE + 3
-    assert parts(tmp_path) == []
-
-
-@pytest.mark.fault(
-    "F1 slow server: retries share one deadline",
-    "with retries the whole file still gives up within give_up_after (+ slack)",
-    before="failed",
-)
-def test_retries_do_not_extend_the_deadline(server: FaultServer, tmp_path: Path) -> None:
-    url = server.add_handler("/drip.txt", lambda _r: Response(body=BODY, drip=0.05))
-    t0 = time.monotonic()
-    with pytest.raises(DataUnavailable):
-        fetch(url, SHA, fast_fetch_settings(tmp_path, give_up_after=DEADLINE, retries=5))
-    assert time.monotonic() - t0 < DEADLINE + 3
-    assert parts(tmp_path) == []
 
 
 @pytest.mark.fault(

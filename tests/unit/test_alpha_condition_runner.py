@@ -2,7 +2,7 @@
 
 Covers the beta-diversity analogue (adjusted PERMANOVA + PERMDISP as secondary tests, the "dispersion
 differs" flag), several datasets (per-dataset adjusted g, random-effects pooling, forest plot, prediction
-interval only for k >= 3), ``headline: meta``, per-dataset overrides (covariates, cluster-robust SEs by
+interval only for k >= 3), per-dataset overrides (covariates, cluster-robust SEs by
 family) and parameter validation. Reference numbers are computed in the tests from the runner's own
 per-dataset outputs with the textbook formulas written out (inverse-variance pooling, CR1 sandwich).
 """
@@ -23,6 +23,7 @@ from scipy.spatial.distance import pdist
 from gutskin.claims import alpha_condition
 from gutskin.claims.bundle import DatasetBundle
 from gutskin.errors import InputError
+from tests.support.bundles import ready_bundle, unavailable_bundle
 
 CONFIG = {"seed": 7, "permutations": 199, "alpha": 0.05}
 
@@ -118,16 +119,7 @@ def _bundle(
     cond_vec = pdist(comp / comp.sum(axis=1, keepdims=True), "braycurtis")
     path = tmp / f"{name}_beta_braycurtis.npz"
     np.savez(path, ids=np.array(ids), condensed=cond_vec)
-    return DatasetBundle(
-        name=name,
-        available=True,
-        reason=None,
-        samples=samples,
-        alpha=alpha,
-        depth=pd.DataFrame(),
-        beta_files={"braycurtis": path},
-        diversity_info=info,
-    )
+    return ready_bundle(name, samples, alpha, beta_files={"braycurtis": path}, diversity_info=info)
 
 
 def _tests(res: Any) -> dict[str, dict[str, Any]]:
@@ -294,12 +286,9 @@ def test_three_datasets_give_a_prediction_interval(tmp_path: Path) -> None:
         "pso": _cohort(tmp_path, "pso", g=-0.2, seed=12),
         "pso2": _cohort(tmp_path, "pso2", g=0.3, seed=13),
     }
-    res = alpha_condition.run(
-        _claim(list(bundles), headline="meta"), bundles, CONFIG, tmp_path / "o"
-    )
+    res = alpha_condition.run(_claim(list(bundles)), bundles, CONFIG, tmp_path / "o")
     m = _one(res, "random-effects meta-analysis")
-    assert m["role"] == "primary"
-    assert res.tests[0] is m
+    assert m["role"] == "secondary"
     k = 3
     pi = m["prediction_interval"]
     assert pi is not None
@@ -308,38 +297,12 @@ def test_three_datasets_give_a_prediction_interval(tmp_path: Path) -> None:
     half = stats.t.ppf(0.975, k - 2) * math.sqrt(m["tau2"] + se**2)
     assert pi[0] == pytest.approx(m["estimate"] - half, rel=1e-9)
     assert pi[1] == pytest.approx(m["estimate"] + half, rel=1e-9)
-    # headline = pooled estimate; the first dataset's test is now secondary
-    assert res.headline["effect_size"] == pytest.approx(m["estimate"], rel=1e-12)
-    assert res.headline["n"] == sum(
-        t["n"] for t in res.tests if t["name"].startswith("any of") and "(OLS" in t["name"]
-    )
-    assert [t["role"] for t in res.tests if t["name"].startswith("any of")] == ["secondary"] * 3
-    assert "Pooled" in res.estimate_label
-    # t with 1 df makes a very wide interval, spanning 0 and -SESOI: heterogeneity -> not "agrees"
-    assert pi[0] < -0.2 and pi[1] > 0
-    assert res.sensitivity_agrees is False
-    assert "prediction interval" in (res.sensitivity_note or "")
-    # the pooled headline is the only primary test; its sensitivity rows are pooled ones (minimal
-    # covariates; these bundles have no observed features), not per-dataset ones: the first dataset's
-    # robust regression is labelled as a check of that dataset
-    roles = [t["role"] for t in res.tests]
-    assert roles.count("primary") == 1
-    sens = [t["name"] for t in res.tests if t["role"] == "sensitivity"]
-    assert sens == [
-        "pooled any condition vs none (minimal covariates: age and sex only, where "
-        "adjusted for; REML random effects)"
+    # the headline stays the first dataset's (the workflow pools cohorts in claims/pooling.py)
+    assert [t["role"] for t in res.tests if t["name"].startswith("any of")] == [
+        "primary",
+        "secondary",
+        "secondary",
     ]
-    assert [o["name"] for o in res.sensitivity_analyses] == [
-        "DL τ²",
-        "prediction interval",
-        "minimal covariates",
-    ]
-    assert (
-        next(o for o in res.sensitivity_analyses if o["name"] == "prediction interval")["agrees"]
-        is False
-    )
-    huber = _one(res, "any condition vs reference (Huber robust regression)")
-    assert huber["role"] == "secondary" and huber["name"].endswith(" — agp")
 
 
 def test_one_condition_is_not_tested_twice(tmp_path: Path) -> None:
@@ -354,33 +317,8 @@ def test_one_condition_is_not_tested_twice(tmp_path: Path) -> None:
     assert not any(n.startswith("psoriasis vs none") for n in names), names
 
 
-def test_headline_meta_without_two_estimates_is_a_data_problem(tmp_path: Path) -> None:
-    agp = _bundle(tmp_path, "agp")
-    gone = DatasetBundle(
-        name="pso",
-        available=False,
-        reason="no network",
-        samples=pd.DataFrame(),
-        alpha=pd.DataFrame(),
-        depth=pd.DataFrame(),
-    )
-    res = alpha_condition.run(
-        _claim(["agp", "pso"], headline="meta"), {"agp": agp, "pso": gone}, CONFIG, tmp_path / "o"
-    )
-    assert res.data_problem is not None and "at least 2 datasets" in res.data_problem
-    assert not [t for t in res.tests if t["role"] == "primary"]
-    assert any("pso: not analysed: dataset pso unavailable: no network" in n for n in res.notes)
-
-
 def test_first_dataset_missing_keeps_the_others_visible(tmp_path: Path) -> None:
-    gone = DatasetBundle(
-        name="agp",
-        available=False,
-        reason="no network",
-        samples=pd.DataFrame(),
-        alpha=pd.DataFrame(),
-        depth=pd.DataFrame(),
-    )
+    gone = unavailable_bundle("agp")
     pso = _cohort(tmp_path, "pso", g=-0.3, seed=11)
     res = alpha_condition.run(
         _claim(["agp", "pso"]), {"agp": gone, "pso": pso}, CONFIG, tmp_path / "o"
@@ -440,8 +378,8 @@ def test_cluster_robust_standard_errors_by_family(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("params", "key"),
     [
-        ({"headline": "best"}, "params.headline"),
-        ({"meta_method": "ML"}, "params.meta_method"),
+        ({"headline": "meta"}, "params.headline"),
+        ({"meta_method": "REML"}, "params.meta_method"),
         ({"permanova_permutations": -1}, "params.permanova_permutations"),
         ({"per_dataset": {"other": {"cluster": "family_id"}}}, "params.per_dataset.other"),
         ({"per_dataset": {"agp": {"colour": "red"}}}, "params.per_dataset.agp"),
@@ -560,26 +498,41 @@ def test_second_rarefaction_depth_disagreeing_makes_the_verdict_inconclusive(
     assert entry["verdict"] == "inconclusive"
 
 
-def test_second_rarefaction_depth_is_pooled_with_a_meta_headline(tmp_path: Path) -> None:
+def test_second_rarefaction_depth_is_pooled_over_cohorts(tmp_path: Path) -> None:
+    """Each cohort job runs the declared sensitivity analyses; the pooling pools the second depth as the
+    headline is, and only when every cohort has it."""
+    from gutskin.claims.pooling import cohort_claim, cohort_result, pool
+
+    def cohorts(bundles: dict[str, Any], out: str) -> dict[str, Any]:
+        claim = _claim(list(bundles))
+        return {
+            ds: cohort_result(
+                alpha_condition.run(
+                    cohort_claim(claim, ds), {ds: b}, CONFIG, tmp_path / out / ds
+                ).to_dict(),
+                ds,
+            )
+            for ds, b in bundles.items()
+        }
+
     bundles = {
         "agp": _bundle(tmp_path, "agp", depth2=True),
         "pso": _bundle(tmp_path, "pso", seed=12, depth2=True),
     }
-    res = alpha_condition.run(
-        _claim(list(bundles), headline="meta"), bundles, CONFIG, tmp_path / "o"
+    cs = cohorts(bundles, "o")
+    assert all(
+        "second rarefaction depth" in [o["name"] for o in c["sensitivity_analyses"]]
+        for c in cs.values()
     )
-    names = [o["name"] for o in res.sensitivity_analyses]
-    assert names[-1] == "second rarefaction depth"
-    pooled = _one(res, "pooled any condition vs none (Shannon at a second rarefaction depth")
-    assert pooled["role"] == "sensitivity"
-    assert "and of the same models at the second rarefaction depth" in res.method
-    # only one dataset has it: not pooled, with a note
+    res = pool(_claim(list(bundles)), cs, CONFIG, tmp_path / "p")
+    names = [o["name"] for o in res["sensitivity_analyses"]]
+    assert "second rarefaction depth (pooled)" in names
+    # only one cohort has it: not pooled
     bundles["pso"] = _bundle(tmp_path, "pso", seed=12)
-    res = alpha_condition.run(
-        _claim(list(bundles), headline="meta"), bundles, CONFIG, tmp_path / "o2"
-    )
-    assert "second rarefaction depth" not in [o["name"] for o in res.sensitivity_analyses]
-    assert any("second rarefaction depth) not computed" in n for n in res.notes)
+    res = pool(_claim(list(bundles)), cohorts(bundles, "o2"), CONFIG, tmp_path / "p2")
+    assert "second rarefaction depth (pooled)" not in [
+        o["name"] for o in res["sensitivity_analyses"]
+    ]
 
 
 # ------------------------------------------------------------------------------------------------

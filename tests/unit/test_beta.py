@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import numba
 import numpy as np
 import pytest
 import scipy.sparse as sp
@@ -162,18 +161,7 @@ def test_rclr_keeps_zeros_and_centres_non_zeros() -> None:
     np.testing.assert_allclose(r, [[-1.0, 0.0, 1.0], [0.0, 0.0, 0.0]], atol=1e-15)
 
 
-def test_result_independent_of_thread_count() -> None:
-    x = sp.csr_array(_random_counts(9, n=120, m=60).astype(float))
-    old = numba.get_num_threads()
-    try:
-        numba.set_num_threads(1)
-        one = [braycurtis(x), jaccard(x), robust_aitchison(x)]
-        numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
-        many = [braycurtis(x), jaccard(x), robust_aitchison(x)]
-    finally:
-        numba.set_num_threads(old)
-    for a, b in zip(one, many, strict=True):
-        np.testing.assert_array_equal(a, b)
+# The thread-count independence of the beta kernels: tests/unit/test_kernels_perf.py.
 
 
 # ------------------------------------------------------------------------- dispatcher and averages

@@ -19,6 +19,8 @@ import pytest
 from gutskin.claims import RUNNERS
 from gutskin.claims.bundle import DatasetBundle
 from gutskin.claims.ledger import build_ledger
+from tests.support.bundles import RAREFIED, ready_bundle
+from tests.support.claims import claim_entry
 
 CONFIG = {"alpha": 0.05, "power_target": 0.8, "seed": 5}
 PLANTS = ["Less than 5", "6 to 10", "11 to 20", "21 to 30", "More than 30"]
@@ -34,35 +36,19 @@ def _bundle(
 ) -> DatasetBundle:
     samples = samples.copy()
     samples.index = pd.Index(samples["sample_id"].astype(str).to_numpy())
-    return DatasetBundle(
-        name=name,
-        available=True,
-        reason=None,
-        samples=samples,
-        alpha=alpha if alpha is not None else pd.DataFrame(),
-        depth=pd.DataFrame(),
-        import_info=import_info or {},
-        diversity_info=diversity_info or {"depth": 1000, "iterations": 10, "rarefied": True},
+    return ready_bundle(
+        name,
+        samples,
+        alpha,
+        import_info=import_info,
+        diversity_info=diversity_info or dict(RAREFIED),
     )
 
 
 def _claim(cid: str, analysis: str, params: dict[str, Any], **kw: Any) -> dict[str, Any]:
-    base = {
-        "id": cid,
-        "title": cid,
-        "quote": "q",
-        "claim_type": "associational",
-        "testable": "yes",
-        "hypothesis": "h",
-        "analysis": analysis,
-        "datasets": ["d"],
-        "params": params,
-        "sesoi": {"value": 0.2, "scale": "hedges_g"},
-        "expected_direction": "positive",
-        "primary": True,
-    }
-    base.update(kw)
-    return base
+    return claim_entry(
+        cid, analysis=analysis, params=params, **{"expected_direction": "positive", **kw}
+    )
 
 
 def _verdict(claim: dict, result: dict) -> dict:
@@ -572,8 +558,8 @@ def _skin_data(seed: int, effect: float) -> tuple[pd.DataFrame, pd.DataFrame]:
     return pd.DataFrame(rows), pd.DataFrame({"shannon_mean": pd.Series(vals)})
 
 
-def test_longitudinal_group_design_ad_skin(tmp_path: Path) -> None:
-    samples, alpha = _skin_data(3, effect=0.9)
+def _c18b_claim() -> dict[str, Any]:
+    """C18b as registered: Shannon of forearm and knee skin, atopic dermatitis vs none, mixed model."""
     params = {
         "design": "group",
         "metric": "shannon",
@@ -582,7 +568,12 @@ def test_longitudinal_group_design_ad_skin(tmp_path: Path) -> None:
         "group": {"column": "condition", "reference": "none", "levels": ["atopic_dermatitis"]},
         "covariates": ["body_subsite"],
     }
-    claim = _claim("C18b", "longitudinal_mixed", params, expected_direction="negative")
+    return _claim("C18b", "longitudinal_mixed", params, expected_direction="negative")
+
+
+def test_longitudinal_group_design_ad_skin(tmp_path: Path) -> None:
+    samples, alpha = _skin_data(3, effect=0.9)
+    claim = _c18b_claim()
     out = RUNNERS["longitudinal_mixed"](
         claim, {"d": _bundle(samples, alpha)}, CONFIG, tmp_path
     ).to_dict()
@@ -667,15 +658,7 @@ def test_longitudinal_second_rarefaction_depth(tmp_path: Path) -> None:
     samples, alpha = _skin_data(3, effect=0.9)
     rng = np.random.default_rng(5)
     alpha["shannon_depth2_mean"] = alpha["shannon_mean"] - 0.05 + rng.normal(0, 0.02, len(alpha))
-    params = {
-        "design": "group",
-        "metric": "shannon",
-        "body_site": "skin",
-        "subsites": ["forearm", "knee"],
-        "group": {"column": "condition", "reference": "none", "levels": ["atopic_dermatitis"]},
-        "covariates": ["body_subsite"],
-    }
-    claim = _claim("C18b", "longitudinal_mixed", params, expected_direction="negative")
+    claim = _c18b_claim()
     info = {
         "depth": 1000,
         "iterations": 10,

@@ -92,40 +92,38 @@ def test_defaults_are_filled_before_validation() -> None:
     }
 
 
-def test_bad_value_names_the_key_and_the_file(tmp_path: Path) -> None:
-    path = tmp_path / "config.yaml"
-    path.write_text(yaml.safe_dump({"rarefaction": {"depth": -5}}))
-    with pytest.raises(ConfigError) as err:
-        load_and_validate(path, "config")
-    msg = str(err.value)
-    assert str(path) in msg
-    assert "rarefaction/depth" in msg
-
-
-@pytest.mark.fault(
-    "H20 unknown configuration key",
-    "ConfigError naming the key",
-    before="held",
+@pytest.mark.parametrize(
+    ("text", "named"),
+    [
+        pytest.param(
+            yaml.safe_dump({"rarefaction": {"depth": -5}}), "rarefaction/depth", id="bad-value"
+        ),
+        pytest.param(
+            "rarefction:\n  depth: 10\n",
+            "rarefction",
+            id="unknown-key",
+            marks=pytest.mark.fault(
+                "H20 unknown configuration key", "ConfigError naming the key", before="held"
+            ),
+        ),
+        pytest.param(
+            "seed: 1\nmirrors: [a, b\n",
+            "line",
+            id="yaml-syntax",
+            marks=pytest.mark.fault(
+                "H21 YAML syntax error", "ConfigError naming the line", before="held"
+            ),
+        ),
+    ],
 )
-def test_unknown_key_is_rejected(tmp_path: Path) -> None:
+def test_a_bad_config_is_refused_naming_the_file_and_the_place(
+    tmp_path: Path, text: str, named: str
+) -> None:
     path = tmp_path / "config.yaml"
-    path.write_text("rarefction:\n  depth: 10\n")
+    path.write_text(text)
     with pytest.raises(ConfigError) as err:
         load_and_validate(path, "config")
-    assert "rarefction" in str(err.value)
-
-
-@pytest.mark.fault(
-    "H21 YAML syntax error",
-    "ConfigError naming the line",
-    before="held",
-)
-def test_yaml_syntax_error_names_the_line(tmp_path: Path) -> None:
-    path = tmp_path / "config.yaml"
-    path.write_text("seed: 1\nmirrors: [a, b\n")
-    with pytest.raises(ConfigError) as err:
-        load_and_validate(path, "config")
-    assert "line" in str(err.value)
+    assert str(path) in str(err.value) and named in str(err.value)
 
 
 def test_config_hash_is_stable_and_sensitive() -> None:

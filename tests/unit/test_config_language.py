@@ -25,6 +25,7 @@ from gutskin.harmonise import harmonise
 from gutskin.importer import IMPORT_JSON, import_dataset, load_imported
 from gutskin.io import rdata as R
 from gutskin.io import read_delimited
+from tests.support.biom import biom_json_doc
 
 TABLE_IDS = ["77.S1.L001", "77.S2.L001", "77.S3.L001", "77.S4.L001", "77.S5.L001"]
 COUNTS = [[5, 1], [0, 3], [2, 2], [4, 0], [1, 1]]  # samples × features
@@ -81,20 +82,8 @@ SPEC: dict[str, Any] = {
 
 
 def _biom() -> dict:
-    return {
-        "id": None,
-        "format": "Biological Observation Matrix 1.0.0",
-        "format_url": "http://biom-format.org",
-        "type": "OTU table",
-        "generated_by": "hand",
-        "date": "2024-01-01T00:00:00",
-        "matrix_type": "sparse",
-        "matrix_element_type": "int",
-        "shape": [2, 5],
-        "data": [[f, s, v] for s, row in enumerate(COUNTS) for f, v in enumerate(row) if v],
-        "rows": [{"id": f, "metadata": None} for f in ("OTU_a", "OTU_b")],
-        "columns": [{"id": s, "metadata": None} for s in TABLE_IDS],
-    }
+    by_feature = [list(col) for col in zip(*COUNTS, strict=True)]
+    return biom_json_doc(by_feature, ["OTU_a", "OTU_b"], TABLE_IDS)
 
 
 def _cohort(

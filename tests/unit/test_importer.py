@@ -26,6 +26,8 @@ import pytest
 from gutskin.errors import InputError
 from gutskin.harmonise import CANONICAL_COLUMNS
 from gutskin.importer import import_dataset, load_imported, read_samples_tsv, write_samples_tsv
+from tests.support.biom import biom_json_doc
+from tests.support.errors import refusal
 
 OBS_BY_SAMPLE = [[4, 0, 1, 0], [0, 2, 0, 0], [0, 0, 0, 9], [3, 3, 0, 0]]
 TABLE_SAMPLES = ["S1", "S2", "S3", "S4"]
@@ -61,20 +63,7 @@ SPEC = {
 
 
 def biom_json() -> dict:
-    return {
-        "id": None,
-        "format": "Biological Observation Matrix 1.0.0",
-        "format_url": "http://biom-format.org",
-        "type": "OTU table",
-        "generated_by": "hand",
-        "date": "2024-01-01T00:00:00",
-        "matrix_type": "sparse",
-        "matrix_element_type": "int",
-        "shape": [4, 4],
-        "data": [[r, c, v] for r, row in enumerate(OBS_BY_SAMPLE) for c, v in enumerate(row) if v],
-        "rows": [{"id": f, "metadata": None} for f in FEATURES],
-        "columns": [{"id": s, "metadata": None} for s in TABLE_SAMPLES],
-    }
+    return biom_json_doc(OBS_BY_SAMPLE, FEATURES, TABLE_SAMPLES)
 
 
 @pytest.fixture
@@ -196,9 +185,7 @@ def test_no_shared_ids(tmp_path: Path, fetched: tuple[dict, dict]) -> None:
         text = text.replace(f"\n{sid}\t", f"\nX{sid}\t")
     mapping.write_text(text)
     out = tmp_path / "imp"
-    with pytest.raises(InputError) as exc:
-        import_dataset("toy", dataset, manifest, out)
-    msg = str(exc.value)
+    msg = refusal(import_dataset, "toy", dataset, manifest, out)
     assert "table.biom" in msg and "mapping.txt" in msg and "share no sample id" in msg
     assert "'S1', 'S2', 'S3' …" in msg  # table examples
     assert "'XS2', 'XS1', 'XS3' …" in msg  # metadata examples

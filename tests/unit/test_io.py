@@ -19,12 +19,14 @@ import pandas as pd
 import pytest
 import scipy.sparse as sp
 
-from gutskin.config import load_schema
-from gutskin.errors import InputError
+from gutskin.config import load_and_validate, load_schema
+from gutskin.errors import ConfigError, InputError
 from gutskin.io import (
     SAMPLE_READERS,
     TABLE_READERS,
+    TREE_READERS,
     FeatureTable,
+    check_formats,
     read_biom,
     read_delimited,
     read_qiime_mapping,
@@ -32,6 +34,10 @@ from gutskin.io import (
     read_table,
     write_biom,
 )
+from tests.support.biom import biom_json_doc as support_biom_json_doc
+from tests.support.errors import refusal
+
+REPO = Path(__file__).resolve().parents[2]
 
 # A 3-feature × 4-sample table (features as rows, as BIOM stores it):
 #            S1  S2  S3  S4
@@ -50,25 +56,9 @@ TAXA = [
 
 def biom_json_doc(**overrides: object) -> dict:
     """A BIOM 1.0 sparse JSON document for the table above (entries: [row, column, value])."""
-    data = [
-        [r, c, v] for r, row in enumerate(DENSE_OBS_BY_SAMPLE) for c, v in enumerate(row) if v != 0
-    ]
-    doc = {
-        "id": None,
-        "format": "Biological Observation Matrix 1.0.0",
-        "format_url": "http://biom-format.org",
-        "type": "OTU table",
-        "generated_by": "hand",
-        "date": "2024-01-01T00:00:00",
-        "matrix_type": "sparse",
-        "matrix_element_type": "float",
-        "shape": [3, 4],
-        "data": data,
-        "rows": [
-            {"id": f, "metadata": {"taxonomy": t}} for f, t in zip(FEATURES, TAXA, strict=True)
-        ],
-        "columns": [{"id": s, "metadata": None} for s in SAMPLES],
-    }
+    doc = support_biom_json_doc(
+        DENSE_OBS_BY_SAMPLE, FEATURES, SAMPLES, element_type="float", taxonomy=TAXA
+    )
     doc.update(overrides)
     return doc
 
@@ -149,9 +139,7 @@ def test_relative_values_need_not_be_integers(tmp_path: Path) -> None:
     assert t.values == "relative"
     assert t.counts[[0], [0]].item() == 0.25
     # ...but declared counts must be whole numbers
-    with pytest.raises(InputError) as exc:
-        read_biom(tmp_path / "rel.biom", values="counts")
-    msg = str(exc.value)
+    msg = refusal(read_biom, tmp_path / "rel.biom", values="counts")
     assert "rel.biom" in msg and "not whole numbers" in msg and "values: relative" in msg
 
 
@@ -159,9 +147,7 @@ def test_relative_values_need_not_be_integers(tmp_path: Path) -> None:
 def test_not_biom_at_all(tmp_path: Path) -> None:
     p = tmp_path / "otus.txt"
     p.write_text("#OTU ID\tS1\nOTU_a\t3\n")
-    with pytest.raises(InputError) as exc:
-        read_biom(p)
-    msg = str(exc.value)
+    msg = refusal(read_biom, p)
     assert str(p) in msg and "not a BIOM file" in msg and "biom convert" in msg
 
 
@@ -186,9 +172,7 @@ def test_truncated_gzip(tmp_path: Path) -> None:
     whole = gzip.compress(json.dumps(biom_json_doc()).encode())
     p = tmp_path / "cut.biom.gz"
     p.write_bytes(whole[: len(whole) // 2])
-    with pytest.raises(InputError) as exc:
-        read_biom(p)
-    msg = str(exc.value)
+    msg = refusal(read_biom, p)
     assert str(p) in msg and ("truncated" in msg or "corrupt" in msg)
     assert "sha256" in msg  # the hint: re-download and verify
 
@@ -219,9 +203,7 @@ def test_json_duplicate_sample_ids(tmp_path: Path) -> None:
     doc = biom_json_doc()
     doc["columns"][2]["id"] = "S1"
     p = write_json(tmp_path / "dup.biom", doc)
-    with pytest.raises(InputError) as exc:
-        read_biom(p)
-    msg = str(exc.value)
+    msg = refusal(read_biom, p)
     assert str(p) in msg and "duplicate sample ids: S1" in msg
 
 
@@ -238,9 +220,7 @@ def test_hdf5_duplicate_sample_ids(tmp_path: Path) -> None:
         ids = h5["sample/ids"][:]
         ids[3] = ids[0]
         h5["sample/ids"][:] = ids
-    with pytest.raises(InputError) as exc:
-        read_biom(p)
-    msg = str(exc.value)
+    msg = refusal(read_biom, p)
     assert str(p) in msg and "uplicate" in msg
 
 
@@ -252,9 +232,7 @@ def test_hdf5_duplicate_sample_ids(tmp_path: Path) -> None:
 def test_negative_counts(tmp_path: Path) -> None:
     doc = biom_json_doc(data=[[0, 0, 5.0], [1, 1, -3.0]])
     p = write_json(tmp_path / "neg.biom", doc)
-    with pytest.raises(InputError) as exc:
-        read_biom(p)
-    msg = str(exc.value)
+    msg = refusal(read_biom, p)
     assert str(p) in msg and "negative" in msg and "-3" in msg
 
 
@@ -269,9 +247,7 @@ def test_negative_counts_hdf5(tmp_path: Path) -> None:
 
 def test_wrong_shape(tmp_path: Path) -> None:
     p = write_json(tmp_path / "shape.biom", biom_json_doc(shape=[3, 5]))
-    with pytest.raises(InputError) as exc:
-        read_biom(p)
-    msg = str(exc.value)
+    msg = refusal(read_biom, p)
     assert str(p) in msg and "declared shape [3, 5]" in msg and "4 sample ids" in msg
 
 
@@ -423,18 +399,14 @@ def test_read_qiime_mapping_crlf_and_gzip(tmp_path: Path) -> None:
 def test_qiime_ragged_row_names_line(tmp_path: Path) -> None:
     p = tmp_path / "ragged.txt"
     p.write_text("#SampleID\tA\tB\nS1\t1\t2\nS2\t1\t2\t3\n")
-    with pytest.raises(InputError) as exc:
-        read_qiime_mapping(p)
-    msg = str(exc.value)
+    msg = refusal(read_qiime_mapping, p)
     assert str(p) in msg and "line 3" in msg and "4 fields" in msg and "has 3" in msg
 
 
 def test_qiime_duplicate_ids_named(tmp_path: Path) -> None:
     p = tmp_path / "dup.txt"
     p.write_text("#SampleID\tA\nS1\tx\nS2\ty\nS1\tz\n")
-    with pytest.raises(InputError) as exc:
-        read_qiime_mapping(p)
-    msg = str(exc.value)
+    msg = refusal(read_qiime_mapping, p)
     assert str(p) in msg and "'S1' (lines 2, 4)" in msg
 
 
@@ -486,9 +458,7 @@ def test_read_delimited_default_id_is_first_column(tmp_path: Path) -> None:
 def test_read_delimited_missing_id_column_suggests(tmp_path: Path) -> None:
     p = tmp_path / "meta.tsv"
     p.write_text("SampleID\tage\nA\t3\n")
-    with pytest.raises(InputError) as exc:
-        read_delimited(p, "\t", "sample_id")
-    msg = str(exc.value)
+    msg = refusal(read_delimited, p, "\t", "sample_id")
     assert "'sample_id'" in msg and "close matches: 'SampleID'" in msg
 
 
@@ -512,13 +482,39 @@ def test_unknown_sample_format(tmp_path: Path) -> None:
         read_samples(tmp_path / "x", "xlsx")
 
 
-# ---------------------------------------------------------------------- registries vs schema
-def test_registries_match_datasets_schema_enums() -> None:
+# ---------------------------------------------------------------------- the registries are the one list
+def test_the_datasets_schema_lists_no_formats() -> None:
+    # a format named in the schema too would be a second list to keep in step with the readers
     schema = load_schema("datasets")
-    table_enum = schema["$defs"]["table_file"]["properties"]["format"]["enum"]
-    samples_enum = schema["$defs"]["samples_file"]["properties"]["format"]["enum"]
-    assert sorted(TABLE_READERS) == sorted(table_enum)
-    assert sorted(SAMPLE_READERS) == sorted(samples_enum)
+    for role in ("table_file", "samples_file", "tree_file"):
+        assert "enum" not in schema["$defs"][role]["properties"]["format"], role
+
+
+def test_check_formats_accepts_the_repository_datasets() -> None:
+    datasets = load_and_validate(REPO / "config" / "datasets.yaml", "datasets")["datasets"]
+    check_formats(datasets)  # every format of the real blocks has its reader
+
+
+@pytest.mark.parametrize(
+    ("role", "fmt", "close"),
+    [
+        ("table", "bion", "biom"),
+        ("samples", "qiime_maping", "qiime_mapping"),
+        ("tree", "nexus", None),
+    ],
+)
+def test_check_formats_names_the_key_and_close_matches(
+    role: str, fmt: str, close: str | None
+) -> None:
+    datasets = {"d1": {"files": {role: {"url": "https://x/y", "sha256": "0" * 64, "format": fmt}}}}
+    with pytest.raises(ConfigError) as err:
+        check_formats(datasets, source="my/datasets.yaml")
+    msg = str(err.value)
+    assert "my/datasets.yaml" in msg and f"datasets/d1/files/{role}/format" in msg
+    assert f"unknown {role} format {fmt!r}" in msg
+    known = {"table": TABLE_READERS, "samples": SAMPLE_READERS, "tree": TREE_READERS}[role]
+    assert all(name in msg for name in known)
+    assert (f"did you mean {close}?" in msg) if close else "did you mean" not in msg
 
 
 def test_qiime_reader_matches_csv_module(tmp_path: Path) -> None:

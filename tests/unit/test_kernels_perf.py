@@ -169,8 +169,9 @@ def test_robust_aitchison_blocks_and_dense_part(
     assert got[beta.condensed_index(3, 8, 55)] == pytest.approx(0.0, abs=1e-12)
 
 
-def test_results_do_not_depend_on_the_thread_count() -> None:
-    x = sp.csr_array(_skewed_counts(12, 80, 200))
+@pytest.mark.parametrize(("seed", "n", "m"), [(12, 80, 200), (9, 120, 60)])
+def test_results_do_not_depend_on_the_thread_count(seed: int, n: int, m: int) -> None:
+    x = sp.csr_array(_skewed_counts(seed, n, m))
     before = numba.get_num_threads()
     try:
         numba.set_num_threads(1)

@@ -8,27 +8,14 @@ import pytest
 
 from gutskin.claims.bundle import subset_condensed
 from gutskin.claims.ledger import build_ledger
+from tests.support.claims import claim_entry
 
 CONFIG = {"alpha": 0.05, "power_target": 0.8}
 
 
 def _claim(cid: str, primary: bool = True, **kw) -> dict:
-    base = {
-        "id": cid,
-        "title": cid,
-        "quote": "q",
-        "claim_type": "associational",
-        "testable": "yes",
-        "hypothesis": "h",
-        "analysis": "alpha_condition",
-        "datasets": ["d"],
-        "sesoi": {"value": 0.2, "scale": "hedges_g"},
-        "expected_direction": "negative",
-        "sided": "two",
-        "primary": primary,
-    }
-    base.update(kw)
-    return base
+    fields = {"expected_direction": "negative", "sided": "two", "primary": primary, **kw}
+    return claim_entry(cid, **fields)
 
 
 def _result(cid: str, g: float, ci: tuple, ci90: tuple, p: float, power: float = 0.9) -> dict:

@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import pandas as pd
 import pytest
 
 from gutskin.stats._util import StatsInputError
 from gutskin.stats.matching import balance, match_nearest, matched_difference
+from tests.support.fixtures import reference
 
-REF = json.loads(
-    (Path(__file__).parents[1] / "fixtures" / "matchit_nearest.json").read_text(encoding="utf-8")
-)
+REF = reference("matchit_nearest.json")
 
 
 def _data() -> pd.DataFrame:

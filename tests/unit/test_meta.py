@@ -144,6 +144,48 @@ def test_hksj_matches_metafor_knha(name: str) -> None:
     assert r.estimate == normal.estimate and r.i2 == normal.i2 and r.pi95 == normal.pi95
 
 
+def test_hksj_is_not_truncated_at_the_normal_se_as_metafor() -> None:
+    """The HKSJ SE is used as it is, even when it is smaller than the ordinary SE (metafor's
+    ``rma(test="knha")`` default; the "modified" rule would take the larger of the two). In the homogeneous
+    example it is 8 times smaller, so a truncating implementation would miss metafor's CI."""
+    ex = json.loads(KNHA.read_text())["examples"]["k4_homogeneous"]
+    m = ex["REML_knha"]
+    hk = random_effects(ex["yi"], ex["sei"], ci_method="hksj")
+    normal = random_effects(ex["yi"], ex["sei"])
+    assert hk.se < normal.se / 5
+    assert hk.se == pytest.approx(m["se"], rel=1e-7)
+    assert hk.ci95 == pytest.approx((m["ci_lb"], m["ci_ub"]), rel=1e-7, abs=1e-12)
+    truncated_half_width = max(hk.se, normal.se) * (m["ci_ub"] - m["estimate"]) / m["se"]
+    assert m["ci_ub"] - m["estimate"] < truncated_half_width / 5
+
+
+def test_pooled_method_text_names_the_hksj_rule(tmp_path: Path) -> None:
+    """The pooled claim's method says which HKSJ rule is used (no truncation, as metafor)."""
+    from gutskin.claims.pooling import pool
+
+    def cohort(ds: str, g: float, se: float) -> dict:
+        return {
+            "id": "CX",
+            "dataset": ds,
+            "headline": {
+                "effect_size": g,
+                "effect_size_ci": [g - 1.96 * se, g + 1.96 * se],
+                "n": 100,
+            },
+            "se": se,
+            "scale": "hedges_g",
+        }
+
+    claim = {"id": "CX", "datasets": ["a", "b"], "sesoi": {"value": 0.2}}
+    res = pool(claim, {"a": cohort("a", -0.3, 0.1), "b": cohort("b", 0.2, 0.12)}, {}, tmp_path)
+    assert "not truncated" in res["method"] and 'rma(test="knha")' in res["method"]
+    # the pooled sensitivity analyses named in the method are the declared ones
+    from gutskin.claims.sensitivity import applicable
+
+    assert all(s.name in res["method"] for s in applicable("pooled"))
+    assert "leave-one-cohort-out" in res["method"] and "normal CI" in res["method"]
+
+
 def test_unknown_ci_method_is_an_error() -> None:
     with pytest.raises(StatsInputError, match="ci_method"):
         random_effects([0.1, 0.2], [0.1, 0.1], ci_method="knapp")

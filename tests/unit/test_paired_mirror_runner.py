@@ -20,6 +20,7 @@ from scipy.spatial.distance import pdist, squareform
 from gutskin.claims import RUNNERS
 from gutskin.claims.bundle import DatasetBundle
 from gutskin.stats import paired
+from tests.support.bundles import ready_bundle
 
 CONFIG = {"alpha": 0.05, "seed": 5, "permutations": 999, "bootstrap": 199, "pcoa_dimensions": 10}
 SKIN = "retroauricular_crease_left"
@@ -61,16 +62,7 @@ def _mirror_bundle(tmp: Path, *, n: int = 40, coupled: bool, seed: int = 3) -> D
     alpha = pd.DataFrame({"shannon_mean": shannon}, index=pd.Index(ids, name="sample_id"))
     beta = tmp / "beta_braycurtis.npz"
     np.savez(beta, ids=np.array(ids), condensed=pdist(props, "braycurtis"))
-    return DatasetBundle(
-        name="hmp_like",
-        available=True,
-        reason=None,
-        samples=samples,
-        alpha=alpha,
-        depth=pd.DataFrame(),
-        beta_files={"braycurtis": beta},
-        diversity_info={"depth": 1000, "iterations": 10, "rarefied": True},
-    )
+    return ready_bundle("hmp_like", samples, alpha, beta_files={"braycurtis": beta})
 
 
 def _claim(**params: Any) -> dict[str, Any]:
@@ -157,22 +149,28 @@ def test_uncoupled_sites_are_not_flagged_by_the_new_tests(tmp_path: Path) -> Non
         assert t["p_value"] > 0.05, t
 
 
-@pytest.mark.parametrize("coupled", [True, False])
-def test_headline_is_the_plain_mantel_test(tmp_path: Path, coupled: bool) -> None:
-    out, bundle = _run(tmp_path, coupled=coupled)
+def _expected_mantel(bundle: Any, alternative: str) -> Any:
+    """The runner's headline test computed directly: Spearman Mantel of the 40 gut vs skin Bray–Curtis
+    matrices, permuted within sequencing centres, as the claim registers it."""
     gut = [f"g{i:02d}" for i in range(40)]
     skin = [f"k{i:02d}" for i in range(40)]
-    strata = np.where(np.arange(40) % 2 == 0, "BCM", "WUGSC")
-    mt = paired.mantel(
+    return paired.mantel(
         bundle.beta("braycurtis", gut),
         bundle.beta("braycurtis", skin),
         method="spearman",
         permutations=999,
         seed=5,
-        strata=strata,
-        alternative="greater",  # H9a: r > 0, one-sided by the sidedness rule (issue 11 item 7)
+        strata=np.where(np.arange(40) % 2 == 0, "BCM", "WUGSC"),
+        alternative=alternative,
         n_boot=199,
     )
+
+
+@pytest.mark.parametrize("coupled", [True, False])
+def test_headline_is_the_plain_mantel_test(tmp_path: Path, coupled: bool) -> None:
+    out, bundle = _run(tmp_path, coupled=coupled)
+    # H9a: r > 0, one-sided by the sidedness rule (issue 11 item 7)
+    mt = _expected_mantel(bundle, "greater")
     h = out["headline"]
     assert h["estimate"] == mt.r and h["p_value"] == mt.p_value
     assert h["sided"] == "one" and "one-sided (upper tail" in out["method"]
@@ -199,19 +197,7 @@ def test_registered_two_sided_mantel_stays_two_sided(tmp_path: Path) -> None:
     bundle = _mirror_bundle(tmp_path, coupled=False)
     claim = {**_claim(), "sided": "two"}
     out = RUNNERS["paired_mirror"](claim, {"hmp_like": bundle}, CONFIG, tmp_path / "o").to_dict()
-    gut = [f"g{i:02d}" for i in range(40)]
-    skin = [f"k{i:02d}" for i in range(40)]
-    strata = np.where(np.arange(40) % 2 == 0, "BCM", "WUGSC")
-    two = paired.mantel(
-        bundle.beta("braycurtis", gut),
-        bundle.beta("braycurtis", skin),
-        method="spearman",
-        permutations=999,
-        seed=5,
-        strata=strata,
-        alternative="two-sided",
-        n_boot=199,
-    )
+    two = _expected_mantel(bundle, "two-sided")
     assert out["headline"]["p_value"] == two.p_value and out["headline"]["sided"] == "two"
 
 

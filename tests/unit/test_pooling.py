@@ -9,7 +9,7 @@ import pytest
 
 from gutskin.claims import contract
 from gutskin.claims.pooling import cohort_claim, cohort_result, pool
-from gutskin.claims.selection import declared_entry, select
+from gutskin.claims.selection import declared_entry, resolve, select
 from gutskin.stats.meta import random_effects
 
 CLAIM = {
@@ -18,7 +18,7 @@ CLAIM = {
     "datasets": ["a", "b", "c"],
     "sesoi": {"value": 0.2, "scale": "hedges_g"},
     "expected_direction": "negative",
-    "params": {"headline": "meta", "meta_method": "REML", "body_site": "gut"},
+    "params": {"body_site": "gut"},
 }
 CONFIG = {"alpha": 0.05, "meta": {"method": "REML", "hksj_below_k": 10}}
 
@@ -61,14 +61,10 @@ def _cohort(ds: str, g: float, se: float, n: int = 100) -> dict:
     return cohort_result(runner, ds)
 
 
-def test_cohort_claim_is_restricted_and_has_no_in_runner_meta() -> None:
+def test_cohort_claim_is_restricted_to_its_dataset() -> None:
     c = cohort_claim(CLAIM, "b")
-    assert (
-        c["datasets"] == ["b"]
-        and "headline" not in c["params"]
-        and "meta_method" not in c["params"]
-    )
-    assert CLAIM["params"]["headline"] == "meta"  # the configured claim is not changed
+    assert c["datasets"] == ["b"] and c["params"] == CLAIM["params"]
+    assert CLAIM["datasets"] == ["a", "b", "c"]  # the claim itself is not changed
 
 
 def test_cohort_result_has_contract_fields() -> None:
@@ -202,6 +198,54 @@ def test_datasets_auto_selects_from_declared_columns() -> None:
     why = {r["dataset"]: r["reason"] for r in rows}
     assert "gut" in why["y"] and "condition" in why["z"]
     assert declared_entry(blocks["x"])["body_sites"] == ["gut"]
+
+
+def test_check_claims_with_datasets_auto_checks_the_selected_datasets(tmp_path: Path) -> None:
+    """``check_claims`` reads ``datasets: auto`` as the datasets selected for the claim (it used to iterate
+    the word's letters, so a covariate declared by a selected dataset was refused as unknown)."""
+    import yaml
+
+    from gutskin.config import check_claims, load_and_validate
+    from gutskin.errors import ConfigError
+
+    gut = {
+        "body_site": {"map": {"F": "gut"}},
+        "condition": {"map": {"P": "psoriasis", "N": "none"}},
+    }
+    blocks = {
+        "x": {"samples": {"columns": {**gut, "diet_score": {"from": "DIET"}}}},
+        "y": {"samples": {"columns": {"body_site": {"map": {"S": "skin"}}}}},
+    }
+    claim = {
+        "id": "C99",
+        "title": "t",
+        "quote": "q",
+        "location": "l",
+        "claim_type": "associational",
+        "testable": "yes",
+        "hypothesis": "h",
+        "analysis": "alpha_condition",
+        "datasets": "auto",
+        "params": {
+            "body_site": "gut",
+            "exposure": "condition",
+            "reference": "none",
+            "levels": ["psoriasis"],
+            "covariates": ["age", "diet_score"],
+        },
+        "sesoi": {"value": 0.2, "scale": "hedges_g"},
+        "expected_direction": "negative",
+    }
+    p = tmp_path / "claims.yaml"
+    p.write_text(yaml.safe_dump({"claims": [claim]}))
+    claims = load_and_validate(p, "claims")["claims"]
+    by_claim, _ = resolve(claims, blocks)
+    assert by_claim == {"C99": ["x"]}
+    check_claims(claims, blocks, claim_datasets=by_claim)  # diet_score is x's column
+    check_claims(claims, blocks)  # without the selection: any configured dataset may be chosen
+    with pytest.raises(ConfigError, match=r"datasets: auto, selected: y\)") as err:
+        check_claims(claims, blocks, claim_datasets={"C99": ["y"]})
+    assert "claims/C99/params/covariates" in str(err.value)
 
 
 def test_ledger_texts_follow_k() -> None:

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from gutskin.claims.contract import CohortRow
 from gutskin.errors import InputError
 from gutskin.report import ReportInputs, build_report, fmt_ci, fmt_num, fmt_p, write_report
 from gutskin.report import provenance as prov
@@ -1348,17 +1349,9 @@ CONTRACT_FIELDS: dict[str, Any] = {
             "status": "analysed",
             "reason": "",
         },
-        {
-            "dataset": "qiita_10317",
-            "n": None,
-            "estimate": None,
-            "se": None,
-            "ci": None,
-            "weight": None,
-            "p_value": None,
-            "status": "failed",
-            "reason": "no skin-condition column",
-        },
+        CohortRow(
+            dataset="qiita_10317", status="failed", reason="no skin-condition column"
+        ).to_dict(),
     ],
     "pooling": {
         "method": "REML",
@@ -1480,21 +1473,9 @@ def test_bottom_line_counts_and_legend_beside_the_counts(report: str) -> None:
 def test_data_unavailable_is_counted_apart(
     figure_root: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Branch verdicts adds data_unavailable to the rubric; the report takes its word from LABELS."""
+    """data_unavailable is a word of the rubric; the report takes its label from LABELS."""
     from gutskin.stats import verdict as rubric
 
-    monkeypatch.setattr(
-        rubric,
-        "VERDICTS",
-        (
-            "supported",
-            "not_supported",
-            "contradicted",
-            "inconclusive",
-            "data_unavailable",
-            "not_testable",
-        ),
-    )
     monkeypatch.setitem(rubric.LABELS, "data_unavailable", "Data unavailable")
     claims = make_claims()
     claims[3]["verdict"] = "data_unavailable"

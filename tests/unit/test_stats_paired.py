@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import math
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -29,10 +28,9 @@ from gutskin.stats import (
 )
 from gutskin.stats import paired as paired_mod
 from gutskin.stats._util import permutation_matrix, strata_codes
+from tests.support.fixtures import reference
 
-REF = json.loads(
-    (Path(__file__).parents[1] / "fixtures" / "r_stats_reference.json").read_text(encoding="utf-8")
-)
+REF = reference("r_stats_reference.json")
 M = REF["mantel"]
 B = 999  # permutations in tests
 
@@ -447,16 +445,12 @@ def test_cross_site_distances_bootstrap_and_validation() -> None:
 # issue 11 item 7: the one-sided Mantel test against vegan::mantel (complete enumeration)
 # ---------------------------------------------------------------------------------------------
 def test_one_sided_mantel_matches_vegan() -> None:
-    import json
-    from pathlib import Path
 
     from scipy.spatial.distance import pdist, squareform
 
     from gutskin.stats import paired as _paired
 
-    ref = json.loads(
-        (Path(__file__).parents[1] / "fixtures" / "vegan_mantel.json").read_text(encoding="utf-8")
-    )
+    ref = reference("vegan_mantel.json")
     dx = squareform(pdist(np.asarray(ref["x"], dtype=float)))
     dy = squareform(pdist(np.asarray(ref["y"], dtype=float)))
     for method, r in ref["results"].items():

@@ -10,9 +10,7 @@ minimum detectable g 0.83 (12/251), 0.89 (20/20), ≈ 0.54 (54/50), 0.60 (43/43)
 
 from __future__ import annotations
 
-import json
 import math
-from pathlib import Path
 
 import pytest
 
@@ -25,13 +23,10 @@ from gutskin.stats import (
     regression_term_power,
     two_sample_power,
 )
+from tests.support.fixtures import reference
 
-REF = json.loads(
-    (Path(__file__).parents[1] / "fixtures" / "r_stats_reference.json").read_text(encoding="utf-8")
-)["power"]
-REF_ALL = json.loads(
-    (Path(__file__).parents[1] / "fixtures" / "r_stats_reference.json").read_text(encoding="utf-8")
-)
+REF = reference("r_stats_reference.json")["power"]
+REF_ALL = reference("r_stats_reference.json")
 
 CLAIMS_N80 = {0.1: 1570, 0.2: 392, 0.3: 174, 0.5: 63, 0.8: 25}
 CLAIMS_MDG = {(12, 251): 0.83, (20, 20): 0.89, (54, 50): 0.54, (43, 43): 0.60}
@@ -159,9 +154,7 @@ def test_bad_inputs_raise() -> None:
 # ------------------------------------------------------------------------------------------------
 # issue 11 item 12: references from independent R code (pwr::pwr.t2n.test, stats::t.test TOST)
 # ------------------------------------------------------------------------------------------------
-_PWR = json.loads(
-    (Path(__file__).parents[1] / "fixtures" / "r_tost_pwr.json").read_text(encoding="utf-8")
-)
+_PWR = reference("r_tost_pwr.json")
 
 
 @pytest.mark.parametrize("row", _PWR["power"], ids=lambda r: f"{r['n1']}v{r['n2']}")

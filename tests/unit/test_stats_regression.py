@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import math
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -27,10 +26,9 @@ from gutskin.stats import (
     tost,
     tost_correlation,
 )
+from tests.support.fixtures import reference
 
-REF = json.loads(
-    (Path(__file__).parents[1] / "fixtures" / "r_stats_reference.json").read_text(encoding="utf-8")
-)
+REF = reference("r_stats_reference.json")
 FORMULA = "y ~ C(condition, Treatment('none')) + age + sex + bmi"
 # R coefficient name -> patsy coefficient name
 TERMS = {

@@ -122,20 +122,21 @@ def mirror(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
     return root, write_synthetic_mirror(root)
 
 
+def _dataset(mirror: tuple[Path, dict], name: str) -> tuple[biom.Table, pd.DataFrame]:
+    """The table and mapping of one synthetic dataset, read back from the mirror."""
+    root, files = mirror
+    table = biom.load_table(str(_local(root, files[name]["table"]["url"])))
+    return table, _read_mapping(_local(root, files[name]["samples"]["url"]))
+
+
 @pytest.fixture(scope="module")
 def agp(mirror: tuple[Path, dict]) -> tuple[biom.Table, pd.DataFrame]:
-    root, files = mirror
-    table = biom.load_table(str(_local(root, files["agp_like"]["table"]["url"])))
-    mapping = _read_mapping(_local(root, files["agp_like"]["samples"]["url"]))
-    return table, mapping
+    return _dataset(mirror, "agp_like")
 
 
 @pytest.fixture(scope="module")
 def hmp(mirror: tuple[Path, dict]) -> tuple[biom.Table, pd.DataFrame]:
-    root, files = mirror
-    table = biom.load_table(str(_local(root, files["hmp_like"]["table"]["url"])))
-    mapping = _read_mapping(_local(root, files["hmp_like"]["samples"]["url"]))
-    return table, mapping
+    return _dataset(mirror, "hmp_like")
 
 
 # ----------------------------------------------------------------------------------------------

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,10 +11,9 @@ import pytest
 from gutskin.errors import InputError
 from gutskin.stats import LABELS, VERDICTS, Evidence, Verdict, bh, decide, holm, not_testable
 from gutskin.stats.verdict import CAUSAL_SUPPORTED_LABEL
+from tests.support.fixtures import reference
 
-REF = json.loads(
-    (Path(__file__).parents[1] / "fixtures" / "r_stats_reference.json").read_text(encoding="utf-8")
-)
+REF = reference("r_stats_reference.json")
 
 FORBIDDEN = ("no effect", "no difference", "no association", "no relationship", "does not affect")
 
@@ -338,52 +336,53 @@ def test_significant_but_smaller_than_sesoi() -> None:
 # ---------------------------------------------------------------------------------------------
 # 7. not significant, not equivalent
 # ---------------------------------------------------------------------------------------------
-def test_not_significant_underpowered() -> None:
+@pytest.mark.parametrize(
+    ("estimate", "ci95", "ci90", "p", "power", "says"),
+    [
+        # underpowered: named as such, with the power
+        (
+            -0.15,
+            (-0.5, 0.2),
+            (-0.44, 0.14),
+            (0.4, 0.9),
+            0.31,
+            ["underpowered: power 0.31 at the SESOI"],
+        ),
+        # power at the target: not called underpowered
+        (-0.1, (-0.3, 0.1), (-0.27, 0.07), (0.3, 0.6), 0.8, ["the CI spans both 0 and the SESOI"]),
+        # power missing: said so
+        (
+            -0.1,
+            (-0.3, 0.1),
+            (-0.27, 0.07),
+            (0.3, 0.6),
+            None,
+            ["the CI spans both 0 and the SESOI", "power at the SESOI not computed"],
+        ),
+    ],
+    ids=["underpowered", "power-at-target", "power-missing"],
+)
+def test_not_significant_not_equivalent_is_inconclusive(
+    estimate: float,
+    ci95: tuple[float, float],
+    ci90: tuple[float, float],
+    p: tuple[float, float],
+    power: float | None,
+    says: list[str],
+) -> None:
     v = decide(
         ev(
-            estimate=-0.15,
-            ci95=(-0.5, 0.2),
-            ci90=(-0.44, 0.14),
-            p_value=0.4,
-            p_adjusted=0.9,
-            power=0.31,
+            estimate=estimate,
+            ci95=ci95,
+            ci90=ci90,
+            p_value=p[0],
+            p_adjusted=p[1],
+            power=power,
         )
     )
     assert v.verdict == "inconclusive"
-    assert v.reason.startswith("underpowered: power 0.31 at the SESOI")
-    check_wording(v)
-
-
-def test_not_significant_power_at_target_is_not_called_underpowered() -> None:
-    v = decide(
-        ev(
-            estimate=-0.1,
-            ci95=(-0.3, 0.1),
-            ci90=(-0.27, 0.07),
-            p_value=0.3,
-            p_adjusted=0.6,
-            power=0.8,
-        )
-    )
-    assert v.verdict == "inconclusive"
-    assert v.reason.startswith("the CI spans both 0 and the SESOI")
-    check_wording(v)
-
-
-def test_not_significant_missing_power() -> None:
-    v = decide(
-        ev(
-            estimate=-0.1,
-            ci95=(-0.3, 0.1),
-            ci90=(-0.27, 0.07),
-            p_value=0.3,
-            p_adjusted=0.6,
-            power=None,
-        )
-    )
-    assert v.verdict == "inconclusive"
-    assert v.reason.startswith("the CI spans both 0 and the SESOI")
-    assert "power at the SESOI not computed" in v.reason
+    assert v.reason.startswith(says[0])
+    assert all(s in v.reason for s in says[1:])
     check_wording(v)
 
 

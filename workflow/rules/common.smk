@@ -10,6 +10,8 @@ from gutskin import resources as sizing
 from gutskin.claims.pooling import cohort_claim
 from gutskin.claims.selection import resolve as resolve_claim_datasets
 from gutskin.config import check_claims, forget_unavailable, load_and_validate, validate
+from gutskin.diversity.registry import check_config_metrics, metric_names
+from gutskin.io import check_formats
 from gutskin.layout import (
     DIVERSITY_JSON,
     IMPORT_JSON,
@@ -33,11 +35,21 @@ CONFIG_FILE = os.path.abspath(
 config.update(validate(config, "config", source="config/config.yaml"))
 DATASETS = load_and_validate(config["datasets_file"], "datasets")["datasets"]
 CLAIMS = load_and_validate(config["claims_file"], "claims")["claims"]
-# Names the schema cannot check (covariates, metrics, an exposure listed as a covariate): a clear error now,
-# not a dropped covariate or a pandas error half-way through the run.
-check_claims(CLAIMS, DATASETS, source=config["claims_file"])
+# Names the schema cannot check (metrics and file formats, whose one list is the registry in the code):
+# a clear error now, not a pandas error half-way through the run.
+check_config_metrics(config, source=CONFIG_FILE)
+check_formats(DATASETS, source=config["datasets_file"])
 # The datasets of each claim (listed, or `datasets: auto`) and why each configured one is used or not.
 CLAIM_DATASETS, DATASET_SELECTION = resolve_claim_datasets(CLAIMS, DATASETS)
+# Names the schema cannot check (covariates, metrics, an exposure listed as a covariate), against the
+# datasets each claim uses: a clear error now, not a dropped covariate or a pandas error half-way through.
+check_claims(
+    CLAIMS,
+    DATASETS,
+    metrics=metric_names(),
+    source=config["claims_file"],
+    claim_datasets=CLAIM_DATASETS,
+)
 
 
 def _used_datasets():

@@ -8,24 +8,23 @@ Design (CLAIMS.md C8, analyses A and B):
   conditions vs the reference level" is reported in natural units (e.g. nats of Shannon) and as a
   standardised difference (Hedges g = J·β/σ̂, with σ̂ the residual SD; its SE is the β's SE on the same
   scale).
-* **Headline** — the first dataset's "any condition" test (``headline: first``, the default); each condition
-  vs the reference is a secondary test, Holm-corrected within the claim. Pre-registered sensitivity analyses:
-  a robust regression (Huber) of the same model; the same model with minimal covariates (age and sex only,
-  none where those are not covariates) on the same subjects; the same model on another alpha metric
-  (observed features, or Shannon when the claim's metric is observed features); the same model on the
-  metric at a second rarefaction depth (``rarefaction.sensitivity_depth``, half the depth by default), when
-  the diversity step computed it (``<metric>_depth2_mean``; not for unrarefied tables). Any disagreement
-  makes the verdict inconclusive.
-  With ``headline: meta`` the headline is the random-effects pooled g over the datasets instead (the first
-  dataset's test becomes secondary, and the sensitivity analyses are those of the pooled estimate).
+* **Headline** — the first dataset's "any condition" test; each condition vs the reference is a secondary
+  test, Holm-corrected within the claim. Pre-registered sensitivity analyses, those of
+  :mod:`gutskin.claims.sensitivity` that fit ``alpha_condition``: a robust regression (Huber) of the same
+  model; the same model with minimal covariates (age and sex only, none where those are not covariates) on
+  the same subjects; the same model on another alpha metric (observed features, or Shannon when the
+  claim's metric is observed features); the same model on the metric at a second rarefaction depth
+  (``rarefaction.sensitivity_depth``, half the depth by default), when the diversity step computed it
+  (``<metric>_depth2_mean``; not for unrarefied tables). Any disagreement makes the verdict inconclusive.
+  A claim over several cohorts is run once per cohort and pooled by :mod:`gutskin.claims.pooling`.
 * **Beta-diversity analogue** (secondary) — per dataset, PERMANOVA of any condition vs the reference on the
   ``beta_metric`` distances (Bray–Curtis by default) adjusted for the same covariates (marginal SS,
   Freedman–Lane permutations, within ``strata`` if set), with R², pseudo-F and p; PERMDISP (distances to
   the group spatial medians) on the same groups, flagging "dispersion differs: PERMANOVA ambiguous" when its
   p < α (Anderson & Walsh 2013).
-* **Meta-analysis** (secondary unless ``headline: meta``) — when the claim lists several datasets, the
-  per-dataset adjusted g are pooled by a random-effects model (REML by default): pooled g with 95 % CI, τ²,
-  I², Q and the 95 % prediction interval (k ≥ 3), drawn as a forest plot.
+* **Meta-analysis** (secondary) — when the runner itself is given several datasets (the workflow gives it
+  one per cohort job), the per-dataset adjusted g are pooled by a random-effects model (REML): pooled g
+  with 95 % CI, τ², I², Q and the 95 % prediction interval (k ≥ 3), drawn as a forest plot.
 """
 
 from __future__ import annotations
@@ -40,12 +39,12 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputError
-from ..stats import effects, equivalence, meta, multiple, permanova, power, regression
+from ..stats import effects, equivalence, meta, permanova, power, regression
 from ..stats._util import StatsInputError
+from . import sensitivity
 from .bundle import DatasetBundle
 from .common import (
     MINIMAL_COVARIATES,
-    SECOND_DEPTH,
     Bundles,
     Claim,
     ClaimResult,
@@ -55,14 +54,12 @@ from .common import (
 )
 from .common import metric_name as _metric_name
 from .entries import (
+    add_holm_levels,
     add_huber_sensitivity,
-    add_sensitivity,
-    clear_sensitivity,
+    add_variant,
     effect_fields,
     estimate_test,
     headline_entry,
-    record_sensitivity,
-    sesoi_numbers,
 )
 from .inputs import (
     add_second_depth,
@@ -91,7 +88,6 @@ _DATASET_KEYS = (
     "cluster",
     "strata",
 )
-_HEADLINES = ("first", "meta")
 _METRIC_WORDS = {
     "shannon": "Shannon (nats)",
     "observed": "observed features",
@@ -126,14 +122,15 @@ def _options(claim: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
     """Claim-level options of the runner, validated."""
     p = claim.get("params", {})
     cid = claim["id"]
-    headline = p.get("headline", "first")
-    if headline not in _HEADLINES:
-        raise _param_error(cid, "headline", f"must be one of {list(_HEADLINES)}, got {headline!r}")
-    method = p.get("meta_method", "REML")
-    if method not in meta.METHODS:
-        raise _param_error(
-            cid, "meta_method", f"must be one of {list(meta.METHODS)}, got {method!r}"
-        )
+    for gone in ("headline", "meta_method"):
+        if gone in p:
+            raise _param_error(
+                cid,
+                gone,
+                "is no longer a parameter: a claim with several datasets is analysed once per cohort "
+                "and pooled by random effects (REML τ²; config.yaml meta)",
+                hint=f"remove params.{gone} from the claim",
+            )
     # no cap in code: the configured permutations, unless the claim sets its own count
     cap = p.get("permanova_permutations", None)
     if cap is not None and (isinstance(cap, bool) or not isinstance(cap, int) or cap < 0):
@@ -157,8 +154,6 @@ def _options(claim: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
                 hint=f"allowed: {', '.join(_DATASET_KEYS)}",
             )
     return {
-        "headline": headline,
-        "meta_method": method,
         "beta_metric": p.get("beta_metric", "braycurtis"),
         "permutations": int(config.get("permutations", 9999)) if cap is None else cap,
         "per_dataset": per,
@@ -189,11 +184,17 @@ def _settings(claim: dict[str, Any], ds: str, per: dict[str, Any]) -> dict[str, 
 class _Alt:
     """One sensitivity model of a dataset (same subjects as the primary model)."""
 
-    key: str  # "minimal" or "metric"
-    name: str  # short name, quoted in the robustness score
-    label: str  # what differs from the primary model
+    variant: sensitivity.Variant  # the declared analysis and what it changes
     fit: regression.RegressionResult
     scale: float
+
+    @property
+    def key(self) -> str:
+        return self.variant.key
+
+    @property
+    def label(self) -> str:
+        return self.variant.label
 
     @property
     def g(self) -> float:
@@ -369,54 +370,36 @@ def _fit_dataset(
 
 
 def _alternatives(fit: _Fit) -> None:
-    """Fit the sensitivity models of one dataset: minimal covariates, the alternative metric, and the
-    metric at the second rarefaction depth.
+    """Fit the model variants of the declared sensitivity analyses that fit ``alpha_condition`` (minimal
+    covariates, the alternative metric, the metric at the second rarefaction depth).
 
     All use the primary model's subjects and standard errors (HC3, or cluster-robust); a model that
     cannot be fitted is left out with a note.
     """
     assert fit.model_data is not None
-    md, metric = fit.model_data, fit.st["metric"]
+    md = fit.model_data
     fit.minimal = [c for c in fit.covariates if c in MINIMAL_COVARIATES]
-    specs: list[tuple[str, str, str, str]] = []
-    if fit.minimal != fit.covariates:
-        rhs = " + ".join(_term(c, md) for c in fit.minimal)
-        specs.append(
-            (
-                "minimal",
-                "minimal covariates",
-                f"minimal covariates: {', '.join(fit.minimal) or 'none'}",
-                f"{metric} ~ any_condition" + (f" + {rhs}" if rhs else ""),
-            )
-        )
-    if fit.alt_metric:
-        specs.append(
-            (
-                "metric",
-                _metric_name(fit.alt_metric),
-                f"{_metric_name(fit.alt_metric)} instead of {_metric_name(metric)}",
-                f"{fit.alt_metric} ~ any_condition" + (f" + {fit.rhs}" if fit.rhs else ""),
-            )
-        )
-    if fit.depth2_label:
-        specs.append(
-            (
-                "depth2",
-                SECOND_DEPTH,
-                fit.depth2_label,
-                f"{metric}_depth2 ~ any_condition" + (f" + {fit.rhs}" if fit.rhs else ""),
-            )
-        )
-    for key, name, label, formula in specs:
-        try:
-            r = regression.ols_hc3(md, formula, "any_condition")
-            if fit.st["cluster"]:
-                r = _cluster_robust(r, md, formula, "any_condition", fit.st["cluster"])
-        except StatsInputError as exc:
-            fit.alt_notes.append(f"{fit.ds}: sensitivity analysis ({label}) not computed: {exc}.")
-            continue
+    ctx = sensitivity.ModelContext(
+        metric=fit.st["metric"],
+        covariates=tuple(fit.covariates),
+        alt_metric=fit.alt_metric,
+        depth2_label=fit.depth2_label,
+    )
+
+    def refit(v: sensitivity.Variant) -> regression.RegressionResult:
+        rhs = " + ".join(_term(c, md) for c in v.covariates)
+        formula = f"{v.outcome} ~ any_condition" + (f" + {rhs}" if rhs else "")
+        r = regression.ols_hc3(md, formula, "any_condition")
+        if fit.st["cluster"]:
+            r = _cluster_robust(r, md, formula, "any_condition", fit.st["cluster"])
+        return r
+
+    def failed(v: sensitivity.Variant, exc: StatsInputError) -> None:
+        fit.alt_notes.append(f"{fit.ds}: sensitivity analysis ({v.label}) not computed: {exc}.")
+
+    for v, r in sensitivity.fit_variants(ANALYSIS, ctx, refit, failed):
         scale = _g_scale(r.estimate, r.resid_sd, fit.n_case, fit.n_ctrl)
-        fit.alts.append(_Alt(key=key, name=name, label=label, fit=r, scale=scale))
+        fit.alts.append(_Alt(variant=v, fit=r, scale=scale))
 
 
 def _beta_tests(
@@ -573,7 +556,7 @@ def _run(
 
     if f0.prim is not None:
         _first_dataset(res, f0, claim, config, out_dir, mlabel, multi)
-    elif opts["headline"] == "first":
+    else:
         res.data_problem = f0.problem
         if not multi:
             return res
@@ -597,10 +580,7 @@ def _run(
     if multi:
         if len(ok) >= 2:
             pooled = meta.random_effects(
-                [f.g for f in ok],
-                [f.g_se for f in ok],
-                method=opts["meta_method"],
-                labels=[f.ds for f in ok],
+                [f.g for f in ok], [f.g_se for f in ok], labels=[f.ds for f in ok]
             )
             _meta_outputs(res, pooled, ok, claim, config, out_dir, opts)
         else:
@@ -608,19 +588,6 @@ def _run(
                 f"meta-analysis not computed: {len(ok)} of {len(fits)} datasets gave an estimate "
                 "(at least 2 are needed)."
             )
-    if opts["headline"] == "meta":
-        if pooled is None:
-            res.headline = {}
-            clear_sensitivity(res)
-            for t in res.tests:
-                if t["role"] == "primary":
-                    t["role"] = "secondary"
-            res.data_problem = (
-                f"the meta-analysis headline needs at least 2 datasets with an estimate; got "
-                f"{len(ok)} ({', '.join(f.ds for f in ok) or 'none'})"
-            )
-            return res
-        _meta_headline(res, pooled, ok, claim, config, opts)
     _method_text(res, fits, opts, mlabel, pooled)
     return res
 
@@ -681,48 +648,27 @@ def _first_dataset(
         for key in ("dataset", "effect_size_ci", "effect_size_se"):
             res.tests[-1].pop(key)
 
-    # Sensitivity: robust regression on the same model.
-    rob = regression.rlm_huber(model_data, f0.f_any, "any_condition")
-    add_huber_sensitivity(
-        res,
-        prim,
-        rob,
-        alpha_level,
-        "any condition vs reference (Huber robust regression)",
-        scale=scale,
-    )
-    # Sensitivity: minimal covariates, another alpha metric, and the second rarefaction depth (same
-    # subjects, same SEs).
-    against = {
-        "minimal": "the fully adjusted model",
-        "metric": _metric_name(metric),
-        "depth2": f"the rarefaction depth of {f0.depth} reads",
-    }
-    what = {
-        "minimal": "same subjects, fewer covariates",
-        "metric": "same subjects and model, another alpha metric",
-        "depth2": "same subjects and model, alpha at a second rarefaction depth",
-    }
+    # Sensitivity: the declared analyses (robust regression on the same model; minimal covariates,
+    # another alpha metric and the second rarefaction depth on the same subjects, same SEs).
+    if sensitivity.applies(ANALYSIS, sensitivity.HUBER):
+        rob = regression.rlm_huber(model_data, f0.f_any, "any_condition")
+        add_huber_sensitivity(
+            res, rob, "any condition vs reference (Huber robust regression)", scale=scale
+        )
     for alt in f0.alts:
-        r = alt.fit
+        r, v = alt.fit, alt.variant
         units = _METRIC_WORDS.get(f0.alt_metric or "", "") if alt.key == "metric" else mlabel
-        add_sensitivity(
+        add_variant(
             res,
-            prim,
+            v,
             r,
-            alpha_level,
-            name=alt.name,
             sensitivity_note=(
                 f"{alt.label}: {r.estimate:+.3g} {units} (95% CI {r.ci95[0]:.3g} to {r.ci95[1]:.3g}), "
                 f"g = {alt.g:+.2f}, p = {r.p_value:.3g}"
             ),
-            disagrees_with=against[alt.key],
             test_name=f"any condition vs reference ({alt.label})",
-            effect=effect_fields(r, scale=alt.scale),
             scale=alt.scale,
-            kind="metric" if alt.key == "metric" else "model",
             n=r.n,
-            note=what[alt.key],
         )
 
     # Secondary: each condition vs the reference, Holm within the claim (with one condition this is the
@@ -736,20 +682,15 @@ def _first_dataset(
         n_lv = int(counts.get(lv, 0))
         sc = _g_scale(r.estimate, r.resid_sd, n_lv, n_ctrl)
         sec.append((lv, r, sc, n_lv))
-    adj = multiple.holm([r.p_value for _, r, _, _ in sec])
-    for (lv, r, sc, n_lv), pa in zip(sec, adj, strict=True):
-        res.tests.append(
-            estimate_test(
-                f"{lv} vs {ref} (OLS, HC3)",
-                "secondary",
-                r,
-                effect_fields(r, scale=sc),
-                p_adjusted=pa,
-                n=n_lv,
-                power=power.regression_term_power(sesoi, n_lv, n_ctrl, alpha=alpha_level),
-                note="Holm-adjusted within this claim",
-            )
-        )
+    add_holm_levels(
+        res,
+        sec,
+        ref,
+        lambda lv, n_lv: {
+            "power": power.regression_term_power(sesoi, n_lv, n_ctrl, alpha=alpha_level),
+            "note": "Holm-adjusted within this claim",
+        },
+    )
     for lv in small:
         res.notes.append(
             f"{lv}: only {int(counts.get(lv, 0))} samples (< {st['min_group']}); left out of the models."
@@ -846,16 +787,6 @@ def _sensitivity_text(f0: _Fit) -> str:
     )
 
 
-def _pi_spans(pi: tuple[float, float], sesoi: float, direction: str) -> bool:
-    """Whether a prediction interval spans both 0 and the SESOI (in the claimed direction)."""
-    lo, hi = pi
-    if direction == "negative":
-        return lo <= -sesoi and hi >= 0
-    if direction == "positive":
-        return lo <= 0 and hi >= sesoi
-    return lo <= 0 <= hi and (lo <= -sesoi or hi >= sesoi)
-
-
 def _meta_outputs(
     res: ClaimResult,
     pooled: meta.MetaResult,
@@ -947,171 +878,6 @@ def _meta_outputs(
     )
 
 
-def _meta_headline(
-    res: ClaimResult,
-    pooled: meta.MetaResult,
-    ok: list[_Fit],
-    claim: dict[str, Any],
-    config: dict[str, Any],
-    opts: dict[str, Any],
-) -> None:
-    """Make the pooled estimate the headline (``headline: meta``)."""
-    sesoi = float(claim["sesoi"]["value"])
-    alpha_level = float(config.get("alpha", 0.05))
-    direction = claim.get("expected_direction", "two_sided")
-    ref = ok[0].st["ref"]
-    n_total = int(sum(f.prim.n for f in ok if f.prim is not None))
-    tost = equivalence.tost(pooled.estimate, pooled.se, None, sesoi, alpha=alpha_level)
-    res.headline = headline_entry(
-        pooled,
-        tost_p=tost.p_value,
-        power=meta.z_test_power(sesoi, pooled.se, alpha_level),
-        n=n_total,
-        tau2=pooled.tau2,
-        i2=pooled.i2,
-        prediction_interval=list(pooled.pi95) if pooled.pi95 is not None else None,
-    )
-    res.estimate_label = (
-        f"Pooled adjusted Hedges g ({pooled.method} random effects, {pooled.k} datasets), "
-        f"any listed condition vs {ref}"
-    )
-    res.effect_size_label = "Hedges g (adjusted, pooled)"
-    res.n = n_total
-    groups: dict[str, int] = {}
-    for f in ok:
-        for k, v in f.n_groups.items():
-            groups[k] = groups.get(k, 0) + v
-    res.n_groups = groups
-    for t in res.tests:
-        if t["role"] == "primary":
-            t["role"] = "secondary"
-            t["name"] += f" — {t.get('dataset', ok[0].ds)}"
-        elif t["role"] == "sensitivity":
-            # the first dataset's robust regression checks that dataset's estimate, not the pooled one
-            # (whose sensitivity analysis is the other τ² estimator, below)
-            t["role"] = "secondary"
-            t["name"] += f" — {t.get('dataset', ok[0].ds)}"
-    meta_test = next(t for t in res.tests if t["name"].startswith("random-effects meta-analysis"))
-    meta_test["role"] = "primary"
-    res.tests.remove(meta_test)
-    res.tests.insert(0, meta_test)
-
-    # Sensitivity of the pooled estimate (the first dataset's checks above are now secondary): the other
-    # τ² estimator, heterogeneity (CLAIMS.md §3.7: a prediction interval spanning 0 and the SESOI makes
-    # the result inconclusive), and the pooled minimal-covariate and alternative-metric models.
-    clear_sensitivity(res)
-    other = "DL" if pooled.method != "DL" else "REML"
-    alt = meta.random_effects(
-        [f.g for f in ok], [f.g_se for f in ok], method=other, labels=[f.ds for f in ok]
-    )
-    note = f"{other} τ²: g = {alt.estimate:+.3g} (95% CI {alt.ci95[0]:.3g} to {alt.ci95[1]:.3g}), p = {alt.p_value:.3g}"
-    # τ² = 0 under both estimators: both are the fixed-effect estimate, so this cannot disagree
-    tau_zero = pooled.tau2 == 0 and alt.tau2 == 0
-    if tau_zero:
-        note += f"; τ² = 0 under {pooled.method} and {other}, so both give the same estimate"
-    if pooled.pi95 is None:
-        note += f"; {pooled.pi_note}"
-    record_sensitivity(
-        res,
-        f"{other} τ²",
-        None,
-        note,
-        kind="estimator",
-        numbers=sesoi_numbers(alt),
-        can_disagree=not tau_zero,
-    )
-    if pooled.pi95 is not None:
-        spans = _pi_spans(pooled.pi95, sesoi, direction)
-        record_sensitivity(
-            res,
-            "prediction interval",
-            not spans,
-            f"between-dataset heterogeneity: the 95% prediction interval ({pooled.pi95[0]:.3g} to "
-            f"{pooled.pi95[1]:.3g}) "
-            + ("spans 0 and the SESOI" if spans else "does not span 0 and the SESOI"),
-            kind="heterogeneity",
-        )
-    _pooled_alternatives(res, pooled, ok, opts, alpha_level, ref)
-
-
-def _pooled_alternatives(
-    res: ClaimResult,
-    pooled: meta.MetaResult,
-    ok: list[_Fit],
-    opts: dict[str, Any],
-    alpha_level: float,
-    ref: str,
-) -> None:
-    """Pool each dataset's minimal-covariate (and alternative-metric) g as the headline is pooled."""
-    specs = (
-        (
-            "minimal",
-            "minimal covariates",
-            "minimal covariates: age and sex only, where adjusted for",
-        ),
-        ("metric", "", ""),
-        (
-            "depth2",
-            SECOND_DEPTH,
-            f"{_metric_name(ok[0].st['metric'])} at a second rarefaction depth",
-        ),
-    )
-    for key, name, label in specs:
-        if key == "depth2" and not any(f.depth2_label for f in ok):
-            continue  # not computed (e.g. unrarefied tables): nothing to pool
-        chosen: list[tuple[_Fit, float, float, str]] = []
-        for f in ok:
-            a = next((x for x in f.alts if x.key == key), None)
-            if a is not None:
-                chosen.append((f, a.g, a.g_se, a.label))
-            elif key == "minimal" and f.minimal == f.covariates:
-                # no covariates besides age and sex: the minimal model is the primary one
-                chosen.append((f, f.g, f.g_se, "primary model (no other covariates)"))
-        if key == "metric":
-            metrics = {f.alt_metric for f in ok}
-            if len(metrics) != 1 or None in metrics:
-                res.notes.append(
-                    "Pooled sensitivity analysis on another alpha metric not computed: the "
-                    "alternative metric is not the same or not available in every dataset ("
-                    + ", ".join(f"{f.ds}: {f.alt_metric or 'none'}" for f in ok)
-                    + ")."
-                )
-                continue
-            m = next(iter(metrics))
-            assert m is not None
-            name = _metric_name(m)
-            label = f"{name} instead of {_metric_name(ok[0].st['metric'])}"
-        if len(chosen) < len(ok):
-            missing = [f.ds for f in ok if f.ds not in {c[0].ds for c in chosen}]
-            res.notes.append(
-                f"Pooled sensitivity analysis ({label}) not computed: no such model for "
-                f"{', '.join(missing)}."
-            )
-            continue
-        r = meta.random_effects(
-            [c[1] for c in chosen],
-            [c[2] for c in chosen],
-            method=opts["meta_method"],
-            labels=[c[0].ds for c in chosen],
-        )
-        add_sensitivity(
-            res,
-            pooled,
-            r,
-            alpha_level,
-            name=name,
-            sensitivity_note=(
-                f"{label}: pooled g = {r.estimate:+.3g} (95% CI {r.ci95[0]:.3g} to {r.ci95[1]:.3g}), "
-                f"p = {r.p_value:.3g}"
-            ),
-            disagrees_with="the pooled headline",
-            test_name=f"pooled any condition vs {ref} ({label}; {r.method} random effects)",
-            effect=effect_fields(r),
-            n=int(sum(c[0].prim.n for c in chosen if c[0].prim is not None)),
-            note="; ".join(f"{c[0].ds}: g = {c[1]:+.3g} ({c[3]})" for c in chosen),
-        )
-
-
 def _method_text(
     res: ClaimResult,
     fits: list[_Fit],
@@ -1145,22 +911,6 @@ def _method_text(
     if pooled is not None:
         parts.append(
             f"Datasets pooled by a random-effects meta-analysis of the adjusted Hedges g "
-            f"({pooled.method} τ², normal CI; 95% prediction interval with k − 2 df, Higgins et al. 2009)"
-            + ("; the pooled estimate is the headline." if opts["headline"] == "meta" else ".")
+            f"({pooled.method} τ², normal CI; 95% prediction interval with k − 2 df, Higgins et al. 2009)."
         )
-        if opts["headline"] == "meta":
-            other = "DL" if pooled.method != "DL" else "REML"
-            parts.append(
-                "Sensitivity analyses of the pooled estimate (pre-specified; any disagreement in "
-                f"significance or direction makes the verdict inconclusive): {other} τ²; the 95% "
-                "prediction interval must not span both 0 and the SESOI (k ≥ 3); the pooled g of the "
-                "per-dataset models adjusted for age and sex only (same subjects), and of the same "
-                "models on another alpha metric"
-                + (
-                    ", and of the same models at the second rarefaction depth"
-                    if any(f.depth2_label for f in analysed)
-                    else ""
-                )
-                + ". The first dataset's own checks are listed as secondary tests."
-            )
     res.method = " ".join(parts)

@@ -30,6 +30,7 @@ import pandas as pd
 
 from ..stats import equivalence, logistic, multiple
 from ..stats._util import StatsInputError
+from . import sensitivity
 from .common import Bundles, Claim, ClaimResult, Config, guarded
 from .entries import add_sensitivity, effect_fields, estimate_test, headline_entry
 from .inputs import (
@@ -322,25 +323,24 @@ def run(claim: Claim, bundles: Bundles, config: Config, out_dir: Path) -> ClaimR
         res.tests.append(row)
 
     # ---- sensitivity: the other estimator
+    declared = sensitivity.applies(ANALYSIS, sensitivity.OTHER_LOGISTIC_ESTIMATOR)
     other: logistic.LogisticResult | None = head_fit["other"]
-    if other is not None:
+    if declared and other is not None:
         add_sensitivity(
             res,
-            h,
+            sensitivity.OTHER_LOGISTIC_ESTIMATOR,
             other,
-            alpha_level,
             sensitivity_note=(
                 f"{other.method}: log OR {other.estimate:+.3g} (OR {other.odds_ratio:.2f}, 95% CI "
                 f"{other.or_ci95[0]:.2f}–{other.or_ci95[1]:.2f}), p = {other.p_value:.3g}"
             ),
-            disagrees_with="the headline estimator",
             name="maximum likelihood" if head_fit["sparse"] else "Firth",
             test_name=f"{'/'.join(out_levels)} ~ {head_label} ({'ML, sandwich SEs' if head_fit['sparse'] else 'Firth'})",
             effect=effect_fields(other),
             n=other.n,
             note=other.method,
         )
-    else:
+    elif declared:
         res.sensitivity_note = f"maximum likelihood could not be fitted ({head_fit['ml_error']}); only Firth is reported"
     if head_fit["sparse"]:
         res.notes.append(

@@ -64,6 +64,7 @@ from ..io.table import FeatureTable, read_biom
 from ..stats import da, equivalence, power, regression
 from ..stats._util import StatsInputError, derive_rng
 from ..taxonomy import OverlappingTaxaError
+from . import sensitivity
 from .bundle import DatasetBundle
 from .common import Bundles, Claim, ClaimResult, Config, guarded
 from .entries import add_huber_sensitivity, effect_fields, estimate_test, headline_entry
@@ -574,14 +575,11 @@ def _run(
             ),
         )
     )
-    rob = _fit_log_ratio(primary, robust=True)
-    add_huber_sensitivity(
-        res,
-        prim,
-        rob,
-        alpha_level,
-        f"pre-registered log-ratio, {primary.label} (Huber robust regression)",
-    )
+    if sensitivity.applies(ANALYSIS, sensitivity.HUBER):
+        rob = _fit_log_ratio(primary, robust=True)
+        add_huber_sensitivity(
+            res, rob, f"pre-registered log-ratio, {primary.label} (Huber robust regression)"
+        )
     for c in list(contrasts[1:]):
         try:
             r = _fit_log_ratio(c)

@@ -1,9 +1,10 @@
 """Entries of a :class:`~gutskin.claims.common.ClaimResult` built from fitted estimates.
 
 ``headline`` (:func:`headline_entry`), one entry of ``tests`` (:func:`estimate_test`, with the effect-size
-fields of :func:`effect_fields`) and the pre-registered sensitivity analyses (:func:`add_sensitivity`,
-:func:`add_huber_sensitivity`, :func:`record_sensitivity`; a claim may have several, and they are summarised
-into ``sensitivity_agrees`` and ``sensitivity_note`` by :func:`summarise_sensitivity`). The keys come in the order the runners have always written them, so
+fields of :func:`effect_fields`) and the entries of the pre-registered sensitivity analyses
+(:func:`add_sensitivity`, :func:`add_huber_sensitivity`, :func:`record_sensitivity`; each names its
+declaration in :mod:`gutskin.claims.sensitivity`, whose ``kind`` it carries; a claim may have several, and
+they are summarised into ``sensitivity_agrees`` and ``sensitivity_note`` by :func:`summarise_sensitivity`). The keys come in the order the runners have always written them, so
 ``claims.json`` does not change when a runner moves to these helpers.
 
 A sensitivity analysis is recorded with its numbers on the SESOI's scale (``estimate``, ``ci``,
@@ -16,13 +17,14 @@ give their own.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 from .common import ClaimResult
 
 if TYPE_CHECKING:
     from ..stats.regression import RegressionResult
+    from .sensitivity import Sensitivity, Variant
 
 
 class Estimate(Protocol):
@@ -116,6 +118,34 @@ def estimate_test(
     }
 
 
+def add_holm_levels(
+    res: ClaimResult,
+    levels: Sequence[tuple[str, Estimate, float, int]],
+    ref: str,
+    extra: Callable[[str, int], dict[str, Any]],
+) -> None:
+    """Append one secondary test per level vs ``ref`` (OLS, HC3), Holm-adjusted across the levels.
+
+    ``levels`` holds (level, fitted estimate, its scale to the SESOI's, n of the level); ``extra(level,
+    n)`` gives each entry's keys after ``p_adjusted`` and ``n`` (e.g. ``power``, ``level``, ``note``).
+    """
+    from ..stats import multiple
+
+    adj = multiple.holm([r.p_value for _, r, _, _ in levels])
+    for (lv, r, sc, n_lv), pa in zip(levels, adj, strict=True):
+        res.tests.append(
+            estimate_test(
+                f"{lv} vs {ref} (OLS, HC3)",
+                "secondary",
+                r,
+                effect_fields(r, scale=sc),
+                p_adjusted=pa,
+                n=n_lv,
+                **extra(lv, n_lv),
+            )
+        )
+
+
 def summarise_sensitivity(res: ClaimResult) -> None:
     """Set ``res.sensitivity_agrees`` and ``res.sensitivity_note`` from ``res.sensitivity_analyses``.
 
@@ -158,27 +188,29 @@ def sesoi_numbers(
 
 def record_sensitivity(
     res: ClaimResult,
-    name: str,
-    agrees: bool | None,
+    sensitivity: Sensitivity,
     note: str,
-    disagrees_with: str | None = None,
     *,
-    kind: str = "model",
+    name: str | None = None,
+    agrees: bool | None = None,
     numbers: dict[str, Any] | None = None,
     can_disagree: bool = True,
 ) -> None:
-    """Add one sensitivity analysis to ``res`` and update the summary.
+    """Add one entry of the declared sensitivity analysis ``sensitivity`` to ``res`` and update the
+    summary.
 
-    ``name`` is short (it is quoted in the ledger's robustness, e.g. ``"minimal covariates"``); ``note``
-    gives its numbers, and gets ``" — disagrees with <disagrees_with>"`` when ``agrees`` is False.
-    ``numbers`` (:func:`sesoi_numbers`) are what the ledger judges; ``agrees`` is given only by
-    checks without an estimate. ``can_disagree=False`` marks an analysis that cannot differ from the
-    primary one by construction (judged *uninformative*). ``kind`` says what is varied (``model``,
-    ``estimator``, ``metric``, ``heterogeneity`` …).
+    The entry (a :class:`gutskin.claims.contract.SensitivityResult`) has ``name`` (default the
+    declaration's; short, it is quoted in the ledger's robustness, e.g. ``"minimal covariates"``), the
+    declaration's ``kind``, ``agrees`` (given only by checks without an estimate), ``note`` with its
+    numbers, and ``numbers`` (:func:`sesoi_numbers`), which the ledger judges. ``can_disagree=False``
+    marks an analysis that cannot differ from the primary one by construction (judged *uninformative*).
     """
-    if agrees is False and disagrees_with:
-        note += f" — disagrees with {disagrees_with}"
-    entry: dict[str, Any] = {"name": name, "kind": kind, "agrees": agrees, "note": note}
+    entry: dict[str, Any] = {
+        "name": name or sensitivity.name,
+        "kind": sensitivity.kind,
+        "agrees": agrees,
+        "note": note,
+    }
     if numbers:
         entry.update(numbers)
     if not can_disagree:
@@ -187,78 +219,93 @@ def record_sensitivity(
     summarise_sensitivity(res)
 
 
-def clear_sensitivity(res: ClaimResult) -> None:
-    """Forget the sensitivity analyses recorded so far (e.g. when the headline changes)."""
-    res.sensitivity_analyses = []
-    summarise_sensitivity(res)
-
-
 def add_sensitivity(
     res: ClaimResult,
-    primary: Estimate,
+    sensitivity: Sensitivity,
     alternative: Estimate,
-    alpha: float,
     *,
     sensitivity_note: str,
-    disagrees_with: str,
     test_name: str,
     name: str | None = None,
     effect: dict[str, Any] | None = None,
     scale: float | None = None,
     sd: float | None = None,
-    kind: str = "model",
     can_disagree: bool = True,
     **extra: Any,
 ) -> None:
-    """Record the pre-registered sensitivity analysis ``alternative`` of the ``primary`` estimate.
+    """Record ``alternative``, the estimate of the declared sensitivity analysis ``sensitivity``.
 
-    The analysis (``name``, default ``test_name``; ``sensitivity_note``; its estimate, 95 % and 90 % CI
+    The entry (``name``, default the declaration's; ``sensitivity_note``; its estimate, 95 % and 90 % CI
     and p on the SESOI's scale, transformed by ``scale`` or ``sd`` as the headline is) goes to
     ``res.sensitivity_analyses`` (:func:`record_sensitivity`), to be judged against the verdict by the
     ledger, and the test ``test_name`` is appended with role ``sensitivity`` (see
-    :func:`estimate_test` for ``effect`` and ``extra``). ``primary`` and ``alpha`` are kept for the
-    callers' sake; the judgement no longer compares significance with the primary's.
+    :func:`estimate_test` for ``effect`` and ``extra``).
     """
-    del primary, alpha, disagrees_with  # judged by the ledger, at the level of the verdict
     record_sensitivity(
         res,
-        name or test_name,
-        None,
+        sensitivity,
         sensitivity_note,
-        kind=kind,
+        name=name,
         numbers=sesoi_numbers(alternative, scale=scale, sd=sd),
         can_disagree=can_disagree,
     )
     res.tests.append(estimate_test(test_name, "sensitivity", alternative, effect, **extra))
 
 
+def add_variant(
+    res: ClaimResult,
+    variant: Variant,
+    fit: Estimate,
+    *,
+    sensitivity_note: str,
+    test_name: str,
+    n: int,
+    scale: float | None = None,
+    sd: float | None = None,
+    note: str | None = None,
+) -> None:
+    """:func:`add_sensitivity` for the refit ``fit`` of a declared model variant
+    (:func:`gutskin.claims.sensitivity.variants`): named as the variant, its effect transformed by
+    ``scale`` or ``sd`` as the headline's, the test's ``note`` the variant's ``what`` unless given."""
+    add_sensitivity(
+        res,
+        variant.sensitivity,
+        fit,
+        name=variant.name,
+        sensitivity_note=sensitivity_note,
+        test_name=test_name,
+        effect=effect_fields(fit, scale=scale, sd=sd),
+        scale=scale,
+        sd=sd,
+        n=n,
+        note=note or variant.what,
+    )
+
+
 def add_huber_sensitivity(
     res: ClaimResult,
-    primary: Estimate,
     rob: RegressionResult,
-    alpha: float,
     test_name: str,
     *,
     scale: float | None = None,
 ) -> None:
-    """:func:`add_sensitivity` for a Huber robust regression ``rob`` of the primary OLS model.
+    """:func:`add_sensitivity` for a Huber robust regression ``rob`` of the primary OLS model (the
+    declared :data:`gutskin.claims.sensitivity.HUBER`).
 
     The note gives the robust estimate, its 95 % CI and p; the test entry its ``n``. ``scale`` turns
     the coefficient into the SESOI's scale as the headline's (e.g. the OLS model's J/σ̂ for Hedges g).
     """
+    from .sensitivity import HUBER
+
     add_sensitivity(
         res,
-        primary,
+        HUBER,
         rob,
-        alpha,
         sensitivity_note=(
             f"Huber robust regression: {rob.estimate:+.3g} (95% CI {rob.ci95[0]:.3g} to "
             f"{rob.ci95[1]:.3g}), p = {rob.p_value:.3g}"
         ),
-        disagrees_with="OLS",
         test_name=test_name,
-        name="Huber robust regression",
         scale=scale,
-        kind="estimator",
         n=rob.n,
     )

@@ -26,13 +26,13 @@ from typing import Any
 
 import pandas as pd
 
-from ..stats import effects, equivalence, multiple, power, regression
+from ..stats import effects, equivalence, power, regression
 from ..stats._util import StatsInputError
+from . import sensitivity
 from .bundle import DatasetBundle
 from .common import (
     METRIC_WORDS,
     MINIMAL_COVARIATES,
-    SECOND_DEPTH,
     Bundles,
     Claim,
     ClaimResult,
@@ -42,8 +42,9 @@ from .common import (
     metric_name,
 )
 from .entries import (
+    add_holm_levels,
     add_huber_sensitivity,
-    add_sensitivity,
+    add_variant,
     effect_fields,
     estimate_test,
     headline_entry,
@@ -241,25 +242,21 @@ def run(claim: Claim, bundles: Bundles, config: Config, out_dir: Path) -> ClaimR
         )
     )
 
-    # ---- sensitivity: Huber robust regression of the headline model
-    rob = regression.rlm_huber(model_data, f_cat, top_term)
-    add_huber_sensitivity(
-        res, prim, rob, alpha_level, f"{top} vs {ref} (Huber robust regression)", scale=scale
-    )
+    # ---- sensitivity: Huber robust regression of the headline model, and the model variants
+    if sensitivity.applies(ANALYSIS, sensitivity.HUBER):
+        rob = regression.rlm_huber(model_data, f_cat, top_term)
+        add_huber_sensitivity(res, rob, f"{top} vs {ref} (Huber robust regression)", scale=scale)
     alt_fit = _other_sensitivity(
         res,
         model_data,
-        prim,
         covariates,
         metric,
         alt if alt_ok else None,
         cat,
         top_term,
-        rhs,
         (n_top, n_ref),
-        alpha_level,
         f"{top} vs {ref}",
-        (depth2_label, depth),
+        depth2_label,
     )
 
     # ---- secondary: linear trend over the ordinal score
@@ -290,20 +287,12 @@ def run(claim: Claim, bundles: Bundles, config: Config, out_dir: Path) -> ClaimR
         n_lv = int(r.n_term or counts.get(lv, 0))
         sc = g_scale(r.resid_sd, n_lv, n_ref)
         per_level.append((lv, r, sc, n_lv))
-    adj = multiple.holm([r.p_value for _, r, _, _ in per_level])
-    for (lv, r, sc, n_lv), pa in zip(per_level, adj, strict=True):
-        res.tests.append(
-            estimate_test(
-                f"{lv} vs {ref} (OLS, HC3)",
-                "secondary",
-                r,
-                effect_fields(r, scale=sc),
-                p_adjusted=pa,
-                n=n_lv,
-                level=lv,
-                note="Holm-adjusted across the levels within this claim",
-            )
-        )
+    add_holm_levels(
+        res,
+        per_level,
+        ref,
+        lambda lv, _n: {"level": lv, "note": "Holm-adjusted across the levels within this claim"},
+    )
     for lv in small:
         res.notes.append(
             f"{exposure} {lv}: only {int(counts.get(lv, 0))} subjects (< {min_group}); left out of the models."
@@ -377,104 +366,61 @@ def run(claim: Claim, bundles: Bundles, config: Config, out_dir: Path) -> ClaimR
 def _other_sensitivity(
     res: ClaimResult,
     model_data: pd.DataFrame,
-    prim: regression.RegressionResult,
     covariates: list[str],
     metric: str,
     alt: str | None,
     cat: str,
     top_term: str,
-    rhs: str,
     n_top_ref: tuple[int, int],
-    alpha_level: float,
     contrast: str,
-    depth2: tuple[str | None, Any] = (None, None),
+    depth2_label: str | None = None,
 ) -> tuple[regression.RegressionResult, float] | None:
-    """The minimal-covariate, alternative-metric and second-rarefaction-depth sensitivity analyses of the
-    headline contrast.
+    """The model variants of the declared sensitivity analyses that fit ``alpha_exposure`` (minimal
+    covariates, the alternative metric, the second rarefaction depth) of the headline contrast.
 
-    All use the headline model's subjects; ``depth2`` is (label of the second-depth model or None, the
-    main depth); returns the alternative metric's fit and its g scale (None
-    if not run).
+    All use the headline model's subjects; ``depth2_label`` labels the second-depth model (None: not
+    computed); returns the alternative metric's fit and its g scale (None if not run).
     """
     n_top, n_ref = n_top_ref
-    minimal = [c for c in covariates if c in MINIMAL_COVARIATES]
-    specs: list[tuple[str, str, str, str, str]] = []
-    if minimal != covariates:
-        terms = " + ".join(covariate_term(c, model_data) for c in minimal)
-        specs.append(
-            (
-                "minimal",
-                "minimal covariates",
-                f"minimal covariates: {', '.join(minimal) or 'none'}",
-                f"{metric} ~ {cat}" + (f" + {terms}" if terms else ""),
-                "the fully adjusted model",
-            )
+    ctx = sensitivity.ModelContext(
+        metric=metric, covariates=tuple(covariates), alt_metric=alt, depth2_label=depth2_label
+    )
+
+    def refit(v: sensitivity.Variant) -> regression.RegressionResult:
+        terms = " + ".join(covariate_term(c, model_data) for c in v.covariates)
+        return regression.ols_hc3(
+            model_data, f"{v.outcome} ~ {cat}" + (f" + {terms}" if terms else ""), top_term
         )
-    if alt is not None:
-        specs.append(
-            (
-                "metric",
-                metric_name(alt),
-                f"on {METRIC_WORDS.get(alt, alt)}",
-                f"{alt} ~ {cat}" + (f" + {rhs}" if rhs else ""),
-                metric_name(metric),
-            )
-        )
-    depth2_label, depth = depth2
-    if depth2_label is not None:
-        specs.append(
-            (
-                "depth2",
-                SECOND_DEPTH,
-                f"on {depth2_label}",
-                f"{metric}_depth2 ~ {cat}" + (f" + {rhs}" if rhs else ""),
-                f"the rarefaction depth of {depth} reads",
-            )
-        )
-    what = {
-        "minimal": "same subjects, fewer covariates",
-        "metric": "same subjects and model, another alpha metric",
-        "depth2": "same subjects and model, alpha at a second rarefaction depth",
-    }
+
+    def failed(v: sensitivity.Variant, exc: StatsInputError) -> None:
+        res.notes.append(f"Sensitivity analysis ({v.name}) not computed: {exc}.")
+
     alt_fit = None
-    for key, name, label, formula, against in specs:
-        try:
-            r = regression.ols_hc3(model_data, formula, top_term)
-        except StatsInputError as exc:
-            res.notes.append(f"Sensitivity analysis ({name}) not computed: {exc}.")
-            continue
+    for v, r in sensitivity.fit_variants(ANALYSIS, ctx, refit, failed):
         sc = g_scale(r.resid_sd, int(r.n_term or n_top), int(r.n_reference or n_ref))
         units = (
-            METRIC_WORDS.get(alt or "", "") if key == "metric" else METRIC_WORDS.get(metric, metric)
+            METRIC_WORDS.get(alt or "", "")
+            if v.key == "metric"
+            else METRIC_WORDS.get(metric, metric)
         )
-        add_sensitivity(
+        # the test is named by what it is on ("on observed features"); the note by what differs
+        on = {"metric": f"on {METRIC_WORDS.get(alt or '', alt)}", "depth2": f"on {depth2_label}"}
+        add_variant(
             res,
-            prim,
+            v,
             r,
-            alpha_level,
-            name=name,
             sensitivity_note=(
-                (
-                    f"{name}: {', '.join(minimal) or 'none'}"
-                    if key == "minimal"
-                    else f"{name} instead of {metric_name(metric)}"
-                    if key == "metric"
-                    else f"{name}: {depth2_label}"
-                )
+                (f"{v.name}: {depth2_label}" if v.key == "depth2" else v.label)
                 + f": {r.estimate:+.3g} {units} (95% CI {r.ci95[0]:.3g} to {r.ci95[1]:.3g}), "
                 f"g = {r.estimate * sc:+.2f}, p = {r.p_value:.3g}"
             ),
-            disagrees_with=against,
-            test_name=f"{contrast} ({label}) (OLS, HC3)"
-            if key == "minimal"
-            else f"{contrast} {label} (OLS, HC3)",
-            effect=effect_fields(r, scale=sc),
+            test_name=f"{contrast} {on[v.key]} (OLS, HC3)"
+            if v.key in on
+            else f"{contrast} ({v.label}) (OLS, HC3)",
             scale=sc,
-            kind="metric" if key == "metric" else "model",
             n=r.n,
-            note=what[key],
         )
-        if key == "metric":
+        if v.key == "metric":
             alt_fit = (r, sc)
     return alt_fit
 

@@ -36,19 +36,17 @@ import pandas as pd
 
 from ..stats import equivalence, mixed, regression
 from ..stats._util import StatsInputError
+from . import sensitivity
 from .common import (
     METRIC_WORDS,
-    MINIMAL_COVARIATES,
-    SECOND_DEPTH,
     Bundles,
     Claim,
     ClaimResult,
     Config,
     alternative_metric,
     guarded,
-    metric_name,
 )
-from .entries import add_sensitivity, effect_fields, estimate_test, headline_entry
+from .entries import add_sensitivity, add_variant, effect_fields, estimate_test, headline_entry
 from .inputs import (
     add_second_depth,
     covariate_term,
@@ -301,7 +299,11 @@ def run(claim: Claim, bundles: Bundles, config: Config, out_dir: Path) -> ClaimR
             )
 
     # ---- sensitivity: subject-level analysis
-    sens = _subject_level(model_data, metric, design)
+    sens = (
+        _subject_level(model_data, metric, design)
+        if sensitivity.applies(ANALYSIS, sensitivity.SUBJECT_LEVEL)
+        else None
+    )
     if sens is not None:
         what = (
             "per-subject change (follow-up − baseline mean) by group"
@@ -310,15 +312,12 @@ def run(claim: Claim, bundles: Bundles, config: Config, out_dir: Path) -> ClaimR
         )
         add_sensitivity(
             res,
-            fit,
+            sensitivity.SUBJECT_LEVEL,
             sens,
-            alpha_level,
             sensitivity_note=(
                 f"OLS with HC3 SEs on {what}: {sens.estimate:+.3g} (95% CI {sens.ci95[0]:.3g} to "
                 f"{sens.ci95[1]:.3g}), p = {sens.p_value:.3g}, {sens.n} subjects"
             ),
-            disagrees_with="the mixed model",
-            name="subject-level OLS",
             sd=sd,
             test_name=f"{grp_label} vs {ref_label}: subject-level OLS ({what})",
             n=sens.n,
@@ -327,16 +326,13 @@ def run(claim: Claim, bundles: Bundles, config: Config, out_dir: Path) -> ClaimR
 
     other_sens = _other_sensitivity(
         res,
-        fit,
         model_data,
-        formula,
         term,
         metric,
         alt if alt_ok else None,
         covariates,
-        alpha_level,
         f"{grp_label} vs {ref_label}",
-        depth2=(depth2_label, depth),
+        depth2_label,
     )
 
     where = f"{site} samples" if site else "samples"
@@ -380,89 +376,60 @@ def run(claim: Claim, bundles: Bundles, config: Config, out_dir: Path) -> ClaimR
     return res
 
 
+#: The test note of each model variant (the mixed model keeps samples, not one per subject).
+_VARIANT_NOTES = {
+    "minimal": "same samples, fewer covariates",
+    "metric": "same samples and model, another alpha metric; standardised by its own total SD",
+    "depth2": "same samples and model, alpha at a second rarefaction depth",
+}
+
+
 def _other_sensitivity(
     res: ClaimResult,
-    fit: mixed.MixedResult,
     model_data: pd.DataFrame,
-    formula: str,
     term: str,
     metric: str,
     alt: str | None,
     covariates: list[str],
-    alpha_level: float,
     contrast: str,
-    depth2: tuple[str | None, Any] = (None, None),
+    depth2_label: str | None = None,
 ) -> list[str]:
-    """The minimal-covariate, alternative-metric and second-depth mixed models; returns their method-text
-    phrases. ``depth2`` is (label of the second-depth model or None, the main rarefaction depth)."""
-    minimal = [c for c in covariates if c in MINIMAL_COVARIATES]
-    rhs_min = " + ".join(covariate_term(c, model_data) for c in minimal)
-    lhs, _, rhs_full = formula.partition(" ~ ")
+    """The model variants of the declared sensitivity analyses that fit ``longitudinal_mixed`` (minimal
+    covariates, the alternative metric, the second depth) as mixed models; returns their method-text
+    phrases. ``depth2_label`` labels the second-depth model (None: not computed)."""
     fixed = "case * after" if term == "case:after" else "case"
-    specs: list[tuple[str, str, str, str]] = []
-    if minimal != covariates:
-        specs.append(
-            (
-                "minimal covariates",
-                f"minimal covariates: {', '.join(minimal) or 'none'}",
-                f"{lhs} ~ {fixed}" + (f" + {rhs_min}" if rhs_min else ""),
-                "the fully adjusted model",
-            )
-        )
-    if alt is not None:
-        specs.append(
-            (
-                metric_name(alt),
-                f"{metric_name(alt)} instead of {metric_name(metric)}",
-                f"{alt} ~ {rhs_full}",
-                metric_name(metric),
-            )
-        )
-    depth2_label, depth = depth2
-    if depth2_label is not None:
-        specs.append(
-            (
-                SECOND_DEPTH,
-                depth2_label,
-                f"{metric}_depth2 ~ {rhs_full}",
-                f"the rarefaction depth of {depth} reads",
-            )
-        )
+    ctx = sensitivity.ModelContext(
+        metric=metric, covariates=tuple(covariates), alt_metric=alt, depth2_label=depth2_label
+    )
+
+    def refit(v: sensitivity.Variant) -> mixed.MixedResult:
+        rhs = " + ".join(covariate_term(c, model_data) for c in v.covariates)
+        formula = f"{v.outcome} ~ {fixed}" + (f" + {rhs}" if rhs else "")
+        return mixed.mixed_random_intercept(model_data, formula, "subject_id", term)
+
+    def failed(v: sensitivity.Variant, exc: StatsInputError) -> None:
+        res.notes.append(f"Sensitivity analysis ({v.label}) not computed: {exc}.")
+
     phrases: list[str] = []
-    for name, label, f_alt, against in specs:
-        try:
-            r = mixed.mixed_random_intercept(model_data, f_alt, "subject_id", term)
-        except StatsInputError as exc:
-            res.notes.append(f"Sensitivity analysis ({label}) not computed: {exc}.")
-            continue
-        add_sensitivity(
+    for v, r in sensitivity.fit_variants(ANALYSIS, ctx, refit, failed):
+        add_variant(
             res,
-            fit,
+            v,
             r,
-            alpha_level,
-            name=name,
             sensitivity_note=(
-                f"{label}: {r.estimate:+.3g} (95% CI {r.ci95[0]:.3g} to {r.ci95[1]:.3g}), "
+                f"{v.label}: {r.estimate:+.3g} (95% CI {r.ci95[0]:.3g} to {r.ci95[1]:.3g}), "
                 f"standardised {r.estimate / r.total_sd:+.2f}, p = {r.p_value:.3g}"
             ),
-            disagrees_with=against,
-            test_name=f"{contrast} (mixed model, {label})",
-            effect=effect_fields(r, sd=r.total_sd),
+            test_name=f"{contrast} (mixed model, {v.label})",
             sd=r.total_sd,
             n=r.n_obs,
-            note=(
-                "same samples, fewer covariates"
-                if name == "minimal covariates"
-                else "same samples and model, alpha at a second rarefaction depth"
-                if name == SECOND_DEPTH
-                else "same samples and model, another alpha metric; standardised by its own total SD"
-            ),
+            note=_VARIANT_NOTES[v.key],
         )
         phrases.append(
-            f"the same mixed model adjusted for {' and '.join(minimal) or 'no covariates'} only"
-            if name == "minimal covariates"
-            else f"the same mixed model on {label}"
-            if name == SECOND_DEPTH
+            f"the same mixed model adjusted for {' and '.join(v.covariates) or 'no covariates'} only"
+            if v.key == "minimal"
+            else f"the same mixed model on {v.label}"
+            if v.key == "depth2"
             else f"the same mixed model on {METRIC_WORDS.get(alt or '', alt)}"
         )
     return phrases

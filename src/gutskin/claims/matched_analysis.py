@@ -24,13 +24,11 @@ import pandas as pd
 from ..stats import effects
 from ..stats._util import StatsInputError
 from ..stats.matching import balance, match_nearest, matched_difference, pooled_sd
+from . import sensitivity
 from .common import ClaimResult
 from .entries import record_sensitivity
 
-__all__ = ["DEFAULTS", "MATCHED", "add_matched"]
-
-#: Analyses the matched comparison applies to.
-MATCHED = ("alpha_condition", "alpha_exposure")
+__all__ = ["DEFAULTS", "add_matched"]
 
 #: Defaults of the configuration's ``matching`` block (mirrored in config.schema.yaml).
 DEFAULTS: dict[str, Any] = {
@@ -40,7 +38,8 @@ DEFAULTS: dict[str, Any] = {
     "ratio": 3,
 }
 
-NAME = "matched case–control"
+#: Its name in the ledger's robustness (the analyses it applies to are declared with it).
+NAME = sensitivity.MATCHED.name
 
 
 def _groups(claim: dict[str, Any], data: pd.DataFrame) -> tuple[pd.Series, str] | None:
@@ -68,12 +67,12 @@ def add_matched(
 ) -> None:
     """Add the matched analysis to ``res`` (``matched`` and a sensitivity analysis), or a note saying why
     it was not computed. Does nothing for other analyses, a data problem, or a pooled headline."""
-    if claim.get("analysis") not in MATCHED or res.data_problem or not res.headline:
-        return
-    if (claim.get("params") or {}).get("headline") == "meta":
-        res.notes.append(
-            "Matched case–control analysis not computed: the headline is a pooled estimate over datasets."
-        )
+    analysis = str(claim.get("analysis"))
+    if (
+        not sensitivity.applies(analysis, sensitivity.MATCHED)
+        or res.data_problem
+        or not res.headline
+    ):
         return
     settings = {**DEFAULTS, **(config.get("matching") or {})}
     path = Path(out_dir) / "analysis_data.tsv"
@@ -141,9 +140,8 @@ def add_matched(
     }
     record_sensitivity(
         res,
-        NAME,
-        None,
+        sensitivity.MATCHED,
         note,
-        kind="matched",
+        name=NAME,
         numbers={"estimate": est, "ci": ci, "ci90": ci90, "p_value": float(diff["p_value"])},
     )

@@ -38,6 +38,7 @@ from scipy.spatial.distance import squareform
 from ..diversity.ordination import pcoa
 from ..stats import paired, power
 from ..stats._util import StatsInputError
+from . import sensitivity
 from .bundle import DatasetBundle
 from .common import Bundles, Claim, ClaimResult, Config, guarded
 from .entries import record_sensitivity
@@ -543,7 +544,10 @@ def run(claim: Claim, bundles: Bundles, config: Config, out_dir: Path) -> ClaimR
     )
 
     # Sensitivity: other beta metrics, one pre-specified analysis each.
-    for other in [m for m in ("braycurtis", "jaccard", "robust_aitchison") if m != beta_metric]:
+    others = [m for m in ("braycurtis", "jaccard", "robust_aitchison") if m != beta_metric]
+    if not sensitivity.applies(ANALYSIS, sensitivity.OTHER_BETA_METRIC):
+        others = []
+    for other in others:
         if other not in bundle.beta_files:
             continue
         mo, _, _ = _mantel(bundle, other, pairs, config, strata, alternative)
@@ -552,10 +556,9 @@ def run(claim: Claim, bundles: Bundles, config: Config, out_dir: Path) -> ClaimR
         )
         record_sensitivity(
             res,
-            f"{other.replace('_', ' ')} instead of {beta_metric.replace('_', ' ')}",
-            None,
+            sensitivity.OTHER_BETA_METRIC,
             f"Mantel r = {mo.r:+.3f}, p = {mo.p_value:.3g}",
-            kind="metric",
+            name=f"{other.replace('_', ' ')} instead of {beta_metric.replace('_', ' ')}",
             numbers={
                 "estimate": mo.r,
                 "ci": list(mo.ci95) if mo.ci95 is not None else None,

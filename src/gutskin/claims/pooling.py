@@ -50,16 +50,12 @@ _Z975 = 1.959963984540054
 def cohort_claim(claim: dict[str, Any], dataset: str) -> dict[str, Any]:
     """``claim`` restricted to one dataset, as its per-cohort job runs it.
 
-    ``params.headline: meta`` (the old in-runner pooling of ``alpha_condition``) is dropped: the pooling
-    is done over cohorts by :func:`pool`. ``params.per_dataset[dataset]`` (overrides for this dataset) is
-    merged into the parameters and ``per_dataset`` removed, for every runner.
+    ``params.per_dataset[dataset]`` (overrides for this dataset) is merged into the parameters and
+    ``per_dataset`` removed, for every runner. The pooling over cohorts is done by :func:`pool`.
     """
     out = copy.deepcopy(claim)
     out["datasets"] = [dataset]
     params = out.get("params") or {}
-    if params.get("headline") == "meta":
-        params.pop("headline")
-        params.pop("meta_method", None)
     per = params.get("per_dataset")
     if isinstance(per, dict):
         listed = claim.get("datasets")
@@ -309,7 +305,8 @@ def _pool_k(
             row["weight"] = weights[row["dataset"]] / 100.0
     word = SCALE_WORDS.get(scale or "", "effect size")
     ci_words = (
-        f"Hartung–Knapp–Sidik–Jonkman 95% CI (t on {k - 1} df), used because k = {k} < {below}"
+        f"Hartung–Knapp–Sidik–Jonkman 95% CI (t on {k - 1} df; its SE is not truncated at the normal "
+        f"CI's, as in metafor's rma(test=\"knha\") by default), used because k = {k} < {below}"
         if ci_method == "hksj"
         else f"normal (Wald) 95% CI, used because k = {k} ≥ {below}"
     )
@@ -428,6 +425,8 @@ def _pool_k(
         cohort_analyses=_cohort_analyses([cs[ds] or {} for ds in ok], scale),
     )
     for sens in sensitivity.applicable("pooled"):
+        if sens.refit is None:
+            continue
         for refit in sens.refit(ctx):
             res["sensitivity_analyses"].append(
                 sensitivity.entry(
@@ -446,8 +445,9 @@ def _pool_k(
         f"{word} estimates were pooled by a random-effects model ({method} τ²) with the {ci_words} "
         f"(HKSJ whenever fewer than {below} cohorts are pooled: the normal CI is too narrow with few "
         f"cohorts); τ² = {m.tau2:.3g}, I² = {m.i2:.0f}%; {pi_txt}. Raw features are never pooled "
-        f"across cohorts. Sensitivity of the pooled estimate: leave-one-cohort-out and the other τ² "
-        f"estimator. Per cohort: "
+        f"across cohorts. Sensitivity of the pooled estimate: "
+        + "; ".join(f"{s.name} ({s.description})" for s in sensitivity.applicable("pooled"))
+        + ". Per cohort: "
         + " ".join(f"[{ds}] {(cs[ds] or {}).get('method', '')}" for ds in ok)
     )
     pooling = {

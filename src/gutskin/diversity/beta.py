@@ -151,6 +151,14 @@ class _Split:
     cindices: np.ndarray
     cdata: np.ndarray
 
+    @property
+    def tail(
+        self,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """The tail as the kernels take it: CSR ``indptr, indices, data``, CSC ``cindptr, cindices,
+        cdata``."""
+        return (self.indptr, self.indices, self.data, self.cindptr, self.cindices, self.cdata)
+
 
 def _split_features(
     csr: sp.csr_array,
@@ -229,12 +237,7 @@ def _braycurtis_into(csr: sp.csr_array, out: np.ndarray, accumulate: bool) -> No
     _kernels.braycurtis_tiles(
         split.dense,
         sums,
-        split.indptr,
-        split.indices,
-        split.data,
-        split.cindptr,
-        split.cindices,
-        split.cdata,
+        *split.tail,
         TILE_ROWS,
         accumulate,
         out,
@@ -389,12 +392,7 @@ def robust_aitchison(
             gram,
             r0,
             sq,
-            split.indptr,
-            split.indices,
-            split.data,
-            split.cindptr,
-            split.cindices,
-            split.cdata,
+            *split.tail,
             indptr,
             indices,
             r.data,

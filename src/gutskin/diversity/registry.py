@@ -18,25 +18,27 @@ files (``alpha.tsv`` columns ``<name>_mean``, ``beta_<name>.npz``, ``pcoa_<name>
     a short name for axis labels and table headers, and the words for prose ("the Bray–Curtis
     dissimilarity").
 
-The config schema's ``enum`` of metric names (``workflow/schemas/config.schema.yaml``) is checked
-against these tables by ``tests/unit/test_metric_registry.py``, which prints the lines to paste
-when they differ.
+The config schema lists no metric names: :func:`check_config_metrics` checks ``alpha_metrics`` /
+``beta_metrics`` against these tables when the workflow is planned (``workflow/rules/common.smk``),
+and :func:`metric_names` gives them to :func:`gutskin.config.check_claims` for the claims' ``metric``
+keys, so these tables are the one list.
 
 Adding a beta metric (walk-through in ``docs/ARCHITECTURE.md``): write its function (``beta.py``, or
-a module of its own), add one :class:`BetaMetric` entry here, paste the enum the test prints into the
-schema, and add a test against a reference implementation.
+a module of its own), add one :class:`BetaMetric` entry here, and add a test against a reference
+implementation.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
 import numpy as np
 
-from ..errors import InputError
+from ..errors import ConfigError, InputError, did_you_mean
 from . import alpha as _alpha
 from . import beta as _beta
 from . import phylogeny as _phylo
@@ -53,8 +55,9 @@ __all__ = [
     "alpha_metric",
     "beta_diversity",
     "beta_metric",
+    "check_config_metrics",
     "mean_rarefied_beta",
-    "schema_enums",
+    "metric_names",
 ]
 
 #: ``plain(matrix, *, ids, source, block_entries, tree, feature_ids) -> condensed``.
@@ -365,6 +368,28 @@ def mean_rarefied_beta(
     )
 
 
-def schema_enums() -> dict[str, list[str]]:
-    """The metric-name ``enum`` of each config key, as ``workflow/schemas/config.schema.yaml`` holds it."""
+def metric_names() -> dict[str, list[str]]:
+    """The known metric names of each config key (``alpha_metrics``, ``beta_metrics``)."""
     return {"alpha_metrics": list(ALPHA_METRICS), "beta_metrics": list(BETA_METRICS)}
+
+
+def check_config_metrics(
+    config: Mapping[str, Any], *, source: str | Path = "config/config.yaml"
+) -> None:
+    """Every name of ``alpha_metrics`` / ``beta_metrics`` in ``config`` is a metric of this registry.
+
+    Raises
+    ------
+    ConfigError
+        Naming the file, the key, the unknown names, close matches and the known names.
+    """
+    for key, known in metric_names().items():
+        unknown = [str(m) for m in config.get(key) or [] if m not in known]
+        if unknown:
+            raise ConfigError(
+                source,
+                f"unknown metric(s) {unknown}",
+                where=f"key {key}",
+                hint=did_you_mean(unknown, known, n=2)
+                + f"use one of {', '.join(known)} (gutskin.diversity.registry)",
+            )

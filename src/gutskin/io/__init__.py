@@ -13,17 +13,19 @@ Readers are registered by the ``format`` names of ``config/datasets.yaml``: :dat
 features, ``files.tree``; ``reader(path, **options) -> skbio.TreeNode``). A table reader is called as
 ``reader(path, values=...)`` and returns a :class:`FeatureTable`; a sample reader is called as
 ``reader(path, id_column=..., missing_values=...)`` and returns the raw metadata (see
-:mod:`gutskin.io.mapping`). To support a new format, add a function to the right dict and the name to
-the ``format`` enum in ``workflow/schemas/datasets.schema.yaml``.
+:mod:`gutskin.io.mapping`). These dicts are the one list of formats: the datasets schema names none,
+and :func:`check_formats` checks ``config/datasets.yaml`` against them when the workflow is planned.
+To support a new format, write the reader in a module of this package and add it to the right dict
+here (walk-through in ``docs/ARCHITECTURE.md``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from ..errors import InputError
+from ..errors import ConfigError, InputError, did_you_mean
 from . import rdata as _rdata
 from ._compressed import get_inflate_limit, inflate_limit, set_inflate_limit
 from .hmp_dacc import read_dacc_map, read_dacc_otu_table
@@ -34,6 +36,7 @@ from .table import VALUE_KINDS, FeatureTable, atomic_path, read_biom, write_biom
 from .wide import read_wide, read_wide_csv, read_wide_tsv, round_counts
 
 __all__ = [
+    "READERS_BY_ROLE",
     "SAMPLE_READERS",
     "TABLE_READERS",
     "TREE_READERS",
@@ -41,6 +44,7 @@ __all__ = [
     "FeatureTable",
     "TableReader",
     "atomic_path",
+    "check_formats",
     "get_inflate_limit",
     "inflate_limit",
     "read_biom",
@@ -90,6 +94,40 @@ def _read_newick(path: str | Path, **options: Any) -> Any:
 
 #: Tree readers (``files.tree`` role) by ``format``: ``reader(path, **options) -> skbio.TreeNode``.
 TREE_READERS: dict[str, Callable[..., Any]] = {"newick": _read_newick, **_rdata.TREE_READERS}
+
+
+#: The reader dict of each file role of a dataset block (``files.<role>.format``).
+READERS_BY_ROLE: dict[str, Mapping[str, Callable[..., Any]]] = {
+    "table": TABLE_READERS,
+    "samples": SAMPLE_READERS,
+    "tree": TREE_READERS,
+}
+
+
+def check_formats(
+    datasets: Mapping[str, Any], *, source: str | Path = "config/datasets.yaml"
+) -> None:
+    """Every ``files.<role>.format`` of ``datasets`` (table, samples, tree) names a registered reader.
+
+    Raises
+    ------
+    ConfigError
+        Naming the file, the key path, close matches and the known formats of that role.
+    """
+    for name, block in datasets.items():
+        files = block.get("files") if isinstance(block, Mapping) else None
+        for role, readers in READERS_BY_ROLE.items():
+            entry = files.get(role) if isinstance(files, Mapping) else None
+            fmt = entry.get("format") if isinstance(entry, Mapping) else None
+            if fmt is None or fmt in readers:
+                continue
+            raise ConfigError(
+                source,
+                f"dataset {name}: unknown {role} format {fmt!r}",
+                where=f"key datasets/{name}/files/{role}/format",
+                hint=did_you_mean(str(fmt), readers, n=2)
+                + f"use one of {', '.join(readers)} (the readers of gutskin.io)",
+            )
 
 
 def read_tree(path: str | Path, fmt: str, **kwargs: Any) -> Any:

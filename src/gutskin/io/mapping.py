@@ -21,16 +21,15 @@ add it to the dict and to the ``format`` enum of ``workflow/schemas/datasets.sch
 from __future__ import annotations
 
 import csv
-import difflib
 import io
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from ..errors import InputError
+from ..errors import InputError, close_matches_note
 from ._compressed import decompress_bytes
 
 __all__ = [
@@ -66,12 +65,6 @@ def read_text(path: Path) -> str:
             where=f"line {line}",
             hint="re-save the file as UTF-8",
         ) from None
-
-
-def _close_matches(name: str, options: Sequence[str]) -> list[str]:
-    lowered = {o.lower(): o for o in options}
-    hits = difflib.get_close_matches(name.lower(), list(lowered), n=5, cutoff=0.6)
-    return [lowered[h] for h in hits]
 
 
 def _parse(
@@ -160,11 +153,10 @@ def _parse(
     if id_column is None:
         id_column = header[0]
     if id_column not in header:
-        close = _close_matches(id_column, header)
         raise InputError(
             path,
             f"no sample-id column {id_column!r} among the {len(header)} columns"
-            + (f"; close matches: {', '.join(repr(c) for c in close)}" if close else ""),
+            + close_matches_note(id_column, header, ignore_case=True),
             where=f"line {header_line}",
             hint="set samples.id_column in config/datasets.yaml to the column holding sample ids",
         )

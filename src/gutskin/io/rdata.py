@@ -66,7 +66,8 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from ..errors import InputError
+from ..errors import InputError, close_matches_note
+from ..taxonomy import RANK_PREFIX
 from ._compressed import decompress_bytes
 from .table import VALUE_KINDS, FeatureTable
 
@@ -92,17 +93,6 @@ _RDA_MAGIC = (b"RDX2\n", b"RDX3\n", b"RDA2\n", b"RDA3\n", b"RDB2\n", b"RDB3\n")
 _RDS_MAGIC = (b"X\n", b"A\n", b"B\n")
 _NULL_SYMBOL = "\x01NULL\x01"
 _PREFIXED = re.compile(r"^[a-zA-Z]__")
-_RANK_PREFIX = {
-    "kingdom": "k__",
-    "domain": "k__",
-    "superkingdom": "k__",
-    "phylum": "p__",
-    "class": "c__",
-    "order": "o__",
-    "family": "f__",
-    "genus": "g__",
-    "species": "s__",
-}
 ROW_NAMES = "row.names"
 
 
@@ -741,7 +731,7 @@ def _rank_table(
 
 
 def _lineages(ranks: pd.DataFrame) -> pd.Series:
-    prefixes = [_RANK_PREFIX.get(str(r).strip().lower(), "") for r in ranks.columns]
+    prefixes = [RANK_PREFIX.get(str(r).strip().lower(), "") for r in ranks.columns]
     out = []
     for row in ranks.itertuples(index=False, name=None):
         parts = []
@@ -926,6 +916,28 @@ def _otu(
     return rfile, obj, desc, csr, samples, features
 
 
+def _feature_table(
+    rfile: Any,
+    csr: Any,
+    samples: Any,
+    features: Any,
+    values: str,
+    ranks_node: Any | None,
+    where: str,
+) -> FeatureTable:
+    """The read table, with lineages from ``ranks_node`` (a taxonomy table of the R object) if given."""
+    taxonomy = None
+    if ranks_node is not None:
+        taxonomy = _lineages(_rank_table(rfile, ranks_node, where, features))
+    return FeatureTable(
+        counts=csr,
+        sample_ids=np.asarray(samples, dtype="O"),
+        feature_ids=np.asarray(features, dtype="O"),
+        taxonomy=taxonomy,
+        values=values,
+    )
+
+
 def read_phyloseq_table(
     path: str | Path,
     *,
@@ -962,18 +974,9 @@ def read_phyloseq_table(
         ``values="counts"``, or a ``tax_table`` that lacks some features.
     """
     rfile, obj, desc, csr, samples, features = _otu(path, values, object, expect, fmt)
-    taxonomy = None
     tax = _slot(rfile, obj, desc, "tax_table", required=False)
-    if tax is not None:
-        ranks = _rank_table(rfile, tax, f"{_where(rfile, desc)}, slot @tax_table", features)
-        taxonomy = _lineages(ranks)
-    return FeatureTable(
-        counts=csr,
-        sample_ids=np.asarray(samples, dtype="O"),
-        feature_ids=np.asarray(features, dtype="O"),
-        taxonomy=taxonomy,
-        values=values,
-    )
+    where = f"{_where(rfile, desc)}, slot @tax_table"
+    return _feature_table(rfile, csr, samples, features, values, tax, where)
 
 
 def read_phyloseq_taxonomy(path: str | Path, *, object: str | None = None) -> pd.DataFrame:
@@ -1028,13 +1031,10 @@ def _with_id_column(
     if id_column in (None, ROW_NAMES):
         return df
     if id_column not in df.columns:
-        import difflib
-
-        close = difflib.get_close_matches(str(id_column), [str(c) for c in df.columns], n=5)
         raise InputError(
             rfile.path,
             f"no sample-id column {id_column!r} in the data frame"
-            + (f"; close matches: {', '.join(repr(c) for c in close)}" if close else "")
+            + close_matches_note(str(id_column), df.columns)
             + f"; the row names are column {ROW_NAMES!r}",
             where=where,
             hint="set samples.id_column in config/datasets.yaml (row.names = the sample names)",
@@ -1153,18 +1153,10 @@ def read_microbiome_list_table(
     tab = _child(obj, "feature.tab")
     where = f"{_where(rfile, desc)}, element $feature.tab"
     csr, samples, features = _abundance_table(rfile, tab, where, taxa_are_rows=True, values=values)
-    taxonomy = None
     ann = _child(obj, "feature.ann")
-    if ann is not None and not _is_null(ann):
-        ranks = _rank_table(rfile, ann, f"{_where(rfile, desc)}, element $feature.ann", features)
-        taxonomy = _lineages(ranks)
-    return FeatureTable(
-        counts=csr,
-        sample_ids=np.asarray(samples, dtype="O"),
-        feature_ids=np.asarray(features, dtype="O"),
-        taxonomy=taxonomy,
-        values=values,
-    )
+    ann = None if ann is None or _is_null(ann) else ann
+    where = f"{_where(rfile, desc)}, element $feature.ann"
+    return _feature_table(rfile, csr, samples, features, values, ann, where)
 
 
 def read_microbiome_list_samples(

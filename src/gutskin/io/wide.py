@@ -29,6 +29,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from ..errors import InputError
+from ..taxonomy import RANK_PREFIX, format_lineage, lineage_table, parse_r_dotted
 from .mapping import read_text
 from .table import VALUE_KINDS, FeatureTable
 
@@ -73,8 +74,6 @@ def _bad_cell(
 
 
 def _lineages(feature_ids: np.ndarray, lineage: str, path: Path) -> pd.Series:
-    from ..taxonomy import format_lineage, lineage_table, parse_r_dotted
-
     ids = [str(x) for x in feature_ids]
     if lineage == "r_dotted":
         ranks, report = parse_r_dotted(ids)
@@ -180,20 +179,6 @@ def read_wide(
     )
 
 
-#: Rank prefixes for ``rank_columns`` (by the column's name, case-insensitive).
-_RANK_PREFIX = {
-    "kingdom": "k__",
-    "domain": "k__",
-    "superkingdom": "k__",
-    "phylum": "p__",
-    "class": "c__",
-    "order": "o__",
-    "family": "f__",
-    "genus": "g__",
-    "species": "s__",
-}
-
-
 def parse_wide_text(
     text: str,
     path: Path,
@@ -274,12 +259,12 @@ def parse_wide_text(
                             hint="fix files.table.options in config/datasets.yaml",
                         )
                 for name in rank_columns or []:
-                    if name.lower() not in _RANK_PREFIX:
+                    if name.lower() not in RANK_PREFIX:
                         raise InputError(
                             path,
                             f"rank column {name!r} is not a rank name",
                             where="files.table.options.rank_columns",
-                            hint=f"name rank columns after ranks: {', '.join(_RANK_PREFIX)}",
+                            hint=f"name rank columns after ranks: {', '.join(RANK_PREFIX)}",
                         )
                 rank_pos = [header.index(n, 1) for n in rank_columns or []]
                 skip = {k for k in (lin_pos, *rank_pos) if k is not None}
@@ -386,7 +371,7 @@ def _ranks_lineage(cells: list[str], names: list[str]) -> str | None:
         value = cell.strip()
         if value in ("NA", "NaN", "nan", "None"):
             value = ""
-        parts.append(_RANK_PREFIX[name.lower()] + value)
+        parts.append(RANK_PREFIX[name.lower()] + value)
     return ";".join(parts) if any(p[3:] for p in parts) else None
 
 

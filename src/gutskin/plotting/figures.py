@@ -367,6 +367,37 @@ def alpha_by_group(
     return _attach_data(fig, drawn_rows)
 
 
+def _points(ax: Any, xa: np.ndarray, ya: np.ndarray, *, size: float, alpha: float) -> None:
+    """One colour of points, rasterised when there are many."""
+    ax.scatter(
+        xa,
+        ya,
+        s=size,
+        color=OKABE_ITO[3],
+        alpha=alpha,
+        linewidths=0,
+        rasterized=xa.size > RASTERISE_ABOVE,
+    )
+
+
+def _finish_xy(
+    fig: Figure,
+    ax: Any,
+    xa: np.ndarray,
+    ya: np.ndarray,
+    labels: tuple[str, str, str],
+    annotation: str,
+) -> Figure:
+    """Axis labels and title, the annotation box, and the drawn pairs as the figure's data twin."""
+    xlabel, ylabel, title = labels
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    _annotate(ax, annotation)
+    cx, cy = _xy_columns(xlabel, ylabel)
+    return _attach_data(fig, pd.DataFrame({cx: xa, cy: ya}))
+
+
 @_with_rc
 def paired_scatter(
     x: Sequence[float] | np.ndarray | pd.Series,
@@ -385,21 +416,8 @@ def paired_scatter(
     fig = _new_figure(4.4, 4.0)
     ax = fig.subplots()
     _style_axes(ax)
-    ax.scatter(
-        xa,
-        ya,
-        s=14,
-        color=OKABE_ITO[3],
-        alpha=0.7,
-        linewidths=0,
-        rasterized=xa.size > RASTERISE_ABOVE,
-    )
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(ylabel)
-    ax.set_title(title)
-    _annotate(ax, annotation if annotation else f"n = {xa.size:,}")
-    cx, cy = _xy_columns(xlabel, ylabel)
-    return _attach_data(fig, pd.DataFrame({cx: xa, cy: ya}))
+    _points(ax, xa, ya, size=14, alpha=0.7)
+    return _finish_xy(fig, ax, xa, ya, (xlabel, ylabel, title), annotation or f"n = {xa.size:,}")
 
 
 @_with_rc
@@ -426,21 +444,8 @@ def distance_scatter(
         cb = fig.colorbar(hb, ax=ax)
         cb.set_label("pairs per hexagon")
     else:
-        ax.scatter(
-            xa,
-            ya,
-            s=8,
-            color=OKABE_ITO[3],
-            alpha=0.5,
-            linewidths=0,
-            rasterized=xa.size > RASTERISE_ABOVE,
-        )
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(ylabel)
-    ax.set_title(title)
-    _annotate(ax, annotation if annotation else f"{xa.size:,} pairs")
-    cx, cy = _xy_columns(xlabel, ylabel)
-    return _attach_data(fig, pd.DataFrame({cx: xa, cy: ya}))
+        _points(ax, xa, ya, size=8, alpha=0.5)
+    return _finish_xy(fig, ax, xa, ya, (xlabel, ylabel, title), annotation or f"{xa.size:,} pairs")
 
 
 def _opt_float(row: Mapping[str, Any], key: str, i: int) -> float | None:

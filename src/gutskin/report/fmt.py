@@ -85,15 +85,21 @@ def fmt_num(x: Any, sig: int = 3) -> str:
     return _minus(f"{mant} × 10{str(int(exp)).translate(_SUPERSCRIPT)}")
 
 
+def _number(x: Any) -> float | None:
+    """``x`` as a float, or ``None`` when it is missing, not a number or NaN."""
+    if x is None:
+        return None
+    try:
+        v = float(x)
+    except (TypeError, ValueError):
+        return None
+    return None if math.isnan(v) else v
+
+
 def fmt_p(p: Any) -> str:
     """Format a p-value: "< 0.001" below 0.001, else 3 significant digits; "–" when missing."""
-    if p is None:
-        return "–"
-    try:
-        v = float(p)
-    except (TypeError, ValueError):
-        return "–"
-    if math.isnan(v):
+    v = _number(p)
+    if v is None:
         return "–"
     if v < P_FLOOR:
         return "< 0.001"
@@ -128,11 +134,8 @@ def fmt_ci(lo: Any, hi: Any) -> str:
 
 def fmt_bytes(n: Any) -> str:
     """File size in B/kB/MB (decimal units)."""
-    if n is None:
-        return "–"
-    try:
-        v = float(n)
-    except (TypeError, ValueError):
+    v = _number(n)
+    if v is None:
         return "–"
     for unit, size in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
         if v >= size:

@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from .._cache import sha256_file
 from ..errors import InputError
 
 __all__ = [
@@ -288,16 +289,11 @@ def extracted(root: Path, archive_sha256: str) -> ExtractedArchive | None:
         for name, info in members.items():
             path = root / name
             try:
-                h = hashlib.sha256()
-                size = 0
-                with open(path, "rb") as fh:
-                    while chunk := fh.read(_CHUNK):
-                        h.update(chunk)
-                        size += len(chunk)
+                digest, size = sha256_file(path)
             except OSError:
                 problem = f"member {name!r} is missing"
                 break
-            if size != info.get("size") or h.hexdigest() != info.get("sha256"):
+            if size != info.get("size") or digest != info.get("sha256"):
                 problem = f"member {name!r} differs from the record"
                 break
     if problem is not None:

@@ -44,6 +44,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from ..errors import DataUnavailable
+from ..harmonise import vocabulary
 from ..io import FeatureTable, write_biom
 from ._common import Options, artefact_dir, build_once, content_hash, derived_entry, write_rows_tsv
 from .http import ApiClient, ApiSettings, Paged, paged_skip_limit
@@ -235,8 +236,6 @@ def fetch_gmrepo(
     DataUnavailable
         An answer could not be had, or no run has a usable profile.
     """
-    from ..harmonise import vocabulary
-
     opts = Options(name, block, ALLOWED_KEYS, config_path)
     phen = opts.get("phenotypes")
     if not isinstance(phen, Mapping) or not phen:

@@ -183,6 +183,17 @@ class Paged:
     complete: bool = True
     expected: int | None = None
 
+    def stop_at_limit(self, url: str) -> None:
+        """Mark the listing incomplete (the page limit stopped it) and say so in the log."""
+        self.complete = False
+        log.warning(
+            "%s: stopped after %d pages (max_pages) with %d of %s items",
+            url,
+            self.pages,
+            len(self.items),
+            self.expected if self.expected is not None else "?",
+        )
+
 
 # ----------------------------------------------------------------------------------------------------------
 # Small helpers
@@ -674,14 +685,7 @@ def paged_count_items(
         if done:
             return out
         if out.pages >= limit:
-            out.complete = False
-            log.warning(
-                "%s: stopped after %d pages (max_pages) with %d of %s items",
-                url,
-                out.pages,
-                len(out.items),
-                out.expected if out.expected is not None else "?",
-            )
+            out.stop_at_limit(url)
             return out
         page += 1
 
@@ -728,14 +732,7 @@ def paged_jsonapi(
         nxt = links.get("next") if isinstance(links, Mapping) else None
         next_url = nxt if isinstance(nxt, str) and nxt else None
         if next_url and out.pages >= limit:
-            out.complete = False
-            log.warning(
-                "%s: stopped after %d pages (max_pages) with %d of %s items",
-                url,
-                out.pages,
-                len(out.items),
-                out.expected if out.expected is not None else "?",
-            )
+            out.stop_at_limit(url)
             break
     return out
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -54,6 +55,24 @@ class JsonMixin:
         out = to_builtin(self)
         assert isinstance(out, dict)
         return out
+
+
+@dataclass(frozen=True)
+class Coefficient(JsonMixin):
+    """One coefficient of a fitted model with its intervals: the fields every model result starts with.
+
+    ``term`` (the exact coefficient name), ``estimate`` and ``se``, the two-sided 95 % and 90 %
+    intervals ``ci95``, ``ci90`` (the 90 % one is the TOST interval) and the two-sided ``p_value`` of
+    ``term = 0``. What each means for a model (scale, SE estimator, reference distribution) is said by
+    the subclass.
+    """
+
+    term: str
+    estimate: float
+    se: float
+    ci95: tuple[float, float]
+    ci90: tuple[float, float]
+    p_value: float
 
 
 def check_finite(name: str, value: float) -> float:

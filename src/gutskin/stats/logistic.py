@@ -30,7 +30,7 @@ import pandas as pd
 import statsmodels.formula.api as smf
 from scipy import stats
 
-from ._util import JsonMixin, StatsInputError, check_finite
+from ._util import Coefficient, JsonMixin, StatsInputError, check_finite
 from .regression import TermNotFoundError, _numeric_objects_to_float
 
 __all__ = [
@@ -47,7 +47,7 @@ _COV_TYPES = ("HC0", "HC3")
 
 
 @dataclass(frozen=True)
-class LogisticResult(JsonMixin):
+class LogisticResult(Coefficient):
     """One coefficient of a logistic regression, on the log-odds scale.
 
     Attributes
@@ -75,12 +75,6 @@ class LogisticResult(JsonMixin):
         Newton iterations used (Firth only; ``None`` for ML).
     """
 
-    term: str
-    estimate: float
-    se: float
-    ci95: tuple[float, float]
-    ci90: tuple[float, float]
-    p_value: float
     z: float
     odds_ratio: float
     or_ci95: tuple[float, float]

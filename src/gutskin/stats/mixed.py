@@ -35,7 +35,8 @@ import pandas as pd
 import statsmodels.formula.api as smf
 from scipy import optimize, stats
 
-from ._util import JsonMixin, StatsInputError
+from ._util import Coefficient, StatsInputError
+from .power import one_sided_t_power, two_sided_t_power
 from .regression import TermNotFoundError, _numeric_objects_to_float
 
 __all__ = ["MixedResult", "mixed_power", "mixed_random_intercept"]
@@ -44,7 +45,7 @@ _OPTIMIZERS = ("lbfgs", "bfgs", "powell", "nm")
 
 
 @dataclass(frozen=True)
-class MixedResult(JsonMixin):
+class MixedResult(Coefficient):
     """One fixed-effect coefficient of a random-intercept linear mixed model (REML).
 
     Attributes
@@ -80,12 +81,6 @@ class MixedResult(JsonMixin):
         The fixed-effects formula and rows dropped because a formula variable was missing.
     """
 
-    term: str
-    estimate: float
-    se: float
-    ci95: tuple[float, float]
-    ci90: tuple[float, float]
-    p_value: float
     t: float
     df: float
     within_subject: bool
@@ -426,14 +421,5 @@ def mixed_power(
         )
     ncp = abs(float(effect)) / float(se)
     if alternative == "greater":
-        t1 = float(stats.t.ppf(1 - alpha, df))
-        one = float(stats.nct.sf(t1, df, ncp))
-        return one if math.isfinite(one) else float(stats.norm.sf(t1 - ncp))
-    tc = float(stats.t.ppf(1 - alpha / 2, df))
-    upper = float(stats.nct.sf(tc, df, ncp))
-    lower = float(stats.nct.cdf(-tc, df, ncp))
-    if not math.isfinite(upper):
-        upper = float(stats.norm.sf(tc - ncp))
-    if not math.isfinite(lower):
-        lower = float(stats.norm.cdf(-tc - ncp))
-    return float(min(1.0, upper + lower))
+        return one_sided_t_power(ncp, df, alpha)
+    return two_sided_t_power(ncp, df, alpha)

@@ -278,6 +278,18 @@ def _gower_trace(d: np.ndarray) -> float:
     return total / (2 * n)
 
 
+def _permutation_plan(
+    strata: Any, permutation_indices: Any, permutations: int, n: int
+) -> tuple[np.ndarray | None, np.ndarray | None, int]:
+    """The strata codes, the checked explicit permutations (or ``None``) and their number."""
+    codes = strata_codes(strata, n)
+    explicit = None
+    if permutation_indices is not None:
+        explicit = _check_explicit_perms(permutation_indices, n, codes)
+        permutations = explicit.shape[0]
+    return codes, explicit, _check_permutations(permutations)
+
+
 def _check_explicit_perms(perms: np.ndarray, n: int, codes: np.ndarray | None) -> np.ndarray:
     arr = np.asarray(perms)
     if arr.ndim != 2 or arr.shape[1] != n or not np.issubdtype(arr.dtype, np.integer):
@@ -465,12 +477,7 @@ def permanova(
     terms = _check_data(data, formula_terms, term, n)
     if n < 3:
         raise StatsInputError(f"PERMANOVA needs at least 3 samples, got {n}", where="dm")
-    codes = strata_codes(strata, n)
-    explicit = None
-    if permutation_indices is not None:
-        explicit = _check_explicit_perms(permutation_indices, n, codes)
-        permutations = explicit.shape[0]
-    permutations = _check_permutations(permutations)
+    codes, explicit, permutations = _permutation_plan(strata, permutation_indices, permutations, n)
 
     data = data.reset_index(drop=True)
     blocks = {t: _term_block(data, t) for t in terms}
@@ -664,12 +671,7 @@ def permdisp(
         raise StatsInputError("PERMDISP needs at least 2 groups", where="groups")
     if n - g < 1:
         raise StatsInputError(f"too few samples ({n}) for {g} groups", where="groups")
-    codes = strata_codes(strata, n)
-    explicit = None
-    if permutation_indices is not None:
-        explicit = _check_explicit_perms(permutation_indices, n, codes)
-        permutations = explicit.shape[0]
-    permutations = _check_permutations(permutations)
+    codes, explicit, permutations = _permutation_plan(strata, permutation_indices, permutations, n)
 
     gmat = gower_centred(sq)
     eig, vec = np.linalg.eigh(gmat)

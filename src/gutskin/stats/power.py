@@ -22,8 +22,10 @@ __all__ = [
     "min_detectable_g",
     "min_detectable_r",
     "n_per_group",
+    "one_sided_t_power",
     "regression_term_power",
     "two_sample_power",
+    "two_sided_t_power",
 ]
 
 _METHODS = ("t", "normal")
@@ -100,17 +102,27 @@ def two_sample_power(
     if alternative == "greater":
         if method == "normal":
             return float(stats.norm.sf(float(stats.norm.ppf(1 - alpha)) - ncp))
-        df1 = n1 + n2 - 2
-        t1 = float(stats.t.ppf(1 - alpha, df1))
-        one = float(stats.nct.sf(t1, df1, ncp))
-        return one if math.isfinite(one) else float(stats.norm.sf(t1 - ncp))
+        return one_sided_t_power(ncp, n1 + n2 - 2, alpha)
     if method == "normal":
         z = float(stats.norm.ppf(1 - alpha / 2))
         return float(stats.norm.sf(z - ncp) + stats.norm.cdf(-z - ncp))
-    df = n1 + n2 - 2
-    tc = float(stats.t.ppf(1 - alpha / 2, df))
     if ncp == 0:
         return float(alpha)
+    return two_sided_t_power(ncp, n1 + n2 - 2, alpha)
+
+
+def one_sided_t_power(ncp: float, df: float, alpha: float) -> float:
+    """``P(T > t_{1−α, df})`` for ``T`` noncentral t with ``df`` and noncentrality ``ncp ≥ 0``: the power of
+    a one-sided t test in the direction of the effect (R's ``pwr`` with ``alternative = "greater"``)."""
+    t1 = float(stats.t.ppf(1 - alpha, df))
+    one = float(stats.nct.sf(t1, df, ncp))
+    # as below: the normal approximation where scipy's noncentral t fails far in a tail
+    return one if math.isfinite(one) else float(stats.norm.sf(t1 - ncp))
+
+
+def two_sided_t_power(ncp: float, df: float, alpha: float) -> float:
+    """``P(|T| > t_{1−α/2, df})`` for ``T`` noncentral t with ``df`` and noncentrality ``ncp``."""
+    tc = float(stats.t.ppf(1 - alpha / 2, df))
     upper = float(stats.nct.sf(tc, df, ncp))
     lower = float(stats.nct.cdf(-tc, df, ncp))
     # scipy's noncentral t can return NaN far in a tail for large df; there the normal

@@ -21,7 +21,7 @@ import statsmodels.api as sm
 import statsmodels.formula.api as smf
 from scipy import stats
 
-from ._util import JsonMixin, StatsInputError
+from ._util import Coefficient, StatsInputError
 
 __all__ = ["RegressionResult", "TermNotFoundError", "ols_hc3", "rlm_huber"]
 
@@ -31,7 +31,7 @@ class TermNotFoundError(StatsInputError):
 
 
 @dataclass(frozen=True)
-class RegressionResult(JsonMixin):
+class RegressionResult(Coefficient):
     """One coefficient of a fitted regression model.
 
     Attributes
@@ -65,12 +65,6 @@ class RegressionResult(JsonMixin):
         :func:`gutskin.stats.effects.hedges_g_from_beta` and the power functions need.
     """
 
-    term: str
-    estimate: float
-    se: float
-    ci95: tuple[float, float]
-    ci90: tuple[float, float]
-    p_value: float
     t: float
     df_resid: float
     n: int
