@@ -10,6 +10,7 @@ import pytest
 from gutskin.claims import contract
 from gutskin.claims.pooling import cohort_claim, cohort_result, pool
 from gutskin.claims.selection import declared_entry, resolve, select
+from gutskin.diversity.registry import metric_names
 from gutskin.stats.meta import random_effects
 
 CLAIM = {
@@ -241,10 +242,14 @@ def test_check_claims_with_datasets_auto_checks_the_selected_datasets(tmp_path: 
     claims = load_and_validate(p, "claims")["claims"]
     by_claim, _ = resolve(claims, blocks)
     assert by_claim == {"C99": ["x"]}
-    check_claims(claims, blocks, claim_datasets=by_claim)  # diet_score is x's column
-    check_claims(claims, blocks)  # without the selection: any configured dataset may be chosen
+    check_claims(
+        claims, blocks, metrics=metric_names(), claim_datasets=by_claim
+    )  # diet_score is x's column
+    check_claims(
+        claims, blocks, metrics=metric_names()
+    )  # without the selection: any configured dataset may be chosen
     with pytest.raises(ConfigError, match=r"datasets: auto, selected: y\)") as err:
-        check_claims(claims, blocks, claim_datasets={"C99": ["y"]})
+        check_claims(claims, blocks, metrics=metric_names(), claim_datasets={"C99": ["y"]})
     assert "claims/C99/params/covariates" in str(err.value)
 
 
