@@ -386,11 +386,12 @@ def test_ledger_entry_carries_the_synthesis_and_its_caveats(tmp_path: Path) -> N
 
 
 def test_power_follows_the_ci_method(tmp_path: Path) -> None:
-    """Normal CI: the z-test's power; Hartung–Knapp: the t-test's on k − 1 df, by hand with scipy."""
+    """Normal CI: the z-test's power; Hartung–Knapp: the t-test's on k − 1 df, by hand with scipy.
+    A claim registered two-sided gets two tails at α/2."""
     from scipy import stats
 
     cs = {"a": _cohort("a", -0.35, 0.08, 400), "b": _cohort("b", -0.3, 0.1, 100)}
-    claim = {**CLAIM, "datasets": ["a", "b"]}
+    claim = {**CLAIM, "datasets": ["a", "b"], "sided": "two"}
     normal = pool(claim, cs, {"alpha": 0.05, "meta": {"hksj_below_k": 0}}, tmp_path / "n", [])
     m = random_effects([-0.35, -0.3], [0.08, 0.1])
     z = stats.norm.ppf(0.975)
@@ -406,7 +407,7 @@ def test_power_follows_the_ci_method(tmp_path: Path) -> None:
 
 
 def test_hksj_with_two_cohorts_says_plainly_why_power_is_low(tmp_path: Path) -> None:
-    """k = 2 under Hartung–Knapp: t on 1 df (critical value 12.7) leaves almost no power even for two
+    """k = 2 under Hartung–Knapp: t on 1 df (one-sided critical value 6.3) leaves almost no power even for two
     large, precise cohorts; the ledger's reason says so in words beside the number. Two cohorts with
     the normal CI, or three under HKSJ at adequate power, carry no such note."""
     from gutskin.claims.ledger import build_ledger
@@ -415,8 +416,11 @@ def test_hksj_with_two_cohorts_says_plainly_why_power_is_low(tmp_path: Path) -> 
     cs = {"a": _cohort("a", 0.05, 0.03, 4000), "b": _cohort("b", -0.05, 0.03, 4000)}
     claim = {**CLAIM, "datasets": ["a", "b"], "caveats": []}
     res = pool(claim, cs, CONFIG, tmp_path / "h", [])
-    # HKSJ se 0.05 here, so 0.2 / se = 4 is far below t(0.975, 1) = 12.71
-    assert res["headline"]["power"] < 0.1
+    # HKSJ se 0.05 here; the claim is directional, so one-sided: 0.2 / se = 4 against t(0.95, 1) = 6.31
+    from scipy import stats
+
+    assert res["headline"]["power"] == pytest.approx(stats.t.cdf(4 - stats.t.ppf(0.95, 1), 1))
+    assert res["headline"]["power"] < 0.15
     note = res["headline"]["power_note"]
     assert note.startswith("k = 2:") and "almost no power" in note and "more cohorts" in note
     entry = build_ledger([claim], {"CX": res}, CONFIG)[0]
@@ -428,6 +432,25 @@ def test_hksj_with_two_cohorts_says_plainly_why_power_is_low(tmp_path: Path) -> 
     contract.validate_ledger([entry])
     normal = pool(claim, cs, {"alpha": 0.05, "meta": {"hksj_below_k": 0}}, tmp_path / "n", [])
     assert "power_note" not in normal["headline"]
+
+
+def test_power_of_a_directional_claim_is_one_sided(tmp_path: Path) -> None:
+    """A directional claim is tested one-sided (claims/register.py), so its pooled power is one tail at α
+    in the claimed direction: Φ(SESOI/se − z_{0.95}), or t on k − 1 df with Hartung–Knapp."""
+    from scipy import stats
+
+    cs = {"a": _cohort("a", -0.35, 0.08, 400), "b": _cohort("b", -0.3, 0.1, 100)}
+    claim = {**CLAIM, "datasets": ["a", "b"]}  # expected_direction: negative
+    normal = pool(claim, cs, {"alpha": 0.05, "meta": {"hksj_below_k": 0}}, tmp_path / "n", [])
+    m = random_effects([-0.35, -0.3], [0.08, 0.1])
+    assert normal["headline"]["power"] == pytest.approx(
+        stats.norm.cdf(0.2 / m.se - stats.norm.ppf(0.95))
+    )
+    hk = pool(claim, cs, CONFIG, tmp_path / "h", [])
+    mh = random_effects([-0.35, -0.3], [0.08, 0.1], ci_method="hksj")
+    assert hk["headline"]["power"] == pytest.approx(
+        stats.t.cdf(0.2 / mh.se - stats.t.ppf(0.95, 1), 1)
+    )
 
 
 def test_no_cohort_could_be_had_is_data_unavailable_not_inconclusive(tmp_path: Path) -> None:
