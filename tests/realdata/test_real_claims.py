@@ -471,3 +471,32 @@ def test_c8b_psoriasis_pooled(claims: dict, agp_bundle, diversity_of, tmp_path: 
     print(f"C8b pooled: {entry['verdict']}: {entry['reason']}")
     # HKSJ over k = 2: 95 % CI (−1.87, 1.34), power 0.05 at the SESOI: cannot be decisive
     assert entry["verdict"] == "inconclusive", entry["reason"]
+
+
+def test_c10_log_ratio(claims: dict, agp_bundle, tmp_path: Path) -> None:
+    """C10's headline, the adjusted log-ratio of SCFA producers to Enterobacteriaceae (rosacea vs none), pinned
+    against R lm + sandwich HC3 on the runner's own analysis_data.tsv (make_real_pooled_reference.R).
+
+    The per-taxon differential abundance is secondary and does not enter the headline, so it runs here with
+    light settings (one ANCOM-BC2 pseudocount, 16 Dirichlet draws, no label-shuffle null check) to keep the
+    test affordable; the headline model is the registered one."""
+    claim = claims["C10"]
+    light = {**claim["params"], "pseudocounts": [0.5], "dirmult_draws": 16, "null_permutations": 0}
+    claim = {**claim, "params": light}
+    res = run_claim(claim, {"agp_2014": agp_bundle}, CONFIG, tmp_path / "C10").to_dict()
+    entry = build_ledger([claim], {"C10": res}, CONFIG)[0]
+    assert res["data_problem"] is None, res["data_problem"]
+    h = res["headline"]
+    print(f"\nC10: {entry['verdict']}: {entry['reason']} (dir {tmp_path / 'C10'})")
+    ref = _pooled_ref("C10")
+    print(f"C10: estimate {h['estimate']} p {h['p_value']} n {h['n']} (R {ref})")
+    # closed-form OLS: β and its HC3 p agree with R to rounding
+    assert h["n"] == ref["n"]
+    assert h["estimate"] == pytest.approx(ref["beta"], abs=1e-9)
+    assert [h["ci_low"], h["ci_high"]] == pytest.approx(ref["ci95"], abs=1e-9)
+    assert h["p_value"] == pytest.approx(ref["p_value"], rel=1e-7)
+    # R recomputed the log-ratio from the taxa's reads: the runner's column is the same to rounding
+    assert ref["max_abs_log_ratio_difference"] < 1e-12
+    # LFC −0.67 (95 % CI −1.35 to 0.011), two-sided p 0.054 (the register's choice): neither significant nor
+    # inside ±1, so inconclusive — close to the 0.05 edge, which is why the estimate is pinned this tightly
+    assert entry["sided"] == "two" and entry["verdict"] == "inconclusive", entry["reason"]
