@@ -61,6 +61,7 @@ def _layout_patterns() -> list[re.Pattern[str]]:
         layout.CALIBRATION_JSON,
         layout.REPORT_HTML,
         layout.RESULTS + "/",
+        layout.BENCHMARKS + "/",
     ]
     out = []
     for name in names:
