@@ -120,6 +120,13 @@ def test_robustness_score_counts_the_sensitivity_analyses() -> None:
     assert robustness({"sensitivity_agrees": True, "sensitivity_analyses": []}) == "agrees"
     assert robustness({"sensitivity_analyses": [unjudged]}) == "1 uninformative"
     assert robustness({"sensitivity_analyses": []}) is None
+    # an inconclusive verdict has nothing to confirm: the analyses are not scored as disagreeing
+    # (C26 on the real data: significant alone, not after Holm, its three analyses significant too)
+    alone = [ok | {"verdict": "supported"}, bad | {"verdict": "supported"}, unjudged]
+    assert robustness({"sensitivity_analyses": alone}, "inconclusive") == (
+        "not judged: the primary result is not decisive (3 analyses; decisive alone: 2 supported)"
+    )
+    assert robustness({"sensitivity_analyses": alone}, "supported").startswith("1/2 agree")
     # the ledger entry carries the score and the list; a disagreement makes a hit inconclusive
     res = _result("C8", -0.6, (-0.9, -0.3), (-0.85, -0.35), 0.0001)
     res.update(

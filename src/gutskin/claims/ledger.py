@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +35,7 @@ _NUMERIC_FIELDS = (
 )
 
 
-def robustness(result: dict[str, Any]) -> str | None:
+def robustness(result: dict[str, Any], verdict_word: str | None = None) -> str | None:
     """The robustness score of judged sensitivity analyses: how many agree with the verdict, which do
     not, and how many could not disagree.
 
@@ -41,8 +43,23 @@ def robustness(result: dict[str, Any]) -> str | None:
     None when no sensitivity analysis was run. Entries are judged by their ``outcome`` (from
     :func:`gutskin.stats.verdict.judge_sensitivity`), else by ``agrees``. A result without the list
     (a runner that only sets ``sensitivity_agrees``) gives ``"agrees"`` or ``"disagrees"``.
+
+    With ``verdict_word``, the primary analysis's own verdict before sensitivity analyses, and one that
+    is not decisive (inconclusive), there is no decision for the analyses to confirm: the text says so and how many would be decisive alone,
+    instead of counting "disagreements" a reader would take for a fragile result (C26 on the real data:
+    the primary is significant alone but not after Holm, and its three analyses, each significant too,
+    read "0/3 agree").
     """
     outs = list(result.get("sensitivity_analyses") or [])
+    if verdict_word is not None and verdict_word not in verdict.DECISIVE and outs:
+        alone = [str(o["verdict"]) for o in outs if o.get("verdict") in verdict.DECISIVE]
+        text = f"not judged: the primary result is not decisive ({len(outs)} analyses"
+        if alone:
+            kinds = ", ".join(
+                f"{n} {verdict.LABELS.get(w, w).lower()}" for w, n in sorted(Counter(alone).items())
+            )
+            text += f"; decisive alone: {kinds}"
+        return text + ")"
 
     def outcome(o: dict[str, Any]) -> str:
         if o.get("outcome") in verdict.OUTCOMES:
@@ -254,6 +271,11 @@ def build_ledger(
             data_unavailable=is_data_unavailable(r.get("data_problem")),
         )
         v = verdict.decide(ev)
+        # the primary analysis's own verdict, before any sensitivity analysis could downgrade it: when
+        # it is not decisive there is nothing for the sensitivity analyses to confirm
+        primary_alone = verdict.decide(
+            dataclasses.replace(ev, sensitivity=(), sensitivity_agrees=None)
+        ).verdict
         judged = [dict(o) for o in v.sensitivity]
         matched = dict(r["matched"]) if r.get("matched") else None
         if matched is not None:
@@ -296,7 +318,7 @@ def build_ledger(
             notes=r.get("notes", []),
             sensitivity=verdict.sensitivity_summary(judged) or r.get("sensitivity_note"),
             sensitivity_analyses=judged,
-            robustness=robustness({**r, "sensitivity_analyses": judged}),
+            robustness=robustness({**r, "sensitivity_analyses": judged}, primary_alone),
             population=r.get("population"),
             deviations=list(r.get("deviations") or []),
             matched=matched,

@@ -186,9 +186,19 @@ def robust_sentence(robustness: str, analyses: list[dict[str, str]]) -> str:
     ...     {"name": "richness", "outcome": "agrees"}, {"name": "minimal covariates",
     ...     "outcome": "disagrees"}])
     '2 of 3 pre-specified sensitivity analyses reach the same conclusion as the primary analysis; minimal covariates does not.'
+    >>> robust_sentence("not judged: the primary result is not decisive (3 analyses; decisive alone: "
+    ...     "3 supported)", [])
+    "The primary result is not decisive, so there is no conclusion for the pre-specified sensitivity analyses to confirm or contradict (3 analyses; decisive alone: 3 supported); each one's own result is in the table below."
     >>> robust_sentence("agrees", [])
     'The pre-specified sensitivity analyses agree with the primary analysis.'
     """
+    if robustness and robustness.startswith("not judged"):
+        # an inconclusive verdict has no decision for the analyses to confirm (gutskin.claims.ledger)
+        counts = robustness[robustness.find("(") + 1 : robustness.rfind(")")]
+        return (
+            "The primary result is not decisive, so there is no conclusion for the pre-specified sensitivity "
+            f"analyses to confirm or contradict ({counts}); each one's own result is in the table below."
+        )
     judged = [a for a in analyses if a["outcome"] not in {"not judged", "uninformative"}]
     blind = [a["name"] for a in analyses if a["outcome"] == "uninformative"]
     tail = (
