@@ -61,23 +61,41 @@ content of ``results/calibration.json``.
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 import logging
 import math
+import multiprocessing
+import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
 
+import numba
 import numpy as np
 import pandas as pd
 from scipy import stats
+from scipy.spatial.distance import pdist, squareform
 
+from . import synthetic
 from ._atomic import write_json
+from .claims import build_ledger, load_bundle, run_claim, sensitivity
+from .claims.common import MINIMAL_COVARIATES, ClaimResult
+from .claims.differential import fit_log_ratio
+from .claims.entries import headline_entry, record_sensitivity, sesoi_numbers
+from .claims.inputs import covariate_term
+from .claims.pooling import cohort_claim
+from .claims.register import claim_sided, power_alternative
+from .diversity.pipeline import run_diversity
+from .importer import import_dataset, load_imported
 from .io.table import FeatureTable
 from .progress import Progress
-from .stats import da, paired, power, regression
+from .stats import da, effects, equivalence, paired, power, regression
 from .stats._util import StatsInputError
+from .stats.verdict import VERDICTS
 
 _LOG = logging.getLogger("gutskin.calibration")
 
@@ -88,6 +106,7 @@ __all__ = [
     "calibrate_alpha_ols",
     "calibrate_log_ratio",
     "calibrate_mantel",
+    "calibrate_verdict_machinery",
     "calibrate_verdicts",
     "design_key",
     "mantel_coupling",
@@ -264,8 +283,6 @@ def _task(
 
 def _worker_init() -> None:
     """One numba thread per pool worker: the pool already uses the cores."""
-    import numba
-
     numba.set_num_threads(1)
 
 
@@ -295,9 +312,6 @@ def _run_tasks(
             parts.append(_task(*args))
             progress.update(args[-1] - args[-2])
     else:
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor, as_completed
-
         # forkserver, not fork: numba's parallel kernels (e.g. the Mantel permutations) start GNU OpenMP
         # threads in this process, and forking a process that uses GNU OpenMP is unsafe (it aborts).
         ctx = multiprocessing.get_context("forkserver")
@@ -348,6 +362,7 @@ def _result(
     simulation: str,
     alpha: float,
     analytic: Callable[[float, dict[str, float]], float | None] | None = None,
+    sided: str = "two",
 ) -> dict[str, Any]:
     null_k, null_extra, _ = scenarios[0]
     fpr, fpr_ci = _rate(null_k, replicates)
@@ -375,6 +390,9 @@ def _result(
         "fpr_ci": fpr_ci,
         "fpr_ok": bool(fpr_ci[0] <= alpha <= fpr_ci[1]),
         "planted": planted,
+        # "one": rejections one-sided in the direction of the planted effect (the claim's test, when the
+        # claim is one-sided); "two": two-sided. The ledger uses a power only for a claim sided alike.
+        "sided": sided,
         "design": design,
         "simulation": simulation,
         "seconds": round(sum(sc[2] for sc in scenarios), 2),
@@ -391,8 +409,6 @@ def alpha_formula(claim: Mapping[str, Any], data: pd.DataFrame) -> str:
     :func:`gutskin.claims.inputs.covariate_term` (categorical ones with their most frequent level as
     reference), so the calibrated model cannot drift from the analysed one.
     """
-    from .claims.inputs import covariate_term
-
     params = claim.get("params") or {}
     metric = str(params.get("metric", "shannon"))
     terms = [covariate_term(str(c), data, preferred=None) for c in params.get("covariates") or []]
@@ -661,8 +677,6 @@ def simulate_paired_distances(
     dx, dy, strata
         Square Euclidean distance matrices (gut, skin) and the stratum index of each subject.
     """
-    from scipy.spatial.distance import pdist, squareform
-
     strata = np.repeat(np.arange(len(strata_sizes)), strata_sizes)
     n = strata.size
     u = rng.standard_normal((n, dims))
@@ -691,7 +705,7 @@ def _one_mantel(
         permutations=params["permutations"],
         seed=perm_ss,
         strata=strata,
-        alternative="two-sided",
+        alternative=params.get("alternative", "two-sided"),
         n_boot=0,
     )
     assert res.p_value is not None
@@ -709,6 +723,7 @@ def _mantel_tasks(
     seed: int,
     alpha: float,
     batch_shift: float,
+    alternative: str = "two-sided",
 ) -> list[tuple[Any, ...]]:
     sizes = [int(x) for x in strata_sizes]
     if not sizes or min(sizes) < 2:
@@ -724,6 +739,10 @@ def _mantel_tasks(
         "permutations": int(permutations),
         "batch_shift": float(batch_shift),
     }
+    if (
+        alternative != "two-sided"
+    ):  # kept out of the two-sided tasks, so their cache keys stay the same
+        params["alternative"] = str(alternative)
     return _scenario_tasks("mantel", params, planted, seed, 1, replicates, alpha)
 
 
@@ -736,11 +755,13 @@ def _mantel_result(
     alpha: float,
     batch_shift: float,
     claim: str,
+    alternative: str = "two-sided",
 ) -> dict[str, Any]:
     sizes = [int(x) for x in strata_sizes]
+    side = "two-sided" if alternative == "two-sided" else "one-sided (r > 0)"
     return _result(
         claim,
-        "Mantel test, Spearman, two-sided, permutations within strata (gutskin.stats.paired.mantel)",
+        f"Mantel test, Spearman, {side}, permutations within strata (gutskin.stats.paired.mantel)",
         replicates,
         scen,
         [f"r = {r:g}" for r in planted],
@@ -755,6 +776,7 @@ def _mantel_result(
             "effect = population Mantel r of the coupling"
         ),
         alpha=alpha,
+        sided="two" if alternative == "two-sided" else "one",
     )
 
 
@@ -769,8 +791,10 @@ def calibrate_mantel(
     batch_shift: float = 0.5,
     claim: str = "C9",
     workers: int = 1,
+    alternative: str = "two-sided",
 ) -> dict[str, Any]:
-    """FPR and power of the C9 headline test (Mantel, Spearman, two-sided, within strata).
+    """FPR and power of the C9 headline test (Mantel, Spearman, within strata; two-sided, or "greater"
+    as the one-sided claim is tested).
 
     Parameters
     ----------
@@ -786,10 +810,20 @@ def calibrate_mantel(
         SD of the per-stratum shift of each site's profiles (0: no batch effect).
     """
     replicates = _check_replicates(replicates)
-    tasks = _mantel_tasks(strata_sizes, replicates, planted, permutations, seed, alpha, batch_shift)
+    tasks = _mantel_tasks(
+        strata_sizes, replicates, planted, permutations, seed, alpha, batch_shift, alternative
+    )
     scen = _run_tasks(tasks, workers)
     return _mantel_result(
-        scen, strata_sizes, replicates, planted, permutations, alpha, batch_shift, claim
+        scen,
+        strata_sizes,
+        replicates,
+        planted,
+        permutations,
+        alpha,
+        batch_shift,
+        claim,
+        alternative,
     )
 
 
@@ -881,8 +915,6 @@ def simulate_log_ratio_cohort(
 def _one_log_ratio(
     params: dict[str, Any], lfc: float, ss: np.random.SeedSequence, alpha: float
 ) -> tuple[bool, dict[str, float]]:
-    from .claims.differential import fit_log_ratio
-
     table, meta = simulate_log_ratio_cohort(
         params["n_cases"],
         params["n_controls"],
@@ -1027,15 +1059,106 @@ _SYNTHETIC_DEPTH = {"agp_like": 2000, "hmp_like": 1000}
 _TREELESS_ALPHA = ("observed", "shannon", "simpson")
 _TREELESS_BETA = ("braycurtis", "jaccard", "robust_aitchison")
 
-#: Scenario field planting an effect on the claim's SESOI scale, per analysis. Claims whose analysis is not
-#: listed are calibrated under the null only (the look-alikes have no knob on their effect scale).
-PLANTABLE: dict[str, str] = {"alpha_condition": "condition_effect_g"}
+#: Analyses whose look-alike has a knob on the claim's SESOI scale (:func:`_planted_fields`): C8's
+#: standardised Shannon difference, C9's population Mantel r (via the gut–skin coupling solved by
+#: :func:`hmp_coupling_for_mantel_r`) and C10's log-ratio difference. Other analyses are calibrated under the
+#: null only.
+PLANTABLE: tuple[str, ...] = ("alpha_condition", "paired_mirror", "differential_abundance")
+
+#: HMP look-alikes (subjects, seeds) over which the gut–skin coupling for a target Mantel r is solved: the
+#: Mantel r at a given coupling varies between look-alike seeds (their taxa loadings differ) about as much
+#: as with the subjects, so the target is the mean over seeds, as the replicates (one seed each) see it.
+_COUPLING_SUBJECTS = 200
+_COUPLING_SEEDS = 8
+
+
+@functools.lru_cache(maxsize=32)
+def hmp_coupling_for_mantel_r(
+    target_r: float, n_features: int = 300, beta_metric: str = "braycurtis", seed: int = 20261207
+) -> float:
+    """The :attr:`gutskin.synthetic.Scenario.gut_skin_coupling` whose HMP look-alike has population Mantel r
+    ``target_r`` (Spearman, between the subjects' gut and retroauricular-crease ``beta_metric`` distances).
+
+    Solved by bisection (common random numbers, 12 steps) on the mean Mantel r of
+    :data:`_COUPLING_SEEDS` look-alikes of :data:`_COUPLING_SUBJECTS` subjects (first stool and first crease
+    sample of each subject, relative abundances at the look-alike's depth, no permutations). The Mantel r at a
+    fixed coupling differs between look-alike seeds (one seed per replicate), so this plants a true Mantel r
+    equal to ``target_r`` (C9's SESOI) on average over replicates, not in each one.
+    """
+    if not 0 <= target_r < 1:
+        raise StatsInputError(f"target_r must be in [0, 1), got {target_r}", where="target_r")
+    if target_r == 0:
+        return 0.0
+
+    def r_of(k: float) -> float:
+        return float(np.mean([r_one(k, seed + i) for i in range(_COUPLING_SEEDS)]))
+
+    def r_one(k: float, s: int) -> float:
+        sc = synthetic.Scenario(
+            seed=s,
+            n_agp_subjects=10,
+            n_hmp_subjects=_COUPLING_SUBJECTS,
+            n_features=int(n_features),
+            gut_skin_coupling=k,
+        )
+        d = synthetic.simulate(sc)["hmp_like"]
+        t = d.truth.reset_index()
+        t["row"] = np.arange(len(t))
+        t = t[t["visit"] == t["visit"].min()]
+        gut = t[t["site"] == "Stool"].groupby("subject_index")["row"].first()
+        skin = (
+            t[t["site"].str.endswith("Retroauricular_crease")]
+            .groupby("subject_index")["row"]
+            .first()
+        )
+        both = gut.index.intersection(skin.index)
+        p = d.counts / d.counts.sum(axis=1, keepdims=True)
+        dx = pdist(p[gut.loc[both].to_numpy()], metric=beta_metric)
+        dy = pdist(p[skin.loc[both].to_numpy()], metric=beta_metric)
+        return float(stats.spearmanr(dx, dy)[0])
+
+    lo, hi = 0.0, 0.999
+    for _ in range(12):
+        mid = (lo + hi) / 2
+        if r_of(mid) < target_r:
+            lo = mid
+        else:
+            hi = mid
+    return (lo + hi) / 2
+
+
+def _planted_fields(claim: Mapping[str, Any], design: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The look-alike's scenario fields planting a true effect equal to ``claim``'s SESOI in the claimed
+    direction (None: no knob for this analysis). Read from the claim: its SESOI, direction, case level and,
+    for C10, its pre-registered taxa (lineage tags ``g__<name>`` / ``f__<name>``)."""
+    analysis = claim.get("analysis")
+    params = claim.get("params") or {}
+    if analysis == "alpha_condition":
+        return {"condition_effect_g": _signed_sesoi(claim)}
+    if analysis == "paired_mirror":
+        return {
+            "gut_skin_coupling": hmp_coupling_for_mantel_r(
+                abs(_signed_sesoi(claim)),
+                int(design["cohort"]["n_features"]),
+                str(params.get("beta_metric", "braycurtis")),
+            )
+        }
+    if analysis == "differential_abundance":
+        prefix = {"genus": "g__", "family": "f__"}
+        taxa = {
+            f"{prefix[str(t['rank'])]}{t['name']}": str(t["direction"])
+            for t in params.get("taxa") or []
+            if str(t.get("rank")) in prefix
+        }
+        return {
+            "log_ratio_effect": {str(params.get("case")): _signed_sesoi(claim)},
+            "log_ratio_taxa": taxa,
+        }
+    return None
 
 
 def _code_version() -> str:
     """Hash of the package's analysis code (everything but the report): part of the cache key."""
-    import hashlib
-
     root = Path(__file__).resolve().parent
     h = hashlib.sha256()
     for f in sorted(root.rglob("*.py")):
@@ -1059,8 +1182,6 @@ def _swap_claim(claim: Mapping[str, Any]) -> dict[str, Any]:
     reproduce (C9: the HMP design; the EB cohort has no look-alike); ``calibrated_on`` and
     ``not_simulated`` say which. A claim none of whose datasets has a look-alike is an error.
     """
-    from .claims.pooling import cohort_claim
-
     listed = [str(d) for d in (claim.get("datasets") or [])]
     usable = [d for d in listed if d in SYNTHETIC_STANDS_IN]
     if not usable:
@@ -1070,6 +1191,10 @@ def _swap_claim(claim: Mapping[str, Any]) -> dict[str, Any]:
             where="calibration/verdicts/claims",
         )
     out = cohort_claim(json.loads(json.dumps(claim)), usable[0])
+    if out.get("analysis") == "differential_abundance":
+        # the label-shuffle null check is a control test the verdict never reads; each shuffle repeats the
+        # whole per-taxon procedure, so it is left out of every replicate (no verdict changes)
+        out["params"] = {**(out.get("params") or {}), "null_permutations": 0}
     out["datasets"] = [SYNTHETIC_STANDS_IN[usable[0]]]
     out["calibrated_on"] = usable[0]
     out["not_simulated"] = [d for d in listed if d != usable[0]]
@@ -1104,18 +1229,10 @@ def _verdict_replicate(job: dict[str, Any]) -> dict[str, Any]:
     Picklable for a process pool; everything it needs is in ``job`` and it writes only to a temporary
     directory. Returns ``{claim id: {verdict, p_value, effect_size, ci90, power}}``.
     """
-    import tempfile as _tf
-    from urllib.parse import urlparse
-
-    from . import synthetic
-    from .claims import build_ledger, load_bundle, run_claim
-    from .diversity.pipeline import run_diversity
-    from .importer import import_dataset, load_imported
-
     scenario = synthetic.Scenario(**job["scenario"])
     cfg = job["config"]
     out: dict[str, Any] = {}
-    with _tf.TemporaryDirectory(prefix="gutskin-cal-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="gutskin-cal-") as tmp:
         root = Path(tmp)
         files = synthetic.write_synthetic_mirror(root / "mirror", scenario)
         bundles = {}
@@ -1173,8 +1290,6 @@ def _cached_job(job: dict[str, Any], cache: Path | None) -> dict[str, Any]:
                 f.unlink(missing_ok=True)  # a corrupt entry is recomputed, never used
     # One numba thread in every replicate, in this process as in pool workers: parallel reductions
     # (rarefaction, diversity) then add in the same order, so results do not depend on ``workers``.
-    import numba
-
     before = numba.get_num_threads()
     numba.set_num_threads(1)
     try:
@@ -1190,9 +1305,6 @@ def _run_jobs(jobs: list[dict[str, Any]], workers: int, cache: Path | None) -> l
     """Replicate jobs in order; in a process pool when ``workers > 1`` (results do not depend on it)."""
     if workers <= 1 or len(jobs) <= 1:
         return [_cached_job(j, cache) for j in jobs]
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
-
     ctx = multiprocessing.get_context("forkserver")
     with ProcessPoolExecutor(
         max_workers=min(workers, len(jobs)), mp_context=ctx, initializer=_worker_init
@@ -1264,19 +1376,17 @@ def verdict_design(
 
 def design_key(design: Mapping[str, Any]) -> str:
     """Stable hash of a :func:`verdict_design`."""
-    import hashlib
-
     blob = json.dumps(design, sort_keys=True, default=str).encode()
     return hashlib.sha256(blob).hexdigest()[:20]
 
 
-def _scenarios(design: Mapping[str, Any]) -> list[tuple[str, dict[str, float]]]:
+def _scenarios(design: Mapping[str, Any]) -> list[tuple[str, dict[str, Any]]]:
     """The null, and one scenario per plantable claim at a true effect equal to its SESOI."""
-    out: list[tuple[str, dict[str, float]]] = [("null", {})]
+    out: list[tuple[str, dict[str, Any]]] = [("null", {})]
     for c in design["claims"]:
-        field = PLANTABLE.get(str(c.get("analysis")))
-        if field is not None:
-            out.append((f"sesoi_{c['id']}", {field: _signed_sesoi(c)}))
+        fields = _planted_fields(c, design)
+        if fields is not None:
+            out.append((f"sesoi_{c['id']}", fields))
     return out
 
 
@@ -1314,8 +1424,6 @@ def calibrate_verdicts(
         simulated power at the SESOI), with the ``checks`` of issue 11 (null: wrongly supported /
         contradicted ≤ 5 %; at the SESOI: wrongly "not supported (equivalence shown)" ≤ 5 %).
     """
-    from .stats.verdict import VERDICTS
-
     replicates = _check_replicates(block["replicates"])
     design = verdict_design(block, claims, datasets, workflow_config, seed)
     key = design_key(design)
@@ -1364,6 +1472,9 @@ def calibrate_verdicts(
             "sesoi_scale": c["sesoi"].get("scale"),
             "expected_direction": direction,
             "design_key": key,
+            # a pooled claim is simulated on the cohort the look-alikes reproduce; the others are listed
+            "calibrated_on": c.get("calibrated_on"),
+            "not_simulated": list(c.get("not_simulated") or []),
             "scenarios": {},
             "checks": [],
         }
@@ -1422,6 +1533,116 @@ def calibrate_verdicts(
             )
         entry["seconds"] = round(seconds, 2)
         out.append(entry)
+    return out
+
+
+# ------------------------------------------------------------------------------------------------
+# Verdict machinery at the statistic level (CI-sized): calibration's simulate → the claim's models → verdict
+# ------------------------------------------------------------------------------------------------
+def _one_alpha_verdict(
+    claim: Mapping[str, Any],
+    n_cases: int,
+    n_controls: int,
+    g: float,
+    ss: np.random.SeedSequence,
+    config: Mapping[str, Any],
+) -> dict[str, Any]:
+    """One C8-style replicate: :func:`simulate_alpha_cohort`, the claim's headline model
+    (:func:`alpha_formula`: OLS with HC3), its TOST and power as the runner computes them, the Huber and
+    minimal-covariates sensitivity analyses recorded with the runner's own helpers, and the ledger's verdict
+    (:func:`gutskin.claims.build_ledger` → :func:`gutskin.stats.verdict.decide`)."""
+    alpha = float(config.get("alpha", 0.05))
+    df = simulate_alpha_cohort(n_cases, n_controls, g, np.random.default_rng(ss), sd=_ALPHA_SD)
+    params = claim.get("params") or {}
+    formula = alpha_formula({"params": {**params, "metric": "shannon"}}, df)
+    prim = regression.ols_hc3(df, formula, "any_condition")
+    sesoi = float(claim["sesoi"]["value"])
+    n1, n0 = int(prim.n_term or n_cases), int(prim.n_reference or n_controls)
+    scale = float(effects.hedges_g_from_beta(1.0, prim.resid_sd, n1, n0)[0])
+    res = ClaimResult(id=str(claim["id"]))
+    res.headline = headline_entry(
+        prim,
+        scale=scale,
+        tost_p=equivalence.tost(prim.estimate, prim.se, prim.df_resid, sesoi / scale).p_value,
+        power=power.regression_term_power(
+            sesoi, n1, n0, alpha=alpha, alternative=power_alternative(dict(claim))
+        ),
+        n=prim.n,
+    )
+    minimal = [c for c in params.get("covariates") or [] if c in MINIMAL_COVARIATES]
+    f_min = alpha_formula({"params": {"metric": "shannon", "covariates": minimal}}, df)
+    huber = regression.rlm_huber(df, formula, "any_condition")
+    minimal_fit = regression.ols_hc3(df, f_min, "any_condition")
+    min_scale = float(effects.hedges_g_from_beta(1.0, minimal_fit.resid_sd, n1, n0)[0])
+    # the declared analyses of claims/sensitivity.py, on the SESOI scale as the runner records them
+    for declared, r, s in (
+        (sensitivity.HUBER, huber, scale),
+        (sensitivity.MINIMAL_COVARIATES_MODEL, minimal_fit, min_scale),
+    ):
+        record_sensitivity(res, declared, declared.name, numbers=sesoi_numbers(r, scale=s))
+    entry = build_ledger([dict(claim)], {res.id: res.to_dict()}, dict(config))[0]
+    return {
+        "verdict": entry["verdict"],
+        "p_value": entry["p_value"],
+        "effect_size": entry["effect_size"],
+    }
+
+
+def calibrate_verdict_machinery(
+    claim: Mapping[str, Any],
+    n_cases: int,
+    n_controls: int,
+    replicates: int,
+    seed: int,
+    config: Mapping[str, Any],
+) -> dict[str, Any]:
+    """Verdict-level error rates of an ``alpha_condition`` claim, cheap enough for CI.
+
+    The full real path (:func:`calibrate_verdicts`: files → import → diversity → runner → ledger) costs
+    seconds per replicate; asserting a rate ≤ 5 % needs a few hundred replicates per scenario. This runs
+    the same verdict machinery on the statistic-level simulation of C8 (:func:`simulate_alpha_cohort`: the
+    real design's covariate frequencies and skewed residuals): the claim's headline model from
+    ``config/claims.yaml``, its TOST and one- or two-sided power, the Huber and minimal-covariates
+    sensitivity analyses, and the ledger's rubric — without the alternative-metric, second-depth and matched
+    analyses (they need counts; :func:`calibrate_verdicts` has them). Fewer sensitivity analyses can only
+    make "supported" and "equivalence shown" *easier* (each must agree), so rates measured here bound the
+    full battery's from above.
+
+    Returns
+    -------
+    dict
+        ``claim``, ``replicates``, ``design``, and per scenario (``null``: g = 0; ``sesoi``: g = the signed
+        SESOI) the count, rate and Clopper–Pearson 95 % CI of every verdict, with ``significant_claimed``
+        (the simulated power at the SESOI).
+    """
+    replicates = _check_replicates(replicates)
+    if claim.get("analysis") != "alpha_condition":
+        raise StatsInputError(
+            f"claim {claim.get('id')} is a {claim.get('analysis')} claim; this calibration simulates "
+            "alpha_condition claims only",
+            where="claim",
+        )
+    alpha = float(config.get("alpha", 0.05))
+    direction = str(claim.get("expected_direction", "two_sided"))
+    out: dict[str, Any] = {
+        "claim": claim["id"],
+        "replicates": replicates,
+        "design": f"n = {n_cases} cases / {n_controls} controls; Shannon simulated directly",
+        "scenarios": {},
+    }
+    for si, (name, g) in enumerate((("null", 0.0), ("sesoi", _signed_sesoi(claim)))):
+        rows = [
+            _one_alpha_verdict(claim, n_cases, n_controls, g, ss, config)
+            for ss in _replicate_seeds(seed, 11, si, replicates)
+        ]
+        counts = {v: sum(r["verdict"] == v for r in rows) for v in VERDICTS}
+        out["scenarios"][name] = {
+            "planted_g": g,
+            "verdicts": {v: _rate_entry(k, replicates) for v, k in counts.items()},
+            "significant_claimed": _rate_entry(
+                sum(_claimed(r, alpha, direction) for r in rows), replicates
+            ),
+        }
     return out
 
 
@@ -1541,6 +1762,9 @@ def run_calibration(
     a, m, lr = cfg["alpha_ols"], cfg["mantel"], cfg["log_ratio"]
     # a skipped claim need not be in the register (its model is not read)
     a_claim = {} if str(a["claim"]) in skip else _claim_by_id(claims, str(a["claim"]))
+    m_claim = {} if str(m["claim"]) in skip else _claim_by_id(claims, str(m["claim"]))
+    # the Mantel test is sided as the claim's runner tests it (claims/register.py)
+    m_alt = "greater" if m_claim and claim_sided(m_claim) == "one" else "two-sided"
     lr_claim = {} if str(lr["claim"]) in skip else _claim_by_id(claims, str(lr["claim"]))
     a_args = (
         int(a["n_cases"]),
@@ -1576,8 +1800,10 @@ def run_calibration(
         ),
         (
             str(m["claim"]),
-            lambda: _mantel_tasks(*m_args, cal_seed, alpha, float(m["batch_shift"])),
-            lambda sc: _mantel_result(sc, *m_args, alpha, float(m["batch_shift"]), str(m["claim"])),
+            lambda: _mantel_tasks(*m_args, cal_seed, alpha, float(m["batch_shift"]), m_alt),
+            lambda sc: _mantel_result(
+                sc, *m_args, alpha, float(m["batch_shift"]), str(m["claim"]), m_alt
+            ),
         ),
         (
             str(lr["claim"]),

@@ -261,6 +261,15 @@ class Scenario:
         latent skin community (the positive control).
     hmp_depth
         Reads per HMP-like sample (all samples, like the rarefied real table).
+    log_ratio_effect
+        Planted log-ratio effect in the gut per condition (``{condition: L}``, natural log; empty: none):
+        in that condition's fecal samples the features whose lineage contains a key of
+        ``log_ratio_taxa`` marked ``"lower"`` are multiplied by ``e^(L/2)`` and those marked ``"higher"``
+        by ``e^(−L/2)`` (after the Shannon tempering, then renormalised), so the log-ratio of the
+        geometric means of the two sets differs from ``none`` by ``L`` (before zeros and the
+        pseudocount attenuate it). C10's knob: L = −SESOI plants its smallest effect of interest.
+    log_ratio_taxa
+        Lineage tag (e.g. ``"g__Roseburia"``, ``"f__Enterobacteriaceae"``) -> ``"lower"`` / ``"higher"``.
     """
 
     seed: int = 20261126
@@ -278,6 +287,8 @@ class Scenario:
     gut_skin_coupling: float = 0.0
     lr_crease_coupling: float = 0.9
     hmp_depth: int = 1500
+    log_ratio_effect: Mapping[str, float] = field(default_factory=dict)
+    log_ratio_taxa: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         def bad(key: str, problem: str, hint: str) -> InputError:
@@ -304,6 +315,20 @@ class Scenario:
                     f"unknown condition(s) {unknown}",
                     "use eczema, rosacea, psoriasis",
                 )
+        unknown = sorted(set(self.log_ratio_effect) - (set(AGP_CONDITIONS) - {"none"}))
+        if unknown:
+            raise bad(
+                "log_ratio_effect",
+                f"unknown condition(s) {unknown}",
+                "use eczema, rosacea, psoriasis",
+            )
+        bad_dir = sorted(t for t, d in self.log_ratio_taxa.items() if d not in ("lower", "higher"))
+        if bad_dir or (self.log_ratio_effect and not self.log_ratio_taxa):
+            raise bad(
+                "log_ratio_taxa",
+                f"need lineage tag -> 'lower'/'higher' for a log_ratio_effect (bad: {bad_dir})",
+                "list the taxa of the log-ratio",
+            )
         for key, lo in (("n_agp_subjects", 10), ("n_hmp_subjects", 10), ("n_features", 30)):
             value = getattr(self, key)
             if not isinstance(value, int | np.integer) or value < lo:
@@ -359,6 +384,12 @@ class Scenario:
         fields["condition_shares"] = dict(self.condition_shares)
         if isinstance(self.condition_effect_g, Mapping):
             fields["condition_effect_g"] = dict(self.condition_effect_g)
+        # the log-ratio knob enters the key only when used, so the default scenario keeps its key (and URLs)
+        for k in ("log_ratio_effect", "log_ratio_taxa"):
+            if getattr(self, k):
+                fields[k] = dict(getattr(self, k))
+            else:
+                fields.pop(k)
         blob = json.dumps(fields, sort_keys=True, default=str).encode()
         return f"s{self.seed}-{hashlib.sha256(blob).hexdigest()[:10]}"
 
@@ -838,6 +869,36 @@ AGP_OTHER_DIAGNOSES: dict[str, tuple[tuple[str, ...], tuple[float, ...], float]]
 }
 
 
+def _plant_log_ratio(
+    p: np.ndarray,
+    fecal: np.ndarray,
+    sub: np.ndarray,
+    subj: pd.DataFrame,
+    feat: _Features,
+    scenario: Scenario,
+) -> None:
+    """Scale the ``lower`` / ``higher`` taxa of each condition's fecal rows by ``e^(±L/2)`` and renormalise
+    (:attr:`Scenario.log_ratio_effect`); draws no random numbers, so everything else stays the same."""
+    lineages = [";".join(t) for t in feat.taxonomy]
+    sign = np.zeros(len(lineages))
+    for tag, direction in scenario.log_ratio_taxa.items():
+        hit = np.array([tag in lin for lin in lineages])
+        if not hit.any():
+            raise InputError(
+                None,
+                f"no synthetic feature has {tag!r} in its lineage",
+                where="Scenario.log_ratio_taxa",
+                hint="use Greengenes tags such as g__Roseburia or f__Enterobacteriaceae",
+            )
+        sign[hit] = 1.0 if direction == "lower" else -1.0
+    cond = np.array([subj.at[s, "_condition"] if s >= 0 else "" for s in sub], dtype=object)
+    for c, lfc in scenario.log_ratio_effect.items():
+        rows = fecal & (cond == c)
+        if rows.any() and lfc:
+            w = p[rows] * np.exp(sign * float(lfc) / 2)[None, :]
+            p[rows] = w / w.sum(axis=1, keepdims=True)
+
+
 def _agp_other_diagnoses(subj: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
     """Add the other diagnoses (independent of everything else: no planted effect) to ``subj``."""
     subj = subj.copy()
@@ -881,6 +942,8 @@ def _simulate_agp(
     target = np.clip(target, 0.5, np.log(support.sum()) - 0.15)
     p = np.zeros((m, f))
     p[fecal] = _temper(logq[fecal], target[fecal])
+    if scenario.log_ratio_effect:
+        _plant_log_ratio(p, fecal, sub, subj, feat, scenario)
     true_h = np.full(m, np.nan)
     true_h[fecal] = target[fecal]
 

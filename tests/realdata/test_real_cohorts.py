@@ -85,6 +85,11 @@ def bundle_of(
     return get
 
 
+def _cohorts_ref() -> dict[str, Any]:
+    path = REPO / "tests" / "fixtures" / "real_cohorts_reference.json"
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
 def run_restricted(
     cid: str, dataset: str, claims: dict, bundle: Any, tmp_path: Path
 ) -> tuple[dict, dict]:
@@ -126,6 +131,14 @@ def test_wastyk_import_and_c26(claims: dict, bundle_of, tmp_path: Path) -> None:
     assert fer["estimate"] > 0
     assert fer["estimate"] > fib["estimate"]
     assert res["headline"]["estimate"] > 0
+    # pinned against nlme::lme (REML, containment df) on the runner's own analysis data
+    # (make_real_cohorts_reference.R): REML optimum and df to optimiser tolerance
+    ref = _cohorts_ref()["C26"]
+    h = res["headline"]
+    assert h["n"] == ref["n"]
+    assert h["estimate"] == pytest.approx(ref["estimate"], abs=1e-6)
+    assert h["effect_size"] == pytest.approx(ref["g"], abs=1e-5)
+    assert h["p_value"] == pytest.approx(ref["p_value"], rel=1e-4)
 
 
 # ---------------------------------------------------------------------- 8b: American Gut → C20b
@@ -138,6 +151,15 @@ def test_agp_probiotic_import_and_c20b(claims: dict, bundle_of, tmp_path: Path) 
     assert int(s["probiotic_frequency"].isna().sum()) == 12  # 11 Unknown + 1 empty
     res, _ = run_restricted("C20b", "agp_metaibs_probiotic", claims, b, tmp_path)
     assert res["n"] <= 1191
+    # pinned against R lm + sandwich HC3 on the runner's own analysis data (make_real_cohorts_reference.R):
+    # closed-form OLS, so β and p to rounding; g to 1e-7 because R's script uses the approximate Hedges
+    # correction J = 1 − 3/(4 df − 1) and gutskin the exact gamma-function J (they differ by ~1e-7 relative)
+    ref = _cohorts_ref()["C20b"]
+    h = res["headline"]
+    assert h["n"] == ref["n"]
+    assert h["estimate"] == pytest.approx(ref["beta"], abs=1e-9)
+    assert h["effect_size"] == pytest.approx(ref["g"], abs=1e-7)
+    assert h["p_value"] == pytest.approx(ref["p_value"], rel=1e-7)
 
 
 # ---------------------------------------------------------------------- 8c: EB → C9
@@ -238,3 +260,72 @@ def test_eb_reader_matches_r(mirror_file) -> None:
     s = read_samples(path, "phyloseq_rds", id_column="row.names")
     assert s["Location"].value_counts().to_dict() == ref["location"]
     assert s["MINIONID"].nunique() == ref["n_subjects"]
+
+
+# ---------------------------------------------------------------------- C9 pinned (issue 11 item 12)
+_C9_REF = REPO / "tests" / "fixtures" / "real_c9_reference.json"
+
+
+def _export_c9(res: dict, bundle: Any, out: Path) -> dict[str, Any]:
+    """Write the gut and skin distance matrices (and strata) of the headline Mantel test for R."""
+    import numpy as np
+    import pandas as pd
+
+    table = next(t for t in res["tables"] if t["path"].endswith("paired_subjects.tsv"))
+    pairs = pd.read_csv(table["path"], sep="\t", dtype={"x_sample": str, "y_sample": str})
+    out.mkdir(parents=True, exist_ok=True)
+    dx = bundle.beta("braycurtis", pairs["x_sample"].to_numpy())
+    dy = bundle.beta("braycurtis", pairs["y_sample"].to_numpy())
+    np.savetxt(out / "dx.tsv", dx, delimiter="\t", fmt="%.17g")
+    np.savetxt(out / "dy.tsv", dy, delimiter="\t", fmt="%.17g")
+    strata = pairs["stratum"].fillna("missing").astype(str) if "stratum" in pairs else None
+    if strata is not None and pairs["stratum"].notna().any():
+        strata.to_csv(out / "strata.tsv", index=False, header=False)
+    return {"n": len(pairs)}
+
+
+def test_c9_pinned_against_vegan_and_metafor(claims: dict, bundle_of, tmp_path: Path) -> None:
+    """C9 per cohort (HMP, EB) and pooled, pinned against an outside reproduction
+    (tests/fixtures/make_real_c9_reference.R: vegan::mantel on the same distance matrices, within the same
+    strata, one-sided; metafor::rma(test = "knha") on the cohorts' Fisher z and SEs).
+
+    Tolerances: the Mantel r is a deterministic statistic of the two matrices, so 1e-9; the permutation p
+    differs by Monte-Carlo error only (R 9,999 permutations, here CONFIG's 199: SE ≤ 0.036 at p ≈ 0.1), so
+    4 SEs of the difference; the pooled estimate, CI and τ² are closed-form given the inputs, so 1e-6 (REML's
+    iteration tolerance). The matrices come from this test's rarefaction (seed 7, 3 iterations): a change in
+    rarefaction or pairing moves r and fails the pin, deliberately."""
+    import math
+
+    from gutskin.claims.pooling import cohort_result, pool
+
+    exported = {}
+    for ds in ("hmp_v35", "eb_kunstner2022"):
+        b = bundle_of(ds)
+        res, _ = run_restricted("C9", ds, claims, b, tmp_path / ds)
+        _export_c9(res, b, tmp_path / "c9_export" / ds)
+        exported[ds] = res
+        print(
+            f"\nC9 {ds}: export in {tmp_path / 'c9_export' / ds}; Fisher-z SE for R: "
+            f"{cohort_result(res, ds, claims['C9'], CONFIG)['se']!r}"
+        )
+    ref = json.loads(_C9_REF.read_text(encoding="utf-8"))
+    cohorts = {}
+    for ds, res in exported.items():
+        r_ref = ref["cohorts"][ds]
+        h = res["headline"]
+        assert h["n"] == r_ref["n"]
+        assert h["estimate"] == pytest.approx(r_ref["r"], abs=1e-9), ds
+        p, b_ours = r_ref["p_greater"], int(CONFIG["permutations"])
+        se = math.sqrt(p * (1 - p) / b_ours + p * (1 - p) / r_ref["permutations"])
+        assert abs(h["p_value"] - p) < 4 * se + 1 / (b_ours + 1), (ds, h["p_value"], p)
+        cohorts[ds] = cohort_result(res, ds, claims["C9"], CONFIG)
+        assert cohorts[ds]["se"] == pytest.approx(ref["pooled"]["sei"][ds], rel=1e-9)
+    pooled = pool(
+        claims["C9"], cohorts, {**CONFIG, "meta": {"hksj_below_k": 10}}, tmp_path / "pool"
+    )
+    h = pooled["headline"]
+    m = ref["pooled"]
+    assert math.atanh(h["effect_size"]) == pytest.approx(m["estimate_z"], abs=1e-6)
+    assert [math.atanh(v) for v in h["effect_size_ci"]] == pytest.approx(m["ci95_z"], abs=1e-6)
+    assert pooled["pooling"]["tau2"] == pytest.approx(m["tau2"], abs=1e-6)
+    print(f"\nC9 pooled r {h['effect_size']:.4f} {h['effect_size_ci']} (metafor {m})")

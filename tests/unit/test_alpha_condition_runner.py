@@ -605,3 +605,20 @@ def test_matched_analysis_that_disagrees_makes_the_verdict_inconclusive() -> Non
     assert entry["matched"]["outcome"] == "disagrees"
     assert entry["matched"]["verdict"] == "inconclusive"
     assert "matched case–control disagrees" in entry["reason"]
+
+
+def test_headline_power_is_one_sided_for_a_directional_claim(tmp_path: Path) -> None:
+    """C8 is directional (lower diversity), so it is tested one-sided and its power at the SESOI is the
+    one-sided t test's (pwr's alternative "greater", checked in test_stats_power); registered two-sided
+    (``sided: two``) it is the two-tailed power."""
+    from gutskin.stats.power import two_sample_power
+
+    b = _bundle(tmp_path, "agp", shift=0.5)
+    one = alpha_condition.run(_claim(["agp"]), {"agp": b}, CONFIG, tmp_path / "one").headline
+    two = alpha_condition.run(
+        {**_claim(["agp"]), "sided": "two"}, {"agp": b}, CONFIG, tmp_path / "two"
+    ).headline
+    # 60 cases / 80 controls in this bundle
+    assert one["power"] == pytest.approx(two_sample_power(0.2, 60, 80, alternative="greater"))
+    assert two["power"] == pytest.approx(two_sample_power(0.2, 60, 80))
+    assert one["power"] > two["power"]

@@ -310,3 +310,107 @@ def test_a_pooled_claim_is_calibrated_on_the_cohort_design_the_simulation_has() 
     assert c9["datasets"] == ["hmp_like"]
     assert c9["calibrated_on"] == "hmp_v35" and c9["not_simulated"] == ["eb_kunstner2022"]
     assert "per_dataset" not in (c9.get("params") or {})
+
+
+# ------------------------------------------------------------------------------------------------
+# C9 and C10 calibrated at their SESOI too (issue 11 item 8): knobs on their effect scales
+# ------------------------------------------------------------------------------------------------
+def test_c9_and_c10_get_a_scenario_at_their_sesoi(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The knobs are read from the claims: C9's SESOI (Mantel r 0.1) → the solved gut–skin coupling;
+    C10's SESOI (log-ratio 1.0, predicted lower) → −1.0 in its case level, on its pre-registered taxa."""
+    asked: list[tuple] = []
+
+    def fake(r: float, n_features: int = 300, beta_metric: str = "braycurtis") -> float:
+        asked.append((r, n_features, beta_metric))
+        return 0.6
+
+    monkeypatch.setattr(cal, "hmp_coupling_for_mantel_r", fake)
+    design = cal.verdict_design(_tiny(claims=["C8", "C9", "C10"]), CLAIMS, DATASETS, CONFIG, 3)
+    scen = dict(cal._scenarios(design))
+    assert set(scen) == {"null", "sesoi_C8", "sesoi_C9", "sesoi_C10"} and scen["null"] == {}
+    assert scen["sesoi_C8"] == {"condition_effect_g": -0.2}
+    assert scen["sesoi_C9"] == {"gut_skin_coupling": 0.6}
+    # C10's label-shuffle null check (a control the verdict never reads) is left out of the replicates
+    c10 = next(c for c in design["claims"] if c["id"] == "C10")
+    assert c10["params"]["null_permutations"] == 0
+    assert asked == [(0.1, 60, "braycurtis")]
+    assert scen["sesoi_C10"] == {
+        "log_ratio_effect": {"rosacea": -1.0},
+        "log_ratio_taxa": {
+            "g__Faecalibacterium": "lower",
+            "g__Roseburia": "lower",
+            "f__Lachnospiraceae": "lower",
+            "f__Ruminococcaceae": "lower",
+            "f__Enterobacteriaceae": "higher",
+        },
+    }
+
+
+def _log_ratio_shift(scenario: object) -> float:
+    from gutskin import synthetic
+
+    d = synthetic.simulate(scenario)["agp_like"]  # type: ignore[arg-type]
+    lin = [";".join(t) for t in d.taxonomy]
+    low = np.array(
+        [
+            any(k in s for k in ("g__Faecalibacterium", "g__Roseburia", "f__Lachno", "f__Rumino"))
+            for s in lin
+        ]
+    )
+    high = np.array(["f__Enterobacteriaceae" in s for s in lin])
+    c = d.counts + 0.5
+    lr = np.log(c[:, low]).mean(axis=1) - np.log(c[:, high]).mean(axis=1)
+    fecal = (d.truth["site"] == "feces").to_numpy()
+    cond = d.truth["condition"].to_numpy()
+    return float(lr[fecal & (cond == "rosacea")].mean() - lr[fecal & (cond == "none")].mean())
+
+
+def test_c10_knob_plants_a_log_ratio_difference_and_leaves_the_default_alone() -> None:
+    from gutskin import synthetic
+
+    # the default look-alike is unchanged by the new fields (same key, hence the same file URLs)
+    assert synthetic.Scenario().key() == "s20261126-e628730f4c"
+    design = cal.verdict_design(_tiny(claims=["C10"]), CLAIMS, DATASETS, CONFIG, 3)
+    fields = dict(cal._scenarios(design))["sesoi_C10"]
+    base = {"seed": 11, "n_agp_subjects": 1500, "condition_effect_g": 0.0}
+    null = _log_ratio_shift(synthetic.Scenario(**base))
+    planted = _log_ratio_shift(synthetic.Scenario(**base, **fields))
+    # true change −1.0 on the relative abundances; zeros and the pseudocount attenuate the count-based
+    # log-ratio (about −0.8 here), never reverse or inflate it
+    assert -1.05 < planted - null < -0.5, (null, planted)
+    with pytest.raises(Exception, match="log_ratio_taxa"):
+        synthetic.Scenario(log_ratio_effect={"rosacea": -1.0})
+
+
+@pytest.mark.slow
+def test_solved_coupling_plants_the_target_mantel_r() -> None:
+    """The coupling solved for C9's SESOI gives that Mantel r on average over look-alikes with other seeds
+    (8 seeds of 400 subjects; the r of one look-alike varies by about 0.03 between seeds, so the mean of 8
+    has an SD near 0.01 and ±0.03 is about 3 SDs)."""
+    from scipy.spatial.distance import pdist
+
+    from gutskin import synthetic
+
+    k = cal.hmp_coupling_for_mantel_r(0.1)
+    assert 0 < k < 1
+    rs = []
+    for seed in range(101, 109):
+        d = synthetic.simulate(
+            synthetic.Scenario(
+                seed=seed, n_agp_subjects=10, n_hmp_subjects=400, gut_skin_coupling=k
+            )
+        )["hmp_like"]
+        t = d.truth.reset_index()
+        t["row"] = np.arange(len(t))
+        t = t[t["visit"] == t["visit"].min()]
+        gut = t[t["site"] == "Stool"].groupby("subject_index")["row"].first()
+        skin = t[t["site"].str.endswith("crease")].groupby("subject_index")["row"].first()
+        both = gut.index.intersection(skin.index)
+        p = d.counts / d.counts.sum(axis=1, keepdims=True)
+        rs.append(
+            stats.spearmanr(
+                pdist(p[gut.loc[both].to_numpy()], "braycurtis"),
+                pdist(p[skin.loc[both].to_numpy()], "braycurtis"),
+            )[0]
+        )
+    assert np.mean(rs) == pytest.approx(0.1, abs=0.03), rs

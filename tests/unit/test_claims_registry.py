@@ -143,6 +143,20 @@ def analysis_problems(raw_claims: list[dict[str, Any]]) -> list[str]:
     return problems
 
 
+def scope_problems(claims: list[dict[str, Any]]) -> list[str]:
+    """Every analysed claim names what its analysis tests (``tested``) and what it leaves out
+    (``untested``, at least one part), so its verdict label is scoped to the test (issue 11 item 9)."""
+    problems = []
+    for c in claims:
+        if not c.get("analysis"):
+            continue
+        if not str(c.get("tested") or "").strip():
+            problems.append(f"{c['id']}: analysis {c['analysis']!r} without 'tested'")
+        if not [u for u in c.get("untested") or [] if str(u).strip()]:
+            problems.append(f"{c['id']}: analysis {c['analysis']!r} without 'untested' parts")
+    return problems
+
+
 # --- the real registry ----------------------------------------------------------------------------
 
 
@@ -280,3 +294,15 @@ def test_analysis_check_flags_missing_preregistration() -> None:
     assert analysis_problems([good]) == []
     assert len(analysis_problems([bare])) == 3
     assert len(analysis_problems([empty])) == 1
+
+
+def test_every_analysed_claim_scopes_its_label(claims: list[dict[str, Any]]) -> None:
+    assert scope_problems(claims) == []
+
+
+def test_scope_check_flags_a_claim_without_tested_or_untested() -> None:
+    good = {"id": "C26", "analysis": "longitudinal_mixed", "tested": "t", "untested": ["u"]}
+    assert scope_problems([good]) == []
+    assert len(scope_problems([{**good, "tested": " "}])) == 1
+    assert len(scope_problems([{**good, "untested": []}])) == 1
+    assert scope_problems([{"id": "C1"}]) == []  # no analysis: nothing to scope

@@ -420,3 +420,20 @@ def test_runner_needs_taxa_of_both_directions() -> None:
     }
     with pytest.raises(ConfigError, match="both directions"):
         run_differential({**C10, "params": params}, {}, {"seed": 1}, Path("unused"))
+
+
+def test_null_check_reports_its_error_rate_with_an_exact_ci() -> None:
+    """Issue 11 item 8: the DA null check measures an error rate — the share of label shuffles with any
+    consensus call — with its Clopper–Pearson 95 % CI (R: binom.test(1, 40)$conf.int = 0.0006327449,
+    0.1315858585; binom.test(0, 40) → 0, 0.0880973029), so the number of shuffles shows."""
+    from gutskin.claims.differential import DEFAULTS, _null_check_entry
+
+    e = _null_check_entry([0] * 39 + [2], "genera", "condition", 0.05)
+    assert e["role"] == "control" and e["n"] == 40 and "(40 shuffles)" in e["name"]
+    assert e["estimate"] == pytest.approx(1 / 40)
+    assert [e["ci_low"], e["ci_high"]] == pytest.approx([0.0006327449, 0.1315858585], abs=1e-9)
+    assert "1/40" in e["note"] and "0 call(s) in 39, 2 call(s) in 1" in e["note"]
+    z = _null_check_entry([0] * 40, "genera", "condition", 0.05)
+    assert z["estimate"] == 0 and z["ci_high"] == pytest.approx(0.0880973029, abs=1e-9)
+    # the default measures a rate: 40 clean shuffles bound it below 0.10
+    assert DEFAULTS["null_permutations"] >= 40

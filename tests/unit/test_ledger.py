@@ -274,6 +274,7 @@ def test_mantel_claim_gets_the_simulated_power_of_the_calibration() -> None:
             {
                 "claim": "C9",
                 "replicates": 400,
+                "sided": "one",  # the Mantel calibration is sided as the claim (one-sided, r > 0)
                 "planted": [
                     {"value": 0.1, "power": 0.645, "power_ci": [0.596, 0.692]},
                     {"value": 0.2, "power": 0.99, "power_ci": [0.97, 1.0]},
@@ -282,7 +283,10 @@ def test_mantel_claim_gets_the_simulated_power_of_the_calibration() -> None:
         ]
     }
     claim = _claim(
-        "C9", expected_direction="positive", sesoi={"value": 0.1, "scale": "correlation"}
+        "C9",
+        expected_direction="positive",
+        sided="one",
+        sesoi={"value": 0.1, "scale": "correlation"},
     )
     (entry,) = build_ledger([claim], {"C9": res}, CONFIG, cal)
     assert entry["power"] == pytest.approx(0.645)
@@ -292,6 +296,52 @@ def test_mantel_claim_gets_the_simulated_power_of_the_calibration() -> None:
     assert "underpowered: power 0.65" in entry["reason"]
     (without,) = build_ledger([claim], {"C9": res}, CONFIG)
     assert without["power"] is None and without["power_source"] is None
+
+
+def test_simulated_power_replaces_the_analytic_one_where_it_exists() -> None:
+    """Issue 11 item 8: the verdict-level simulation (the claim's own analysis and verdict at a true SESOI)
+    is the power printed and judged; the formula's value is kept as ``power_analytic``. A statistic-level
+    simulation sided otherwise than the claim (two-sided test, one-sided claim) does not stand in."""
+    res = _result("C8", -0.05, (-0.3, 0.1), (-0.25, 0.05), 0.6, power=0.854)
+    claim = _claim("C8", sided="one")  # directional, tested one-sided
+    cal = {
+        "tests": [
+            {
+                "claim": "C8",
+                "replicates": 1000,
+                "sided": "two",
+                "planted": [{"value": 0.2, "power": 0.70, "power_ci": [0.67, 0.73]}],
+            },
+        ],
+        "verdicts": [
+            {
+                "claim": "C8",
+                "replicates": 200,
+                "simulated_power": 0.62,
+                "simulated_power_ci": [0.549, 0.688],
+            },
+        ],
+    }
+    (entry,) = build_ledger([claim], {"C8": res}, CONFIG, cal)
+    assert entry["power"] == pytest.approx(0.62) and entry["power_analytic"] == pytest.approx(0.854)
+    assert entry["power_source"].startswith(
+        "simulated: the claim's own analysis and verdict on 200"
+    )
+    assert entry["power_source"].endswith("95% CI 0.55–0.69")
+    # without the verdict-level entry, the two-sided statistic-level test does not fit a one-sided claim
+    (stat,) = build_ledger([claim], {"C8": res}, CONFIG, {"tests": cal["tests"]})
+    assert stat["power"] == pytest.approx(0.854) and stat["power_source"] == "analytic"
+    two = {**claim, "sided": "two"}
+    (both,) = build_ledger([two], {"C8": res}, CONFIG, {"tests": cal["tests"]})
+    assert both["power"] == pytest.approx(0.70) and both["power_source"].startswith("simulated")
+    # a pooled claim (k = 2) keeps its own power when the simulation covered one of its cohorts only
+    pooled_res = {**res, "k": 2}
+    one_cohort = {
+        "tests": cal["tests"],
+        "verdicts": [{**cal["verdicts"][0], "not_simulated": ["other_cohort"]}],
+    }
+    (pooled,) = build_ledger([two], {"C8": pooled_res}, CONFIG, one_cohort)
+    assert pooled["power"] == pytest.approx(0.854) and pooled["power_source"] == "analytic"
 
 
 def test_verdict_label_is_scoped_to_what_was_tested() -> None:

@@ -386,11 +386,12 @@ def test_ledger_entry_carries_the_synthesis_and_its_caveats(tmp_path: Path) -> N
 
 
 def test_power_follows_the_ci_method(tmp_path: Path) -> None:
-    """Normal CI: the z-test's power; Hartung–Knapp: the t-test's on k − 1 df, by hand with scipy."""
+    """Normal CI: the z-test's power; Hartung–Knapp: the t-test's on k − 1 df, by hand with scipy.
+    A claim registered two-sided gets two tails at α/2."""
     from scipy import stats
 
     cs = {"a": _cohort("a", -0.35, 0.08, 400), "b": _cohort("b", -0.3, 0.1, 100)}
-    claim = {**CLAIM, "datasets": ["a", "b"]}
+    claim = {**CLAIM, "datasets": ["a", "b"], "sided": "two"}
     normal = pool(claim, cs, {"alpha": 0.05, "meta": {"hksj_below_k": 0}}, tmp_path / "n", [])
     m = random_effects([-0.35, -0.3], [0.08, 0.1])
     z = stats.norm.ppf(0.975)
@@ -402,6 +403,25 @@ def test_power_follows_the_ci_method(tmp_path: Path) -> None:
     t = stats.t.ppf(0.975, 1)
     assert hk["headline"]["power"] == pytest.approx(
         stats.t.cdf(0.2 / mh.se - t, 1) + stats.t.cdf(-0.2 / mh.se - t, 1)
+    )
+
+
+def test_power_of_a_directional_claim_is_one_sided(tmp_path: Path) -> None:
+    """A directional claim is tested one-sided (claims/register.py), so its pooled power is one tail at α
+    in the claimed direction: Φ(SESOI/se − z_{0.95}), or t on k − 1 df with Hartung–Knapp."""
+    from scipy import stats
+
+    cs = {"a": _cohort("a", -0.35, 0.08, 400), "b": _cohort("b", -0.3, 0.1, 100)}
+    claim = {**CLAIM, "datasets": ["a", "b"]}  # expected_direction: negative
+    normal = pool(claim, cs, {"alpha": 0.05, "meta": {"hksj_below_k": 0}}, tmp_path / "n", [])
+    m = random_effects([-0.35, -0.3], [0.08, 0.1])
+    assert normal["headline"]["power"] == pytest.approx(
+        stats.norm.cdf(0.2 / m.se - stats.norm.ppf(0.95))
+    )
+    hk = pool(claim, cs, CONFIG, tmp_path / "h", [])
+    mh = random_effects([-0.35, -0.3], [0.08, 0.1], ci_method="hksj")
+    assert hk["headline"]["power"] == pytest.approx(
+        stats.t.cdf(0.2 / mh.se - stats.t.ppf(0.95, 1), 1)
     )
 
 

@@ -1540,6 +1540,38 @@ def test_no_power_sentence_when_calibration_has_power(figure_root: Path) -> None
     )
 
 
+def test_power_printed_is_the_simulated_one_and_says_so(figure_root: Path) -> None:
+    """Issue 11 item 8: where the calibration simulated the claim's power, the report prints that one
+    (with its Monte-Carlo CI) and names the analytic value beside it; "analytic" only where no simulation
+    exists. The fields are the ledger's (``power``, ``power_source``, ``power_analytic``)."""
+    import html as html_lib
+
+    claims = make_claims()
+    claims[0].update(
+        power=0.62,
+        power_analytic=0.854,
+        power_source=(
+            "simulated: the claim's own analysis and verdict on 200 simulated cohorts with a true "
+            "effect at the SESOI; 95% CI 0.55–0.69"
+        ),
+    )
+    claims[1].update(power=0.97, power_source="analytic")
+    html = render(figure_root, claims=claims)
+
+    def text_of(a: str, b: str) -> str:
+        part = html[html.index(a) : html.index(b)]
+        return " ".join(html_lib.unescape(re.sub("<[^>]+>", "", part)).split())
+
+    c8 = text_of('id="C8"', 'id="C9"')
+    assert (
+        "would detect it at α = 0.05 with probability 0.620 (simulated: the claim's own analysis and "
+        "verdict on 200 simulated cohorts with a true effect at the SESOI; 95% CI 0.55–0.69; the "
+        "analytic formula gives 0.854)."
+    ) in c8
+    c9 = text_of('id="C9"', 'id="C4"')
+    assert "with probability 0.970 (analytic; this analysis was not simulated)." in c9
+
+
 def test_no_effect_warning_only_for_non_significant_results(figure_root: Path) -> None:
     claims = make_claims()
     claims[3].update(power=0.5, p_value=0.001, p_adjusted=0.01)  # C26: supported, underpowered

@@ -180,3 +180,48 @@ def test_tost_matches_two_one_sided_t_tests_in_r(row: dict) -> None:
     assert r.p_upper == pytest.approx(row["p_upper"], rel=1e-7)
     assert r.p_value == pytest.approx(row["p_value"], rel=1e-7)
     assert list(r.ci) == pytest.approx(row["ci90"], abs=1e-10)
+
+
+# ------------------------------------------------------------------------------------------------
+# one-sided power of a directional claim (claims/register.py): pwr's alternative = "greater"
+# ------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("row", _PWR["power"], ids=lambda r: f"{r['n1']}v{r['n2']}")
+def test_one_sided_two_sample_power_matches_pwr_greater(row: dict) -> None:
+    got = regression_term_power(row["d"], row["n1"], row["n2"], alternative="greater")
+    assert got == pytest.approx(row["greater"], abs=1e-6)
+    # the sign of g does not matter: "greater" means "in the direction of the effect"
+    assert two_sample_power(-row["d"], row["n1"], row["n2"], alternative="greater") == got
+    assert got > row["two_sided"]  # one tail at α beats two tails at α/2 for a real effect
+
+
+@pytest.mark.parametrize("row", _PWR["one_sided"], ids=lambda r: f"d{r['d']}n{r['n']}")
+def test_one_sided_wald_z_and_t_power_match_pwr(row: dict) -> None:
+    from gutskin.stats.logistic import wald_power
+    from gutskin.stats.meta import z_test_power
+    from gutskin.stats.mixed import mixed_power
+
+    d, n = row["d"], row["n"]
+    se = 1 / math.sqrt(n)
+    for f in (wald_power, z_test_power):
+        assert f(d, se) == pytest.approx(row["norm_two_sided"], abs=1e-9)
+        assert f(d, se, alternative="greater") == pytest.approx(row["norm_greater"], abs=1e-9)
+    assert mixed_power(d, se, n - 1) == pytest.approx(row["t1_two_sided"], abs=1e-7)
+    assert mixed_power(d, se, n - 1, alternative="greater") == pytest.approx(
+        row["t1_greater"], abs=1e-7
+    )
+
+
+def test_power_alternative_is_checked() -> None:
+    from gutskin.stats.logistic import wald_power
+    from gutskin.stats.meta import z_test_power
+    from gutskin.stats.mixed import mixed_power
+
+    with pytest.raises(StatsInputError, match="alternative"):
+        two_sample_power(0.2, 50, 50, alternative="less")
+    for call in (
+        lambda: wald_power(0.2, 0.1, alternative="one"),
+        lambda: z_test_power(0.2, 0.1, alternative="one"),
+        lambda: mixed_power(0.2, 0.1, 10, alternative="one"),
+    ):
+        with pytest.raises(StatsInputError, match="alternative"):
+            call()

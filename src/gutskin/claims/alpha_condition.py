@@ -69,6 +69,7 @@ from .inputs import (
     prepare_covariates,
 )
 from .outputs import add_figure, add_forest, add_table, forest_alt, forest_row
+from .register import power_alternative
 
 ANALYSIS = "alpha_condition"
 
@@ -635,7 +636,9 @@ def _first_dataset(
     usable, small, counts = f0.usable, f0.small, f0.counts
     n_case, n_ctrl = f0.n_case, f0.n_ctrl
     tost = equivalence.tost(prim.estimate, prim.se, prim.df_resid, sesoi / scale)
-    pw = power.regression_term_power(sesoi, n_case, n_ctrl, alpha=alpha_level)
+    pw = power.regression_term_power(
+        sesoi, n_case, n_ctrl, alpha=alpha_level, alternative=power_alternative(claim)
+    )
     res.headline = headline_entry(
         prim, scale=scale, tost_p=tost.p_value, power=pw, n=prim.n, resid_sd=prim.resid_sd
     )

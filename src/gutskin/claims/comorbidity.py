@@ -42,6 +42,7 @@ from .inputs import (
     prepare_covariates,
 )
 from .outputs import add_forest, add_table, forest_alt, forest_row
+from .register import power_alternative
 
 ANALYSIS = "comorbidity_logistic"
 
@@ -296,7 +297,7 @@ def run(claim: Claim, bundles: Bundles, config: Config, out_dir: Path) -> ClaimR
     head_fit = fam[0][2]
     h: logistic.LogisticResult = head_fit["main"]
     tost = equivalence.tost(h.estimate, h.se, None, sesoi)
-    pw = logistic.wald_power(sesoi, h.se, alpha=alpha_level)
+    pw = logistic.wald_power(sesoi, h.se, alpha=alpha_level, alternative=power_alternative(claim))
     res.headline = headline_entry(
         h,
         tost_p=tost.p_value,

@@ -58,6 +58,7 @@ from .inputs import (
     prepare_covariates,
 )
 from .outputs import add_figure, add_forest, add_table, forest_alt, forest_row
+from .register import power_alternative
 
 ANALYSIS = "alpha_exposure"
 
@@ -222,7 +223,9 @@ def run(claim: Claim, bundles: Bundles, config: Config, out_dir: Path) -> ClaimR
     n_ref = int(prim.n_reference or counts.get(ref, 0))
     scale = g_scale(prim.resid_sd, n_top, n_ref)
     tost = equivalence.tost(prim.estimate, prim.se, prim.df_resid, sesoi / scale)
-    pw = power.regression_term_power(sesoi, n_top, n_ref, alpha=alpha_level)
+    pw = power.regression_term_power(
+        sesoi, n_top, n_ref, alpha=alpha_level, alternative=power_alternative(claim)
+    )
     res.headline = headline_entry(
         prim, scale=scale, tost_p=tost.p_value, power=pw, n=prim.n, resid_sd=prim.resid_sd
     )

@@ -99,19 +99,46 @@ def _claim_entry(claim: dict[str, Any]) -> dict[str, Any]:
 
 
 def simulated_power(
-    calibration: dict[str, Any] | None, claim_id: str, sesoi: float
+    calibration: dict[str, Any] | None,
+    claim_id: str,
+    sesoi: float,
+    sided: str = "two",
+    pooled: bool = False,
 ) -> tuple[float, str] | None:
     """The calibration's simulated power of ``claim_id``'s primary test at an effect equal to the SESOI,
-    with a note (``results/calibration.json``: ``tests[].claim``, ``planted[].value``, ``power``,
-    ``power_ci``); None when the calibration has no such design."""
+    with a note; None when the calibration has no such simulation.
+
+    The verdict-level calibration (``verdicts[]``: ``simulated_power``, ``simulated_power_ci``; the claim's
+    own analysis and verdict on simulated cohorts, significant in the claimed direction) comes first; else a
+    statistic-level test (``tests[].claim``, ``planted[].value``, ``power``, ``power_ci``) sided as the
+    claim is (``tests[].sided``; a test without it is two-sided), at a planted effect of ±SESOI.
+    A ``pooled`` claim (k > 1 cohorts) takes only a verdict-level simulation of all its cohorts (none of
+    its cohorts ``not_simulated``): a single-cohort simulation says nothing about the pooled test's power.
+    """
     import math
 
-    for t in (calibration or {}).get("tests") or []:
-        if t.get("claim") != claim_id:
+    for v in (calibration or {}).get("verdicts") or []:
+        if v.get("claim") != claim_id or v.get("simulated_power") is None:
+            continue
+        if not (pooled and v.get("not_simulated")):
+            ci = v.get("simulated_power_ci") or [None, None]
+            note = (
+                "simulated: the claim's own analysis and verdict on "
+                f"{v.get('replicates')} simulated cohorts with a true effect at the SESOI"
+            )
+            if None not in ci:
+                note += f"; 95% CI {float(ci[0]):.2f}–{float(ci[1]):.2f}"
+            return float(v["simulated_power"]), note
+    for t in [] if pooled else (calibration or {}).get("tests") or []:
+        if t.get("claim") != claim_id or str(t.get("sided", "two")) != sided:
             continue
         for pl in t.get("planted") or []:
             v, pw = pl.get("value"), pl.get("power")
-            if v is not None and pw is not None and math.isclose(float(v), sesoi, rel_tol=1e-9):
+            if (
+                v is not None
+                and pw is not None
+                and math.isclose(abs(float(v)), sesoi, rel_tol=1e-9)
+            ):
                 ci = pl.get("power_ci") or [None, None]
                 note = f"simulated in the calibration ({t.get('replicates')} replicates"
                 if None not in ci:
@@ -137,9 +164,10 @@ def build_ledger(
     config
         The validated workflow configuration (``alpha``, ``power_target``).
     calibration
-        ``results/calibration.json``, when the workflow made it: a claim whose runner computes no
-        analytic power (C9's Mantel test) gets the simulated power at its SESOI from it
-        (:func:`simulated_power`), and ``power_source`` says so.
+        ``results/calibration.json``, when the workflow made it: where it simulated the claim's power
+        at its SESOI (:func:`simulated_power`), that is the power printed and judged (it includes what a
+        formula leaves out), ``power_source`` says so and ``power_analytic`` keeps the formula's value;
+        otherwise the runner's analytic power (``power_source`` "analytic").
     """
     alpha = float(config.get("alpha", 0.05))
     power_target = float(config.get("power_target", 0.8))
@@ -194,12 +222,13 @@ def build_ledger(
         ci90 = h.get("effect_size_ci90")
         sided = claim_sided(claim)
         p_test = _test_p(claim, h)
-        power_value = h.get("power")
+        power_analytic = h.get("power")
+        power_value = power_analytic
         power_source = "analytic" if power_value is not None else None
-        if power_value is None:
-            sim = simulated_power(calibration, cid, float(claim["sesoi"]["value"]))
-            if sim is not None:
-                power_value, power_source = sim
+        pooled = int(r.get("k") or 1) > 1
+        sim = simulated_power(calibration, cid, float(claim["sesoi"]["value"]), sided, pooled)
+        if sim is not None:
+            power_value, power_source = sim
         ev = verdict.Evidence(
             estimate=h.get("effect_size"),
             ci95=tuple(ci95) if ci95 and None not in ci95 else None,
@@ -253,6 +282,7 @@ def build_ledger(
             tost_p=h.get("tost_p"),
             power=power_value,
             power_source=power_source,
+            power_analytic=power_analytic,
             n=h.get("n") or r.get("n"),
             n_groups=r.get("n_groups", {}),
             method=_with_sidedness(r.get("method", ""), claim),

@@ -56,6 +56,7 @@ from .inputs import (
     values_caveat,
 )
 from .outputs import add_figure, add_table
+from .register import power_alternative
 
 ANALYSIS = "longitudinal_mixed"
 
@@ -235,7 +236,9 @@ def run(claim: Claim, bundles: Bundles, config: Config, out_dir: Path) -> ClaimR
     fit = mixed.mixed_random_intercept(model_data, formula, "subject_id", term)
     sd = fit.total_sd
     tost = equivalence.tost(fit.estimate, fit.se, fit.df, sesoi * sd, alpha=alpha_level)
-    pw = mixed.mixed_power(sesoi * sd, fit.se, fit.df, alpha=alpha_level)
+    pw = mixed.mixed_power(
+        sesoi * sd, fit.se, fit.df, alpha=alpha_level, alternative=power_alternative(claim)
+    )
     res.headline = headline_entry(
         fit,
         sd=sd,

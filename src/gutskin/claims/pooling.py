@@ -28,6 +28,7 @@ from ..stats._util import StatsInputError
 from . import sensitivity
 from .common import clean, is_data_unavailable
 from .entries import summarise_sensitivity
+from .register import power_alternative
 
 __all__ = ["DEFAULT_HKSJ_BELOW_K", "SCALE_WORDS", "cohort_claim", "cohort_result", "pool"]
 
@@ -273,7 +274,7 @@ def _pool_k(
     disp = lambda x: _to_display(scale, x)  # noqa: E731
     bound = _to_pool(scale, sesoi)
     tost = equivalence.tost(m.estimate, m.se, m.df, bound, alpha=alpha)
-    pw = _power(bound, m, alpha)
+    pw = _power(bound, m, alpha, power_alternative(claim))
     n_total = int(
         sum(
             int((c or {}).get("headline", {}).get("n") or (c or {}).get("n") or 0)
@@ -496,15 +497,20 @@ def _cohort_analyses(
     return out
 
 
-def _power(effect: float, m: meta.MetaResult, alpha: float) -> float:
+def _power(
+    effect: float, m: meta.MetaResult, alpha: float, alternative: str = "two-sided"
+) -> float:
     """Power of the pooled test at ``effect``: the z-test's, or with the Hartung–Knapp CI the t-test's on
-    ``k - 1`` df (shifted-t approximation), so that the power matches the CI it is reported with."""
+    ``k - 1`` df (shifted-t approximation), so that the power matches the CI it is reported with; one-sided
+    (``alternative="greater"``) for a directional claim."""
     if m.df is None:
-        return meta.z_test_power(effect, m.se, alpha)
+        return meta.z_test_power(effect, m.se, alpha, alternative=alternative)
     from scipy import stats
 
-    tc = float(stats.t.ppf(1 - alpha / 2, m.df))
     lam = abs(effect) / m.se
+    if alternative == "greater":
+        return float(stats.t.cdf(lam - float(stats.t.ppf(1 - alpha, m.df)), m.df))
+    tc = float(stats.t.ppf(1 - alpha / 2, m.df))
     return float(stats.t.cdf(lam - tc, m.df) + stats.t.cdf(-lam - tc, m.df))
 
 

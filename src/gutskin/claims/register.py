@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["SIDED_RULE", "claim_sided", "one_sided_p"]
+__all__ = ["SIDED_RULE", "claim_sided", "one_sided_p", "power_alternative"]
 
 #: The rule in words, for method texts.
 SIDED_RULE = (
@@ -33,6 +33,13 @@ def claim_sided(claim: dict[str, Any]) -> str:
     if direction not in ("positive", "negative"):
         return "two"
     return "two" if str(claim.get("sided", "")).lower() == "two" else "one"
+
+
+def power_alternative(claim: dict[str, Any]) -> str:
+    """The ``alternative`` of the headline's power at the SESOI: ``"greater"`` (one tail, in the claimed
+    direction) when :func:`claim_sided` says one-sided, else ``"two-sided"``, so the power printed is that
+    of the test the verdict reads."""
+    return "greater" if claim_sided(claim) == "one" else "two-sided"
 
 
 def one_sided_p(p_two_sided: float | None, estimate: float | None, direction: str) -> float | None:

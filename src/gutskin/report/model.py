@@ -344,6 +344,9 @@ def read_claim(claim: Mapping[str, Any], index: int, source: str) -> ClaimModel:
         "holm_family": ck.texts(claim, "holm_family"),
         "primary": bool(claim.get("primary")),
         "expected_direction": ck.text(claim, "expected_direction"),
+        # where the power comes from ("analytic", or the calibration's simulation) and the formula's value
+        "power_source": ck.text(claim, "power_source"),
+        "power_analytic": ck.number(claim, "power_analytic", prob=True),
         # fields of the claim-result contract (CONTRACT.md); absent in older ledgers
         "k": ck.count(claim, "k"),
         "cohorts": _cohorts(ck, claim),

@@ -455,8 +455,10 @@ def exact_odds_ratio(table: tuple[tuple[int, int], tuple[int, int]]) -> ExactOdd
     )
 
 
-def wald_power(effect: float, se: float, alpha: float = 0.05) -> float:
-    """Power of the two-sided Wald z test to detect ``effect`` when the estimate has SE ``se``.
+def wald_power(
+    effect: float, se: float, alpha: float = 0.05, alternative: str = "two-sided"
+) -> float:
+    """Power of the Wald z test (two-sided, or one-sided) to detect ``effect`` when the estimate has SE ``se``.
 
     ``Φ(|effect|/se − z_{1−α/2}) + Φ(−|effect|/se − z_{1−α/2})``.
 
@@ -469,7 +471,9 @@ def wald_power(effect: float, se: float, alpha: float = 0.05) -> float:
         (it depends on the design — group sizes, event rate, covariates — far more than on the
         true effect when the effect is modest).
     alpha
-        Two-sided significance level.
+        Significance level.
+    alternative
+        ``"two-sided"`` or ``"greater"`` (one-sided in the direction of ``effect``: ``Φ(|effect|/se − z_{1−α})``).
     """
     effect = abs(check_finite("effect", effect))
     se = check_finite("se", se)
@@ -478,6 +482,13 @@ def wald_power(effect: float, se: float, alpha: float = 0.05) -> float:
     alpha = check_finite("alpha", alpha)
     if not 0 < alpha < 1:
         raise StatsInputError(f"alpha must be in (0, 1), got {alpha}", where="alpha")
-    zc = float(stats.norm.ppf(1 - alpha / 2))
     ncp = effect / se
+    if alternative == "greater":
+        return float(stats.norm.sf(float(stats.norm.ppf(1 - alpha)) - ncp))
+    if alternative != "two-sided":
+        raise StatsInputError(
+            f"alternative must be 'two-sided' or 'greater', got {alternative!r}",
+            where="alternative",
+        )
+    zc = float(stats.norm.ppf(1 - alpha / 2))
     return float(stats.norm.sf(zc - ncp) + stats.norm.cdf(-zc - ncp))

@@ -168,18 +168,28 @@ def _tau2_dl(y: np.ndarray, v: np.ndarray) -> float:
     return max(0.0, float(res.tau2))
 
 
-def z_test_power(effect: float, se: float, alpha: float = 0.05) -> float:
-    """Power of a two-sided z-test at level ``alpha`` when the true effect is ``effect``.
+def z_test_power(
+    effect: float, se: float, alpha: float = 0.05, alternative: str = "two-sided"
+) -> float:
+    """Power of a z-test at level ``alpha`` when the true effect is ``effect``.
 
     ``Φ(|effect|/se - z_{1-α/2}) + Φ(-|effect|/se - z_{1-α/2})``; used for the power of a pooled
-    estimate at the SESOI given its (random-effects) SE.
+    estimate at the SESOI given its (random-effects) SE. ``alternative="greater"``: one-sided in the
+    direction of ``effect``, ``Φ(|effect|/se - z_{1-α})``.
     """
     if not se > 0 or not math.isfinite(se):
         raise StatsInputError(f"se must be a positive number, got {se!r}", where="se")
     if not 0 < alpha < 1:
         raise StatsInputError(f"alpha must be in (0, 1), got {alpha!r}", where="alpha")
-    zc = float(stats.norm.ppf(1 - alpha / 2))
     lam = abs(float(effect)) / se
+    if alternative == "greater":
+        return float(stats.norm.cdf(lam - float(stats.norm.ppf(1 - alpha))))
+    if alternative != "two-sided":
+        raise StatsInputError(
+            f"alternative must be 'two-sided' or 'greater', got {alternative!r}",
+            where="alternative",
+        )
+    zc = float(stats.norm.ppf(1 - alpha / 2))
     return float(stats.norm.cdf(lam - zc) + stats.norm.cdf(-lam - zc))
 
 

@@ -36,7 +36,7 @@ import statsmodels.formula.api as smf
 from scipy import optimize, stats
 
 from ._util import Coefficient, StatsInputError
-from .power import two_sided_t_power
+from .power import one_sided_t_power, two_sided_t_power
 from .regression import TermNotFoundError, _numeric_objects_to_float
 
 __all__ = ["MixedResult", "mixed_power", "mixed_random_intercept"]
@@ -396,13 +396,21 @@ def mixed_random_intercept(
     )
 
 
-def mixed_power(effect: float, se: float, df: float, alpha: float = 0.05) -> float:
-    """Power of the two-sided t test of a fixed effect to detect ``effect`` given its SE and df.
+def mixed_power(
+    effect: float, se: float, df: float, alpha: float = 0.05, alternative: str = "two-sided"
+) -> float:
+    """Power of the t test (two-sided, or one-sided) of a fixed effect to detect ``effect`` given its SE and df.
 
     ``P(|T| > t_{1−α/2, df})`` with ``T`` noncentral t (``ncp = effect / se``). The fitted model's SE
     stands in for the SE under the alternative (it depends on the design and the variance components,
-    not on the effect).
+    not on the effect). ``alternative="greater"``: one-sided in the direction of ``effect``,
+    ``P(T > t_{1−α, df})``.
     """
+    if alternative not in ("two-sided", "greater"):
+        raise StatsInputError(
+            f"alternative must be 'two-sided' or 'greater', got {alternative!r}",
+            where="alternative",
+        )
     for name, v in (("effect", effect), ("se", se), ("df", df), ("alpha", alpha)):
         if not math.isfinite(float(v)):
             raise StatsInputError(f"{name} must be finite, got {v!r}", where=name)
@@ -411,4 +419,7 @@ def mixed_power(effect: float, se: float, df: float, alpha: float = 0.05) -> flo
             f"need se > 0, df > 0 and 0 < alpha < 1 (got se={se}, df={df}, alpha={alpha})",
             where="se, df, alpha",
         )
-    return two_sided_t_power(abs(float(effect)) / float(se), df, alpha)
+    ncp = abs(float(effect)) / float(se)
+    if alternative == "greater":
+        return one_sided_t_power(ncp, df, alpha)
+    return two_sided_t_power(ncp, df, alpha)

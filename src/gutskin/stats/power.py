@@ -2,7 +2,8 @@
 
 Two-group power is that of the two-sided two-sample t test (pooled variance), computed exactly from
 the noncentral t distribution, counting both rejection tails (R's
-``power.t.test(..., strict = TRUE)``). ``method="normal"`` gives the normal approximation used for
+``power.t.test(..., strict = TRUE)``); ``alternative="greater"`` gives the one-sided test's power, as a
+directional claim is tested (R's ``pwr::pwr.t2n.test(alternative = "greater")``). ``method="normal"`` gives the normal approximation used for
 the tables of CLAIMS.md §3.6 (``n ≈ 2 (z_{1-α/2} + z_{1-β})² / g²``): the exact t-based numbers are
 slightly larger for small samples (e.g. 20/20 → minimum detectable g 0.91 exact vs 0.89 normal).
 """
@@ -16,16 +17,29 @@ from scipy import optimize, stats
 from ._util import StatsInputError, check_finite
 
 __all__ = [
+    "ALTERNATIVES",
     "correlation_power",
     "min_detectable_g",
     "min_detectable_r",
     "n_per_group",
+    "one_sided_t_power",
     "regression_term_power",
     "two_sample_power",
     "two_sided_t_power",
 ]
 
 _METHODS = ("t", "normal")
+#: ``"two-sided"``, or ``"greater"``: one-sided in the direction of the effect (``g`` taken as ``|g|``),
+#: the power of a directional claim's one-sided test (claims/register.py; R's ``pwr.t2n.test(alternative =
+#: "greater")``).
+ALTERNATIVES = ("two-sided", "greater")
+
+
+def _check_alternative(alternative: str) -> None:
+    if alternative not in ALTERNATIVES:
+        raise StatsInputError(
+            f"alternative must be one of {ALTERNATIVES}, got {alternative!r}", where="alternative"
+        )
 
 
 def _check_alpha(alpha: float) -> float:
@@ -48,9 +62,14 @@ def _check_method(method: str) -> None:
 
 
 def two_sample_power(
-    g: float, n1: float, n2: float, alpha: float = 0.05, method: str = "t"
+    g: float,
+    n1: float,
+    n2: float,
+    alpha: float = 0.05,
+    method: str = "t",
+    alternative: str = "two-sided",
 ) -> float:
-    """Power of the two-sided two-sample t test to detect a standardised difference ``g``.
+    """Power of the two-sample t test (two-sided, or one-sided) to detect a standardised difference ``g``.
 
     Parameters
     ----------
@@ -62,25 +81,43 @@ def two_sample_power(
         Two-sided significance level.
     method
         ``"t"`` (exact, noncentral t with ``n1 + n2 - 2`` df) or ``"normal"`` (approximation).
+    alternative
+        ``"two-sided"`` (both tails at α/2) or ``"greater"`` (one tail at α, in the direction of ``g``:
+        the power of a one-sided test of a directional claim).
 
     Returns
     -------
     float
-        ``P(|T| > t_{1-α/2})`` with ``T ~ t'(df, ncp = g sqrt(n1 n2 / (n1 + n2)))``.
+        ``P(|T| > t_{1-α/2})`` with ``T ~ t'(df, ncp = g sqrt(n1 n2 / (n1 + n2)))``; one-sided
+        ``P(T > t_{1-α})``.
     """
     g = abs(check_finite("g", g))
     alpha = _check_alpha(alpha)
     _check_method(method)
+    _check_alternative(alternative)
     minimum = 2 if method == "t" else 1
     n1 = _check_n("n1", n1, minimum)
     n2 = _check_n("n2", n2, minimum)
     ncp = g * math.sqrt(n1 * n2 / (n1 + n2))
+    if alternative == "greater":
+        if method == "normal":
+            return float(stats.norm.sf(float(stats.norm.ppf(1 - alpha)) - ncp))
+        return one_sided_t_power(ncp, n1 + n2 - 2, alpha)
     if method == "normal":
         z = float(stats.norm.ppf(1 - alpha / 2))
         return float(stats.norm.sf(z - ncp) + stats.norm.cdf(-z - ncp))
     if ncp == 0:
         return float(alpha)
     return two_sided_t_power(ncp, n1 + n2 - 2, alpha)
+
+
+def one_sided_t_power(ncp: float, df: float, alpha: float) -> float:
+    """``P(T > t_{1−α, df})`` for ``T`` noncentral t with ``df`` and noncentrality ``ncp ≥ 0``: the power of
+    a one-sided t test in the direction of the effect (R's ``pwr`` with ``alternative = "greater"``)."""
+    t1 = float(stats.t.ppf(1 - alpha, df))
+    one = float(stats.nct.sf(t1, df, ncp))
+    # as below: the normal approximation where scipy's noncentral t fails far in a tail
+    return one if math.isfinite(one) else float(stats.norm.sf(t1 - ncp))
 
 
 def two_sided_t_power(ncp: float, df: float, alpha: float) -> float:
@@ -98,7 +135,12 @@ def two_sided_t_power(ncp: float, df: float, alpha: float) -> float:
 
 
 def regression_term_power(
-    g: float, n1: float, n2: float, alpha: float = 0.05, method: str = "t"
+    g: float,
+    n1: float,
+    n2: float,
+    alpha: float = 0.05,
+    method: str = "t",
+    alternative: str = "two-sided",
 ) -> float:
     """Power for the coefficient of a group indicator in a covariate-adjusted regression.
 
@@ -110,11 +152,11 @@ def regression_term_power(
 
     Parameters
     ----------
-    g, n1, n2, alpha, method
+    g, n1, n2, alpha, method, alternative
         As for :func:`two_sample_power`; ``n1`` and ``n2`` are the complete-case group sizes
         (``RegressionResult.n_term`` and ``n_reference``).
     """
-    return two_sample_power(g, n1, n2, alpha=alpha, method=method)
+    return two_sample_power(g, n1, n2, alpha=alpha, method=method, alternative=alternative)
 
 
 def n_per_group(g: float, power: float = 0.8, alpha: float = 0.05, method: str = "t") -> float:

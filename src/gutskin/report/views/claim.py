@@ -257,10 +257,20 @@ def power_sentences(
     )
     target_txt = fmt_plain(target if target is not None else 0.8)
     if v["power"] is not None:
+        source = str(v.get("power_source") or "")
+        if source.startswith("simulated"):
+            how = f" ({source}"
+            if v.get("power_analytic") is not None:
+                how += f"; the analytic formula gives {fmt_num(v['power_analytic'])}"
+            how += ")"
+        elif source == "analytic":
+            how = " (analytic; this analysis was not simulated)"
+        else:
+            how = ""
         out.append(
             f"Power: if the true effect were exactly as large as the smallest effect of interest ({ses}), "
             f"this analysis, with its sample size, would detect it at α = {fmt_plain(alpha)} with "
-            f"probability {fmt_num(v['power'])}."
+            f"probability {fmt_num(v['power'])}{how}."
         )
         if v["underpowered"]:
             if v["equivalent"]:
