@@ -337,6 +337,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--dag-n", type=int, default=30_000)
     p.add_argument("--dag-features", type=int, default=100_000)
     p.add_argument(
+        "--dag-workflow-sizes",
+        default="7500,15000,30000",
+        help="with --dag, the whole workflow (bench.workflow) at these subjects × --dag-features: the "
+        "whole-workflow row at the largest and each step's exponent over the three ('' to skip)",
+    )
+    p.add_argument(
         "--workflow",
         action="store_true",
         help="the whole workflow (import → diversity → every American Gut claim → ledger → report) "
@@ -395,6 +401,13 @@ def main(argv: list[str] | None = None) -> int:
             from .dag import run_dag
 
             report["dag"] = run_dag(args)
+            dag_sizes = [int(x) for x in args.dag_workflow_sizes.split(",") if x]
+            if dag_sizes and not args.workflow:
+                from .workflow import run_workflow
+
+                report["workflow"] = run_workflow(
+                    args.work, dag_sizes, int(args.dag_features), int(args.seed), int(args.threads)
+                )
         if args.workflow:
             from .workflow import run_workflow
 

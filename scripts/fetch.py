@@ -7,7 +7,8 @@ from gutskin._adapter import run_step
 
 
 def main(smk):
-    settings = fetch.settings_from_config(smk.config, config_path=smk.params.config_file)
+    # params.mirrors: the configured mirrors already resolved to absolute paths (rules/common.smk)
+    settings = fetch.settings_from_config({**smk.config, "mirrors": list(smk.params.mirrors)})
     manifest = fetch.fetch_dataset(smk.wildcards.dataset, smk.params.dataset, settings)
     fetch.write_manifest(manifest, Path(smk.output.manifest))
 

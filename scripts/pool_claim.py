@@ -4,8 +4,7 @@ import json
 from pathlib import Path
 
 from gutskin._adapter import run_step
-from gutskin.claims.ledger import write_json
-from gutskin.claims.pooling import pool
+from gutskin.runinfo import pooled_without_data, write_json
 
 
 def main(smk):
@@ -15,7 +14,13 @@ def main(smk):
             cohorts[ds] = json.load(fh)
     out_dir = Path(smk.output.outdir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    result = pool(smk.params.claim, cohorts, smk.config, out_dir, smk.params.selection)
+    # No cohort's data could be had (offline without a mirror): the k = 0 result without importing
+    # the statistics stack.
+    result = pooled_without_data(smk.params.claim, cohorts, smk.params.selection)
+    if result is None:
+        from gutskin.claims.pooling import pool
+
+        result = pool(smk.params.claim, cohorts, smk.config, out_dir, smk.params.selection)
     write_json(result, Path(smk.output.result))
 
 

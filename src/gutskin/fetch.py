@@ -60,7 +60,6 @@ from ._cache import (
 )
 from ._http import USER_AGENT
 from .errors import ConfigError, DataUnavailable, GutskinError, InputError
-from .sources import fetch_source
 
 __all__ = [
     "MIRROR_ENV",
@@ -72,6 +71,8 @@ __all__ = [
     "fetch_dataset",
     "main",
     "mirror_path",
+    "mirrors_as_configured",
+    "mirrors_base",
     "missing_mirrors",
     "resolve_mirrors",
     "settings_from_config",
@@ -114,6 +115,40 @@ def _mirror_entries(
             path = Path(conf_item).expanduser()
             entries.append(("config mirrors", path if path.is_absolute() else base_dir / path))
     return entries
+
+
+def mirrors_as_configured(
+    config_mirrors: Sequence[str | Path] | str | Path | None, base: Path | None = None
+) -> list[str]:
+    """The configured ``mirrors`` entries as absolute paths, in order (``GUTSKIN_MIRROR`` not included).
+
+    Relative entries are joined to ``base`` (the folder of the config file that sets ``mirrors``; default
+    the current directory), ``~`` is expanded and ``..`` folded (``os.path.normpath``); folders are
+    listed whether or not they exist. The fetch
+    rule passes this list as a parameter, so its jobs rerun when the mirrors change, and not when the
+    same mirrors are given through another config file (an overlay in another folder).
+    """
+    return [os.path.normpath(path) for _, path in _mirror_entries(config_mirrors, {}, base)]
+
+
+def mirrors_base(config_files: Sequence[str | Path]) -> Path:
+    """The folder relative ``mirrors`` entries are resolved against: that of the last of
+    ``config_files`` (the ``--configfile`` overlays, then ``config/config.yaml``, in the order
+    Snakemake applies them) whose YAML sets ``mirrors``; ``./config`` when none does. An overlay in
+    another folder that does not set ``mirrors`` does not move them.
+    """
+    import yaml
+
+    files = list(config_files)
+    default = files[-1] if files else "config/config.yaml"
+    for path in [*reversed(files[:-1]), default]:
+        p = Path(path)
+        if p.is_file():
+            with p.open(encoding="utf-8") as fh:
+                data = yaml.safe_load(fh)
+            if isinstance(data, Mapping) and "mirrors" in data:
+                return p.resolve().parent
+    return Path(default).resolve().parent
 
 
 def missing_mirrors(
@@ -326,6 +361,10 @@ def fetch_dataset(
     """
     if isinstance(dataset, Mapping) and dataset.get("source") is not None:
         # API-backed dataset (Qiita, MGnify, GMrepo): same manifest shape, see gutskin.sources.
+        # imported here: the API sources load pandas and scipy (about 1 s), which a dataset of pinned
+        # files never needs (every fetch job, and an offline run's 14 of them, would pay it)
+        from .sources import fetch_source
+
         return fetch_source(name, dataset, settings, source=source)
     files = dataset.get("files") if isinstance(dataset, Mapping) else None
     if not isinstance(files, Mapping) or not files:

@@ -37,6 +37,7 @@ from __future__ import annotations
 
 __all__ = [
     "ALPHA_TSV",
+    "BENCHMARKS",
     "CALIBRATION_JSON",
     "CLAIMS_JSON",
     "CLAIMS_TSV",
@@ -51,6 +52,7 @@ __all__ = [
     "SAMPLES_TSV",
     "TABLE_BIOM",
     "TREE_NWK",
+    "benchmark_file",
     "beta_npz",
     "claim_cohort_dir",
     "claim_cohort_result",
@@ -71,6 +73,8 @@ __all__ = [
 RESULTS = "results"
 #: Root of every job log.
 LOGS = "logs"
+#: Root of the per-job Snakemake ``benchmark:`` files (wall, CPU, peak memory of each job).
+BENCHMARKS = f"{RESULTS}/benchmarks"
 
 # -- files of one dataset's import directory ---------------------------------------------------
 #: The canonical sparse feature table.
@@ -175,3 +179,9 @@ def claim_pooled_dir(claim: str = "{claim}", root: str = RESULTS) -> str:
 def log_file(step: str, name: str | None = "{dataset}", root: str = LOGS) -> str:
     """The log of one job: ``logs/<step>/<name>.log``, or ``logs/<step>.log`` when ``name`` is None."""
     return f"{root}/{step}.log" if name is None else f"{root}/{step}/{name}.log"
+
+
+def benchmark_file(step: str, name: str | None = "{dataset}", root: str = BENCHMARKS) -> str:
+    """The Snakemake ``benchmark:`` file of one job (tab-separated: ``s``, ``max_rss``, ``cpu_time`` …):
+    ``results/benchmarks/<step>/<name>.tsv``, or ``results/benchmarks/<step>.tsv`` when ``name`` is None."""
+    return f"{root}/{step}.tsv" if name is None else f"{root}/{step}/{name}.tsv"

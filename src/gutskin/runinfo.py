@@ -15,13 +15,15 @@ from pathlib import Path
 from typing import Any
 
 from . import _atomic, layout
-from .verdict_words import LABELS, VERDICTS
+from .verdict_words import LABELS, VERDICTS, is_data_unavailable
 
 __all__ = [
     "RunSummary",
     "calibration_skips",
     "claim_without_data",
+    "cohort_without_data",
     "dataset_status",
+    "pooled_without_data",
     "rerun_hint",
     "summarise",
     "write_json",
@@ -146,6 +148,71 @@ def claim_without_data(
         "deviations": [],
         "matched": None,
     }
+
+
+def cohort_without_data(
+    claim: Mapping[str, Any], dataset: str, results: Path | str = layout.RESULTS
+) -> dict[str, Any] | None:
+    """The per-cohort result of ``claim`` on an unavailable ``dataset`` (``claim_cohort`` job), or None
+    when the dataset could be had.
+
+    The same dict :func:`gutskin.claims.pooling.cohort_result` makes of :func:`claim_without_data` (a
+    test checks it), built without importing the claims package: an offline run writes each
+    (claim, dataset) job in a fraction of a second instead of seconds of imports.
+    """
+    empty = claim_without_data({**claim, "datasets": [dataset]}, results)
+    if empty is None:
+        return None
+    return {**empty, "dataset": dataset, "se": None, "scale": None}
+
+
+def pooled_without_data(
+    claim: Mapping[str, Any],
+    cohorts: Mapping[str, Mapping[str, Any] | None],
+    selection: Iterable[Mapping[str, Any]] = (),
+) -> dict[str, Any] | None:
+    """The claim's result when none of its cohorts' data could be had (``pool_claim`` job), or None
+    when one could (then :func:`gutskin.claims.pooling.pool` does the pooling).
+
+    Equal to what :func:`~gutskin.claims.pooling.pool` returns for ``k = 0`` with every cohort's data
+    unavailable (a test checks it), without loading the statistics stack.
+    """
+    problems: dict[str, str] = {}
+    for ds, c in cohorts.items():
+        problem = (c or {}).get("data_problem")
+        if c is None or not is_data_unavailable(problem):
+            return None
+        problems[ds] = str(problem)
+    if not problems:
+        return None
+    rows = [
+        {
+            "dataset": ds,
+            "n": (cohorts[ds] or {}).get("n"),
+            "estimate": None,
+            "se": None,
+            "ci": None,
+            "weight": None,
+            "p_value": None,
+            "status": "failed",
+            "reason": problem,
+        }
+        for ds, problem in problems.items()
+    ]
+    if len(problems) == 1:
+        only = cohorts[next(iter(problems))] or {}
+        base = {k: v for k, v in only.items() if k not in ("dataset", "se")}
+    else:
+        base = {
+            "id": claim["id"],
+            "headline": {},
+            "tests": [],
+            "figures": [],
+            "tables": [],
+            "data_problem": "; ".join(problems.values()),
+        }
+    base.update(k=0, cohorts=rows, pooling=None, dataset_selection=[dict(s) for s in selection])
+    return json.loads(json.dumps(base))  # plain JSON values, as the pooled results are
 
 
 @dataclass

@@ -59,10 +59,13 @@ def test_offline_without_mirror_ends_fast_nonzero_with_summary(tmp_path: Path) -
     cal = json.loads((work / "results" / "calibration.json").read_text())
     assert cal["tests"] == [] and {s["claim"] for s in cal["skipped"]} == {"C8", "C9", "C10"}
 
-    # Time: about 80 s of CPU for 14 datasets before claims ran per (claim, dataset); 208 s measured since
-    # (one short job per cohort, each mostly interpreter start-up), so the issue's "under a minute" is not
-    # met on 2 cores (issue 13 stays open on it). The wall clock is held to a minute only when the machine
-    # is otherwise idle (CI runs other tests beside this one); the CPU bound catches a regression.
-    assert cpu < 300, f"{cpu:.0f} s of CPU"
+    # Time (CPU of Snakemake and every job; the wall clock depends on the other work on the machine):
+    # 219 s before the no-data fast paths (one claim_cohort / pool_claim job per claim × dataset, each
+    # importing the claims package, and every fetch job loading pandas for the API sources); 93 s after
+    # (73 jobs: import 23 s and diversity 25 s of empty placeholders for the 14 unavailable datasets,
+    # the Snakemake process itself about 30 s). Under a minute of CPU would bound the wall time of an
+    # idle machine by a minute; it is not reached yet (issue 13). The CPU bound catches a regression to
+    # the per-job imports; the wall clock is held to a minute only when the machine is otherwise idle.
+    assert cpu < 150, f"{cpu:.0f} s of CPU"
     if load < 0.5:
         assert wall < 60, f"{wall:.0f} s"

@@ -607,6 +607,27 @@ def test_matched_analysis_that_disagrees_makes_the_verdict_inconclusive() -> Non
     assert "matched case–control disagrees" in entry["reason"]
 
 
+def test_permdisp_beyond_its_limit_keeps_the_permanova(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Above PERMDISP_MAX_SAMPLES (dense eigendecomposition) PERMDISP is refused; the PERMANOVA, which
+    has no such limit, is still reported (it used to be dropped with it), and a note says why."""
+    from gutskin.stats import permanova
+
+    b = _bundle(tmp_path, "agp")
+    full = alpha_condition.run(_claim(["agp"]), {"agp": b}, CONFIG, tmp_path / "a")
+    monkeypatch.setattr(permanova, "PERMDISP_MAX_SAMPLES", 100)  # below this bundle's 140 samples
+    res = alpha_condition.run(_claim(["agp"]), {"agp": b}, CONFIG, tmp_path / "b")
+    pm = _one(res, "PERMANOVA R², any condition vs none")
+    assert pm == _one(full, "PERMANOVA R², any condition vs none") | {
+        "note": pm["note"],
+        "dispersion_differs": False,
+    }
+    assert pm["note"].endswith("PERMDISP p = not computed")
+    assert not [t for t in res.tests if t["name"].startswith("PERMDISP")]
+    assert any("PERMDISP not computed" in n and "exceed the limit of 100" in n for n in res.notes)
+
+
 def test_headline_power_is_one_sided_for_a_directional_claim(tmp_path: Path) -> None:
     """C8 is directional (lower diversity), so it is tested one-sided and its power at the SESOI is the
     one-sided t test's (pwr's alternative "greater", checked in test_stats_power); registered two-sided

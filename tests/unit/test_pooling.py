@@ -406,6 +406,34 @@ def test_power_follows_the_ci_method(tmp_path: Path) -> None:
     )
 
 
+def test_hksj_with_two_cohorts_says_plainly_why_power_is_low(tmp_path: Path) -> None:
+    """k = 2 under Hartung–Knapp: t on 1 df (one-sided critical value 6.3) leaves almost no power even for two
+    large, precise cohorts; the ledger's reason says so in words beside the number. Two cohorts with
+    the normal CI, or three under HKSJ at adequate power, carry no such note."""
+    from gutskin.claims.ledger import build_ledger
+
+    # two precise, non-significant cohorts (estimates either side of 0): HKSJ interval very wide
+    cs = {"a": _cohort("a", 0.05, 0.03, 4000), "b": _cohort("b", -0.05, 0.03, 4000)}
+    claim = {**CLAIM, "datasets": ["a", "b"], "caveats": []}
+    res = pool(claim, cs, CONFIG, tmp_path / "h", [])
+    # HKSJ se 0.05 here; the claim is directional, so one-sided: 0.2 / se = 4 against t(0.95, 1) = 6.31
+    from scipy import stats
+
+    assert res["headline"]["power"] == pytest.approx(stats.t.cdf(4 - stats.t.ppf(0.95, 1), 1))
+    assert res["headline"]["power"] < 0.15
+    note = res["headline"]["power_note"]
+    assert note.startswith("k = 2:") and "almost no power" in note and "more cohorts" in note
+    entry = build_ledger([claim], {"CX": res}, CONFIG)[0]
+    assert entry["verdict"] == "inconclusive"
+    assert (
+        f"power {res['headline']['power']:.2f} at the SESOI (target 0.80; {note})"
+        in entry["reason"]
+    )
+    contract.validate_ledger([entry])
+    normal = pool(claim, cs, {"alpha": 0.05, "meta": {"hksj_below_k": 0}}, tmp_path / "n", [])
+    assert "power_note" not in normal["headline"]
+
+
 def test_power_of_a_directional_claim_is_one_sided(tmp_path: Path) -> None:
     """A directional claim is tested one-sided (claims/register.py), so its pooled power is one tail at α
     in the claimed direction: Φ(SESOI/se − z_{0.95}), or t on k − 1 df with Hartung–Knapp."""

@@ -89,3 +89,30 @@ def test_claim_without_data_matches_claim_result(tmp_path: Path) -> None:
     # One dataset available: the runner decides.
     assert claim_without_data({"id": "C8b", "datasets": ["agp", "hmp"]}, res) is None
     assert claim_without_data({"id": "C3", "datasets": ["nope"]}, res) is None
+
+
+def test_no_data_fast_paths_equal_the_claims_package(tmp_path: Path) -> None:
+    """The claim_cohort and pool_claim jobs of an unavailable dataset skip the claims package: their
+    results must be exactly what cohort_result and pool write (one cohort, and three)."""
+    from gutskin.claims.pooling import cohort_claim, cohort_result, pool
+    from gutskin.runinfo import cohort_without_data, pooled_without_data
+
+    res = _results(tmp_path, {"agp": False, "hmp": False, "eb": False, "ok": True}, None)
+    claim = {"id": "C9", "analysis": "mantel_sites", "datasets": ["agp", "hmp", "eb"]}
+    selection = [{"dataset": "agp", "used": True, "reason": "listed"}]
+    light, heavy = {}, {}
+    for ds in claim["datasets"]:
+        one = cohort_claim(claim, ds)
+        light[ds] = cohort_without_data(one, ds, res)
+        heavy[ds] = cohort_result(claim_without_data(one, res), ds)
+        assert json.dumps(light[ds]) == json.dumps(heavy[ds])  # same keys, order and values
+    assert cohort_without_data(cohort_claim(claim, "ok"), "ok", res) is None
+    for subset in (["agp"], ["agp", "hmp", "eb"]):
+        cs = {ds: light[ds] for ds in subset}
+        fast = pooled_without_data({**claim, "datasets": subset}, cs, selection)
+        slow = pool({**claim, "datasets": subset}, cs, {}, tmp_path / "pool", selection)
+        assert fast is not None and json.dumps(fast) == json.dumps(slow)
+        assert fast["k"] == 0
+    # one cohort with another problem (or a result): the pooling module decides
+    few = {**light["hmp"], "data_problem": "too few samples"}
+    assert pooled_without_data(claim, {"agp": light["agp"], "hmp": few}, selection) is None

@@ -1,3 +1,6 @@
+from gutskin.layout import benchmark_file
+
+
 # Calibration of the primary tests and of the verdicts: false-positive rate, power and the rate of each verdict
 # on simulated null and planted-effect cohorts, through the claims' own runners (gutskin.calibration). Needs no
 # data, but a claim whose datasets could not be fetched (or that the claims register does not analyse) is not
@@ -10,6 +13,8 @@ rule calibration:
         calibration="results/calibration.json",
     log:
         "logs/calibration.log",
+    benchmark:
+        benchmark_file("calibration", None)
     conda:
         "../envs/gutskin.yaml"
     threads: 2

@@ -1,6 +1,7 @@
 # Stage 4: one job per (claim, dataset), one light pooling job per claim, then the ledger (Holm across
 # primary tests, verdict rubric). Adding a dataset to a claim reruns only its own job and the pooling.
 from gutskin.layout import (
+    benchmark_file,
     CALIBRATION_JSON,
     CLAIMS_JSON,
     CLAIMS_TSV,
@@ -20,6 +21,8 @@ rule claim_cohort:
         outdir=directory(claim_cohort_dir()),
     log:
         log_file("claims", "{claim}/{dataset}"),
+    benchmark:
+        benchmark_file("claims", "{claim}/{dataset}")
     conda:
         "../envs/gutskin.yaml"
     threads: 1
@@ -51,6 +54,8 @@ rule pool_claim:
         ),
     log:
         log_file("claims", "{claim}"),
+    benchmark:
+        benchmark_file("claims", "{claim}")
     conda:
         "../envs/gutskin.yaml"
     threads: 1
@@ -85,6 +90,8 @@ rule ledger:
         ),
     log:
         log_file("ledger", None),
+    benchmark:
+        benchmark_file("ledger", None)
     conda:
         "../envs/gutskin.yaml"
     threads: 1

@@ -9,6 +9,7 @@ from snakemake.logging import logger
 from gutskin import resources as sizing
 from gutskin.claims.pooling import cohort_claim
 from gutskin.claims.selection import resolve as resolve_claim_datasets
+from gutskin.fetch import mirrors_as_configured, mirrors_base
 from gutskin.config import check_claims, forget_unavailable, load_and_validate, validate
 from gutskin.diversity.registry import check_config_metrics, metric_names
 from gutskin.io import check_formats
@@ -25,14 +26,23 @@ from gutskin.layout import (
 )
 from gutskin.runinfo import summarise
 
-# The config file the run's values come from (the last --configfile, else the default): relative mirror
-# folders are resolved against its folder.
+# The config file the run's values come from (the last --configfile, else the default), named in
+# configuration errors (fetch jobs do not depend on it, see FETCH_MIRRORS).
 CONFIG_FILE = os.path.abspath(
     (list(workflow.overwrite_configfiles) or ["config/config.yaml"])[-1]
 )
 
+
 # Defaults from the schema are filled in before validation, in every job (not only on the head node).
 config.update(validate(config, "config", source="config/config.yaml"))
+# The configured mirror folders as absolute paths (relative ones resolved against the config file that
+# sets them): a parameter of the fetch rule, so its jobs depend on the mirrors, not on which file or
+# path the configuration came from.
+FETCH_MIRRORS = mirrors_as_configured(
+    config["mirrors"],
+    base=mirrors_base([*workflow.overwrite_configfiles, "config/config.yaml"]),
+)
+
 DATASETS = load_and_validate(config["datasets_file"], "datasets")["datasets"]
 CLAIMS = load_and_validate(config["claims_file"], "claims")["claims"]
 # Names the schema cannot check (metrics and file formats, whose one list is the registry in the code):

@@ -1,5 +1,6 @@
 # Covariate coverage map: which used dataset has which variable, for how many samples.
 from gutskin.layout import (
+    benchmark_file,
     COVERAGE_JSON,
     COVERAGE_TSV,
     IMPORT_JSON,
@@ -18,6 +19,8 @@ rule coverage:
         tsv=COVERAGE_TSV,
     log:
         log_file("coverage", None),
+    benchmark:
+        benchmark_file("coverage", None)
     conda:
         "../envs/gutskin.yaml"
     threads: 1

@@ -1,5 +1,6 @@
 # Stage 3: repeated rarefaction, alpha and beta diversity, PCoA (all sparse).
 from gutskin.layout import (
+    benchmark_file,
     ALPHA_TSV,
     DEPTH_TSV,
     DIVERSITY_JSON,
@@ -27,6 +28,8 @@ rule diversity:
         pcoa=[diversity_file(pcoa_tsv(m)) for m in config["beta_metrics"]],
     log:
         log_file("diversity"),
+    benchmark:
+        benchmark_file("diversity")
     conda:
         "../envs/gutskin.yaml"
     threads: diversity_threads

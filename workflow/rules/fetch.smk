@@ -2,6 +2,9 @@
 # Runs on the submit host under a cluster executor: compute nodes often have no internet access.
 # A manifest that says `available: false` (a transient 500, a timeout) is not final: common.smk removes it
 # at the start of the next run, so the dataset is fetched again.
+from gutskin.layout import benchmark_file
+
+
 localrules:
     fetch,
 
@@ -11,6 +14,8 @@ rule fetch:
         manifest="results/fetch/{dataset}.json",
     log:
         "logs/fetch/{dataset}.log",
+    benchmark:
+        benchmark_file("fetch")
     conda:
         "../envs/gutskin.yaml"
     threads: 1
@@ -18,7 +23,9 @@ rule fetch:
         mem_mb=500,
         runtime=30,
     params:
+        # what the files depend on: the dataset's entry and the mirrors (absolute), never the config
+        # file's path, so an overlay (--configfile) that changes neither does not refetch
         dataset=lambda wc: DATASETS[wc.dataset],
-        config_file=CONFIG_FILE,
+        mirrors=FETCH_MIRRORS,
     script:
         "../../scripts/fetch.py"

@@ -1,5 +1,6 @@
 # Stage 2: read each dataset into the canonical sparse table + harmonised sample table.
 from gutskin.layout import (
+    benchmark_file,
     IMPORT_JSON,
     SAMPLES_TSV,
     TABLE_BIOM,
@@ -20,6 +21,8 @@ rule import_dataset:
         tree=import_file(TREE_NWK),
     log:
         log_file("import"),
+    benchmark:
+        benchmark_file("import")
     conda:
         "../envs/gutskin.yaml"
     threads: 1

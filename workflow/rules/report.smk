@@ -1,5 +1,6 @@
 # Stage 5: the self-contained HTML report.
 from gutskin.layout import (
+    benchmark_file,
     CLAIMS_JSON,
     CLAIMS_TSV,
     DEPTH_TSV,
@@ -42,6 +43,8 @@ rule report:
         ),
     log:
         log_file("report", None),
+    benchmark:
+        benchmark_file("report", None)
     conda:
         "../envs/gutskin.yaml"
     threads: 1

@@ -435,22 +435,31 @@ def _beta_tests(
             seed=np.random.SeedSequence([seed, 8, idx, 0]),
             strata=strata,
         )
-        groups = np.where(md["any_condition"].to_numpy() > 0, "any condition", ref)
-        pdisp = permanova.permdisp(
+    except StatsInputError as exc:
+        return [], [f"{fit.ds}: PERMANOVA/PERMDISP not computed: {exc}"]
+    groups = np.where(md["any_condition"].to_numpy() > 0, "any condition", ref)
+    try:
+        pdisp: permanova.PermdispResult | None = permanova.permdisp(
             dmat, groups, n_perm, np.random.SeedSequence([seed, 8, idx, 1]), strata=strata
         )
     except StatsInputError as exc:
-        return [], [f"{fit.ds}: PERMANOVA/PERMDISP not computed: {exc}"]
-    differs = pdisp.p_value is not None and pdisp.p_value < alpha_level
+        # e.g. above PERMDISP_MAX_SAMPLES (dense eigendecomposition): PERMANOVA is still reported
+        pdisp = None
+        notes.append(f"{fit.ds}: PERMDISP not computed: {exc}")
+    differs = pdisp is not None and pdisp.p_value is not None and pdisp.p_value < alpha_level
     where = f" within {strata_col}" if strata_col else ""
     adj = ", ".join(fit.covariates) or "nothing"
     note = (
         f"pseudo-F = {pm.pseudo_f:.3g} on {pm.df_term} and {pm.df_residual} df; "
         f"R² = {pm.r2:.4f} (partial ω² = {pm.omega2:.4f}; SESOI for R²: 0.005); adjusted for {adj}; "
         f"{pm.permutations} Freedman–Lane permutations{where}; PERMDISP p = "
-        + (f"{pdisp.p_value:.3g}" if pdisp.p_value is not None else "not computed")
+        + (
+            f"{pdisp.p_value:.3g}"
+            if pdisp is not None and pdisp.p_value is not None
+            else "not computed"
+        )
     )
-    if differs:
+    if differs and pdisp is not None:
         note += " — dispersion differs: PERMANOVA ambiguous"
         notes.append(
             f"{fit.ds}: dispersion differs: PERMANOVA ambiguous (PERMDISP p = {pdisp.p_value:.3g}); a "
@@ -476,6 +485,8 @@ def _beta_tests(
             "note": note,
         }
     )
+    if pdisp is None:
+        return tests, notes
     dist = dict(zip(pdisp.groups, pdisp.mean_distance, strict=True))
     diff = dist.get("any condition", math.nan) - dist.get(ref, math.nan)
     tests.append(

@@ -51,6 +51,11 @@ class DatasetBundle:
     def beta(self, metric: str, ids: list[str] | np.ndarray) -> np.ndarray:
         """Square distance matrix of ``metric`` for ``ids``, in that order.
 
+        float64 for a dataset of up to :data:`FLOAT32_ABOVE` samples (exactly the stored values);
+        above it float32, read from the file in chunks (the stored condensed vector is never held as
+        float64), so a claim at American-Gut scale holds one float32 n × n matrix (3.6 GB at 30,000
+        samples, not 7.2 GB) plus the float32 condensed vector it is cut from (half of that).
+
         Raises
         ------
         InputError
@@ -63,16 +68,61 @@ class DatasetBundle:
                 hint="add it to beta_metrics in config/config.yaml",
             )
         if metric not in self._beta_cache:
-            with np.load(self.beta_files[metric], allow_pickle=False) as npz:
-                self._beta_cache[metric] = (npz["ids"].astype(str), npz["condensed"])
+            self._beta_cache[metric] = read_condensed(self.beta_files[metric])
         all_ids, condensed = self._beta_cache[metric]
         return subset_condensed(condensed, all_ids, np.asarray(ids, dtype=str))
+
+
+#: Datasets with more samples than this get float32 distance matrices from :meth:`DatasetBundle.beta`
+#: (a float64 one would be 800 MB here and 7.2 GB at 30,000 samples); up to it, float64 as stored.
+FLOAT32_ABOVE = 10_000
+
+#: Elements per chunk when streaming the condensed vector, and per row block of :func:`subset_condensed`.
+_CHUNK = 1 << 22
+
+
+def read_condensed(path: Path | str) -> tuple[np.ndarray, np.ndarray]:
+    """``(ids, condensed)`` of a ``beta_<metric>.npz`` file (diversity step).
+
+    The condensed vector is returned as stored (float64) for up to :data:`FLOAT32_ABOVE` samples; for
+    more, it is converted to float32 chunk by chunk while being read from the archive, so the float64
+    vector (3.6 GB at 30,000 samples) never exists in memory.
+    """
+    import zipfile
+
+    with np.load(path, allow_pickle=False) as npz:
+        ids = npz["ids"].astype(str)
+        if len(ids) <= FLOAT32_ABOVE:
+            return ids, npz["condensed"]
+    fmt = np.lib.format
+    with zipfile.ZipFile(path) as zf, zf.open("condensed.npy") as fh:
+        version = fmt.read_magic(fh)
+        read_header = fmt.read_array_header_1_0 if version == (1, 0) else fmt.read_array_header_2_0
+        shape, fortran, dtype = read_header(fh)
+        if len(shape) != 1 or fortran or dtype.hasobject:
+            raise InputError(
+                Path(path),
+                f"condensed must be a plain 1-d array, got shape {shape} and dtype {dtype}",
+                hint="rerun the diversity step of this dataset",
+            )
+        out = np.empty(shape[0], dtype=np.float32)
+        for start in range(0, shape[0], _CHUNK):
+            count = min(_CHUNK, shape[0] - start)
+            buf = fh.read(count * dtype.itemsize)
+            if len(buf) != count * dtype.itemsize:
+                raise InputError(
+                    Path(path), "condensed is truncated", hint="rerun the diversity step"
+                )
+            out[start : start + count] = np.frombuffer(buf, dtype=dtype)
+    return ids, out
 
 
 def subset_condensed(condensed: np.ndarray, all_ids: np.ndarray, ids: np.ndarray) -> np.ndarray:
     """Extract the square sub-matrix for ``ids`` from a condensed matrix over ``all_ids``.
 
-    Only the requested entries are read: no square matrix of the whole table is built.
+    The result has the condensed vector's dtype (float32 or float64). It is filled in blocks of rows
+    (a few MB of index arithmetic each), so besides the result no array of the size of the square
+    matrix is made; only the requested entries are read. A repeated id gets distance 0 to itself.
     """
     pos = {sid: i for i, sid in enumerate(all_ids)}
     missing = [s for s in ids if s not in pos]
@@ -85,17 +135,21 @@ def subset_condensed(condensed: np.ndarray, all_ids: np.ndarray, ids: np.ndarray
     idx = np.array([pos[s] for s in ids], dtype=np.int64)
     n = len(all_ids)
     m = len(idx)
-    out = np.zeros((m, m), dtype=np.float64)
+    dtype = condensed.dtype if condensed.dtype in (np.float32, np.float64) else np.float64
+    out = np.zeros((m, m), dtype=dtype)
     if m < 2:
         return out
-    iu, ju = np.triu_indices(m, k=1)
-    a = np.minimum(idx[iu], idx[ju])
-    b = np.maximum(idx[iu], idx[ju])
-    # Index of (a, b), a < b, in scipy's condensed order.
-    k = n * a - a * (a + 1) // 2 + (b - a - 1)
-    vals = condensed[k]
-    out[iu, ju] = vals
-    out[ju, iu] = vals
+    rows_per_block = max(1, _CHUNK // m)
+    for start in range(0, m, rows_per_block):
+        r = idx[start : start + rows_per_block, None]
+        a = np.minimum(r, idx[None, :])
+        b = np.maximum(r, idx[None, :])
+        same = a == b
+        # Index of (a, b), a < b, in scipy's condensed order (0 where a == b, overwritten below).
+        k = np.where(same, 0, n * a - a * (a + 1) // 2 + (b - a - 1))
+        block = condensed[k]
+        block[same] = 0.0
+        out[start : start + rows_per_block] = block
     return out
 
 

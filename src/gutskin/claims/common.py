@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import functools
 import math
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,19 +35,6 @@ METRIC_WORDS = {
     "simpson": "Gini–Simpson",
     "faith_pd": "Faith PD",
 }
-
-#: Start of the data problems that mean the data could not be had (see
-#: :func:`gutskin.claims.inputs.dataset_problem`): the verdict is then "data unavailable".
-_UNAVAILABLE = re.compile(
-    r"^dataset \S+ (unavailable\b|was not loaded|has no column\(s\))", re.IGNORECASE
-)
-
-
-def is_data_unavailable(problem: str | None) -> bool:
-    """Whether a runner's ``data_problem`` says the data could not be had: the dataset is unavailable
-    or was not loaded, or it lacks a column the claim needs (rather than, e.g., too few samples)."""
-    return bool(problem) and bool(_UNAVAILABLE.match(str(problem).strip()))
-
 
 #: The covariates kept by the "minimal covariates" sensitivity analysis of the alpha-diversity runners.
 MINIMAL_COVARIATES = ("age", "sex")

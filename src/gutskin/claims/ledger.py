@@ -8,7 +8,8 @@ from typing import Any
 
 from .._atomic import atomic_path
 from ..stats import multiple, verdict
-from .common import clean, is_data_unavailable
+from ..verdict_words import is_data_unavailable
+from .common import clean
 from .register import claim_sided, one_sided_p
 from .scope import scope_fields
 
@@ -239,6 +240,7 @@ def build_ledger(
             sesoi=float(claim["sesoi"]["value"]),
             expected_direction=claim.get("expected_direction", "two_sided"),
             power=power_value,
+            power_note=h.get("power_note") if power_source == "analytic" else None,
             n=int(h.get("n") or r.get("n") or 0),
             alpha=alpha,
             power_target=power_target,

@@ -25,8 +25,9 @@ from typing import Any
 from ..errors import ConfigError
 from ..stats import equivalence, meta, verdict
 from ..stats._util import StatsInputError
+from ..verdict_words import is_data_unavailable
 from . import sensitivity
-from .common import clean, is_data_unavailable
+from .common import clean
 from .entries import summarise_sensitivity
 from .register import power_alternative
 
@@ -299,6 +300,9 @@ def _pool_k(
         "i2": m.i2,
         "prediction_interval": pi,
     }
+    note = _power_note(k, ci_method, pw, float(config.get("power_target", 0.8)))
+    if note:
+        headline["power_note"] = note
     weights = dict(zip(m.labels, m.weights, strict=True))
     for row in rows:
         if row["dataset"] in weights:
@@ -410,6 +414,7 @@ def _pool_k(
             sesoi=sesoi,
             expected_direction=direction,
             power=pw,
+            power_note=note,
             n=n_total,
             alpha=alpha,
         )
@@ -512,6 +517,18 @@ def _power(
         return float(stats.t.cdf(lam - float(stats.t.ppf(1 - alpha, m.df)), m.df))
     tc = float(stats.t.ppf(1 - alpha / 2, m.df))
     return float(stats.t.cdf(lam - tc, m.df) + stats.t.cdf(-lam - tc, m.df))
+
+
+def _power_note(k: int, ci_method: str, power: float, target: float) -> str | None:
+    """Plain words for a low pooled power that comes from the Hartung–Knapp t on ``k - 1`` df, not from
+    the cohorts' sizes (the ledger quotes it beside the power); ``None`` otherwise."""
+    if ci_method != "hksj" or power >= target:
+        return None
+    how = "almost no power" if k == 2 else "little power"
+    return (
+        f"k = {k}: a Hartung–Knapp interval (t on {k - 1} df) has {how} with so few cohorts, "
+        "whatever their size; more cohorts are needed"
+    )
 
 
 def _summarise(res: dict[str, Any]) -> None:

@@ -129,6 +129,9 @@ class Evidence(JsonMixin):
         with a ``note``, or, for a check without an estimate, ``agrees``); judged by
         :func:`judge_sensitivity` against the primary verdict. When given, ``sensitivity_agrees``
         is ignored.
+    power_note
+        Why the power is what it is, quoted beside it in an "underpowered" reason (e.g. a pooled
+        Hartung–Knapp interval over two cohorts, which has almost no power whatever their size).
     """
 
     estimate: float | None
@@ -151,6 +154,7 @@ class Evidence(JsonMixin):
     data_unavailable: bool = False
     sensitivity: tuple[dict[str, Any], ...] = ()
     one_sided: bool = False
+    power_note: str | None = None
 
     def __post_init__(self) -> None:
         """Validate the fields (raises :class:`~gutskin.stats._util.StatsInputError`)."""
@@ -686,7 +690,8 @@ def _decide(ev: Evidence, sensitivity_clause: bool = True) -> Verdict:
     if ev.power is not None and ev.power < ev.power_target:
         return _make(
             "inconclusive",
-            f"underpowered: power {ev.power:.2f} at the SESOI (target {ev.power_target:.2f}); "
+            f"underpowered: power {ev.power:.2f} at the SESOI (target {ev.power_target:.2f}"
+            f"{'; ' + ev.power_note if ev.power_note else ''}); "
             f"the result is not statistically significant and equivalence is not shown: "
             f"{_summary(ev, with_power=False)}{eq_note}",
         )
