@@ -7,6 +7,8 @@ Data reach the workflow the way real data do: from a mirror directory, or over r
 from __future__ import annotations
 
 import json
+import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -85,32 +87,46 @@ def test_rerun_is_deterministic(mirror_run: Path, tmp_path: Path) -> None:
     assert (mirror_run / "results" / "claims.json").read_text() == first
 
 
-def test_http_with_faults_and_an_unavailable_dataset(tmp_path: Path) -> None:
+def _run_against_server(
+    tmp_path: Path, answer: Callable[[FaultServer, str, bytes], None]
+) -> tuple[Path, subprocess.CompletedProcess[str]]:
+    """The whole workflow fetching the synthetic files over HTTP from a :class:`FaultServer`.
+
+    ``answer(server, url_path, body)`` sets what the server answers for each file (faults included);
+    every dataset URL is pointed at the server. Returns the work directory and the snakemake process.
+    """
     files = write_synthetic_mirror(
         tmp_path / "src", Scenario(n_agp_subjects=300, n_hmp_subjects=40)
     )
     local = serve_paths(files, tmp_path / "src")
     with FaultServer() as srv:
         for url_path, path in local.items():
-            body = path.read_bytes()
-            if "hmp_like" in url_path or url_path.endswith(".biom"):
-                # HMP-like table: the server is down for good -> dataset unavailable, run continues.
-                srv.add_sequence(url_path, [Response(status=500, body=b"down")])
-            else:
-                # First a 500, then a truncated body, then the real file: retries must recover.
-                srv.add_sequence(
-                    url_path,
-                    [
-                        Response(status=500, body=b"oops"),
-                        Response(body=body, truncate_to=len(body) // 3),
-                        Response(body=body),
-                    ],
-                )
+            answer(srv, url_path, path.read_bytes())
         for ds in files.values():
             for spec in ds.values():
                 spec["url"] = srv.base_url + "/" + spec["url"].split("/", 3)[3]
         work = make_workdir(tmp_path / "work", files, network=True)
         proc = run_snakemake(work)
+    return work, proc
+
+
+def test_http_with_faults_and_an_unavailable_dataset(tmp_path: Path) -> None:
+    def answer(srv: FaultServer, url_path: str, body: bytes) -> None:
+        if "hmp_like" in url_path or url_path.endswith(".biom"):
+            # HMP-like table: the server is down for good -> dataset unavailable, run continues.
+            srv.add_sequence(url_path, [Response(status=500, body=b"down")])
+        else:
+            # First a 500, then a truncated body, then the real file: retries must recover.
+            srv.add_sequence(
+                url_path,
+                [
+                    Response(status=500, body=b"oops"),
+                    Response(body=body, truncate_to=len(body) // 3),
+                    Response(body=body),
+                ],
+            )
+
+    work, proc = _run_against_server(tmp_path, answer)
     assert proc.returncode == 0, proc.stderr[-6000:]
     claims = _claims(work)
     assert claims["C8"]["verdict"] in {"supported", "inconclusive"}
@@ -124,21 +140,12 @@ def test_http_with_faults_and_an_unavailable_dataset(tmp_path: Path) -> None:
 
 
 def test_checksum_mismatch_stops_the_run_and_caches_nothing(tmp_path: Path) -> None:
-    files = write_synthetic_mirror(
-        tmp_path / "src", Scenario(n_agp_subjects=300, n_hmp_subjects=40)
-    )
-    local = serve_paths(files, tmp_path / "src")
-    with FaultServer() as srv:
-        for url_path, path in local.items():
-            body = path.read_bytes()
-            if url_path.endswith(".txt") and "agp" in url_path:
-                body = body.replace(b"Eczema", b"Ecz3ma", 1)  # same length, different bytes
-            srv.add(url_path, body)
-        for ds in files.values():
-            for spec in ds.values():
-                spec["url"] = srv.base_url + "/" + spec["url"].split("/", 3)[3]
-        work = make_workdir(tmp_path / "work", files, network=True)
-        proc = run_snakemake(work)
+    def answer(srv: FaultServer, url_path: str, body: bytes) -> None:
+        if url_path.endswith(".txt") and "agp" in url_path:
+            body = body.replace(b"Eczema", b"Ecz3ma", 1)  # same length, different bytes
+        srv.add(url_path, body)
+
+    work, proc = _run_against_server(tmp_path, answer)
     assert proc.returncode != 0
     assert "sha256 mismatch" in proc.stderr
     cached = [p for p in (work / "cache").rglob("*") if p.is_file() and p.suffix == ".txt"]

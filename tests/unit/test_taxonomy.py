@@ -244,13 +244,20 @@ def _table() -> FeatureTable:
         "f4": f"{gg}; g__; s__",
         "f5": None,
     }
-    #            f1 f2 f3 f4 f5
-    counts = [[3, 1, 0, 2, 5], [0, 4, 7, 0, 1]]
+    #                    f1 f2 f3 f4 f5
+    return _lineage_table(taxonomy, [[3, 1, 0, 2, 5], [0, 4, 7, 0, 1]])
+
+
+def _lineage_table(
+    taxonomy: dict[str, str | None], counts: list[list[float]], values: str = "counts"
+) -> FeatureTable:
+    """A table whose features are the keys of ``taxonomy`` (with those lineages), samples S1, S2, …"""
     return FeatureTable(
         counts=sp.csr_array(np.array(counts, dtype=float)),
-        sample_ids=["S1", "S2"],
+        sample_ids=[f"S{i + 1}" for i in range(len(counts))],
         feature_ids=list(taxonomy),
         taxonomy=pd.Series(taxonomy, dtype=object),
+        values=values,
     )
 
 
@@ -296,12 +303,7 @@ def test_collapse_keeps_homonyms_apart_by_lineage() -> None:
         "a": "D_0__Bacteria;D_1__Proteobacteria;D_2__Alphaproteobacteria;D_3__Rhizobiales;D_4__Beijerinckiaceae;D_5__uncultured",
         "b": "D_0__Bacteria;D_1__Bacteroidetes;D_2__Bacteroidia;D_3__Chitinophagales;D_4__Chitinophagaceae;D_5__uncultured",
     }
-    table = FeatureTable(
-        counts=sp.csr_array(np.array([[2.0, 3.0]])),
-        sample_ids=["S1"],
-        feature_ids=["a", "b"],
-        taxonomy=pd.Series(tax, dtype=object),
-    )
+    table = _lineage_table(tax, [[2.0, 3.0]])
     assert collapse(table, "genus").n_features == 2
     assert _as_dict(collapse(table, "genus", by="name")) == {"uncultured": [5.0]}
 
@@ -321,13 +323,7 @@ def test_collapse_metaphlan_relative_values() -> None:
         "s1": "k__Bacteria|p__Firmicutes|c__Bacilli|o__Lactobacillales|f__Streptococcaceae|g__Streptococcus|s__Streptococcus_mitis",
         "s2": "k__Bacteria|p__Firmicutes|c__Bacilli|o__Lactobacillales|f__Streptococcaceae|g__Streptococcus|s__Streptococcus_salivarius",
     }
-    table = FeatureTable(
-        counts=sp.csr_array(np.array([[0.25, 0.5]])),
-        sample_ids=["S"],
-        feature_ids=list(tax),
-        taxonomy=pd.Series(tax, dtype=object),
-        values="relative",
-    )
+    table = _lineage_table(tax, [[0.25, 0.5]], values="relative")
     out = collapse(table, "genus")
     assert out.values == "relative"
     assert out.n_features == 1

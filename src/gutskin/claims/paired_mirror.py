@@ -27,6 +27,7 @@ Wilcoxon). Sensitivity: the Mantel test with the other beta metrics.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -179,19 +180,32 @@ def _mantel(
     return r, dx, dy
 
 
-def _mantel_test(name: str, role: str, m: Any, n: int, **extra: Any) -> dict[str, Any]:
-    """An entry of ``tests`` for a Mantel result ``m`` (its bootstrap CI may be missing)."""
-    ci95 = m.ci95 or [None, None]
+def _test_entry(
+    name: str,
+    role: str,
+    estimate: float | None,
+    ci95: Sequence[float | None] | None,
+    p_value: float | None,
+    n: int,
+    **extra: Any,
+) -> dict[str, Any]:
+    """An entry of ``tests``: estimate, 95% CI (``None`` ends when there is none), p-value, n, extras."""
+    low, high = ci95 or (None, None)
     return {
         "name": name,
         "role": role,
-        "estimate": m.r,
-        "ci_low": ci95[0],
-        "ci_high": ci95[1],
-        "p_value": m.p_value,
+        "estimate": estimate,
+        "ci_low": low,
+        "ci_high": high,
+        "p_value": p_value,
         "n": n,
         **extra,
     }
+
+
+def _mantel_test(name: str, role: str, m: Any, n: int, **extra: Any) -> dict[str, Any]:
+    """An entry of ``tests`` for a Mantel result ``m`` (its bootstrap CI may be missing)."""
+    return _test_entry(name, role, m.r, m.ci95, m.p_value, n, **extra)
 
 
 def _batch_distance(
@@ -285,22 +299,21 @@ def _secondary_beta_tests(
         res.notes.append(f"PROTEST not computed: {exc}")
     else:
         res.tests.append(
-            {
-                "name": f"PROTEST gut vs skin PCoA ({beta_metric}, {pr.dims_x} axes)",
-                "role": "secondary",
-                "estimate": pr.r,
-                "ci_low": None,
-                "ci_high": None,
-                "p_value": pr.p_value,
-                "n": n,
-                "m2": pr.m2,
-                "note": (
+            _test_entry(
+                f"PROTEST gut vs skin PCoA ({beta_metric}, {pr.dims_x} axes)",
+                "secondary",
+                pr.r,
+                None,
+                pr.p_value,
+                n,
+                m2=pr.m2,
+                note=(
                     f"Procrustes r = sqrt(1 − m²), m² = {pr.m2:.3f}; axes explain "
                     f"{100 * ex_gut:.0f}% (gut) and {100 * ex_skin:.0f}% (skin) of the inertia; "
                     f"{perms} permutations{within}, one-sided (concordance); no CI (a subject "
                     "bootstrap inflates Procrustes r)"
                 ),
-            }
+            )
         )
         method.append(
             f"PROTEST (symmetric Procrustes, {perms} permutations{within}) between the first "
@@ -328,22 +341,18 @@ def _secondary_beta_tests(
         except StatsInputError as exc:
             res.notes.append(f"partial Mantel not computed: {exc}")
         else:
-            ci = pm.ci95 or (None, None)
             res.tests.append(
-                {
-                    "name": f"Partial Mantel gut vs skin ({beta_metric}, Spearman) given batch",
-                    "role": "secondary",
-                    "estimate": pm.r,
-                    "ci_low": ci[0],
-                    "ci_high": ci[1],
-                    "p_value": pm.p_value,
-                    "n": n,
-                    "note": (
+                _mantel_test(
+                    f"Partial Mantel gut vs skin ({beta_metric}, Spearman) given batch",
+                    "secondary",
+                    pm,
+                    n,
+                    note=(
                         "third matrix: for two subjects, the number of batch factors in which they "
                         f"differ ({', '.join(labels)}; same = 0); {perms} permutations{within}, "
                         f"two-sided; 95% CI from {n_boot} subject bootstraps"
                     ),
-                }
+                )
             )
             method.append(
                 f"partial Mantel (Spearman) of the gut and skin {beta_metric} matrices given a "
@@ -365,21 +374,19 @@ def _secondary_beta_tests(
     except StatsInputError as exc:
         res.notes.append(f"within- vs between-subject distances not computed: {exc}")
     else:
-        ci = ws.ci95 or (None, None)
         off = ~np.eye(n, dtype=bool)
         own = np.diag(cross)
         others = np.where(off, cross, 0.0).sum(axis=1) / (n - 1)
         closer = int(np.sum(own < others))
         res.tests.append(
-            {
-                "name": f"Within- minus between-subject gut–skin {beta_metric} distance",
-                "role": "secondary",
-                "estimate": ws.difference,
-                "ci_low": ci[0],
-                "ci_high": ci[1],
-                "p_value": ws.p_value,
-                "n": n,
-                "note": (
+            _test_entry(
+                f"Within- minus between-subject gut–skin {beta_metric} distance",
+                "secondary",
+                ws.difference,
+                ws.ci95,
+                ws.p_value,
+                n,
+                note=(
                     f"mean d(gut_i, skin_i) = {ws.within_mean:.4f} vs mean d(gut_i, skin_j), j ≠ i = "
                     f"{ws.between_mean:.4f} (negative: own skin closer to own gut); {closer} of {n} "
                     "subjects' own skin is closer than their mean distance to others'; skin subject labels "
@@ -387,7 +394,7 @@ def _secondary_beta_tests(
                     f"two-sided about the permutation mean {ws.null_mean:+.4f}); 95% CI from "
                     f"{n_boot} subject bootstraps"
                 ),
-            }
+            )
         )
         method.append(
             f"within- minus between-subject gut–skin {beta_metric} distance, skin subject labels "
@@ -526,16 +533,15 @@ def run(claim: Claim, bundles: Bundles, config: Config, out_dir: Path) -> ClaimR
         ax, ay, permutations=int(config["permutations"]), seed=int(config["seed"]), strata=strata
     )
     res.tests.append(
-        {
-            "name": f"Spearman gut vs skin {metric}",
-            "role": "secondary",
-            "estimate": sp.rho,
-            "ci_low": sp.ci95[0],
-            "ci_high": sp.ci95[1],
-            "p_value": sp.p_value,
-            "n": sp.n,
-            "power": power.correlation_power(sesoi, sp.n, alpha=alpha_level),
-        }
+        _test_entry(
+            f"Spearman gut vs skin {metric}",
+            "secondary",
+            sp.rho,
+            sp.ci95,
+            sp.p_value,
+            sp.n,
+            power=power.correlation_power(sesoi, sp.n, alpha=alpha_level),
+        )
     )
 
     # Secondary: PROTEST, partial Mantel, within- vs between-subject cross-site distances.

@@ -54,24 +54,30 @@ def as_csr(matrix: Any, *, source: str | None = None) -> sp.csr_array:
     if data.dtype.kind not in "biuf":
         raise InputError(src, f"table values have dtype {data.dtype}, not numbers")
     if data.dtype.kind == "f" and data.size and not np.isfinite(data).all():
-        bad = int(np.flatnonzero(~np.isfinite(data))[0])
-        row = int(np.searchsorted(csr.indptr, bad, side="right") - 1)
-        raise InputError(
+        raise _bad_entry(
             src,
+            csr,
+            int(np.flatnonzero(~np.isfinite(data))[0]),
             "the table holds NaN or infinite values",
-            where=f"sample row {row}, feature column {int(csr.indices[bad])}",
-            hint="fix or drop that sample; missing abundances must be 0",
+            "fix or drop that sample; missing abundances must be 0",
         )
     if data.size and data.min() < 0:
-        bad = int(np.argmin(data))
-        row = int(np.searchsorted(csr.indptr, bad, side="right") - 1)
-        raise InputError(
+        raise _bad_entry(
             src,
+            csr,
+            int(np.argmin(data)),
             "the table holds negative values; abundances must be >= 0",
-            where=f"sample row {row}, feature column {int(csr.indices[bad])}",
-            hint="check that the table is raw abundances, not a log or centred transform",
+            "check that the table is raw abundances, not a log or centred transform",
         )
     return csr
+
+
+def _bad_entry(src: str, csr: sp.csr_array, k: int, problem: str, hint: str) -> InputError:
+    """The error for stored entry ``k`` of ``csr`` (an index into ``csr.data``), naming its cell."""
+    row = int(np.searchsorted(csr.indptr, k, side="right") - 1)
+    return InputError(
+        src, problem, where=f"sample row {row}, feature column {int(csr.indices[k])}", hint=hint
+    )
 
 
 def row_where(i: int, ids: np.ndarray | None) -> str:

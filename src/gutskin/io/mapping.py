@@ -21,16 +21,19 @@ add it to the dict and to the ``format`` enum of ``workflow/schemas/datasets.sch
 from __future__ import annotations
 
 import csv
+import inspect
 import io
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
 
 from ..errors import InputError, close_matches_note
 from ._compressed import decompress_bytes
+
+_R = TypeVar("_R")
 
 __all__ = [
     "QIIME_MISSING",
@@ -296,28 +299,34 @@ def read_delimited(
     )
 
 
-def _tsv(
-    path: str | Path,
-    *,
-    id_column: str | None = None,
-    missing_values: Iterable[str] = (),
-    unique_ids: bool = True,
-) -> pd.DataFrame:
-    return read_delimited(
-        path, "\t", id_column, missing_values=missing_values, unique_ids=unique_ids
-    )
+def bind_separator(
+    reader: Callable[..., _R], sep: str, name: str, options: Sequence[str] | None = None
+) -> Callable[..., _R]:
+    """``reader`` with its ``sep`` fixed: the reader of one delimited ``format``.
+
+    The result takes the path and keyword options only, and its signature (which
+    :func:`gutskin.importer` checks a file's ``options`` against) lists exactly ``options`` (default:
+    every keyword of ``reader`` but ``sep``), so a format accepts no option it does not use.
+    """
+    sig = inspect.signature(reader)
+    first, *rest = sig.parameters.values()
+    kept = [
+        p.replace(kind=inspect.Parameter.KEYWORD_ONLY)
+        for p in rest
+        if p.name != "sep" and (options is None or p.name in options)
+    ]
+
+    def bound(path: str | Path, **kwargs: Any) -> _R:
+        return reader(path, sep=sep, **kwargs)
+
+    bound.__name__ = bound.__qualname__ = name
+    bound.__doc__ = f":func:`{reader.__name__}` with ``sep={sep!r}``."
+    bound.__signature__ = sig.replace(parameters=[first, *kept])  # type: ignore[attr-defined]
+    return bound
 
 
-def _csv(
-    path: str | Path,
-    *,
-    id_column: str | None = None,
-    missing_values: Iterable[str] = (),
-    unique_ids: bool = True,
-) -> pd.DataFrame:
-    return read_delimited(
-        path, ",", id_column, missing_values=missing_values, unique_ids=unique_ids
-    )
+_tsv = bind_separator(read_delimited, "\t", "_tsv", ("id_column", "missing_values", "unique_ids"))
+_csv = bind_separator(read_delimited, ",", "_csv", ("id_column", "missing_values", "unique_ids"))
 
 
 def _qiime(

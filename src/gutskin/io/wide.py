@@ -30,7 +30,7 @@ import scipy.sparse as sp
 
 from ..errors import InputError
 from ..taxonomy import RANK_PREFIX, format_lineage, lineage_table, parse_r_dotted
-from .mapping import read_text
+from .mapping import bind_separator, read_text
 from .table import VALUE_KINDS, FeatureTable
 
 __all__ = [
@@ -403,50 +403,10 @@ def _check_ids(path: Path, ids: list[str], lines: list[int] | None, what: str) -
         seen[x] = k
 
 
-def read_wide_csv(
-    path: str | Path,
-    *,
-    values: str = "counts",
-    rows: str = "samples",
-    lineage: str | None = None,
-    lineage_column: str | None = None,
-    rank_columns: list[str] | None = None,
-    ignore_columns: list[str] | None = None,
-) -> FeatureTable:
-    """:func:`read_wide` with ``sep=","`` (format ``wide_csv``)."""
-    return read_wide(
-        path,
-        values=values,
-        sep=",",
-        rows=rows,
-        lineage=lineage,
-        lineage_column=lineage_column,
-        rank_columns=rank_columns,
-        ignore_columns=ignore_columns,
-    )
-
-
-def read_wide_tsv(
-    path: str | Path,
-    *,
-    values: str = "counts",
-    rows: str = "samples",
-    lineage: str | None = None,
-    lineage_column: str | None = None,
-    rank_columns: list[str] | None = None,
-    ignore_columns: list[str] | None = None,
-) -> FeatureTable:
-    """:func:`read_wide` with ``sep="\\t"`` (format ``wide_tsv``)."""
-    return read_wide(
-        path,
-        values=values,
-        sep="\t",
-        rows=rows,
-        lineage=lineage,
-        lineage_column=lineage_column,
-        rank_columns=rank_columns,
-        ignore_columns=ignore_columns,
-    )
+#: :func:`read_wide` with ``sep=","`` (format ``wide_csv``).
+read_wide_csv = bind_separator(read_wide, ",", "read_wide_csv")
+#: :func:`read_wide` with ``sep="\\t"`` (format ``wide_tsv``).
+read_wide_tsv = bind_separator(read_wide, "\t", "read_wide_tsv")
 
 
 def round_counts(table: FeatureTable, mode: str = "nearest") -> tuple[FeatureTable, dict[str, Any]]:
