@@ -148,7 +148,7 @@ def test_fetch_rule_adapter_honours_give_up_after(server: FaultServer, tmp_path:
         config=config,
         params=SimpleNamespace(
             dataset={"files": {"table": {"url": url, "sha256": SHA, "format": "biom"}}},
-            config_file=str(tmp_path / "config.yaml"),
+            mirrors=[],  # the rule passes the configured mirrors resolved to absolute paths
         ),
         wildcards=SimpleNamespace(dataset="d"),
         output=SimpleNamespace(manifest=str(out)),
