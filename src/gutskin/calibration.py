@@ -627,6 +627,19 @@ def calibrate_alpha_ols(
 # ------------------------------------------------------------------------------------------------
 # C9: Mantel with strata
 # ------------------------------------------------------------------------------------------------
+def _solve_coupling(r_of: Callable[[float], float], target_r: float, *, steps: int) -> float:
+    """The coupling in [0, 0.999) at which the increasing ``r_of`` reaches ``target_r``, by ``steps``
+    bisections (the midpoint of the last bracket)."""
+    lo, hi = 0.0, 0.999
+    for _ in range(steps):
+        mid = (lo + hi) / 2
+        if r_of(mid) < target_r:
+            lo = mid
+        else:
+            hi = mid
+    return (lo + hi) / 2
+
+
 @functools.lru_cache(maxsize=64)
 def mantel_coupling(
     target_r: float, dims: int = 10, draws: int = 100_000, seed: int = 20240601
@@ -652,14 +665,7 @@ def mantel_coupling(
         s = a * du + math.sqrt(1 - a * a) * de
         return float(np.corrcoef(rank_g, stats.rankdata(np.einsum("ij,ij->i", s, s)))[0, 1])
 
-    lo, hi = 0.0, 0.999
-    for _ in range(30):
-        mid = (lo + hi) / 2
-        if r_of(mid) < target_r:
-            lo = mid
-        else:
-            hi = mid
-    return (lo + hi) / 2
+    return _solve_coupling(r_of, target_r, steps=30)
 
 
 def simulate_paired_distances(
@@ -1117,14 +1123,7 @@ def hmp_coupling_for_mantel_r(
         dy = pdist(p[skin.loc[both].to_numpy()], metric=beta_metric)
         return float(stats.spearmanr(dx, dy)[0])
 
-    lo, hi = 0.0, 0.999
-    for _ in range(12):
-        mid = (lo + hi) / 2
-        if r_of(mid) < target_r:
-            lo = mid
-        else:
-            hi = mid
-    return (lo + hi) / 2
+    return _solve_coupling(r_of, target_r, steps=12)
 
 
 def _planted_fields(claim: Mapping[str, Any], design: Mapping[str, Any]) -> dict[str, Any] | None:
