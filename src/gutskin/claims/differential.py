@@ -244,6 +244,56 @@ def fit_log_ratio(
     return fit(data, formula, "case")
 
 
+def record_log_ratio_headline(
+    res: ClaimResult,
+    data: pd.DataFrame,
+    covariates: list[str],
+    label: str,
+    sesoi: float,
+    alpha: float,
+    claim: Claim,
+) -> None:
+    """The headline of the primary contrast, recorded in ``res``: the log-ratio model
+    (:func:`fit_log_ratio`), its TOST against ±``sesoi`` and its power at the SESOI (sided as the claim
+    is tested), the primary test entry and, where declared, the Huber sensitivity analysis.
+
+    ``data`` holds one row per sample with ``log_ratio``, ``case`` (0/1) and ``covariates``; ``label``
+    names the contrast (e.g. "rosacea vs none"). The verdict calibration calls this on simulated cohorts,
+    so the calibrated headline is the analysed one.
+    """
+    prim = fit_log_ratio(data, covariates)
+    n_case = int(data["case"].sum())
+    n_ref = len(data) - n_case
+    tost = equivalence.tost(prim.estimate, prim.se, prim.df_resid, sesoi, alpha=alpha)
+    pw = power.regression_term_power(
+        sesoi / prim.resid_sd, n_case, n_ref, alpha=alpha, alternative=power_alternative(claim)
+    )
+    res.n = prim.n
+    res.headline = headline_entry(
+        prim, tost_p=tost.p_value, power=pw, n=prim.n, resid_sd=prim.resid_sd
+    )
+    res.se, res.scale = prim.se, "log_fold_change"  # for pooling over cohorts
+    res.tests.append(
+        estimate_test(
+            f"pre-registered log-ratio, {label} (OLS, HC3)",
+            "primary",
+            prim,
+            effect_fields(prim),
+            n=prim.n,
+            power=pw,
+            note=(
+                f"{n_case} cases, {n_ref} reference; residual SD {prim.resid_sd:.3g} (natural log); "
+                f"TOST p against ±{sesoi:g}: {tost.p_value:.3g}"
+            ),
+        )
+    )
+    if sensitivity.applies(ANALYSIS, sensitivity.HUBER):
+        rob = fit_log_ratio(data, covariates, robust=True)
+        add_huber_sensitivity(
+            res, rob, f"pre-registered log-ratio, {label} (Huber robust regression)"
+        )
+
+
 def _select(
     samples: pd.DataFrame,
     exposure: str,
@@ -546,40 +596,9 @@ def _run(
             [t.label for t in higher],
             pseudocount=float(p["log_ratio_pseudocount"]),
         ).to_numpy()
-    prim = _fit_log_ratio(primary)
-    n_case, n_ref = primary.n_case, primary.n_reference
-    tost = equivalence.tost(prim.estimate, prim.se, prim.df_resid, sesoi, alpha=alpha_level)
-    pw = power.regression_term_power(
-        sesoi / prim.resid_sd,
-        n_case,
-        n_ref,
-        alpha=alpha_level,
-        alternative=power_alternative(claim),
+    record_log_ratio_headline(
+        res, primary.data, primary.covariates, primary.label, sesoi, alpha_level, claim
     )
-    res.n = prim.n
-    res.headline = headline_entry(
-        prim, tost_p=tost.p_value, power=pw, n=prim.n, resid_sd=prim.resid_sd
-    )
-    res.se, res.scale = prim.se, "log_fold_change"  # for pooling over cohorts
-    res.tests.append(
-        estimate_test(
-            f"pre-registered log-ratio, {primary.label} (OLS, HC3)",
-            "primary",
-            prim,
-            effect_fields(prim),
-            n=prim.n,
-            power=pw,
-            note=(
-                f"{n_case} cases, {n_ref} reference; residual SD {prim.resid_sd:.3g} (natural log); "
-                f"TOST p against ±{sesoi:g}: {tost.p_value:.3g}"
-            ),
-        )
-    )
-    if sensitivity.applies(ANALYSIS, sensitivity.HUBER):
-        rob = _fit_log_ratio(primary, robust=True)
-        add_huber_sensitivity(
-            res, rob, f"pre-registered log-ratio, {primary.label} (Huber robust regression)"
-        )
     for c in list(contrasts[1:]):
         try:
             r = _fit_log_ratio(c)
