@@ -929,11 +929,11 @@ def simulate_log_ratio_cohort(
 
 def _log_ratio_data(
     params: Mapping[str, Any], lfc: float, ss: np.random.SeedSequence
-) -> tuple[pd.DataFrame, float]:
+) -> tuple[pd.DataFrame, pd.DataFrame, list[da.TaxonSpec]]:
     """One simulated C10 cohort (:func:`simulate_log_ratio_cohort`, true LFC ``−|lfc|``) as the runner's
     model sees it: one row per sample with ``case``, the covariates and the claim's ``log_ratio``
-    (``params``: ``taxa``, ``pseudocount``, ``n_cases``, ``n_controls``, ``depth``); and the share of
-    samples without a read of the first predicted-higher taxon."""
+    (``params``: ``taxa``, ``pseudocount``, ``n_cases``, ``n_controls``, ``depth``); the samples × taxa
+    counts (:func:`gutskin.stats.da.taxon_counts`) and the parsed taxa."""
     table, meta = simulate_log_ratio_cohort(
         params["n_cases"],
         params["n_controls"],
@@ -951,13 +951,15 @@ def _log_ratio_data(
     data["log_ratio"] = da.log_ratio(
         tc, lower, higher, pseudocount=params["pseudocount"]
     ).to_numpy()
-    return data, float((tc[higher[0]] == 0).mean())
+    return data, tc, specs
 
 
 def _one_log_ratio(
     params: dict[str, Any], lfc: float, ss: np.random.SeedSequence, alpha: float
 ) -> tuple[bool, dict[str, float]]:
-    data, zero = _log_ratio_data(params, lfc, ss)
+    data, tc, specs = _log_ratio_data(params, lfc, ss)
+    higher = next(t.label for t in specs if t.direction == "higher")
+    zero = float((tc[higher] == 0).mean())
     r = fit_log_ratio(data, list(params["covariates"]))
     return r.p_value < alpha, {"estimate": r.estimate, "resid_sd": r.resid_sd, "zero_share": zero}
 
@@ -1724,7 +1726,8 @@ def _one_log_ratio_verdict(
     producer : Enterobacteriaceae abundance ratio (``design``: ``n_cases``, ``n_controls``, ``depth``), the
     claim's log-ratio (its ``taxa`` and ``log_ratio_pseudocount``), the runner's own headline
     (:func:`gutskin.claims.differential.record_log_ratio_headline`: OLS with HC3, TOST, power, the Huber
-    sensitivity analysis) and the ledger's verdict."""
+    sensitivity analysis and the log-ratio at the claim's other positive ``pseudocounts``) and the ledger's
+    verdict."""
     params = claim.get("params") or {}
     sim = {
         "n_cases": int(design["n_cases"]),
@@ -1733,7 +1736,7 @@ def _one_log_ratio_verdict(
         "taxa": list(params.get("taxa") or []),
         "pseudocount": float(params.get("log_ratio_pseudocount", 0.5)),
     }
-    data, _ = _log_ratio_data(sim, lfc, ss)
+    data, tc, specs = _log_ratio_data(sim, lfc, ss)
     res = ClaimResult(id=str(claim["id"]))
     differential.record_log_ratio_headline(
         res,
@@ -1743,6 +1746,12 @@ def _one_log_ratio_verdict(
         float(claim["sesoi"]["value"]),
         float(config.get("alpha", 0.05)),
         dict(claim),
+        differential.other_pseudocount_ratios(
+            tc,
+            specs,
+            [float(x) for x in params.get("pseudocounts") or differential.DEFAULTS["pseudocounts"]],
+            float(params.get("log_ratio_pseudocount", 0.5)),
+        ),
     )
     return _ledger_row(claim, res.to_dict(), config)
 
@@ -1778,7 +1787,7 @@ _MACHINERY: dict[str, tuple[Callable[..., dict[str, Any]], str, int, dict[str, A
 
 def calibrate_verdict_machinery(
     claim: Mapping[str, Any],
-    replicates: int,
+    replicates: int | Mapping[str, int],
     seed: int,
     config: Mapping[str, Any],
     design: Mapping[str, Any] | None = None,
@@ -1803,14 +1812,21 @@ def calibrate_verdict_machinery(
     are left out; a decisive verdict stands only if each analysis agrees, so fewer analyses can only make
     every decisive verdict *easier*: these rates bound the full battery's from above.
 
+    ``replicates`` is a count per scenario, or a mapping ``{"null": n0, "sesoi": n1}``; replicate k's seed
+    does not depend on the count, so more replicates extend the same sequence.
+
     Returns
     -------
     dict
-        ``claim``, ``analysis``, ``replicates``, ``design`` (its numbers) and ``design_text``, and per
+        ``claim``, ``analysis``, ``replicates`` (per scenario), ``design`` (its numbers) and ``design_text``, and per
         scenario (``null``: no effect; ``sesoi``: a true effect equal to the SESOI in the claimed
         direction) the rates of :func:`_scenario_rates`, with the ``checks`` of :func:`_verdict_checks`.
     """
-    replicates = _check_replicates(replicates)
+    per = (
+        {k: _check_replicates(replicates[k]) for k in ("null", "sesoi")}
+        if isinstance(replicates, Mapping)
+        else dict.fromkeys(("null", "sesoi"), _check_replicates(replicates))
+    )
     analysis = str(claim.get("analysis"))
     if analysis not in _MACHINERY:
         raise StatsInputError(
@@ -1831,13 +1847,13 @@ def calibrate_verdict_machinery(
     for si, (name, effect) in enumerate((("null", 0.0), ("sesoi", _signed_sesoi(claim)))):
         rows = [
             one(claim, d, effect, ss, config)
-            for ss in _replicate_seeds(seed, test_id, si, replicates)
+            for ss in _replicate_seeds(seed, test_id, si, per[name])
         ]
-        scenarios[name] = _scenario_rates(claim, rows, effect, alpha)
+        scenarios[name] = {"replicates": per[name], **_scenario_rates(claim, rows, effect, alpha)}
     return {
         "claim": claim["id"],
         "analysis": analysis,
-        "replicates": replicates,
+        "replicates": per,
         "design": d,
         "design_text": words.format(n=sum(d.get("strata_sizes") or []), **d),
         "scenarios": scenarios,
