@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -73,6 +73,26 @@ class Coefficient(JsonMixin):
     ci95: tuple[float, float]
     ci90: tuple[float, float]
     p_value: float
+
+
+def wald_fields(
+    term: str, est: float, se: float, p_value: float, quantile: Callable[[float], float]
+) -> dict[str, Any]:
+    """The :class:`Coefficient` fields of a Wald fit, to pass on with ``**`` to a result's constructor.
+
+    The intervals are ``est ± q se`` with ``q = quantile(0.975)`` (95 %) and ``quantile(0.95)`` (90 %):
+    ``scipy.stats.norm.ppf`` for z inference, the t quantile on the model's degrees of freedom for t.
+    """
+    q95 = float(quantile(0.975))
+    q90 = float(quantile(0.95))
+    return {
+        "term": term,
+        "estimate": est,
+        "se": se,
+        "ci95": (est - q95 * se, est + q95 * se),
+        "ci90": (est - q90 * se, est + q90 * se),
+        "p_value": p_value,
+    }
 
 
 def check_finite(name: str, value: float) -> float:
