@@ -26,11 +26,9 @@ from typing import Any
 
 import pytest
 
-from gutskin.claims import load_bundle, run_claim
+from gutskin.claims import run_claim
 from gutskin.claims.ledger import build_ledger
 from gutskin.claims.pooling import cohort_claim
-from gutskin.config import load_and_validate
-from gutskin.importer import load_imported
 from gutskin.stats.verdict import VERDICTS
 
 pytestmark = pytest.mark.realdata
@@ -46,44 +44,9 @@ CONFIG = {
 
 
 @pytest.fixture(scope="module")
-def claims() -> dict[str, dict[str, Any]]:
-    return {
-        c["id"]: c for c in load_and_validate(REPO / "config" / "claims.yaml", "claims")["claims"]
-    }
-
-
-@pytest.fixture(scope="module")
-def bundle_of(
-    imported: Callable[[str], Path],
-    datasets_config: dict[str, Any],
-    tmp_path_factory: pytest.TempPathFactory,
-) -> Callable[[str], Any]:
-    """``bundle_of(name)``: the dataset imported from the mirror with a quick diversity step."""
-    from gutskin.diversity.pipeline import run_diversity
-
-    done: dict[str, Any] = {}
-
-    def get(name: str) -> Any:
-        if name not in done:
-            import_dir = imported(name)
-            table, _, _ = load_imported(import_dir)
-            div_dir = tmp_path_factory.mktemp(f"cohort_div_{name}")
-            summary = run_diversity(
-                table,
-                depth=int(datasets_config[name]["rarefaction_depth"]),
-                iterations=3,
-                beta_iterations=1,
-                seed=7,
-                alpha_metrics=["observed", "shannon"],
-                beta_metrics=["braycurtis"],
-                pcoa_dimensions=2,
-                out_dir=div_dir,
-            )
-            (div_dir / "diversity.json").write_text(json.dumps(summary, default=str))
-            done[name] = load_bundle(name, import_dir, div_dir)
-        return done[name]
-
-    return get
+def bundle_of(quick_bundle: Callable[..., Any]) -> Callable[[str], Any]:
+    """``bundle_of(name)``: the dataset imported from the mirror with a quick diversity step (beta too)."""
+    return quick_bundle
 
 
 def _cohorts_ref() -> dict[str, Any]:
