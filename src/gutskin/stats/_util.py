@@ -106,6 +106,13 @@ def check_finite(name: str, value: float) -> float:
     return f
 
 
+def check_count(name: str, value: int) -> int:
+    """``value`` as an int if it is a non-negative whole number (not a bool), else StatsInputError."""
+    if isinstance(value, bool) or int(value) != value or value < 0:
+        raise StatsInputError(f"{name} must be a non-negative integer, got {value!r}", where=name)
+    return int(value)
+
+
 def as_vector(name: str, values: Sequence[float] | np.ndarray) -> np.ndarray:
     """A 1-D float64 array of finite values, or :class:`StatsInputError` naming the bad entry."""
     arr = np.asarray(values, dtype=np.float64)
