@@ -160,6 +160,42 @@ def claim_runtime(wildcards, input, attempt=1):
     )
 
 
+# --------------------------------------------------------------------------------------------------
+# Which datasets could be had. `fetch` is a checkpoint (rules/fetch.smk): once a dataset's manifest is
+# written, Snakemake re-evaluates the input functions below, and a dataset whose manifest says
+# `available: false` gets no import, diversity or claim_cohort job. The coverage map, the pooling, the
+# ledger and the report read its fetch manifest instead (its claims are "data unavailable"), so an
+# offline run without a mirror is its fetch jobs and five light ones. A dry run before the fetch plans
+# every dataset as available (what a run that gets its data does); the real run drops the rest.
+# --------------------------------------------------------------------------------------------------
+
+
+def dataset_available(ds):
+    """True unless the dataset's fetch manifest says `available: false` (waits for its fetch)."""
+    manifest = fetch_manifest(ds)
+    if workflow.dryrun and not os.path.exists(manifest):
+        return True
+    manifest = checkpoints.fetch.get(dataset=ds).output.manifest
+    with open(manifest, encoding="utf-8") as fh:
+        return json.load(fh).get("available") is not False
+
+
+def available_datasets(datasets):
+    """The datasets of `datasets` that could be fetched, in order."""
+    return [ds for ds in datasets if dataset_available(ds)]
+
+
+def available_claims():
+    """The testable claims with at least one dataset that could be fetched (they get a pool_claim
+    job; the others' "data unavailable" results are written by the ledger from the fetch manifests).
+    A claim without datasets keeps its pool_claim job, which says so."""
+    return [
+        c
+        for c in TESTABLE_CLAIMS
+        if not CLAIM_DATASETS.get(c) or available_datasets(CLAIM_DATASETS[c])
+    ]
+
+
 def cohort_inputs(wildcards):
     """The import and diversity outputs of the one dataset of a (claim, dataset) job."""
     ds = wildcards.dataset
