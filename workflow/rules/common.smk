@@ -14,6 +14,8 @@ from gutskin.config import check_claims, forget_unavailable, load_and_validate, 
 from gutskin.diversity.registry import check_config_metrics, metric_names
 from gutskin.io import check_formats
 from gutskin.layout import (
+    CLAIMS_JSON,
+    CLAIMS_TSV,
     DIVERSITY_JSON,
     IMPORT_JSON,
     REPORT_HTML,
@@ -80,10 +82,14 @@ def _used_datasets():
 USED_DATASETS = _used_datasets()
 
 # A dataset that was unavailable on the last run (an HTTP 500, a timeout) is fetched again: its manifest
-# (available: false) is removed before the job graph is built. Main process only (never inside a cluster
-# job), and not on a dry run (which then does not list the retry).
+# (available: false) is removed before the job graph is built, and with it the ledger (which reads every
+# manifest), so that a finished run is not "done": the ledger needs the manifest, fetch runs, and the
+# checkpoint plans the dataset's jobs if it came. Main process only (never inside a cluster job), and
+# not on a dry run (which then does not list the retry).
 if workflow.is_main_process and not workflow.dryrun:
-    for _gone in forget_unavailable(fetch_manifest(ds) for ds in USED_DATASETS):
+    for _gone in forget_unavailable(
+        (fetch_manifest(ds) for ds in USED_DATASETS), outputs=[CLAIMS_JSON, CLAIMS_TSV]
+    ):
         logger.info(
             f"{_gone}: the dataset was unavailable last time; fetching it again"
         )
