@@ -239,7 +239,21 @@ def build_coverage(
         if paths is None:  # not fetched, so never imported (the workflow plans no import job)
             samples, info = empty_samples(), {"available": False}
         else:
-            samples, info = _read_import(*paths)
+            samples_path, info_path = Path(paths[0]), Path(paths[1])
+            if not info_path.is_file():
+                raise InputError(
+                    info_path, "file not found", hint="run the import step for this dataset"
+                )
+            try:
+                info = json.loads(info_path.read_text(encoding="utf-8"))
+            except json.JSONDecodeError as exc:
+                raise InputError(
+                    info_path,
+                    f"not valid JSON: {exc.msg}",
+                    where=f"line {exc.lineno}",
+                    hint="re-run the import step; do not edit results by hand",
+                ) from None
+            samples = read_samples_tsv(samples_path, info.get("columns"))
         entry, extra = dataset_coverage(samples, info, by_dataset.get(str(name), []))
         datasets[str(name)] = entry
         extras.extend(c for c in extra if c not in extras)
@@ -259,26 +273,6 @@ def build_coverage(
         "concept_columns": concept_columns,
         "datasets": datasets,
     }
-
-
-def _read_import(
-    samples_path: str | Path, info_path: str | Path
-) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """One dataset's canonical sample table and ``import.json`` (clear errors when missing)."""
-    info_path = Path(info_path)
-    if not info_path.is_file():
-        raise InputError(info_path, "file not found", hint="run the import step for this dataset")
-    try:
-        info = json.loads(info_path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise InputError(
-            info_path,
-            f"not valid JSON: {exc.msg}",
-            where=f"line {exc.lineno}",
-            hint="re-run the import step; do not edit results by hand",
-        ) from None
-    samples = read_samples_tsv(samples_path, info.get("columns"))
-    return samples, info
 
 
 def coverage_table(coverage: Mapping[str, Any]) -> pd.DataFrame:
