@@ -270,14 +270,6 @@ def _rarefy_compare(a: dict[str, np.ndarray], b: dict[str, np.ndarray]) -> dict[
     }
 
 
-def _prep_alpha(params: dict[str, Any]) -> dict[str, Any]:
-    x = rarefied(params)
-    out: dict[str, Any] = {"csr": x, "ids": _ids(x.shape[0])}
-    if params.get("impl") == "baseline":
-        out["dense"] = x.toarray().astype(np.int64)
-    return out
-
-
 def _alpha_ours(d: dict[str, Any]) -> np.ndarray:
     from gutskin.diversity import alpha_diversity
 
@@ -525,7 +517,7 @@ CASES: dict[str, Case] = {
             "alpha",
             "observed, Shannon, Simpson of every sample",
             "skbio.diversity.alpha_diversity x 3 metrics",
-            _prep_alpha,
+            _prep_rarefied,
             _alpha_ours,
             _alpha_baseline,
             lambda r: {"alpha": np.asarray(r)},

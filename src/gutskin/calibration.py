@@ -61,7 +61,6 @@ content of ``results/calibration.json``.
 from __future__ import annotations
 
 import functools
-import hashlib
 import json
 import logging
 import math
@@ -82,6 +81,7 @@ from scipy.spatial.distance import pdist, squareform
 
 from . import synthetic
 from ._atomic import write_json
+from ._memo import code_version, content_key, memo
 from .claims import build_ledger, load_bundle, run_claim, sensitivity
 from .claims.common import MINIMAL_COVARIATES, ClaimResult
 from .claims.differential import fit_log_ratio
@@ -1156,19 +1156,6 @@ def _planted_fields(claim: Mapping[str, Any], design: Mapping[str, Any]) -> dict
     return None
 
 
-def _code_version() -> str:
-    """Hash of the package's analysis code (everything but the report): part of the cache key."""
-    root = Path(__file__).resolve().parent
-    h = hashlib.sha256()
-    for f in sorted(root.rglob("*.py")):
-        rel = f.relative_to(root).as_posix()
-        if rel.startswith("report/"):
-            continue
-        h.update(rel.encode())
-        h.update(f.read_bytes())
-    return h.hexdigest()[:16]
-
-
 def _signed_sesoi(claim: Mapping[str, Any]) -> float:
     v = float(claim["sesoi"]["value"])
     return -v if claim.get("expected_direction") == "negative" else v
@@ -1278,26 +1265,19 @@ def _verdict_replicate(job: dict[str, Any]) -> dict[str, Any]:
 
 def _cached_job(job: dict[str, Any], cache: Path | None) -> dict[str, Any]:
     """Run one replicate job, reading/writing its cache file when ``cache`` is given."""
-    if cache is not None:
-        f = cache / f"{job['scenario_name']}-{job['replicate']:05d}.json"
-        if f.exists():
-            try:
-                with f.open(encoding="utf-8") as fh:
-                    hit: dict[str, Any] = json.load(fh)
-                return hit
-            except (OSError, ValueError):
-                f.unlink(missing_ok=True)  # a corrupt entry is recomputed, never used
+    path = None if cache is None else cache / f"{job['scenario_name']}-{job['replicate']:05d}.json"
+    return memo(path, lambda: _one_numba_thread(job))
+
+
+def _one_numba_thread(job: dict[str, Any]) -> dict[str, Any]:
     # One numba thread in every replicate, in this process as in pool workers: parallel reductions
     # (rarefaction, diversity) then add in the same order, so results do not depend on ``workers``.
     before = numba.get_num_threads()
     numba.set_num_threads(1)
     try:
-        res = _verdict_replicate(job)
+        return _verdict_replicate(job)
     finally:
         numba.set_num_threads(before)
-    if cache is not None:
-        write_json(f, res, indent=None)
-    return res
 
 
 def _run_jobs(jobs: list[dict[str, Any]], workers: int, cache: Path | None) -> list[dict[str, Any]]:
@@ -1369,14 +1349,13 @@ def verdict_design(
             "condition_shares": {k: float(v) for k, v in block["condition_shares"].items()},
         },
         "seed": int(seed),
-        "code_version": _code_version(),
+        "code_version": code_version(),
     }
 
 
 def design_key(design: Mapping[str, Any]) -> str:
     """Stable hash of a :func:`verdict_design`."""
-    blob = json.dumps(design, sort_keys=True, default=str).encode()
-    return hashlib.sha256(blob).hexdigest()[:20]
+    return content_key(design)
 
 
 def _scenarios(design: Mapping[str, Any]) -> list[tuple[str, dict[str, Any]]]:
@@ -1825,25 +1804,20 @@ def run_calibration(
     groups = [make() for _, make, _ in active]
     # The statistic-level results are a function of these tasks and the code: cached by their hash.
     tests_key = design_key(
-        {"tasks": [list(t) for g in groups for t in g], "code_version": _code_version()}
+        {"tasks": [list(t) for g in groups for t in g], "code_version": code_version()}
     )
     tests_file = None if cache_dir is None else Path(cache_dir) / f"tests-{tests_key}.json"
-    tests: list[dict[str, Any]] | None = None
-    if tests_file is not None and tests_file.exists():
-        try:
-            with tests_file.open(encoding="utf-8") as fh:
-                tests = json.load(fh)
-        except (OSError, ValueError):
-            tests_file.unlink(missing_ok=True)  # corrupt: recompute
-    if tests is None:
+
+    def simulate() -> list[dict[str, Any]]:
         flat = [t for g in groups for t in g]
         results = _run_tasks(flat, workers) if flat else []
-        tests, k = [], 0
+        out, k = [], 0
         for (_, _, finish), g in zip(active, groups, strict=True):
-            tests.append(finish(results[k : k + len(g)]))
+            out.append(finish(results[k : k + len(g)]))
             k += len(g)
-        if tests_file is not None:
-            write_json(tests_file, tests, indent=None)
+        return out
+
+    tests: list[dict[str, Any]] = memo(tests_file, simulate)
     verdicts: list[dict[str, Any]] = []
     vb = dict(cfg["verdicts"])
     vb["claims"] = [c for c in vb["claims"] if c not in skip]

@@ -19,6 +19,11 @@ mirror_manifest
 imported
     ``imported(name) -> Path``: the dataset imported once per session (``gutskin.importer``) into a
     temporary directory holding ``table.biom``, ``samples.tsv`` and ``import.json``.
+quick_bundle
+    ``quick_bundle(name, alpha_only=False)``: the imported dataset with a quick diversity step, as the claim
+    runners read it (once per session).
+claims
+    The repository's ``config/claims.yaml`` validated, by claim id.
 """
 
 from __future__ import annotations
@@ -129,3 +134,71 @@ def imported(
         return done[name]
 
     return get
+
+
+@pytest.fixture(scope="session")
+def quick_bundle(
+    imported: Callable[[str], Path],
+    datasets_config: dict[str, Any],
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Callable[..., Any]:
+    """``quick_bundle(name, alpha_only=False)``: the dataset imported from the mirror with a quick diversity
+    step: 3 rarefactions at the configured depth (1,000 if none), seed 7, observed and Shannon, Bray–Curtis
+    from one rarefaction, 2 PCoA axes. ``alpha_only``: a count table gets observed and Shannon only (what
+    the alpha claims read, much quicker); microarray signal always takes the pipeline's unrarefied route."""
+    import json
+
+    import pandas as pd
+
+    from gutskin.claims import load_bundle
+    from gutskin.diversity.pipeline import run_diversity
+    from gutskin.diversity.rarefy import repeated_rarefaction_alpha
+    from gutskin.importer import load_imported
+
+    done: dict[tuple[str, bool], Any] = {}
+
+    def get(name: str, alpha_only: bool = False) -> Any:
+        key = (name, alpha_only)
+        if key not in done:
+            import_dir = imported(name)
+            table, _, info = load_imported(import_dir)
+            div_dir = tmp_path_factory.mktemp(f"div_{name}")
+            depth = int(datasets_config[name].get("rarefaction_depth") or 1000)
+            if alpha_only and (info.get("values") or "counts") == "counts":
+                kept, means, _ = repeated_rarefaction_alpha(
+                    table, depth, 3, 7, ["observed", "shannon"]
+                )
+                pd.DataFrame(
+                    {
+                        "sample_id": table.sample_ids[kept],
+                        "observed_mean": means["observed"],
+                        "shannon_mean": means["shannon"],
+                    }
+                ).to_csv(div_dir / "alpha.tsv", sep="\t", index=False)
+                summary = {"depth": depth, "iterations": 3, "values": "counts", "rarefied": True}
+            else:
+                summary = run_diversity(
+                    table,
+                    depth=depth,
+                    iterations=3,
+                    beta_iterations=1,
+                    seed=7,
+                    alpha_metrics=["observed", "shannon"],
+                    beta_metrics=["braycurtis"],
+                    pcoa_dimensions=2,
+                    out_dir=div_dir,
+                )
+            (div_dir / "diversity.json").write_text(json.dumps(summary, default=str))
+            done[key] = load_bundle(name, import_dir, div_dir)
+        return done[key]
+
+    return get
+
+
+@pytest.fixture(scope="session")
+def claims() -> dict[str, dict[str, Any]]:
+    from gutskin.config import load_and_validate
+
+    return {
+        c["id"]: c for c in load_and_validate(REPO / "config" / "claims.yaml", "claims")["claims"]
+    }

@@ -46,13 +46,6 @@ CONFIG = {
 
 
 @pytest.fixture(scope="module")
-def claims() -> dict[str, dict[str, Any]]:
-    return {
-        c["id"]: c for c in load_and_validate(REPO / "config" / "claims.yaml", "claims")["claims"]
-    }
-
-
-@pytest.fixture(scope="module")
 def agp_bundle(
     imported: Callable[[str], Path],
     datasets_config: dict[str, Any],
@@ -198,50 +191,15 @@ def test_c32_sleep(claims: dict, agp_bundle, tmp_path: Path) -> None:
 # ---------------------------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def diversity_of(
-    imported: Callable[[str], Path],
-    datasets_config: dict[str, Any],
-    tmp_path_factory: pytest.TempPathFactory,
+    quick_bundle: Callable[..., Any], datasets_config: dict[str, Any]
 ) -> Callable[[str], Any]:
-    from gutskin.diversity.pipeline import run_diversity
+    """``diversity_of(name)``: the dataset with alpha diversity only where it is a count table (the
+    claims here need no beta diversity); skips a dataset not configured yet."""
 
-    done: dict[str, Any] = {}
-
-    def get(name: str):
+    def get(name: str) -> Any:
         if name not in datasets_config:
             pytest.skip(f"{name} is not in config/datasets.yaml yet")
-        if name not in done:
-            import_dir = imported(name)
-            table, _, info = load_imported(import_dir)
-            div_dir = tmp_path_factory.mktemp(f"div_{name}")
-            depth = int(datasets_config[name].get("rarefaction_depth") or 1000)
-            if (info.get("values") or "counts") == "counts":
-                # alpha only (quick): the claims need no beta diversity
-                kept, means, _ = repeated_rarefaction_alpha(
-                    table, depth, 3, 7, ["observed", "shannon"]
-                )
-                pd.DataFrame(
-                    {
-                        "sample_id": table.sample_ids[kept],
-                        "observed_mean": means["observed"],
-                        "shannon_mean": means["shannon"],
-                    }
-                ).to_csv(div_dir / "alpha.tsv", sep="\t", index=False)
-                summary = {"depth": depth, "iterations": 3, "values": "counts", "rarefied": True}
-            else:  # microarray signal: the pipeline's own (unrarefied) route
-                summary = run_diversity(
-                    table,
-                    depth=depth,
-                    iterations=3,
-                    beta_iterations=1,
-                    seed=7,
-                    alpha_metrics=["observed", "shannon"],
-                    beta_metrics=["braycurtis"],
-                    pcoa_dimensions=2,
-                    out_dir=div_dir,
-                )
-            (div_dir / "diversity.json").write_text(json.dumps(summary, default=str))
-            done[name] = load_bundle(name, import_dir, div_dir)
-        return done[name]
+        return quick_bundle(name, alpha_only=True)
 
     return get
 

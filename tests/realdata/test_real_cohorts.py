@@ -26,11 +26,9 @@ from typing import Any
 
 import pytest
 
-from gutskin.claims import load_bundle, run_claim
+from gutskin.claims import run_claim
 from gutskin.claims.ledger import build_ledger
 from gutskin.claims.pooling import cohort_claim
-from gutskin.config import load_and_validate
-from gutskin.importer import load_imported
 from gutskin.stats.verdict import VERDICTS
 
 pytestmark = pytest.mark.realdata
@@ -46,49 +44,27 @@ CONFIG = {
 
 
 @pytest.fixture(scope="module")
-def claims() -> dict[str, dict[str, Any]]:
-    return {
-        c["id"]: c for c in load_and_validate(REPO / "config" / "claims.yaml", "claims")["claims"]
-    }
-
-
-@pytest.fixture(scope="module")
-def bundle_of(
-    imported: Callable[[str], Path],
-    datasets_config: dict[str, Any],
-    tmp_path_factory: pytest.TempPathFactory,
-) -> Callable[[str], Any]:
-    """``bundle_of(name)``: the dataset imported from the mirror with a quick diversity step."""
-    from gutskin.diversity.pipeline import run_diversity
-
-    done: dict[str, Any] = {}
-
-    def get(name: str) -> Any:
-        if name not in done:
-            import_dir = imported(name)
-            table, _, _ = load_imported(import_dir)
-            div_dir = tmp_path_factory.mktemp(f"cohort_div_{name}")
-            summary = run_diversity(
-                table,
-                depth=int(datasets_config[name]["rarefaction_depth"]),
-                iterations=3,
-                beta_iterations=1,
-                seed=7,
-                alpha_metrics=["observed", "shannon"],
-                beta_metrics=["braycurtis"],
-                pcoa_dimensions=2,
-                out_dir=div_dir,
-            )
-            (div_dir / "diversity.json").write_text(json.dumps(summary, default=str))
-            done[name] = load_bundle(name, import_dir, div_dir)
-        return done[name]
-
-    return get
+def bundle_of(quick_bundle: Callable[..., Any]) -> Callable[[str], Any]:
+    """``bundle_of(name)``: the dataset imported from the mirror with a quick diversity step (beta too)."""
+    return quick_bundle
 
 
 def _cohorts_ref() -> dict[str, Any]:
     path = REPO / "tests" / "fixtures" / "real_cohorts_reference.json"
     return json.loads(path.read_text(encoding="utf-8"))
+
+
+def _pin_headline(
+    res: dict, cid: str, estimate: str, *, abs_estimate: float, abs_g: float, rel_p: float
+) -> None:
+    """``res``'s headline against the R reproduction of ``cid`` (make_real_cohorts_reference.R): the same n,
+    the estimate (under R's key ``estimate``: "estimate" or "beta"), g and p within the tolerances."""
+    ref = _cohorts_ref()[cid]
+    h = res["headline"]
+    assert h["n"] == ref["n"]
+    assert h["estimate"] == pytest.approx(ref[estimate], abs=abs_estimate)
+    assert h["effect_size"] == pytest.approx(ref["g"], abs=abs_g)
+    assert h["p_value"] == pytest.approx(ref["p_value"], rel=rel_p)
 
 
 def run_restricted(
@@ -140,12 +116,7 @@ def test_wastyk_import_and_c26(claims: dict, bundle_of, tmp_path: Path) -> None:
     assert res["headline"]["estimate"] > 0
     # pinned against nlme::lme (REML, containment df) on the runner's own analysis data
     # (make_real_cohorts_reference.R): REML optimum and df to optimiser tolerance
-    ref = _cohorts_ref()["C26"]
-    h = res["headline"]
-    assert h["n"] == ref["n"]
-    assert h["estimate"] == pytest.approx(ref["estimate"], abs=1e-6)
-    assert h["effect_size"] == pytest.approx(ref["g"], abs=1e-5)
-    assert h["p_value"] == pytest.approx(ref["p_value"], rel=1e-4)
+    _pin_headline(res, "C26", "estimate", abs_estimate=1e-6, abs_g=1e-5, rel_p=1e-4)
     # The verdict of the claim run alone (a Holm family of one): one-sided p 0.020, and both sensitivity
     # analyses this quick diversity step allows are significant in the claimed direction even two-sided
     # (subject-level OLS g 0.55, p 0.032; observed features g 0.73, p 0.013), so "supported", 2/2 agree.
@@ -172,12 +143,7 @@ def test_agp_probiotic_import_and_c20b(claims: dict, bundle_of, tmp_path: Path) 
     # pinned against R lm + sandwich HC3 on the runner's own analysis data (make_real_cohorts_reference.R):
     # closed-form OLS, so β and p to rounding; g to 1e-7 because R's script uses the approximate Hedges
     # correction J = 1 − 3/(4 df − 1) and gutskin the exact gamma-function J (they differ by ~1e-7 relative)
-    ref = _cohorts_ref()["C20b"]
-    h = res["headline"]
-    assert h["n"] == ref["n"]
-    assert h["estimate"] == pytest.approx(ref["beta"], abs=1e-9)
-    assert h["effect_size"] == pytest.approx(ref["g"], abs=1e-7)
-    assert h["p_value"] == pytest.approx(ref["p_value"], rel=1e-7)
+    _pin_headline(res, "C20b", "beta", abs_estimate=1e-9, abs_g=1e-7, rel_p=1e-7)
     # β −0.039 (95 % CI −0.148 to 0.070), p 0.48: far from significance; the CI is not inside the SESOI
     assert entry["verdict"] == "inconclusive", entry["reason"]
 

@@ -18,6 +18,7 @@ from gutskin.claims.contract import (
     validate,
     validate_ledger,
 )
+from gutskin.claims.pooling import _row as failed_row
 
 REPO = Path(__file__).resolve().parents[2]
 COMMITTED = REPO / "workflow" / "schemas" / "claims_result.schema.json"
@@ -46,17 +47,8 @@ def _entry(**kw: object) -> dict:
                 "status": "analysed",
                 "reason": None,
             },
-            {
-                "dataset": "b",
-                "n": 12,
-                "estimate": None,
-                "se": None,
-                "ci": None,
-                "weight": None,
-                "p_value": None,
-                "status": "failed",
-                "reason": "too few samples",
-            },
+            # a failed cohort as the pooling writes it: a row with no numbers, not a weight
+            failed_row("b", {"n": 12}, "too few samples"),
         ],
         "pooling": {
             "method": "REML",

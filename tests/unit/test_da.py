@@ -6,6 +6,7 @@ of small synthetic tables built here (known fold changes, or none).
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 
@@ -437,3 +438,54 @@ def test_null_check_reports_its_error_rate_with_an_exact_ci() -> None:
     assert z["estimate"] == 0 and z["ci_high"] == pytest.approx(0.0880973029, abs=1e-9)
     # the default measures a rate: 40 clean shuffles bound it below 0.10
     assert DEFAULTS["null_permutations"] >= 40
+
+
+def test_null_check_is_memoised_by_the_data_it_shuffles(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 14: the label shuffles (the real run's costliest step) are stored under
+    <cache_dir>/da_null/ keyed by the counts, covariates, parameters, seed and code. A rerun on the same
+    data reads them (no shuffle is refitted) and gives the same result; other data compute anew; a
+    corrupt entry is recomputed, never used."""
+    import gutskin.claims.differential as dif
+
+    claim = {**C10, "params": {**C10["params"], "null_permutations": 3}}
+    bundle = synthetic_bundle(tmp_path, 40, 80, ratio_lfc=0.0)
+    cfg = {"seed": 3, "alpha": 0.05, "cache_dir": str(tmp_path / "cache")}
+    first = run_differential(claim, {"syn": bundle}, cfg, tmp_path / "o1").to_dict()
+    entries = list((tmp_path / "cache" / "da_null").glob("*.json"))
+    assert len(entries) == 1
+    null = [t for t in first["tests"] if t["name"].startswith("null check")]
+    assert null and null[0]["n"] == 3
+
+    shuffled_fits: list[int] = []
+    real_rows = dif._da_rows
+
+    def counting(*args: object, **kw: object) -> pd.DataFrame:
+        if len(args) > 5 or "case" in kw:  # only the null check passes shuffled labels
+            shuffled_fits.append(1)
+        return real_rows(*args, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(dif, "_da_rows", counting)
+    again = run_differential(claim, {"syn": bundle}, cfg, tmp_path / "o2").to_dict()
+    assert shuffled_fits == []
+    assert again["tests"] == first["tests"] and again["notes"] == first["notes"]
+
+    # no cache configured: the same numbers, computed
+    plain = run_differential(claim, {"syn": bundle}, {"seed": 3, "alpha": 0.05}, tmp_path / "o3")
+    assert len(shuffled_fits) == 3
+    assert plain.to_dict()["tests"] == first["tests"]
+
+    # other data (one more case shifted) → another key, computed and stored beside the first
+    (tmp_path / "b").mkdir()
+    other = synthetic_bundle(tmp_path / "b", 41, 79, ratio_lfc=0.0)
+    run_differential(claim, {"syn": other}, cfg, tmp_path / "o4")
+    assert len(shuffled_fits) == 6
+    assert len(list((tmp_path / "cache" / "da_null").glob("*.json"))) == 2
+
+    # a corrupt entry is removed and recomputed
+    entries[0].write_text("{not json", encoding="utf-8")
+    fixed = run_differential(claim, {"syn": bundle}, cfg, tmp_path / "o5").to_dict()
+    assert len(shuffled_fits) == 9 and fixed["tests"] == first["tests"]
+    stored = json.loads(entries[0].read_text(encoding="utf-8"))
+    assert len(stored["calls"]) + len(stored["notes"]) == 3

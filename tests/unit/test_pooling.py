@@ -12,6 +12,7 @@ from gutskin.claims.pooling import cohort_claim, cohort_result, pool
 from gutskin.claims.selection import declared_entry, resolve, select
 from gutskin.diversity.registry import metric_names
 from gutskin.stats.meta import random_effects
+from tests.support.claims import claim_entry
 
 CLAIM = {
     "id": "CX",
@@ -22,6 +23,13 @@ CLAIM = {
     "params": {"body_site": "gut"},
 }
 CONFIG = {"alpha": 0.05, "meta": {"method": "REML", "hksj_below_k": 10}}
+#: The parameters of a gut psoriasis-vs-none alpha claim whose datasets are chosen by ``datasets: auto``.
+GUT_PSORIASIS = {
+    "body_site": "gut",
+    "exposure": "condition",
+    "reference": "none",
+    "levels": ["psoriasis"],
+}
 
 
 def _cohort(ds: str, g: float, se: float, n: int = 100) -> dict:
@@ -183,17 +191,7 @@ def test_datasets_auto_selects_from_declared_columns() -> None:
         },
         "z": {"samples": {"columns": {"body_site": {"map": {"F": "gut"}}}}},
     }
-    claim = {
-        "id": "CX",
-        "analysis": "alpha_condition",
-        "datasets": "auto",
-        "params": {
-            "body_site": "gut",
-            "exposure": "condition",
-            "reference": "none",
-            "levels": ["psoriasis"],
-        },
-    }
+    claim = {"id": "CX", "analysis": "alpha_condition", "datasets": "auto", "params": GUT_PSORIASIS}
     used, rows = select(claim, blocks)
     assert used == ["x"]
     why = {r["dataset"]: r["reason"] for r in rows}
@@ -217,26 +215,12 @@ def test_check_claims_with_datasets_auto_checks_the_selected_datasets(tmp_path: 
         "x": {"samples": {"columns": {**gut, "diet_score": {"from": "DIET"}}}},
         "y": {"samples": {"columns": {"body_site": {"map": {"S": "skin"}}}}},
     }
-    claim = {
-        "id": "C99",
-        "title": "t",
-        "quote": "q",
-        "location": "l",
-        "claim_type": "associational",
-        "testable": "yes",
-        "hypothesis": "h",
-        "analysis": "alpha_condition",
-        "datasets": "auto",
-        "params": {
-            "body_site": "gut",
-            "exposure": "condition",
-            "reference": "none",
-            "levels": ["psoriasis"],
-            "covariates": ["age", "diet_score"],
-        },
-        "sesoi": {"value": 0.2, "scale": "hedges_g"},
-        "expected_direction": "negative",
-    }
+    claim = claim_entry(
+        "C99",
+        datasets="auto",
+        params={**GUT_PSORIASIS, "covariates": ["age", "diet_score"]},
+        expected_direction="negative",
+    )
     p = tmp_path / "claims.yaml"
     p.write_text(yaml.safe_dump({"claims": [claim]}))
     claims = load_and_validate(p, "claims")["claims"]
@@ -332,18 +316,7 @@ def test_claims_schema_accepts_auto_and_rejects_other_words(tmp_path: Path) -> N
     from gutskin.config import load_and_validate
     from gutskin.errors import ConfigError
 
-    base = {
-        "id": "C99",
-        "title": "t",
-        "quote": "q",
-        "location": "l",
-        "claim_type": "associational",
-        "testable": "yes",
-        "hypothesis": "h",
-        "analysis": "alpha_condition",
-        "sesoi": {"value": 0.2, "scale": "hedges_g"},
-        "expected_direction": "negative",
-    }
+    base = claim_entry("C99", expected_direction="negative")
     p = tmp_path / "claims.yaml"
     p.write_text(yaml.safe_dump({"claims": [{**base, "datasets": "auto"}]}))
     assert load_and_validate(p, "claims")["claims"][0]["datasets"] == "auto"

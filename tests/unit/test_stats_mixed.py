@@ -17,7 +17,7 @@ import pytest
 from scipy import stats
 
 from gutskin.errors import InputError
-from gutskin.stats import logistic, mixed
+from gutskin.stats import logistic, mixed, regression
 from gutskin.stats.regression import TermNotFoundError
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "r_mixed_reference.json"
@@ -321,3 +321,31 @@ def test_logistic_bad_input_is_named() -> None:
         logistic.logit_robust(data, "y ~ x", "x", cov_type="HC1")
     with pytest.raises(InputError, match="empty"):
         logistic.exact_odds_ratio(((0, 0), (3, 4)))
+
+
+@pytest.mark.parametrize(
+    ("fit", "model"),
+    [
+        (lambda d, f: regression.ols_hc3(d, f, "x"), "model"),
+        (lambda d, f: regression.rlm_huber(d, f, "x"), "model"),
+        (lambda d, f: logistic.logit_robust(d, f, "x"), "logistic model"),
+        (lambda d, f: logistic.logit_firth(d, f, "x"), "logistic model"),
+        (lambda d, f: mixed.mixed_random_intercept(d, f, "subject", "x"), "mixed model"),
+    ],
+    ids=["ols", "rlm", "logit", "firth", "mixed"],
+)
+def test_every_model_refuses_bad_data_the_same_way(fit, model: str) -> None:
+    """The OLS/RLM, logistic and mixed models share their input checks: a non-frame, an empty frame and an
+    unknown column are refused with the model's name, the column and the available columns."""
+    d = pd.DataFrame(
+        {"y": [0.0, 1.0, 0.0, 1.0], "x": [1.0, 2.0, 3.0, 4.0], "subject": list("aabb")}
+    )
+    with pytest.raises(InputError, match="data must be a pandas DataFrame, got dict"):
+        fit(d.to_dict(), "y ~ x")
+    with pytest.raises(InputError, match="the data have no rows") as err:
+        fit(d.iloc[:0], "y ~ x")
+    assert err.value.where == "formula 'y ~ x'"
+    with pytest.raises(InputError, match=f"cannot build the {model} 'y ~ x \\+ age'") as err:
+        fit(d, "y ~ x + age")
+    assert err.value.where == "column 'age'"
+    assert err.value.hint == "available columns: y, x, subject"

@@ -349,6 +349,16 @@ def run(claim: Claim, bundles: Bundles, config: Config, out_dir: Path) -> ClaimR
             "likelihood; treat it with caution."
         )
 
+    def secondary(
+        what: str, sub: pd.DataFrame, outcome: str, short: str
+    ) -> logistic.LogisticResult | None:
+        """Fit ``outcome ~ headline exposure`` on ``sub`` as a secondary test (a note if it fails)."""
+        f = _fit_or_note(res, what, sub, outcome, head_col, rhs, sparse_min, cov_type)
+        if f is None:
+            return None
+        res.tests.append(_row(what, "secondary", f, short=short))
+        return f["main"]
+
     # ---- each skin condition separately (headline exposure)
     per_cond: dict[str, logistic.LogisticResult] = {}
     for lv in out_levels:
@@ -358,13 +368,9 @@ def run(claim: Claim, bundles: Bundles, config: Config, out_dir: Path) -> ClaimR
         if sub["skin_this"].sum() < 1 or sub[head_col].sum() < 1:
             res.notes.append(f"{lv} ~ {head_label}: no cases or nobody exposed; not tested.")
             continue
-        f = _fit_or_note(
-            res, f"{lv} ~ {head_label}", sub, "skin_this", head_col, rhs, sparse_min, cov_type
-        )
-        if f is None:
-            continue
-        per_cond[lv] = f["main"]
-        res.tests.append(_row(f"{lv} ~ {head_label}", "secondary", f, short=f"{lv} only"))
+        fit = secondary(f"{lv} ~ {head_label}", sub, "skin_this", f"{lv} only")
+        if fit is not None:
+            per_cond[lv] = fit
 
     # ---- extra outcomes (e.g. acne medication as an acne proxy)
     for eo in extra_outcomes:
@@ -381,12 +387,7 @@ def run(claim: Claim, bundles: Bundles, config: Config, out_dir: Path) -> ClaimR
         if sub["extra"].sum() < 1 or sub[head_col].sum() < 1 or sub["extra"].sum() == len(sub):
             res.notes.append(f"{label} ~ {head_label}: no contrast; not tested.")
             continue
-        f = _fit_or_note(
-            res, f"{label} ~ {head_label}", sub, "extra", head_col, rhs, sparse_min, cov_type
-        )
-        if f is None:
-            continue
-        res.tests.append(_row(f"{label} ~ {head_label}", "secondary", f, short=str(label)[:40]))
+        secondary(f"{label} ~ {head_label}", sub, "extra", str(label)[:40])
 
     # ---- published reference
     pub = p.get("published")

@@ -50,6 +50,7 @@ Proxies
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
 from pathlib import Path
@@ -59,6 +60,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from .._memo import code_version, content_key, memo
 from ..errors import ConfigError
 from ..io.table import FeatureTable, read_biom
 from ..stats import da, equivalence, power, regression
@@ -389,6 +391,73 @@ def run(claim: Claim, bundles: Bundles, config: Config, out_dir: Path) -> ClaimR
     return _run(claim, _params(claim, config), bundles, config, out_dir)
 
 
+def _null_check(
+    primary: _Contrast,
+    collapsed: FeatureTable,
+    rank: str,
+    p: dict[str, Any],
+    seed: int,
+    alpha_level: float,
+    config: Config,
+) -> dict[str, list[Any]]:
+    """Consensus calls per label shuffle (``calls``) and the shuffles that could not be fitted (``notes``).
+
+    The shuffles are the run's costliest step (about 14 CPU-s each on the 2014 American Gut release)
+    and a function of the samples' counts and covariates, the parameters, the seed and the code only:
+    memoised under ``<cache_dir>/da_null/`` by the hash of exactly those (:mod:`gutskin._memo`), so a
+    rerun on the same data reads them. ``cache_dir`` absent from ``config``: no cache.
+    """
+    k_null = int(p["null_permutations"])
+    if k_null <= 0:
+        return {"calls": [], "notes": []}
+
+    def shuffles() -> dict[str, list[Any]]:
+        calls: list[int] = []
+        notes: list[str] = []
+        prng = derive_rng(seed, 1)
+        for k in range(k_null):
+            shuffled = pd.Series(
+                prng.permutation(primary.data["case"].to_numpy()), index=primary.data.index
+            )
+            try:
+                rows = _da_rows(primary, collapsed, rank, p, derive_rng(seed, 1000 + k), shuffled)
+            except StatsInputError as exc:
+                notes.append(f"null check, shuffle {k + 1}: {exc}")
+                continue
+            calls.append(int((da.call_taxa(rows, alpha=alpha_level)["consensus"] != "").sum()))
+        return {"calls": calls, "notes": notes}
+
+    cache_dir = config.get("cache_dir")
+    if not cache_dir:
+        return shuffles()
+    sub = collapsed.subset_samples(primary.data.index.to_numpy())
+    data = primary.data[["case", *primary.covariates]]
+    digest = hashlib.sha256()
+    for part in (
+        sub.counts.data,
+        sub.counts.indices,
+        sub.counts.indptr,
+        np.asarray(sub.sample_ids, dtype=str),
+        np.asarray(sub.feature_ids, dtype=str),
+        pd.util.hash_pandas_object(data, index=True).to_numpy(),
+        np.asarray(data.columns, dtype=str),
+    ):
+        digest.update(np.ascontiguousarray(part).tobytes())
+    if sub.taxonomy is not None:
+        digest.update(pd.util.hash_pandas_object(sub.taxonomy, index=True).to_numpy().tobytes())
+    key = content_key(
+        {
+            "data": digest.hexdigest(),
+            "rank": rank,
+            "params": {k: v for k, v in p.items() if k != "taxa"},
+            "seed": seed,
+            "alpha": alpha_level,
+            "code": code_version(),
+        }
+    )
+    return memo(Path(cache_dir) / "da_null" / f"{key}.json", shuffles)
+
+
 def _null_check_entry(
     calls: list[int], rank_word: str, exposure: str, alpha: float
 ) -> dict[str, Any]:
@@ -690,26 +759,14 @@ def _run(
             )
 
     # ----- null check: the same per-taxon procedure on shuffled case labels
-    k_null = int(p["null_permutations"])
     rank = p["ranks"][0]
-    calls: list[int] = []
-    if k_null > 0:
-        prng = derive_rng(seed, 1)
-        for k in range(k_null):
-            shuffled = pd.Series(
-                prng.permutation(primary.data["case"].to_numpy()), index=primary.data.index
-            )
-            try:
-                rows = _da_rows(
-                    primary, collapsed[rank], rank, p, derive_rng(seed, 1000 + k), shuffled
-                )
-            except StatsInputError as exc:
-                res.notes.append(f"null check, shuffle {k + 1}: {exc}")
-                continue
-            calls.append(int((da.call_taxa(rows, alpha=alpha_level)["consensus"] != "").sum()))
-    if calls:
+    null = _null_check(primary, collapsed[rank], rank, p, seed, alpha_level, config)
+    res.notes.extend(null["notes"])
+    if null["calls"]:
         res.tests.append(
-            _null_check_entry(calls, _RANK_WORD.get(rank, rank), primary.exposure, alpha_level)
+            _null_check_entry(
+                null["calls"], _RANK_WORD.get(rank, rank), primary.exposure, alpha_level
+            )
         )
 
     rank_text = " and ".join(p["ranks"])

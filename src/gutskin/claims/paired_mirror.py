@@ -55,14 +55,20 @@ def has_visits(samples: pd.DataFrame) -> bool:
     return "visit" in samples.columns and bool(samples["visit"].notna().any())
 
 
-def pair_words(a: str, b: str) -> str:
-    """Two subsites in words, their shared leading words said once at the end:
-    ``retroauricular_crease_left``, ``retroauricular_crease_right`` -> ``left vs right retroauricular crease``;
-    ``palm``, ``stool`` -> ``palm vs stool``."""
+def _split_shared(a: str, b: str) -> tuple[list[str], list[str], int]:
+    """The words of two subsite names and how many leading words they share (each keeps at least one)."""
     ta, tb = a.split("_"), b.split("_")
     n = 0
     while n < min(len(ta), len(tb)) - 1 and ta[n] == tb[n]:
         n += 1
+    return ta, tb, n
+
+
+def pair_words(a: str, b: str) -> str:
+    """Two subsites in words, their shared leading words said once at the end:
+    ``retroauricular_crease_left``, ``retroauricular_crease_right`` -> ``left vs right retroauricular crease``;
+    ``palm``, ``stool`` -> ``palm vs stool``."""
+    ta, tb, n = _split_shared(a, b)
     if n:
         return f"{' '.join(ta[n:])} vs {' '.join(tb[n:])} {' '.join(ta[:n])}"
     return f"{a.replace('_', ' ')} vs {b.replace('_', ' ')}"
@@ -70,10 +76,7 @@ def pair_words(a: str, b: str) -> str:
 
 def _site_alt(a: str, b: str) -> str:
     """``at the left crease versus the right crease`` (shared words: the last one names the site)."""
-    ta, tb = a.split("_"), b.split("_")
-    n = 0
-    while n < min(len(ta), len(tb)) - 1 and ta[n] == tb[n]:
-        n += 1
+    ta, tb, n = _split_shared(a, b)
     if n:
         return f"at the {' '.join(ta[n:])} {ta[n - 1]} versus the {' '.join(tb[n:])} {ta[n - 1]}"
     return f"at the {a.replace('_', ' ')} versus the {b.replace('_', ' ')}"
@@ -290,6 +293,14 @@ def _secondary_beta_tests(
     n = len(pairs)
     within = f" within {strata_col}" if strata is not None else ""
     method: list[str] = []
+    # the permutation and bootstrap settings of the two-sided secondary tests
+    two_sided: dict[str, Any] = {
+        "permutations": perms,
+        "seed": seed,
+        "strata": strata,
+        "alternative": "two-sided",
+        "n_boot": n_boot,
+    }
 
     # PROTEST between the gut and skin ordinations.
     axes = int(p.get("protest_axes", config.get("pcoa_dimensions", 10)))
@@ -327,17 +338,7 @@ def _secondary_beta_tests(
         res.notes.append(f"partial Mantel not computed: none of {', '.join(covs)} varies")
     else:
         try:
-            pm = paired.partial_mantel(
-                dx,
-                dy,
-                dz,
-                method="spearman",
-                permutations=perms,
-                seed=seed,
-                strata=strata,
-                alternative="two-sided",
-                n_boot=n_boot,
-            )
+            pm = paired.partial_mantel(dx, dy, dz, method="spearman", **two_sided)
         except StatsInputError as exc:
             res.notes.append(f"partial Mantel not computed: {exc}")
         else:
@@ -363,14 +364,7 @@ def _secondary_beta_tests(
     ids = np.concatenate([pairs["x_sample"].to_numpy(str), pairs["y_sample"].to_numpy(str)])
     cross = bundle.beta(beta_metric, ids)[:n, n:]
     try:
-        ws = paired.cross_site_distances(
-            cross,
-            permutations=perms,
-            seed=seed,
-            strata=strata,
-            alternative="two-sided",
-            n_boot=n_boot,
-        )
+        ws = paired.cross_site_distances(cross, **two_sided)
     except StatsInputError as exc:
         res.notes.append(f"within- vs between-subject distances not computed: {exc}")
     else:

@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputError
-from .mapping import _check_sample_ids, read_text
+from .mapping import _check_sample_ids, nonblank_records, read_text, require_header
 from .table import FeatureTable
 from .wide import parse_wide_text
 
@@ -146,46 +146,36 @@ def read_dacc_map(
     n_named = 0
     rows: list[list[str]] = []
     lines: list[int] = []
-    last = 0
-    try:
-        for record in reader:
-            start, last = last + 1, reader.line_num
-            if not record or all(not f.strip() for f in record):
-                continue
-            cells = [f.strip() for f in record]
-            if header is None:
-                n_named = len(cells)
-                header = apply_header_fix(cells, header_fix, path, start)
-                header_line = start
-                continue
-            if len(cells) != len(header):
-                if header_fix:
-                    problem = (
-                        f"row has {len(cells)} fields but the header (line {header_line}) has "
-                        f"{n_named} names, {len(header)} after the declared header_fix"
-                    )
-                    hint = "check the header_fix in config/datasets.yaml against the file"
-                else:
-                    problem = (
-                        f"row has {len(cells)} fields but the header (line {header_line}) names "
-                        f"{len(header)} columns"
-                    )
-                    hint = (
-                        "if the header glues two column names together (as "
-                        "HMPBodySubsiteHMPBodySite in ppAll_V35_map.txt), declare the repair under "
-                        "this file's options in config/datasets.yaml, e.g. header_fix: {split: "
-                        "{HMPBodySubsiteHMPBodySite: [HMPBodySubsite, HMPBodySite]}}; gutskin does "
-                        "not guess it"
-                    )
-                raise InputError(path, problem, where=f"line {start}", hint=hint)
-            rows.append(cells)
-            lines.append(start)
-    except csv.Error as exc:
-        raise InputError(
-            path, f"cannot parse the file: {exc}", where=f"line {reader.line_num}"
-        ) from None
-    if header is None:
-        raise InputError(path, "the file is empty (no header line)", hint="check the file")
+    for start, record in nonblank_records(path, reader):
+        cells = [f.strip() for f in record]
+        if header is None:
+            n_named = len(cells)
+            header = apply_header_fix(cells, header_fix, path, start)
+            header_line = start
+            continue
+        if len(cells) != len(header):
+            if header_fix:
+                problem = (
+                    f"row has {len(cells)} fields but the header (line {header_line}) has "
+                    f"{n_named} names, {len(header)} after the declared header_fix"
+                )
+                hint = "check the header_fix in config/datasets.yaml against the file"
+            else:
+                problem = (
+                    f"row has {len(cells)} fields but the header (line {header_line}) names "
+                    f"{len(header)} columns"
+                )
+                hint = (
+                    "if the header glues two column names together (as "
+                    "HMPBodySubsiteHMPBodySite in ppAll_V35_map.txt), declare the repair under "
+                    "this file's options in config/datasets.yaml, e.g. header_fix: {split: "
+                    "{HMPBodySubsiteHMPBodySite: [HMPBodySubsite, HMPBodySite]}}; gutskin does "
+                    "not guess it"
+                )
+            raise InputError(path, problem, where=f"line {start}", hint=hint)
+        rows.append(cells)
+        lines.append(start)
+    header = require_header(path, header)
     dups = sorted({h for h in header if header.count(h) > 1})
     if dups:
         raise InputError(

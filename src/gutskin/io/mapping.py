@@ -23,7 +23,7 @@ from __future__ import annotations
 import csv
 import inspect
 import io
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -39,10 +39,12 @@ __all__ = [
     "QIIME_MISSING",
     "SAMPLE_READERS",
     "SampleReader",
+    "nonblank_records",
     "read_delimited",
     "read_qiime_mapping",
     "read_samples",
     "read_text",
+    "require_header",
 ]
 
 #: Always missing in QIIME mapping files (besides empty cells).
@@ -70,6 +72,31 @@ def read_text(path: Path) -> str:
         ) from None
 
 
+def nonblank_records(
+    path: Path, reader: Any, line_offset: int = 0
+) -> Iterator[tuple[int, list[str]]]:
+    """``(first line, fields)`` of each record of the :func:`csv.reader` ``reader`` that has a non-blank
+    field; a CSV error becomes an InputError naming ``path`` and the line (``line_offset`` lines came
+    before the text the reader reads)."""
+    last = line_offset
+    try:
+        for record in reader:
+            start, last = last + 1, reader.line_num + line_offset
+            if record and any(f.strip() for f in record):
+                yield start, record
+    except csv.Error as exc:
+        raise InputError(
+            path, f"cannot parse the file: {exc}", where=f"line {reader.line_num + line_offset}"
+        ) from None
+
+
+def require_header(path: Path, header: list[str] | None) -> list[str]:
+    """``header``, or the InputError of a file with no header line (nothing but blank lines)."""
+    if header is None:
+        raise InputError(path, "the file is empty (no header line)", hint="check the file")
+    return header
+
+
 def _parse(
     path: Path,
     *,
@@ -92,37 +119,26 @@ def _parse(
     header_line = 0
     rows: list[list[str]] = []
     lines: list[int] = []
-    last = 0
-    try:
-        for record in reader:
-            start = last + 1
-            last = reader.line_num
-            if not record or all(not f.strip() for f in record):
-                continue
-            cells = [f.strip() for f in record]
-            if header is None:
-                header, header_line = cells, start
-                continue
-            if comment is not None and cells[0].startswith(comment):
-                continue
-            if len(cells) != len(header):
-                raise InputError(
-                    path,
-                    f"row has {len(cells)} fields but the header (line {header_line}) has "
-                    f"{len(header)}",
-                    where=f"line {start}",
-                    hint="every row needs one value per column (use an empty cell or a missing-value "
-                    "code such as no_data); check for a stray or missing "
-                    + ("tab" if delimiter == "\t" else repr(delimiter)),
-                )
-            rows.append(cells)
-            lines.append(start)
-    except csv.Error as exc:
-        raise InputError(
-            path, f"cannot parse the file: {exc}", where=f"line {reader.line_num}"
-        ) from None
-    if header is None:
-        raise InputError(path, "the file is empty (no header line)", hint="check the file")
+    for start, record in nonblank_records(path, reader):
+        cells = [f.strip() for f in record]
+        if header is None:
+            header, header_line = cells, start
+            continue
+        if comment is not None and cells[0].startswith(comment):
+            continue
+        if len(cells) != len(header):
+            raise InputError(
+                path,
+                f"row has {len(cells)} fields but the header (line {header_line}) has "
+                f"{len(header)}",
+                where=f"line {start}",
+                hint="every row needs one value per column (use an empty cell or a missing-value "
+                "code such as no_data); check for a stray or missing "
+                + ("tab" if delimiter == "\t" else repr(delimiter)),
+            )
+        rows.append(cells)
+        lines.append(start)
+    header = require_header(path, header)
     if header_prefix is not None and not header[0].startswith(header_prefix):
         raise InputError(
             path,

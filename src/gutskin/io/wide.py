@@ -30,7 +30,7 @@ import scipy.sparse as sp
 
 from ..errors import InputError
 from ..taxonomy import RANK_PREFIX, format_lineage, lineage_table, parse_r_dotted
-from .mapping import bind_separator, read_text
+from .mapping import bind_separator, nonblank_records, read_text, require_header
 from .table import VALUE_KINDS, FeatureTable
 
 __all__ = [
@@ -210,101 +210,91 @@ def parse_wide_text(
     skip: set[int] = set()
     n_cols = 0
     what = "a sample" if rows == "samples" else "a feature"
-    last = line_offset
-    try:
-        for record in reader:
-            start, last = last + 1, reader.line_num + line_offset
-            if not record or all(not f.strip() for f in record):
-                continue
-            if header is None:
-                header = [f.strip() for f in record]
-                if len(header) < 2:
-                    raise InputError(
-                        path,
-                        "the header has fewer than two columns (ids and at least one "
-                        f"{'feature' if rows == 'samples' else 'sample'})",
-                        where=f"line {start}",
-                        hint=f"is the separator right? This reader was told {sep!r}",
-                    )
-                if lineage_column is not None:
-                    if rows != "features":
-                        raise InputError(
-                            path,
-                            "options.lineage_column is only for tables with one row per feature",
-                            where="files.table.options",
-                            hint="use options.lineage for lineages in the column names",
-                        )
-                    if lineage_column not in header[1:]:
-                        raise InputError(
-                            path,
-                            f"no lineage column {lineage_column!r} in the header",
-                            where=f"line {start}",
-                            hint="fix files.table.options.lineage_column in config/datasets.yaml",
-                        )
-                    lin_pos = header.index(lineage_column, 1)
-                extra = [*(rank_columns or []), *(ignore_columns or [])]
-                if extra and rows != "features":
-                    raise InputError(
-                        path,
-                        "options.rank_columns / ignore_columns are only for tables with one row per "
-                        "feature",
-                        where="files.table.options",
-                    )
-                for name in extra:
-                    if name not in header[1:]:
-                        raise InputError(
-                            path,
-                            f"no column {name!r} (options.rank_columns / ignore_columns) in the header",
-                            where=f"line {start}",
-                            hint="fix files.table.options in config/datasets.yaml",
-                        )
-                for name in rank_columns or []:
-                    if name.lower() not in RANK_PREFIX:
-                        raise InputError(
-                            path,
-                            f"rank column {name!r} is not a rank name",
-                            where="files.table.options.rank_columns",
-                            hint=f"name rank columns after ranks: {', '.join(RANK_PREFIX)}",
-                        )
-                rank_pos = [header.index(n, 1) for n in rank_columns or []]
-                skip = {k for k in (lin_pos, *rank_pos) if k is not None}
-                skip |= {header.index(n, 1) for n in ignore_columns or []}
-                n_cols = len(header) - 1 - len(skip)
-                continue
-            if len(record) != len(header):
+    for start, record in nonblank_records(path, reader, line_offset):
+        if header is None:
+            header = [f.strip() for f in record]
+            if len(header) < 2:
                 raise InputError(
                     path,
-                    f"row has {len(record)} fields but the header has {len(header)}",
+                    "the header has fewer than two columns (ids and at least one "
+                    f"{'feature' if rows == 'samples' else 'sample'})",
                     where=f"line {start}",
-                    hint=f"every row needs one value per column; check for a stray {sep!r} or a "
-                    "missing cell",
+                    hint=f"is the separator right? This reader was told {sep!r}",
                 )
-            rid = record[0].strip()
-            if lin_pos is not None:
-                lineages.append(record[lin_pos].strip() or None)
-            elif rank_pos:
-                lineages.append(_ranks_lineage([record[k] for k in rank_pos], rank_columns or []))
-            cells = [c for k, c in enumerate(record[1:], start=1) if k not in skip]
-            hdr = [h for k, h in enumerate(header) if k not in skip]
-            try:
-                vec = np.array(cells, dtype=np.float64)
-            except ValueError:
-                _bad_cell(path, cells, hdr, start, what)
-                raise  # pragma: no cover - _bad_cell always raises here
-            if not np.all(np.isfinite(vec)):
-                _bad_cell(path, cells, hdr, start, what)
-            nz = np.flatnonzero(vec)
-            indices.append(nz)
-            data.append(vec[nz])
-            indptr.append(indptr[-1] + len(nz))
-            row_ids.append(rid)
-            row_lines.append(start)
-    except csv.Error as exc:
-        raise InputError(
-            path, f"cannot parse the file: {exc}", where=f"line {reader.line_num + line_offset}"
-        ) from None
-    if header is None:
-        raise InputError(path, "the file is empty (no header line)", hint="check the file")
+            if lineage_column is not None:
+                if rows != "features":
+                    raise InputError(
+                        path,
+                        "options.lineage_column is only for tables with one row per feature",
+                        where="files.table.options",
+                        hint="use options.lineage for lineages in the column names",
+                    )
+                if lineage_column not in header[1:]:
+                    raise InputError(
+                        path,
+                        f"no lineage column {lineage_column!r} in the header",
+                        where=f"line {start}",
+                        hint="fix files.table.options.lineage_column in config/datasets.yaml",
+                    )
+                lin_pos = header.index(lineage_column, 1)
+            extra = [*(rank_columns or []), *(ignore_columns or [])]
+            if extra and rows != "features":
+                raise InputError(
+                    path,
+                    "options.rank_columns / ignore_columns are only for tables with one row per "
+                    "feature",
+                    where="files.table.options",
+                )
+            for name in extra:
+                if name not in header[1:]:
+                    raise InputError(
+                        path,
+                        f"no column {name!r} (options.rank_columns / ignore_columns) in the header",
+                        where=f"line {start}",
+                        hint="fix files.table.options in config/datasets.yaml",
+                    )
+            for name in rank_columns or []:
+                if name.lower() not in RANK_PREFIX:
+                    raise InputError(
+                        path,
+                        f"rank column {name!r} is not a rank name",
+                        where="files.table.options.rank_columns",
+                        hint=f"name rank columns after ranks: {', '.join(RANK_PREFIX)}",
+                    )
+            rank_pos = [header.index(n, 1) for n in rank_columns or []]
+            skip = {k for k in (lin_pos, *rank_pos) if k is not None}
+            skip |= {header.index(n, 1) for n in ignore_columns or []}
+            n_cols = len(header) - 1 - len(skip)
+            continue
+        if len(record) != len(header):
+            raise InputError(
+                path,
+                f"row has {len(record)} fields but the header has {len(header)}",
+                where=f"line {start}",
+                hint=f"every row needs one value per column; check for a stray {sep!r} or a "
+                "missing cell",
+            )
+        rid = record[0].strip()
+        if lin_pos is not None:
+            lineages.append(record[lin_pos].strip() or None)
+        elif rank_pos:
+            lineages.append(_ranks_lineage([record[k] for k in rank_pos], rank_columns or []))
+        cells = [c for k, c in enumerate(record[1:], start=1) if k not in skip]
+        hdr = [h for k, h in enumerate(header) if k not in skip]
+        try:
+            vec = np.array(cells, dtype=np.float64)
+        except ValueError:
+            _bad_cell(path, cells, hdr, start, what)
+            raise  # pragma: no cover - _bad_cell always raises here
+        if not np.all(np.isfinite(vec)):
+            _bad_cell(path, cells, hdr, start, what)
+        nz = np.flatnonzero(vec)
+        indices.append(nz)
+        data.append(vec[nz])
+        indptr.append(indptr[-1] + len(nz))
+        row_ids.append(rid)
+        row_lines.append(start)
+    header = require_header(path, header)
     col_ids = [h for k, h in enumerate(header[1:], start=1) if k not in skip]
     _check_ids(path, row_ids, row_lines, "row")
     _check_ids(path, col_ids, None, "column")

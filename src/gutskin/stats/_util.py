@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -75,6 +75,26 @@ class Coefficient(JsonMixin):
     p_value: float
 
 
+def wald_fields(
+    term: str, est: float, se: float, p_value: float, quantile: Callable[[float], float]
+) -> dict[str, Any]:
+    """The :class:`Coefficient` fields of a Wald fit, to pass on with ``**`` to a result's constructor.
+
+    The intervals are ``est ± q se`` with ``q = quantile(0.975)`` (95 %) and ``quantile(0.95)`` (90 %):
+    ``scipy.stats.norm.ppf`` for z inference, the t quantile on the model's degrees of freedom for t.
+    """
+    q95 = float(quantile(0.975))
+    q90 = float(quantile(0.95))
+    return {
+        "term": term,
+        "estimate": est,
+        "se": se,
+        "ci95": (est - q95 * se, est + q95 * se),
+        "ci90": (est - q90 * se, est + q90 * se),
+        "p_value": p_value,
+    }
+
+
 def check_finite(name: str, value: float) -> float:
     """Return ``value`` as a float, raising :class:`StatsInputError` if it is not finite."""
     try:
@@ -84,6 +104,13 @@ def check_finite(name: str, value: float) -> float:
     if not math.isfinite(f):
         raise StatsInputError(f"{name} must be finite, got {value!r}", where=name)
     return f
+
+
+def check_count(name: str, value: int) -> int:
+    """``value`` as an int if it is a non-negative whole number (not a bool), else StatsInputError."""
+    if isinstance(value, bool) or int(value) != value or value < 0:
+        raise StatsInputError(f"{name} must be a non-negative integer, got {value!r}", where=name)
+    return int(value)
 
 
 def as_vector(name: str, values: Sequence[float] | np.ndarray) -> np.ndarray:

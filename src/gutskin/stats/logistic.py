@@ -21,7 +21,6 @@ standard error of the fitted model (a design-based approximation).
 from __future__ import annotations
 
 import math
-import re
 import warnings
 from dataclasses import dataclass
 
@@ -30,8 +29,8 @@ import pandas as pd
 import statsmodels.formula.api as smf
 from scipy import stats
 
-from ._util import Coefficient, JsonMixin, StatsInputError, check_finite
-from .regression import TermNotFoundError, _numeric_objects_to_float
+from ._util import Coefficient, JsonMixin, StatsInputError, check_finite, wald_fields
+from .regression import TermNotFoundError, _checked_frame, _model_error
 
 __all__ = [
     "ExactOddsRatio",
@@ -105,25 +104,13 @@ def _design(
     data: pd.DataFrame, formula: str, term: str
 ) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """Outcome vector, design matrix and column names of ``formula`` (complete cases), checked."""
-    if not isinstance(data, pd.DataFrame):
-        raise StatsInputError(
-            f"data must be a pandas DataFrame, got {type(data).__name__}", where="data"
-        )
-    if data.shape[0] == 0:
-        raise StatsInputError("the data have no rows", where=f"formula {formula!r}")
-    data = _numeric_objects_to_float(data)
+    data = _checked_frame(data, formula)
     try:
         # the design via an OLS model object: it builds the same matrices without checking the outcome,
         # so a non-0/1 outcome gets the clear message below
         model = smf.ols(formula, data=data, missing="drop")
     except Exception as exc:  # patsy errors: unknown column, bad syntax, non-numeric outcome ...
-        msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        unknown = re.search(r"name '([^']+)' is not defined", str(exc))
-        raise StatsInputError(
-            f"cannot build the logistic model {formula!r}: {msg}",
-            where=f"column {unknown.group(1)!r}" if unknown else f"formula {formula!r}",
-            hint=f"available columns: {', '.join(map(str, data.columns))}",
-        ) from None
+        raise _model_error(exc, data, formula, "logistic model") from None
     names = list(model.exog_names)
     y = np.asarray(model.endog, dtype=float)
     X = np.asarray(model.exog, dtype=float)
@@ -183,18 +170,24 @@ def _term_counts(y: np.ndarray, col: np.ndarray) -> tuple[int | None, int | None
 
 
 def _result(
-    *,
-    term: str,
-    est: float,
-    se: float,
-    y: np.ndarray,
-    X: np.ndarray,
-    names: list[str],
+    data: pd.DataFrame,
     formula: str,
+    term: str,
+    design: tuple[np.ndarray, np.ndarray, list[str]],
+    beta: np.ndarray,
+    cov: np.ndarray,
     method: str,
-    n_rows: int,
-    iterations: int | None,
+    iterations: int | None = None,
 ) -> LogisticResult:
+    """The result for ``term`` from the fitted coefficients ``beta`` and their covariance ``cov``.
+
+    ``design`` is what :func:`_design` returned for ``data`` and ``formula``; ``iterations`` is ``None``
+    for a fit that does not count them.
+    """
+    y, X, names = design
+    k = names.index(term)
+    est = float(beta[k])
+    se = float(math.sqrt(cov[k, k]))
     if not (math.isfinite(est) and math.isfinite(se) and se > 0):
         raise StatsInputError(
             f"the log odds ratio of {term!r} or its SE is not finite in {formula!r} "
@@ -202,19 +195,13 @@ def _result(
             where=f"term {term!r}",
             hint="cells of the exposure × outcome table are probably empty; use logit_firth",
         )
-    z95 = float(stats.norm.ppf(0.975))
-    z90 = float(stats.norm.ppf(0.95))
     z = est / se
     p = float(2.0 * stats.norm.sf(abs(z)))
-    ci95 = (est - z95 * se, est + z95 * se)
-    n_term, n_term_ev = _term_counts(y, X[:, names.index(term)])
+    wald = wald_fields(term, est, se, p, stats.norm.ppf)
+    ci95 = wald["ci95"]
+    n_term, n_term_ev = _term_counts(y, X[:, k])
     return LogisticResult(
-        term=term,
-        estimate=float(est),
-        se=float(se),
-        ci95=(float(ci95[0]), float(ci95[1])),
-        ci90=(float(est - z90 * se), float(est + z90 * se)),
-        p_value=p,
+        **wald,
         z=float(z),
         odds_ratio=float(math.exp(est)),
         or_ci95=(float(math.exp(ci95[0])), float(math.exp(ci95[1]))),
@@ -224,7 +211,7 @@ def _result(
         n_term_events=n_term_ev,
         formula=formula,
         method=method,
-        n_dropped_missing=int(n_rows - len(y)),
+        n_dropped_missing=int(data.shape[0] - len(y)),
         iterations=iterations,
     )
 
@@ -275,7 +262,8 @@ def logit_robust(
         raise StatsInputError(
             f"cov_type must be one of {_COV_TYPES}, got {cov_type!r}", where="cov_type"
         )
-    y, X, names = _design(data, formula, term)
+    design = _design(data, formula, term)
+    y, X, _ = design
     import statsmodels.api as sm
 
     with warnings.catch_warnings():
@@ -298,20 +286,8 @@ def logit_robust(
             where=f"term {term!r}",
             hint="use logit_firth (penalised likelihood) for sparse or separated data",
         )
-    cov = _sandwich(X, y, p, cov_type)
-    k = names.index(term)
-    return _result(
-        term=term,
-        est=float(beta[k]),
-        se=float(math.sqrt(cov[k, k])),
-        y=y,
-        X=X,
-        names=names,
-        formula=formula,
-        method=f"logistic regression (maximum likelihood), {cov_type} sandwich SEs, Wald z",
-        n_rows=int(data.shape[0]),
-        iterations=None,
-    )
+    method = f"logistic regression (maximum likelihood), {cov_type} sandwich SEs, Wald z"
+    return _result(data, formula, term, design, beta, _sandwich(X, y, p, cov_type), method)
 
 
 def _firth_fit(
@@ -382,21 +358,11 @@ def logit_firth(
     CI is symmetric on the log-odds scale; R's ``logistf`` reports profile-penalised-likelihood CIs by
     default, which are asymmetric and usually somewhat wider for sparse cells.
     """
-    y, X, names = _design(data, formula, term)
+    design = _design(data, formula, term)
+    y, X, _ = design
     beta, cov, iters = _firth_fit(X, y, max_iter, tol)
-    k = names.index(term)
-    return _result(
-        term=term,
-        est=float(beta[k]),
-        se=float(math.sqrt(cov[k, k])),
-        y=y,
-        X=X,
-        names=names,
-        formula=formula,
-        method="Firth penalised-likelihood logistic regression, model-based SEs, Wald z",
-        n_rows=int(data.shape[0]),
-        iterations=iters,
-    )
+    method = "Firth penalised-likelihood logistic regression, model-based SEs, Wald z"
+    return _result(data, formula, term, design, beta, cov, method, iters)
 
 
 # ------------------------------------------------------------------------------------------------

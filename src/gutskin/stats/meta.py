@@ -28,7 +28,7 @@ visible. References in the tests come from ``metafor::rma`` (``tests/fixtures/ma
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -114,6 +114,21 @@ class MetaResult(JsonMixin):
     df: int | None = None
 
 
+def _tau2_root(fn: Callable[[float], float], y: np.ndarray, v: np.ndarray, estimator: str) -> float:
+    """The root in τ² ≥ 0 of ``fn`` (positive below the root), or 0 when ``fn(0) ≤ 0`` (truncated): the
+    bracket grows fourfold from ``max(var(y), max(v), 1e-8)`` until ``fn`` turns, then Brent's method."""
+    if fn(0.0) <= 0:
+        return 0.0
+    hi = max(float(np.var(y, ddof=1)), float(v.max()), 1e-8)
+    while fn(hi) > 0:
+        hi *= 4.0
+        if hi > 1e12:  # pragma: no cover - pathological input
+            raise StatsInputError(
+                f"the {estimator} estimate of tau² does not converge", where="effects"
+            )
+    return float(optimize.brentq(fn, 0.0, hi, xtol=1e-15, rtol=1e-13, maxiter=500))
+
+
 def _tau2_reml(y: np.ndarray, v: np.ndarray) -> float:
     """REML estimate of τ² (root of the restricted score, truncated at 0)."""
 
@@ -124,14 +139,7 @@ def _tau2_reml(y: np.ndarray, v: np.ndarray) -> float:
         # d(restricted log-likelihood)/d tau2, times 2
         return float(np.sum(w * w * (y - mu) ** 2) - sw + np.sum(w * w) / sw)
 
-    if score(0.0) <= 0:
-        return 0.0
-    hi = max(float(np.var(y, ddof=1)), float(v.max()), 1e-8)
-    while score(hi) > 0:
-        hi *= 4.0
-        if hi > 1e12:  # pragma: no cover - pathological input
-            raise StatsInputError("the REML estimate of tau² does not converge", where="effects")
-    return float(optimize.brentq(score, 0.0, hi, xtol=1e-15, rtol=1e-13, maxiter=500))
+    return _tau2_root(score, y, v, "REML")
 
 
 def _tau2_pm(y: np.ndarray, v: np.ndarray) -> float:
@@ -143,16 +151,7 @@ def _tau2_pm(y: np.ndarray, v: np.ndarray) -> float:
         mu = float(np.sum(w * y) / w.sum())
         return float(np.sum(w * (y - mu) ** 2)) - (k - 1)
 
-    if excess(0.0) <= 0:
-        return 0.0
-    hi = max(float(np.var(y, ddof=1)), float(v.max()), 1e-8)
-    while excess(hi) > 0:
-        hi *= 4.0
-        if hi > 1e12:  # pragma: no cover - pathological input
-            raise StatsInputError(
-                "the Paule–Mandel estimate of tau² does not converge", where="effects"
-            )
-    return float(optimize.brentq(excess, 0.0, hi, xtol=1e-15, rtol=1e-13, maxiter=500))
+    return _tau2_root(excess, y, v, "Paule–Mandel")
 
 
 def _tau2_dl(y: np.ndarray, v: np.ndarray) -> float:

@@ -26,7 +26,6 @@ visits of one person are not independent replicates.
 from __future__ import annotations
 
 import math
-import re
 import warnings
 from dataclasses import dataclass
 
@@ -35,9 +34,9 @@ import pandas as pd
 import statsmodels.formula.api as smf
 from scipy import optimize, stats
 
-from ._util import Coefficient, StatsInputError
+from ._util import Coefficient, StatsInputError, wald_fields
 from .power import one_sided_t_power, two_sided_t_power
-from .regression import TermNotFoundError, _numeric_objects_to_float
+from .regression import TermNotFoundError, _checked_frame, _model_error
 
 __all__ = ["MixedResult", "mixed_power", "mixed_random_intercept"]
 
@@ -98,12 +97,7 @@ class MixedResult(Coefficient):
 
 
 def _check_inputs(data: pd.DataFrame, formula: str, subject: str) -> pd.DataFrame:
-    if not isinstance(data, pd.DataFrame):
-        raise StatsInputError(
-            f"data must be a pandas DataFrame, got {type(data).__name__}", where="data"
-        )
-    if data.shape[0] == 0:
-        raise StatsInputError("the data have no rows", where=f"formula {formula!r}")
+    data = _checked_frame(data, formula)
     if subject not in data.columns:
         raise StatsInputError(
             f"subject column {subject!r} is not in the data",
@@ -116,7 +110,7 @@ def _check_inputs(data: pd.DataFrame, formula: str, subject: str) -> pd.DataFram
             where=f"formula {formula!r}",
             hint="the random intercept per subject is added by the function",
         )
-    return _numeric_objects_to_float(data)
+    return data
 
 
 def _containment_df(
@@ -291,13 +285,7 @@ def mixed_random_intercept(
         # the design via an OLS model object (patsy; complete cases), the response and fixed effects
         model_probe = smf.ols(formula, data=data, missing="drop")
     except Exception as exc:
-        msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        unknown = re.search(r"name '([^']+)' is not defined", str(exc))
-        raise StatsInputError(
-            f"cannot build the mixed model {formula!r}: {msg}",
-            where=f"column {unknown.group(1)!r}" if unknown else f"formula {formula!r}",
-            hint=f"available columns: {', '.join(map(str, data.columns))}",
-        ) from None
+        raise _model_error(exc, data, formula, "mixed model") from None
     rows = model_probe.data.row_labels
     names = list(model_probe.exog_names)
     if term not in names:
@@ -369,16 +357,9 @@ def mixed_random_intercept(
     df = float(df_all[j])
     tval = est / se
     p = float(2.0 * stats.t.sf(abs(tval), df))
-    q95 = float(stats.t.ppf(0.975, df))
-    q90 = float(stats.t.ppf(0.95, df))
     total = tau2 + sigma2
     return MixedResult(
-        term=term,
-        estimate=est,
-        se=se,
-        ci95=(est - q95 * se, est + q95 * se),
-        ci90=(est - q90 * se, est + q90 * se),
-        p_value=p,
+        **wald_fields(term, est, se, p, lambda a: stats.t.ppf(a, df)),
         t=float(tval),
         df=df,
         within_subject=bool(within[j]),

@@ -36,6 +36,7 @@ from ._util import (
     JsonMixin,
     StatsInputError,
     as_vector,
+    check_count,
     derive_rng,
     permutation_matrix,
     strata_codes,
@@ -238,23 +239,6 @@ class CrossSiteResult(JsonMixin):
 # ------------------------------------------------------------------------------------------------
 # helpers
 # ------------------------------------------------------------------------------------------------
-def _check_permutations(permutations: int) -> int:
-    if isinstance(permutations, bool) or int(permutations) != permutations or permutations < 0:
-        raise StatsInputError(
-            f"permutations must be a non-negative integer, got {permutations!r}",
-            where="permutations",
-        )
-    return int(permutations)
-
-
-def _check_n_boot(n_boot: int) -> int:
-    if isinstance(n_boot, bool) or int(n_boot) != n_boot or n_boot < 0:
-        raise StatsInputError(
-            f"n_boot must be a non-negative integer, got {n_boot!r}", where="n_boot"
-        )
-    return int(n_boot)
-
-
 def _check_alternative(alternative: str) -> str:
     if alternative not in _ALTERNATIVES:
         raise StatsInputError(
@@ -554,7 +538,7 @@ def spearman_permutation(
         raise StatsInputError(
             f"too few pairs (n = {n}); Spearman with a Fisher-z CI needs at least 4", where="x, y"
         )
-    permutations = _check_permutations(permutations)
+    permutations = check_count("permutations", permutations)
     alternative = _check_alternative(alternative)
     codes = strata_codes(strata, n)
     xs = _standardise(stats.rankdata(xa), "x")
@@ -638,9 +622,9 @@ def mantel(
     a dot product over index pairs (numba).
     """
     method = _check_method(method)
-    permutations = _check_permutations(permutations)
+    permutations = check_count("permutations", permutations)
     alternative = _check_alternative(alternative)
-    n_boot = _check_n_boot(n_boot)
+    n_boot = check_count("n_boot", n_boot)
     sx, sy = _matched_squares([("dm_x", dm_x), ("dm_y", dm_y)])
     n = sx.shape[0]
     codes = strata_codes(strata, n)
@@ -707,9 +691,9 @@ def partial_mantel(
         With ``partial=True``.
     """
     method = _check_method(method)
-    permutations = _check_permutations(permutations)
+    permutations = check_count("permutations", permutations)
     alternative = _check_alternative(alternative)
-    n_boot = _check_n_boot(n_boot)
+    n_boot = check_count("n_boot", n_boot)
     sx, sy, sz = _matched_squares([("dm_x", dm_x), ("dm_y", dm_y), ("dm_z", dm_z)])
     n = sx.shape[0]
     codes = strata_codes(strata, n)
@@ -822,8 +806,8 @@ def protest(
         ``ss``; equal to ``scipy.spatial.procrustes``' disparity), p-value
         ``(1 + #{r_perm >= r - eps}) / (1 + permutations)``.
     """
-    permutations = _check_permutations(permutations)
-    n_boot = _check_n_boot(n_boot)
+    permutations = check_count("permutations", permutations)
+    n_boot = check_count("n_boot", n_boot)
     X = _procrustes_config("x_coords", x_coords)
     Y = _procrustes_config("y_coords", y_coords)
     if X.shape[0] != Y.shape[0]:
@@ -947,9 +931,9 @@ def cross_site_distances(
     ``S / n - (T - S) / (n (n - 1)) = S / (n - 1) - T / (n (n - 1))``: linear in ``S``. Its
     permutation mean uses ``E[S] = sum_i mean_{j in stratum(i)} d(x_i, y_j)``.
     """
-    permutations = _check_permutations(permutations)
+    permutations = check_count("permutations", permutations)
     alternative = _check_alternative(alternative)
-    n_boot = _check_n_boot(n_boot)
+    n_boot = check_count("n_boot", n_boot)
     c = np.asarray(dm_xy, dtype=np.float64)
     if c.ndim != 2 or c.shape[0] != c.shape[1]:
         raise StatsInputError(

@@ -51,7 +51,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ._util import JsonMixin, StatsInputError, derive_rng, permutation_matrix, strata_codes
+from ._util import (
+    JsonMixin,
+    StatsInputError,
+    check_count,
+    derive_rng,
+    permutation_matrix,
+    strata_codes,
+)
 
 __all__ = [
     "MAX_SAMPLES",
@@ -186,15 +193,6 @@ class PermdispResult(JsonMixin):
 # ------------------------------------------------------------------------------------------------
 # input checks
 # ------------------------------------------------------------------------------------------------
-def _check_permutations(permutations: int) -> int:
-    if isinstance(permutations, bool) or int(permutations) != permutations or permutations < 0:
-        raise StatsInputError(
-            f"permutations must be a non-negative integer, got {permutations!r}",
-            where="permutations",
-        )
-    return int(permutations)
-
-
 def _as_square(
     dm: Any, limit: int = MAX_SAMPLES, what: str = "PERMANOVA"
 ) -> tuple[np.ndarray, tuple[str, ...] | None]:
@@ -287,7 +285,7 @@ def _permutation_plan(
     if permutation_indices is not None:
         explicit = _check_explicit_perms(permutation_indices, n, codes)
         permutations = explicit.shape[0]
-    return codes, explicit, _check_permutations(permutations)
+    return codes, explicit, check_count("permutations", permutations)
 
 
 def _check_explicit_perms(perms: np.ndarray, n: int, codes: np.ndarray | None) -> np.ndarray:

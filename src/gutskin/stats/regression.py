@@ -21,7 +21,7 @@ import statsmodels.api as sm
 import statsmodels.formula.api as smf
 from scipy import stats
 
-from ._util import Coefficient, StatsInputError
+from ._util import Coefficient, StatsInputError, wald_fields
 
 __all__ = ["RegressionResult", "TermNotFoundError", "ols_hc3", "rlm_huber"]
 
@@ -103,27 +103,38 @@ def _numeric_objects_to_float(data: pd.DataFrame) -> pd.DataFrame:
     return data
 
 
-def _fit_model(data: pd.DataFrame, formula: str, kind: str):
+def _checked_frame(data: pd.DataFrame, formula: str) -> pd.DataFrame:
+    """``data`` with at least one row and numbers-only object columns as floats, or StatsInputError."""
     if not isinstance(data, pd.DataFrame):
         raise StatsInputError(
             f"data must be a pandas DataFrame, got {type(data).__name__}", where="data"
         )
     if data.shape[0] == 0:
         raise StatsInputError("the data have no rows", where=f"formula {formula!r}")
-    data = _numeric_objects_to_float(data)
+    return _numeric_objects_to_float(data)
+
+
+def _model_error(exc: Exception, data: pd.DataFrame, formula: str, what: str) -> StatsInputError:
+    """The error for ``what`` (e.g. ``"model"``) that patsy could not build from ``formula``: the column it
+    does not know, or the formula, with the available columns."""
+    msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    unknown = re.search(r"name '([^']+)' is not defined", str(exc))
+    return StatsInputError(
+        f"cannot build the {what} {formula!r}: {msg}",
+        where=f"column {unknown.group(1)!r}" if unknown else f"formula {formula!r}",
+        hint=f"available columns: {', '.join(map(str, data.columns))}",
+    )
+
+
+def _fit_model(data: pd.DataFrame, formula: str, kind: str):
+    data = _checked_frame(data, formula)
     try:
         if kind == "ols":
             model = smf.ols(formula, data=data, missing="drop")
         else:
             model = smf.rlm(formula, data=data, M=sm.robust.norms.HuberT(), missing="drop")
     except Exception as exc:  # patsy errors: unknown column, bad syntax, ...
-        msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        unknown = re.search(r"name '([^']+)' is not defined", str(exc))
-        raise StatsInputError(
-            f"cannot build the model {formula!r}: {msg}",
-            where=f"column {unknown.group(1)!r}" if unknown else f"formula {formula!r}",
-            hint=f"available columns: {', '.join(map(str, data.columns))}",
-        ) from None
+        raise _model_error(exc, data, formula, "model") from None
     return model
 
 
@@ -312,18 +323,11 @@ def rlm_huber(data: pd.DataFrame, formula: str, term: str) -> RegressionResult:
     est = float(res.params[term])
     se = float(res.bse[term])
     _finite_or_raise({"standard error": se}, term, formula)
-    z95 = float(stats.norm.ppf(0.975))
-    z90 = float(stats.norm.ppf(0.95))
     zval = est / se
     p = float(2.0 * stats.norm.sf(abs(zval)))
     n_term, n_ref = _group_sizes(model, term)
     return RegressionResult(
-        term=term,
-        estimate=est,
-        se=se,
-        ci95=(est - z95 * se, est + z95 * se),
-        ci90=(est - z90 * se, est + z90 * se),
-        p_value=p,
+        **wald_fields(term, est, se, p, stats.norm.ppf),
         t=float(zval),
         df_resid=float(res.df_resid),
         n=n,
