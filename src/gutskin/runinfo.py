@@ -110,8 +110,7 @@ def claim_without_data(
     """The result of a claim none of whose datasets could be fetched, or None when one could.
 
     Read from each dataset's fetch manifest (``available: false`` and the ``reason``; the workflow
-    plans no import job for such a dataset), without loading the statistics stack, so an offline run
-    without data writes its claims in a fraction of a second each. The keys are those of
+    plans no import job for such a dataset), without loading the statistics stack. The keys are those of
     :class:`gutskin.claims.common.ClaimResult`; ``data_problem`` is worded as the runners word it
     (``dataset <name> unavailable: <reason>``) for the first dataset.
     """
@@ -157,12 +156,13 @@ def claim_without_data(
 def cohort_without_data(
     claim: Mapping[str, Any], dataset: str, results: Path | str = layout.RESULTS
 ) -> dict[str, Any] | None:
-    """The per-cohort result of ``claim`` on an unavailable ``dataset`` (``claim_cohort`` job), or None
-    when the dataset could be had.
+    """The per-cohort result of ``claim`` on an unavailable ``dataset``, or None when the dataset
+    could be had.
 
     The same dict :func:`gutskin.claims.pooling.cohort_result` makes of :func:`claim_without_data` (a
-    test checks it), built without importing the claims package: an offline run writes each
-    (claim, dataset) job in a fraction of a second instead of seconds of imports.
+    test checks it), built without importing the claims package. The workflow plans no ``claim_cohort``
+    job for such a dataset (``fetch`` is a checkpoint): ``pool_claim`` and the ledger make this result
+    instead (:func:`cohorts_of`).
     """
     empty = claim_without_data({**claim, "datasets": [dataset]}, results)
     if empty is None:

@@ -70,8 +70,9 @@ def test_offline_without_mirror_ends_fast_nonzero_with_summary(tmp_path: Path) -
 
     # Time (CPU of Snakemake and every job; the wall clock depends on the other work on the machine):
     # 219 s before the no-data fast paths; 80-93 s with 73 jobs (import and diversity writing empty
-    # placeholders for the 14 unavailable datasets, 27 claim jobs); 20-25 s with fetch as a checkpoint
-    # (19 jobs: 14 fetch, calibration, coverage, ledger, report, all), wall 40 s at load 3 (issue 13).
+    # placeholders for the 14 unavailable datasets, 27 claim jobs; 111 s wall); 22 s with fetch as a
+    # checkpoint (19 jobs: 14 fetch, calibration, coverage, ledger, report, all; 24 s wall at load 2.8,
+    # 40 s at 3.3; issue 13).
     # The bound: under 45 s of CPU the run ends in under a minute even if it ran serially on one idle
     # core, with about twice the measured CPU as room for a loaded machine; a DAG that planned the
     # placeholder jobs again (80 s) fails it. The wall clock is held to a minute when the machine is idle.
