@@ -5,6 +5,7 @@ from pathlib import Path
 
 from gutskin._adapter import run_step
 from gutskin.claims.ledger import build_ledger, write_json, write_tsv
+from gutskin.runinfo import unanalysed_results
 
 
 def main(smk):
@@ -13,6 +14,13 @@ def main(smk):
         with open(path, encoding="utf-8") as fh:
             r = json.load(fh)
         results[r["id"]] = r
+    # Claims none of whose datasets could be fetched have no pool_claim job: their "data unavailable"
+    # results, from the fetch manifests (input.manifests), as that job would have written them.
+    results.update(
+        unanalysed_results(
+            smk.params.claims, results, smk.params.claim_datasets, smk.params.selection
+        )
+    )
     calibration = None
     if "calibration" in smk.input.keys():  # C9's power is simulated there (no analytic formula)
         with open(smk.input.calibration, encoding="utf-8") as fh:

@@ -21,11 +21,13 @@ def main(smk):
     claims = read_json(smk.input.claims)
     names = list(smk.params.datasets)
     fetches = {n: read_json(p) for n, p in zip(names, smk.input.fetch, strict=True)}
-    imports = {n: read_json(p) for n, p in zip(names, smk.input.imports, strict=True)}
-    diversity = {n: read_json(p) for n, p in zip(names, smk.input.diversity, strict=True)}
+    # import and diversity outputs exist for the datasets that could be fetched (results/<step>/<name>/);
+    # the others are shown from their fetch manifest alone
+    imports = {Path(p).parent.name: read_json(p) for p in smk.input.imports}
+    diversity = {Path(p).parent.name: read_json(p) for p in smk.input.diversity}
     depths = {
-        n: load_depth(d, s)
-        for n, d, s in zip(names, smk.input.depth, smk.input.samples, strict=True)
+        Path(d).parent.name: load_depth(d, s)
+        for d, s in zip(smk.input.depth, smk.input.samples, strict=True)
     }
     coverage, coverage_path = _optional(smk, "coverage")
     calibration, calibration_path = _optional(smk, "calibration")

@@ -1,25 +1,21 @@
-"""Snakemake adapter: run the analysis of one claim on one dataset (rule ``claim_cohort``)."""
+"""Snakemake adapter: run the analysis of one claim on one dataset (rule ``claim_cohort``).
+
+The workflow plans this job only for a dataset that could be fetched (``fetch`` is a checkpoint); a
+claim's cohorts on unavailable datasets are made by ``pool_claim`` or the ledger from the fetch manifests.
+"""
 
 from pathlib import Path
 
 from gutskin._adapter import run_step
+from gutskin.claims import load_bundle, run_claim
+from gutskin.claims.pooling import cohort_claim, cohort_result
 from gutskin.layout import diversity_dir, import_dir
-from gutskin.runinfo import cohort_without_data, write_json
+from gutskin.runinfo import write_json
 
 
 def main(smk):
     ds = smk.wildcards.dataset
     out_dir = Path(smk.output.outdir)
-    # The dataset unavailable (e.g. offline without a mirror): say so without importing the claims
-    # package and the statistics stack (seconds per job). params.claim is already restricted to ds.
-    empty = cohort_without_data(smk.params.claim, ds)
-    if empty is not None:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        write_json(empty, Path(smk.output.result))
-        return
-    from gutskin.claims import load_bundle, run_claim
-    from gutskin.claims.pooling import cohort_claim, cohort_result
-
     claim = cohort_claim(smk.params.claim, ds)
     bundles = {ds: load_bundle(ds, Path(import_dir(ds)), Path(diversity_dir(ds)))}
     out_dir.mkdir(parents=True, exist_ok=True)

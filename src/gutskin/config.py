@@ -96,13 +96,19 @@ def guard_config_file(path: str | Path) -> None:
     )  # a syntax error: our message with the line, not Snakemake's "tabs and whitespace"
 
 
-def forget_unavailable(manifests: Iterable[str | Path]) -> list[Path]:
+def forget_unavailable(
+    manifests: Iterable[str | Path], outputs: Iterable[str | Path] = ()
+) -> list[Path]:
     """Delete the fetch manifests that say ``available: false``; return the ones deleted.
 
     Called by the workflow (``common.smk``, main process, not on a dry run) before it builds the job
     graph: a dataset that was unavailable on the last run (an HTTP 500, a timeout) has no manifest
     again, so Snakemake fetches it again instead of reporting "Nothing to be done". Manifests of
     available datasets are left alone.
+
+    When one is deleted, so are ``outputs`` (the workflow passes the ledger, which reads every
+    manifest): Snakemake does not rerun a job whose outputs exist only because an input it could make
+    again is missing, so without this a finished run would stay "done" and never fetch the dataset.
     """
     gone: list[Path] = []
     for item in manifests:
@@ -115,6 +121,10 @@ def forget_unavailable(manifests: Iterable[str | Path]) -> list[Path]:
             with contextlib.suppress(FileNotFoundError):
                 path.unlink()
                 gone.append(path)
+    if gone:
+        for out in outputs:
+            with contextlib.suppress(FileNotFoundError):
+                Path(out).unlink()
     return gone
 
 

@@ -44,7 +44,7 @@ import pandas as pd
 
 from .errors import InputError
 from .harmonise import CANONICAL_COLUMNS
-from .importer import read_samples_tsv
+from .importer import empty_samples, read_samples_tsv
 from .io import atomic_path
 
 __all__ = [
@@ -207,7 +207,7 @@ def _claims_by_dataset(claims: Iterable[Mapping[str, Any]]) -> dict[str, list[st
 
 
 def build_coverage(
-    imports: Mapping[str, tuple[str | Path, str | Path]],
+    imports: Mapping[str, tuple[str | Path, str | Path] | None],
     claims: Iterable[Mapping[str, Any]] = (),
 ) -> dict[str, Any]:
     """Build the content of ``coverage.json``.
@@ -215,7 +215,8 @@ def build_coverage(
     Parameters
     ----------
     imports
-        Dataset name → (``samples.tsv``, ``import.json``) of its import step, in report order.
+        Dataset name → (``samples.tsv``, ``import.json``) of its import step, in report order;
+        ``None`` for a dataset that could not be fetched (listed with ``available: false``).
     claims
         The claims of ``config/claims.yaml`` (``id``, ``analysis``, ``datasets``).
 
@@ -234,22 +235,25 @@ def build_coverage(
     by_dataset = _claims_by_dataset(claims)
     datasets: dict[str, Any] = {}
     extras: list[str] = []
-    for name, (samples_path, info_path) in imports.items():
-        info_path = Path(info_path)
-        if not info_path.is_file():
-            raise InputError(
-                info_path, "file not found", hint="run the import step for this dataset"
-            )
-        try:
-            info = json.loads(info_path.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as exc:
-            raise InputError(
-                info_path,
-                f"not valid JSON: {exc.msg}",
-                where=f"line {exc.lineno}",
-                hint="re-run the import step; do not edit results by hand",
-            ) from None
-        samples = read_samples_tsv(samples_path, info.get("columns"))
+    for name, paths in imports.items():
+        if paths is None:  # not fetched, so never imported (the workflow plans no import job)
+            samples, info = empty_samples(), {"available": False}
+        else:
+            samples_path, info_path = Path(paths[0]), Path(paths[1])
+            if not info_path.is_file():
+                raise InputError(
+                    info_path, "file not found", hint="run the import step for this dataset"
+                )
+            try:
+                info = json.loads(info_path.read_text(encoding="utf-8"))
+            except json.JSONDecodeError as exc:
+                raise InputError(
+                    info_path,
+                    f"not valid JSON: {exc.msg}",
+                    where=f"line {exc.lineno}",
+                    hint="re-run the import step; do not edit results by hand",
+                ) from None
+            samples = read_samples_tsv(samples_path, info.get("columns"))
         entry, extra = dataset_coverage(samples, info, by_dataset.get(str(name), []))
         datasets[str(name)] = entry
         extras.extend(c for c in extra if c not in extras)

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from . import _atomic, layout
+from .errors import InputError
 from .verdict_words import LABELS, VERDICTS, is_data_unavailable
 
 __all__ = [
@@ -22,10 +23,12 @@ __all__ = [
     "calibration_skips",
     "claim_without_data",
     "cohort_without_data",
+    "cohorts_of",
     "dataset_status",
     "pooled_without_data",
     "rerun_hint",
     "summarise",
+    "unanalysed_results",
     "write_json",
 ]
 
@@ -106,10 +109,10 @@ def claim_without_data(
 ) -> dict[str, Any] | None:
     """The result of a claim none of whose datasets could be fetched, or None when one could.
 
-    Read from each dataset's ``import.json`` (``available: false`` and the ``reason``), without loading
-    the statistics stack, so an offline run without data writes its claims in a fraction of a second
-    each. The keys are those of :class:`gutskin.claims.common.ClaimResult`; ``data_problem`` is worded
-    as the runners word it (``dataset <name> unavailable: <reason>``) for the first dataset.
+    Read from each dataset's fetch manifest (``available: false`` and the ``reason``; the workflow
+    plans no import job for such a dataset), without loading the statistics stack. The keys are those of
+    :class:`gutskin.claims.common.ClaimResult`; ``data_problem`` is worded as the runners word it
+    (``dataset <name> unavailable: <reason>``) for the first dataset.
     """
     datasets = list(claim.get("datasets") or [])
     if not datasets:
@@ -117,13 +120,13 @@ def claim_without_data(
     reasons: list[tuple[str, str]] = []
     for ds in datasets:
         try:
-            path = Path(layout.import_file(layout.IMPORT_JSON, ds, root=str(results)))
-            info = json.loads(path.read_text(encoding="utf-8"))
+            path = Path(layout.fetch_manifest(ds, root=str(results)))
+            manifest = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             return None
-        if not isinstance(info, dict) or info.get("available") is not False:
+        if not isinstance(manifest, dict) or manifest.get("available") is not False:
             return None
-        reasons.append((ds, str(info.get("reason") or "not fetched")))
+        reasons.append((ds, str(manifest.get("reason") or "not fetched")))
     ds, reason = reasons[0]
     return {
         "id": str(claim["id"]),
@@ -153,12 +156,13 @@ def claim_without_data(
 def cohort_without_data(
     claim: Mapping[str, Any], dataset: str, results: Path | str = layout.RESULTS
 ) -> dict[str, Any] | None:
-    """The per-cohort result of ``claim`` on an unavailable ``dataset`` (``claim_cohort`` job), or None
-    when the dataset could be had.
+    """The per-cohort result of ``claim`` on an unavailable ``dataset``, or None when the dataset
+    could be had.
 
     The same dict :func:`gutskin.claims.pooling.cohort_result` makes of :func:`claim_without_data` (a
-    test checks it), built without importing the claims package: an offline run writes each
-    (claim, dataset) job in a fraction of a second instead of seconds of imports.
+    test checks it), built without importing the claims package. The workflow plans no ``claim_cohort``
+    job for such a dataset (``fetch`` is a checkpoint): ``pool_claim`` and the ledger make this result
+    instead (:func:`cohorts_of`).
     """
     empty = claim_without_data({**claim, "datasets": [dataset]}, results)
     if empty is None:
@@ -213,6 +217,61 @@ def pooled_without_data(
         }
     base.update(k=0, cohorts=rows, pooling=None, dataset_selection=[dict(s) for s in selection])
     return json.loads(json.dumps(base))  # plain JSON values, as the pooled results are
+
+
+def cohorts_of(
+    claim: Mapping[str, Any],
+    datasets: Iterable[str],
+    done: Mapping[str, str | Path],
+    results: Path | str = layout.RESULTS,
+) -> dict[str, dict[str, Any]]:
+    """A claim's per-cohort results, dataset by dataset in the order of ``datasets``: read from
+    ``done`` (dataset -> the ``claim_cohort`` job's JSON) or, for a dataset that could not be fetched
+    (no ``claim_cohort`` job was planned for it), :func:`cohort_without_data` from its fetch manifest.
+
+    Raises
+    ------
+    InputError
+        A dataset with neither a cohort result nor a fetch manifest saying ``available: false``.
+    """
+    out: dict[str, dict[str, Any]] = {}
+    for ds in datasets:
+        if ds in done:
+            out[ds] = json.loads(Path(done[ds]).read_text(encoding="utf-8"))
+            continue
+        empty = cohort_without_data(claim, ds, results)
+        if empty is None:
+            raise InputError(
+                layout.fetch_manifest(ds, root=str(results)),
+                f"claim {claim.get('id')} has no result on dataset {ds}, whose manifest does not "
+                "say it is unavailable",
+                hint="rerun the workflow (the cohort job of an available dataset is missing)",
+            )
+        out[ds] = empty
+    return out
+
+
+def unanalysed_results(
+    claims: Iterable[Mapping[str, Any]],
+    done: Mapping[str, Any],
+    claim_datasets: Mapping[str, Sequence[str]],
+    selection: Mapping[str, Iterable[Mapping[str, Any]]],
+    results: Path | str = layout.RESULTS,
+) -> dict[str, dict[str, Any]]:
+    """The results of the testable claims (those with an ``analysis``) that are not in ``done`` because
+    none of their datasets could be fetched (the workflow plans no ``pool_claim`` job for them): what
+    that job would have written (:func:`pooled_without_data`), by claim ID, for the ledger."""
+    out: dict[str, dict[str, Any]] = {}
+    for claim in claims:
+        cid = str(claim["id"])
+        if not claim.get("analysis") or cid in done:
+            continue
+        datasets = list(claim_datasets.get(cid) or [])
+        cohorts = cohorts_of(claim, datasets, {}, results)
+        pooled = pooled_without_data(claim, cohorts, selection.get(cid) or ())
+        if pooled is not None:  # None: no datasets (such a claim keeps its pool_claim job)
+            out[cid] = pooled
+    return out
 
 
 @dataclass

@@ -103,27 +103,48 @@ def test_html_error_page_is_not_cached_as_an_archive(server: FaultServer, tmp_pa
 
 
 SNAKEFILE = """
+import json
+
 from gutskin.config import forget_unavailable
 
-# as in workflow/rules/common.smk
+# as in workflow/rules/common.smk and fetch.smk: fetch is a checkpoint, and a manifest that says
+# available: false is removed at the start of the next run, with the output that reads it (the ledger)
 if workflow.is_main_process and not workflow.dryrun:
-    forget_unavailable(["fetch.json"])
+    forget_unavailable(["fetch.json"], outputs=["report.txt"])
 
-rule fetch:
+checkpoint fetch:
     output: "fetch.json"
     run:
-        import json, pathlib
+        import pathlib
         n = pathlib.Path("attempts.txt")
         k = int(n.read_text()) + 1 if n.exists() else 1
         n.write_text(str(k))
         json.dump({"available": k >= 3}, open(output[0], "w"))
+
+def imported(wildcards):
+    with open(checkpoints.fetch.get().output[0]) as fh:
+        return ["import.txt"] if json.load(fh)["available"] else []
+
+rule import_dataset:
+    input: "fetch.json"
+    output: "import.txt"
+    run:
+        open("imports.log", "a").write("import\\n")
+        open(output[0], "w").write("data")
+
+rule report:
+    input: "fetch.json", imported
+    output: "report.txt"
+    run:
+        open(output[0], "w").write("with data" if len(input) > 1 else "without data")
 """
 
 
 @pytest.mark.slow
 @pytest.mark.fault(
     "W1 dataset unavailable once (HTTP 500)",
-    "the fetch rule runs again on the next snakemake run until it is available, then stays done",
+    "the fetch checkpoint runs again on the next snakemake run until it is available, then stays done; "
+    "the job after it is planned only once the data are there",
     before="weak",
 )
 def test_unavailable_manifest_is_fetched_again_on_rerun(tmp_path: Path) -> None:
@@ -131,9 +152,9 @@ def test_unavailable_manifest_is_fetched_again_on_rerun(tmp_path: Path) -> None:
     env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
     snakemake = str(Path(PY).with_name("snakemake"))
 
-    def run() -> str:
+    def run() -> tuple[str, str]:
         done = subprocess.run(
-            [snakemake, "-c1"],
+            [snakemake, "-c1", "report.txt"],
             cwd=tmp_path,
             capture_output=True,
             text=True,
@@ -142,15 +163,25 @@ def test_unavailable_manifest_is_fetched_again_on_rerun(tmp_path: Path) -> None:
             check=False,
         )
         assert done.returncode == 0, done.stderr
-        return (tmp_path / "attempts.txt").read_text()
+        return (tmp_path / "attempts.txt").read_text(), (tmp_path / "report.txt").read_text()
 
-    assert [run(), run(), run(), run()] == ["1", "2", "3", "3"]
+    assert [run(), run(), run(), run()] == [
+        ("1", "without data"),
+        ("2", "without data"),
+        ("3", "with data"),
+        ("3", "with data"),
+    ]
     assert json.loads((tmp_path / "fetch.json").read_text()) == {"available": True}
+    # no import job while the data were unavailable, one once they came, none on the run after
+    assert (tmp_path / "imports.log").read_text() == "import\n"
 
 
 def test_the_workflow_forgets_unavailable_manifests() -> None:
     common = (REPO / "workflow" / "rules" / "common.smk").read_text()
     assert "forget_unavailable(" in common and "workflow.is_main_process" in common
+    fetch = (REPO / "workflow" / "rules" / "fetch.smk").read_text()
+    assert "checkpoint fetch:" in fetch and "checkpoints.fetch.get(" in common
+    assert "outputs=[CLAIMS_JSON, CLAIMS_TSV]" in common
 
 
 @pytest.mark.fault(

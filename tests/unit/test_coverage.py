@@ -123,6 +123,23 @@ def test_unavailable_dataset(tmp_path: Path) -> None:
     assert b["claims"] == ["C9"]
 
 
+def test_dataset_never_imported_is_listed_unavailable(tmp_path: Path) -> None:
+    """The workflow plans no import job for a dataset that could not be fetched: None in place of its
+    files gives the entry the importer's placeholder files gave (and the same variables)."""
+    from gutskin.importer import import_dataset
+
+    imports = _write(tmp_path)
+    placeholder = tmp_path / "placeholder"
+    import_dataset("ds_b", {"files": {}}, {"available": False, "reason": "no mirror"}, placeholder)
+    from_files = build_coverage(
+        {**imports, "ds_b": (placeholder / "samples.tsv", placeholder / "import.json")}, CLAIMS
+    )
+    never = build_coverage({**imports, "ds_b": None}, CLAIMS)
+    assert never == from_files
+    assert never["datasets"]["ds_b"]["available"] is False
+    assert list(never["datasets"]) == ["ds_a", "ds_b"]
+
+
 def test_written_files(tmp_path: Path) -> None:
     cov = build_coverage(_write(tmp_path), CLAIMS)
     out = tmp_path / "results"

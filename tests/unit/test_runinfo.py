@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from gutskin.claims.common import ClaimResult
 from gutskin.runinfo import calibration_skips, claim_without_data, main, summarise
 
@@ -12,13 +14,16 @@ from gutskin.runinfo import calibration_skips, claim_without_data, main, summari
 def _results(tmp: Path, available: dict[str, bool], ledger: list[dict] | None) -> Path:
     res = tmp / "results"
     (res / "fetch").mkdir(parents=True)
+    # Only fetch manifests: the workflow plans no import job for a dataset that could not be fetched.
     for ds, ok in available.items():
         (res / "fetch" / f"{ds}.json").write_text(
-            json.dumps({"dataset": ds, "available": ok, "reason": "" if ok else "offline"})
-        )
-        (res / "import" / ds).mkdir(parents=True)
-        (res / "import" / ds / "import.json").write_text(
-            json.dumps({"available": ok, "reason": "" if ok else "no mirror, network disabled"})
+            json.dumps(
+                {
+                    "dataset": ds,
+                    "available": ok,
+                    "reason": "" if ok else "no mirror, network disabled",
+                }
+            )
         )
     if ledger is not None:
         (res / "claims.json").write_text(json.dumps(ledger))
@@ -116,3 +121,37 @@ def test_no_data_fast_paths_equal_the_claims_package(tmp_path: Path) -> None:
     # one cohort with another problem (or a result): the pooling module decides
     few = {**light["hmp"], "data_problem": "too few samples"}
     assert pooled_without_data(claim, {"agp": light["agp"], "hmp": few}, selection) is None
+
+
+def test_unanalysed_results_are_what_pool_claim_wrote(tmp_path: Path) -> None:
+    """A claim none of whose datasets could be fetched gets no pool_claim job: the ledger's stand-in
+    must equal what that job wrote (the claims package's pool of the no-data cohorts)."""
+    from gutskin.claims.pooling import cohort_claim, cohort_result, pool
+    from gutskin.errors import InputError
+    from gutskin.runinfo import cohorts_of, unanalysed_results
+
+    res = _results(tmp_path, {"agp": False, "hmp": False, "ok": True}, None)
+    claims = [
+        {"id": "C9", "analysis": "mantel_sites", "datasets": ["agp", "hmp"]},
+        {"id": "C8", "analysis": "alpha_condition", "datasets": ["ok", "agp"]},
+        {"id": "C1"},  # not testable: no result at all
+    ]
+    claim_datasets = {"C9": ["agp", "hmp"], "C8": ["ok", "agp"]}
+    selection = {"C9": [{"dataset": "agp", "used": True, "reason": "listed"}]}
+    done = {"C8": {"id": "C8"}}
+    out = unanalysed_results(claims, done, claim_datasets, selection, res)
+    assert list(out) == ["C9"]
+    heavy = {
+        ds: cohort_result(claim_without_data(cohort_claim(claims[0], ds), res), ds)
+        for ds in ("agp", "hmp")
+    }
+    slow = pool(claims[0], heavy, {}, tmp_path / "pool", selection["C9"])
+    assert json.dumps(out["C9"]) == json.dumps(slow)
+    # a cohort job's result is read as written; an available dataset without one is an error
+    cohort = tmp_path / "ok.json"
+    cohort.write_text(json.dumps({"id": "C8", "dataset": "ok", "n": 12}))
+    both = cohorts_of(claims[1], ["ok", "agp"], {"ok": cohort}, res)
+    assert list(both) == ["ok", "agp"] and both["ok"]["n"] == 12
+    assert both["agp"] == heavy["agp"] | {"id": "C8"}
+    with pytest.raises(InputError, match="dataset ok"):
+        cohorts_of(claims[1], ["ok"], {}, res)

@@ -14,6 +14,8 @@ from gutskin.config import check_claims, forget_unavailable, load_and_validate, 
 from gutskin.diversity.registry import check_config_metrics, metric_names
 from gutskin.io import check_formats
 from gutskin.layout import (
+    CLAIMS_JSON,
+    CLAIMS_TSV,
     DIVERSITY_JSON,
     IMPORT_JSON,
     REPORT_HTML,
@@ -80,10 +82,14 @@ def _used_datasets():
 USED_DATASETS = _used_datasets()
 
 # A dataset that was unavailable on the last run (an HTTP 500, a timeout) is fetched again: its manifest
-# (available: false) is removed before the job graph is built. Main process only (never inside a cluster
-# job), and not on a dry run (which then does not list the retry).
+# (available: false) is removed before the job graph is built, and with it the ledger (which reads every
+# manifest), so that a finished run is not "done": the ledger needs the manifest, fetch runs, and the
+# checkpoint plans the dataset's jobs if it came. Main process only (never inside a cluster job), and
+# not on a dry run (which then does not list the retry).
 if workflow.is_main_process and not workflow.dryrun:
-    for _gone in forget_unavailable(fetch_manifest(ds) for ds in USED_DATASETS):
+    for _gone in forget_unavailable(
+        (fetch_manifest(ds) for ds in USED_DATASETS), outputs=[CLAIMS_JSON, CLAIMS_TSV]
+    ):
         logger.info(
             f"{_gone}: the dataset was unavailable last time; fetching it again"
         )
@@ -158,6 +164,42 @@ def claim_runtime(wildcards, input, attempt=1):
     return sizing.claim_runtime(
         sizing.claim_samples(input), config["permutations"], attempt
     )
+
+
+# --------------------------------------------------------------------------------------------------
+# Which datasets could be had. `fetch` is a checkpoint (rules/fetch.smk): once a dataset's manifest is
+# written, Snakemake re-evaluates the input functions below, and a dataset whose manifest says
+# `available: false` gets no import, diversity or claim_cohort job. The coverage map, the pooling, the
+# ledger and the report read its fetch manifest instead (its claims are "data unavailable"), so an
+# offline run without a mirror is its fetch jobs and five light ones. A dry run before the fetch plans
+# every dataset as available (what a run that gets its data does); the real run drops the rest.
+# --------------------------------------------------------------------------------------------------
+
+
+def dataset_available(ds):
+    """True unless the dataset's fetch manifest says `available: false` (waits for its fetch)."""
+    manifest = fetch_manifest(ds)
+    if workflow.dryrun and not os.path.exists(manifest):
+        return True
+    manifest = checkpoints.fetch.get(dataset=ds).output.manifest
+    with open(manifest, encoding="utf-8") as fh:
+        return json.load(fh).get("available") is not False
+
+
+def available_datasets(datasets):
+    """The datasets of `datasets` that could be fetched, in order."""
+    return [ds for ds in datasets if dataset_available(ds)]
+
+
+def available_claims():
+    """The testable claims with at least one dataset that could be fetched (they get a pool_claim
+    job; the others' "data unavailable" results are written by the ledger from the fetch manifests).
+    A claim without datasets keeps its pool_claim job, which says so."""
+    return [
+        c
+        for c in TESTABLE_CLAIMS
+        if not CLAIM_DATASETS.get(c) or available_datasets(CLAIM_DATASETS[c])
+    ]
 
 
 def cohort_inputs(wildcards):

@@ -2,6 +2,8 @@
 # Runs on the submit host under a cluster executor: compute nodes often have no internet access.
 # A manifest that says `available: false` (a transient 500, a timeout) is not final: common.smk removes it
 # at the start of the next run, so the dataset is fetched again.
+# A checkpoint: once its manifest is written, the input functions of common.smk (available_datasets) plan
+# the dataset's import, diversity and claim jobs only if it could be had.
 from gutskin.layout import benchmark_file
 
 
@@ -9,7 +11,7 @@ localrules:
     fetch,
 
 
-rule fetch:
+checkpoint fetch:
     output:
         manifest="results/fetch/{dataset}.json",
     log:

@@ -30,11 +30,22 @@ rule report:
         claims=CLAIMS_JSON,
         ledger=CLAIMS_TSV,
         fetch=[fetch_manifest(ds) for ds in USED_DATASETS],
-        imports=[import_file(IMPORT_JSON, ds) for ds in USED_DATASETS],
-        samples=[import_file(SAMPLES_TSV, ds) for ds in USED_DATASETS],
-        diversity=[diversity_file(DIVERSITY_JSON, ds) for ds in USED_DATASETS],
-        depth=[diversity_file(DEPTH_TSV, ds) for ds in USED_DATASETS],
-        figures=[claim_pooled_dir(c) for c in TESTABLE_CLAIMS],
+        # import and diversity outputs of the datasets that could be had (the others have only their
+        # fetch manifest), figures of the claims with a pool_claim job (common.smk)
+        imports=lambda wc: [
+            import_file(IMPORT_JSON, ds) for ds in available_datasets(USED_DATASETS)
+        ],
+        samples=lambda wc: [
+            import_file(SAMPLES_TSV, ds) for ds in available_datasets(USED_DATASETS)
+        ],
+        diversity=lambda wc: [
+            diversity_file(DIVERSITY_JSON, ds)
+            for ds in available_datasets(USED_DATASETS)
+        ],
+        depth=lambda wc: [
+            diversity_file(DEPTH_TSV, ds) for ds in available_datasets(USED_DATASETS)
+        ],
+        figures=lambda wc: [claim_pooled_dir(c) for c in available_claims()],
     output:
         html=report(
             REPORT_HTML,
