@@ -53,6 +53,15 @@ each verdict under the null (wrongly *supported* / *contradicted*: ≤ 5 %) and 
 SESOI (wrongly *not supported (equivalence shown)*: ≤ 5 %), with Clopper–Pearson CIs, and the simulated power
 (significant in the claimed direction at the SESOI), which :func:`simulated_power` hands to the report.
 Replicates are cached by :func:`design_key` and run in a process pool; results do not depend on the pool size.
+A mirror claim (C9) reads an equivalence with a concordant positive control as *contradicted*: under the null
+that is the right reading and only a contradiction by an opposite effect counts as wrong; at the SESOI it is
+the equivalence error (:func:`_verdict_checks`).
+
+**Verdict level, cheap enough for CI** (:func:`calibrate_verdict_machinery`): the same verdict machinery (the
+claim's headline computed by its runner's own code, then the ledger) on the statistic-level simulations above
+at the real designs, for C8, C9 and C10, a few hundred replicates per scenario in a couple of CPU minutes;
+sensitivity analyses that need community data are left out, so its decisive-verdict rates bound the full
+battery's from above.
 
 :func:`run_calibration` runs all of it from the ``calibration`` block of ``config/config.yaml`` and returns the
 content of ``results/calibration.json``.
@@ -82,7 +91,7 @@ from scipy.spatial.distance import pdist, squareform
 from . import synthetic
 from ._atomic import write_json
 from ._memo import code_version, content_key, memo
-from .claims import build_ledger, load_bundle, run_claim, sensitivity
+from .claims import build_ledger, differential, load_bundle, paired_mirror, run_claim, sensitivity
 from .claims.common import MINIMAL_COVARIATES, ClaimResult
 from .claims.differential import fit_log_ratio
 from .claims.entries import headline_entry, record_sensitivity, sesoi_numbers
@@ -918,9 +927,13 @@ def simulate_log_ratio_cohort(
     return table, meta
 
 
-def _one_log_ratio(
-    params: dict[str, Any], lfc: float, ss: np.random.SeedSequence, alpha: float
-) -> tuple[bool, dict[str, float]]:
+def _log_ratio_data(
+    params: Mapping[str, Any], lfc: float, ss: np.random.SeedSequence
+) -> tuple[pd.DataFrame, pd.DataFrame, list[da.TaxonSpec]]:
+    """One simulated C10 cohort (:func:`simulate_log_ratio_cohort`, true LFC ``−|lfc|``) as the runner's
+    model sees it: one row per sample with ``case``, the covariates and the claim's ``log_ratio``
+    (``params``: ``taxa``, ``pseudocount``, ``n_cases``, ``n_controls``, ``depth``); the samples × taxa
+    counts (:func:`gutskin.stats.da.taxon_counts`) and the parsed taxa."""
     table, meta = simulate_log_ratio_cohort(
         params["n_cases"],
         params["n_controls"],
@@ -938,8 +951,16 @@ def _one_log_ratio(
     data["log_ratio"] = da.log_ratio(
         tc, lower, higher, pseudocount=params["pseudocount"]
     ).to_numpy()
+    return data, tc, specs
+
+
+def _one_log_ratio(
+    params: dict[str, Any], lfc: float, ss: np.random.SeedSequence, alpha: float
+) -> tuple[bool, dict[str, float]]:
+    data, tc, specs = _log_ratio_data(params, lfc, ss)
+    higher = next(t.label for t in specs if t.direction == "higher")
+    zero = float((tc[higher] == 0).mean())
     r = fit_log_ratio(data, list(params["covariates"]))
-    zero = float((tc[higher[0]] == 0).mean())
     return r.p_value < alpha, {"estimate": r.estimate, "resid_sd": r.resid_sd, "zero_share": zero}
 
 
@@ -1251,15 +1272,7 @@ def _verdict_replicate(job: dict[str, Any]) -> dict[str, Any]:
         for claim in job["claims"]:
             cid = claim["id"]
             res = run_claim(claim, {d: bundles[d] for d in claim["datasets"]}, cfg, root / cid)
-            entry = build_ledger([claim], {cid: res.to_dict()}, cfg)[0]
-            out[cid] = {
-                "verdict": entry.get("verdict"),
-                "p_value": entry.get("p_value"),
-                "effect_size": entry.get("effect_size"),
-                "ci95": entry.get("effect_size_ci"),
-                "ci90": entry.get("effect_size_ci90"),
-                "power": entry.get("power"),
-            }
+            out[cid] = _ledger_row(claim, res.to_dict(), cfg)
     return out
 
 
@@ -1457,48 +1470,14 @@ def calibrate_verdicts(
             "checks": [],
         }
         for name in [n for n, _ in scenarios if n in ("null", f"sesoi_{cid}")]:
-            rows = [r[cid] for r in by_scenario[name]]
-            n = len(rows)
-            counts = {v: sum(r["verdict"] == v for r in rows) for v in VERDICTS}
-
-            powers = [r["power"] for r in rows if r["power"] is not None]
-            entry["scenarios"]["null" if name == "null" else "sesoi"] = {
-                "planted": 0.0 if name == "null" else _signed_sesoi(c),
-                "verdicts": {v: _rate_entry(k, n) for v, k in counts.items()},
-                "significant": _rate_entry(sum(_significant(r, alpha) for r in rows), n),
-                "significant_claimed": _rate_entry(
-                    sum(_claimed(r, alpha, direction) for r in rows), n
-                ),
-                "mean_analytic_power": float(np.mean(powers)) if powers else None,
-                "mean_effect_size": float(
-                    np.mean([r["effect_size"] for r in rows if r["effect_size"] is not None])
-                )
-                if any(r["effect_size"] is not None for r in rows)
-                else None,
-            }
-        sc = entry["scenarios"]
-        for name, verdict_name, what in (
-            ("null", "supported", "wrongly supported under the null"),
-            ("null", "contradicted", "wrongly contradicted under the null"),
-            (
-                "sesoi",
-                "not_supported",
-                "wrongly 'not supported (equivalence shown)' at a true SESOI",
-            ),
-        ):
-            if name not in sc:
-                continue
-            r = sc[name]["verdicts"][verdict_name]
-            entry["checks"].append(
-                {
-                    "what": what,
-                    "rate": r["rate"],
-                    "ci": r["ci"],
-                    "max": 0.05,
-                    "ok": bool(r["rate"] <= 0.05),
-                    "shown_above": bool(r["ci"][0] > 0.05),
-                }
+            entry["scenarios"]["null" if name == "null" else "sesoi"] = _scenario_rates(
+                c,
+                [r[cid] for r in by_scenario[name]],
+                0.0 if name == "null" else _signed_sesoi(c),
+                alpha,
             )
+        sc = entry["scenarios"]
+        entry["checks"] = _verdict_checks(c, sc)
         if "sesoi" in sc:
             entry["simulated_power"] = sc["sesoi"]["significant_claimed"]["rate"]
             entry["simulated_power_ci"] = sc["sesoi"]["significant_claimed"]["ci"]
@@ -1517,18 +1496,136 @@ def calibrate_verdicts(
 # ------------------------------------------------------------------------------------------------
 # Verdict machinery at the statistic level (CI-sized): calibration's simulate → the claim's models → verdict
 # ------------------------------------------------------------------------------------------------
+#: What a replicate keeps of its ledger entry (its key there): the verdict and the numbers the rates count.
+_ROW_FIELDS = {
+    "verdict": "verdict",
+    "p_value": "p_value",
+    "effect_size": "effect_size",
+    "ci95": "effect_size_ci",
+    "ci90": "effect_size_ci90",
+    "power": "power",
+}
+
+
+def _ledger_row(
+    claim: Mapping[str, Any], result: Mapping[str, Any], config: Mapping[str, Any]
+) -> dict[str, Any]:
+    """The ledger's verdict on one runner result (``ClaimResult.to_dict()``) of ``claim`` alone, through
+    :func:`gutskin.claims.build_ledger` (→ :func:`gutskin.stats.verdict.decide`), and its numbers."""
+    entry = build_ledger([dict(claim)], {str(claim["id"]): dict(result)}, dict(config))[0]
+    return {key: entry.get(field) for key, field in _ROW_FIELDS.items()}
+
+
+def _opposite(claim: Mapping[str, Any], r: Mapping[str, Any], alpha: float) -> bool:
+    """Significant against the claimed direction, as the rubric judges a contradiction (step 3 of
+    :mod:`gutskin.stats.verdict`): the 95 % CI beyond 0 on the other side, and for a two-sided test
+    p < alpha too."""
+    direction = claim.get("expected_direction")
+    ci = r.get("ci95")
+    if direction not in ("positive", "negative") or not ci or None in ci:
+        return False
+    against = ci[1] < 0 if direction == "positive" else ci[0] > 0
+    return against and (claim_sided(dict(claim)) == "one" or _significant(r, alpha))
+
+
+def _equivalence_based(claim: Mapping[str, Any], r: Mapping[str, Any], alpha: float) -> bool:
+    """The verdict rests on equivalence (the 90 % CI inside ±SESOI): *not supported (equivalence
+    shown)*, or a mirror claim's *contradicted* that is not an opposite effect (concordance equivalent to
+    none while the positive control is concordant)."""
+    if r["verdict"] == "not_supported":
+        return True
+    return (
+        r["verdict"] == "contradicted"
+        and bool(claim.get("mirror_claim"))
+        and not _opposite(claim, r, alpha)
+    )
+
+
+def _scenario_rates(
+    claim: Mapping[str, Any], rows: Sequence[Mapping[str, Any]], planted: float, alpha: float
+) -> dict[str, Any]:
+    """Rates over one scenario's replicates (rows of :func:`_ledger_row`), with Clopper–Pearson CIs: each
+    verdict, a decisive verdict resting on equivalence (``equivalence_based``), a contradiction by an
+    effect opposite to the claim (``contradicted_opposite``), a significant headline and one significant
+    in the claimed direction (``significant_claimed``: the power at a planted SESOI)."""
+    n = len(rows)
+    direction = str(claim.get("expected_direction", "two_sided"))
+    powers = [r["power"] for r in rows if r.get("power") is not None]
+    effects = [r["effect_size"] for r in rows if r.get("effect_size") is not None]
+    return {
+        "planted": planted,
+        "verdicts": {v: _rate_entry(sum(r["verdict"] == v for r in rows), n) for v in VERDICTS},
+        "equivalence_based": _rate_entry(sum(_equivalence_based(claim, r, alpha) for r in rows), n),
+        "contradicted_opposite": _rate_entry(
+            sum(r["verdict"] == "contradicted" and _opposite(claim, r, alpha) for r in rows), n
+        ),
+        "significant": _rate_entry(sum(_significant(r, alpha) for r in rows), n),
+        "significant_claimed": _rate_entry(sum(_claimed(r, alpha, direction) for r in rows), n),
+        "mean_analytic_power": float(np.mean(powers)) if powers else None,
+        "mean_effect_size": float(np.mean(effects)) if effects else None,
+    }
+
+
+def _verdict_checks(
+    claim: Mapping[str, Any], scenarios: Mapping[str, Mapping[str, Any]]
+) -> list[dict[str, Any]]:
+    """The checks of issue 11 on :func:`_scenario_rates` of the null and the SESOI: wrongly supported and
+    wrongly contradicted under the null, wrongly showing equivalence at a true SESOI (each ≤ 5 %).
+
+    A mirror claim's contradiction under the null is wrong only as an opposite effect: its other
+    contradiction, "concordance equivalent to none", is the right reading of a true r of 0; at the SESOI
+    that one is the equivalence error, as "not supported (equivalence shown)" is for other claims."""
+    mirror = bool(claim.get("mirror_claim"))
+    out = []
+    for name, key, what in (
+        ("null", ("verdicts", "supported"), "wrongly supported under the null"),
+        (
+            "null",
+            ("contradicted_opposite",) if mirror else ("verdicts", "contradicted"),
+            "wrongly contradicted (an effect opposite to the claim) under the null"
+            if mirror
+            else "wrongly contradicted under the null",
+        ),
+        (
+            "sesoi",
+            ("equivalence_based",),
+            "wrongly shown equivalent to none ('contradicted' by equivalence, or 'not supported') "
+            "at a true SESOI"
+            if mirror
+            else "wrongly 'not supported (equivalence shown)' at a true SESOI",
+        ),
+    ):
+        if name not in scenarios:
+            continue
+        r: Mapping[str, Any] = scenarios[name]
+        for k in key:
+            r = r[k]
+        out.append(
+            {
+                "what": what,
+                "count": r["count"],
+                "rate": r["rate"],
+                "ci": r["ci"],
+                "max": 0.05,
+                "ok": bool(r["rate"] <= 0.05),
+                "shown_above": bool(r["ci"][0] > 0.05),
+            }
+        )
+    return out
+
+
 def _one_alpha_verdict(
     claim: Mapping[str, Any],
-    n_cases: int,
-    n_controls: int,
+    design: Mapping[str, Any],
     g: float,
     ss: np.random.SeedSequence,
     config: Mapping[str, Any],
 ) -> dict[str, Any]:
-    """One C8-style replicate: :func:`simulate_alpha_cohort`, the claim's headline model
-    (:func:`alpha_formula`: OLS with HC3), its TOST and power as the runner computes them, the Huber and
-    minimal-covariates sensitivity analyses recorded with the runner's own helpers, and the ledger's verdict
-    (:func:`gutskin.claims.build_ledger` → :func:`gutskin.stats.verdict.decide`)."""
+    """One C8-style replicate: :func:`simulate_alpha_cohort` (``design``: ``n_cases``, ``n_controls``),
+    the claim's headline model (:func:`alpha_formula`: OLS with HC3), its TOST and power as the runner
+    computes them, the Huber and minimal-covariates sensitivity analyses recorded with the runner's own
+    helpers, and the ledger's verdict."""
+    n_cases, n_controls = int(design["n_cases"]), int(design["n_controls"])
     alpha = float(config.get("alpha", 0.05))
     df = simulate_alpha_cohort(n_cases, n_controls, g, np.random.default_rng(ss), sd=_ALPHA_SD)
     params = claim.get("params") or {}
@@ -1558,70 +1655,189 @@ def _one_alpha_verdict(
         (sensitivity.MINIMAL_COVARIATES_MODEL, minimal_fit, min_scale),
     ):
         record_sensitivity(res, declared, declared.name, numbers=sesoi_numbers(r, scale=s))
-    entry = build_ledger([dict(claim)], {res.id: res.to_dict()}, dict(config))[0]
-    return {
-        "verdict": entry["verdict"],
-        "p_value": entry["p_value"],
-        "effect_size": entry["effect_size"],
+    return _ledger_row(claim, res.to_dict(), config)
+
+
+def _one_mantel_verdict(
+    claim: Mapping[str, Any],
+    design: Mapping[str, Any],
+    r: float,
+    ss: np.random.SeedSequence,
+    config: Mapping[str, Any],
+) -> dict[str, Any]:
+    """One C9-style replicate: :func:`simulate_paired_distances` at the coupling whose population Mantel r
+    is ``r`` (``design``: ``strata_sizes``, ``batch_shift``), the runner's own headline
+    (:func:`gutskin.claims.paired_mirror.mantel_test` with the claim's sidedness,
+    ``design["permutations"]`` permutations within strata and ``design["bootstrap"]`` subject bootstraps
+    for the 90/95 % CIs; :func:`~gutskin.claims.paired_mirror.mantel_headline`), a concordant positive
+    control (as HMP's left vs right crease is), and the ledger's verdict. The other-beta-metric sensitivity
+    analyses need community data and are left out."""
+    data_ss, perm_ss = ss.spawn(2)
+    dx, dy, strata = simulate_paired_distances(
+        [int(x) for x in design["strata_sizes"]],
+        mantel_coupling(abs(float(r))),
+        np.random.default_rng(data_ss),
+        batch_shift=float(design["batch_shift"]),
+    )
+    alternative = paired_mirror.mantel_alternative(dict(claim))
+    cfg = {
+        **config,
+        "permutations": int(design["permutations"]),
+        "bootstrap": int(design["bootstrap"]),
+        "seed": int(perm_ss.generate_state(1)[0]),
     }
+    res = ClaimResult(id=str(claim["id"]))
+    res.headline = paired_mirror.mantel_headline(
+        paired_mirror.mantel_test(dx, dy, cfg, strata, alternative), len(strata), alternative
+    )
+    res.positive_control_ok = True
+    return _ledger_row(claim, res.to_dict(), config)
+
+
+def _one_log_ratio_verdict(
+    claim: Mapping[str, Any],
+    design: Mapping[str, Any],
+    lfc: float,
+    ss: np.random.SeedSequence,
+    config: Mapping[str, Any],
+) -> dict[str, Any]:
+    """One C10-style replicate: :func:`simulate_log_ratio_cohort` with a true log fold change ``lfc`` of the
+    producer : Enterobacteriaceae abundance ratio (``design``: ``n_cases``, ``n_controls``, ``depth``), the
+    claim's log-ratio (its ``taxa`` and ``log_ratio_pseudocount``), the runner's own headline
+    (:func:`gutskin.claims.differential.record_log_ratio_headline`: OLS with HC3, TOST, power, the Huber
+    sensitivity analysis and the log-ratio at the claim's other positive ``pseudocounts``) and the ledger's
+    verdict."""
+    params = claim.get("params") or {}
+    sim = {
+        "n_cases": int(design["n_cases"]),
+        "n_controls": int(design["n_controls"]),
+        "depth": int(design["depth"]),
+        "taxa": list(params.get("taxa") or []),
+        "pseudocount": float(params.get("log_ratio_pseudocount", 0.5)),
+    }
+    data, tc, specs = _log_ratio_data(sim, lfc, ss)
+    res = ClaimResult(id=str(claim["id"]))
+    differential.record_log_ratio_headline(
+        res,
+        data,
+        [str(c) for c in params.get("covariates") or []],
+        "simulated cases vs controls",
+        float(claim["sesoi"]["value"]),
+        float(config.get("alpha", 0.05)),
+        dict(claim),
+        differential.other_pseudocount_ratios(
+            tc,
+            specs,
+            [float(x) for x in params.get("pseudocounts") or differential.DEFAULTS["pseudocounts"]],
+            float(params.get("log_ratio_pseudocount", 0.5)),
+        ),
+    )
+    return _ledger_row(claim, res.to_dict(), config)
+
+
+#: Analysis -> (one replicate of its verdict machinery, the ``calibration`` block holding its design,
+#: the replicate seeds' spawn key, extra design defaults, the design in words).
+_MACHINERY: dict[str, tuple[Callable[..., dict[str, Any]], str, int, dict[str, Any], str]] = {
+    "alpha_condition": (
+        _one_alpha_verdict,
+        "alpha_ols",
+        11,
+        {},
+        "n = {n_cases} cases / {n_controls} controls; Shannon simulated directly",
+    ),
+    "paired_mirror": (
+        _one_mantel_verdict,
+        "mantel",
+        12,
+        {"bootstrap": 199},
+        "n = {n} subjects in strata {strata_sizes}; Euclidean distances of simulated profiles with a "
+        "batch shift of SD {batch_shift} per stratum; {permutations} permutations within strata, "
+        "{bootstrap} subject bootstraps",
+    ),
+    "differential_abundance": (
+        _one_log_ratio_verdict,
+        "log_ratio",
+        13,
+        {},
+        "n = {n_cases} cases / {n_controls} controls at {depth} reads; counts of 7 simulated taxa",
+    ),
+}
 
 
 def calibrate_verdict_machinery(
     claim: Mapping[str, Any],
-    n_cases: int,
-    n_controls: int,
-    replicates: int,
+    replicates: int | Mapping[str, int],
     seed: int,
     config: Mapping[str, Any],
+    design: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Verdict-level error rates of an ``alpha_condition`` claim, cheap enough for CI.
+    """Verdict-level error rates of a C8-, C9- or C10-style claim, cheap enough for CI.
 
     The full real path (:func:`calibrate_verdicts`: files → import → diversity → runner → ledger) costs
     seconds per replicate; asserting a rate ≤ 5 % needs a few hundred replicates per scenario. This runs
-    the same verdict machinery on the statistic-level simulation of C8 (:func:`simulate_alpha_cohort`: the
-    real design's covariate frequencies and skewed residuals): the claim's headline model from
-    ``config/claims.yaml``, its TOST and one- or two-sided power, the Huber and minimal-covariates
-    sensitivity analyses, and the ledger's rubric — without the alternative-metric, second-depth and matched
-    analyses (they need counts; :func:`calibrate_verdicts` has them). Fewer sensitivity analyses can only
-    make "supported" and "equivalence shown" *easier* (each must agree), so rates measured here bound the
-    full battery's from above.
+    the same verdict machinery on calibration's statistic-level simulations at the real designs (the
+    ``calibration`` block of ``config``, else :data:`DEFAULTS`; ``design`` overrides keys): the claim's
+    headline as its runner computes it, with the model, taxa, sidedness and SESOI read from the claim
+    (``config/claims.yaml``), then the ledger's rubric (:func:`gutskin.claims.build_ledger`).
+
+    * ``alpha_condition`` (C8, :func:`_one_alpha_verdict`): OLS with HC3 on simulated Shannon values, its
+      TOST and power, the Huber and minimal-covariates sensitivity analyses.
+    * ``paired_mirror`` (C9, :func:`_one_mantel_verdict`): the one-sided Mantel test within strata with its
+      subject-bootstrap CIs on simulated distance matrices, a concordant positive control.
+    * ``differential_abundance`` (C10, :func:`_one_log_ratio_verdict`): the log-ratio model with its TOST,
+      power and Huber sensitivity analysis on simulated counts.
+
+    Sensitivity analyses that need community data (other metrics, a second depth, the matched analysis)
+    are left out; a decisive verdict stands only if each analysis agrees, so fewer analyses can only make
+    every decisive verdict *easier*: these rates bound the full battery's from above.
+
+    ``replicates`` is a count per scenario, or a mapping ``{"null": n0, "sesoi": n1}``; replicate k's seed
+    does not depend on the count, so more replicates extend the same sequence.
 
     Returns
     -------
     dict
-        ``claim``, ``replicates``, ``design``, and per scenario (``null``: g = 0; ``sesoi``: g = the signed
-        SESOI) the count, rate and Clopper–Pearson 95 % CI of every verdict, with ``significant_claimed``
-        (the simulated power at the SESOI).
+        ``claim``, ``analysis``, ``replicates`` (per scenario), ``design`` (its numbers) and ``design_text``, and per
+        scenario (``null``: no effect; ``sesoi``: a true effect equal to the SESOI in the claimed
+        direction) the rates of :func:`_scenario_rates`, with the ``checks`` of :func:`_verdict_checks`.
     """
-    replicates = _check_replicates(replicates)
-    if claim.get("analysis") != "alpha_condition":
+    per = (
+        {k: _check_replicates(replicates[k]) for k in ("null", "sesoi")}
+        if isinstance(replicates, Mapping)
+        else dict.fromkeys(("null", "sesoi"), _check_replicates(replicates))
+    )
+    analysis = str(claim.get("analysis"))
+    if analysis not in _MACHINERY:
         raise StatsInputError(
-            f"claim {claim.get('id')} is a {claim.get('analysis')} claim; this calibration simulates "
-            "alpha_condition claims only",
+            f"claim {claim.get('id')} is a {analysis} claim; this calibration simulates "
+            f"{', '.join(_MACHINERY)} claims only",
             where="claim",
         )
-    alpha = float(config.get("alpha", 0.05))
-    direction = str(claim.get("expected_direction", "two_sided"))
-    out: dict[str, Any] = {
-        "claim": claim["id"],
-        "replicates": replicates,
-        "design": f"n = {n_cases} cases / {n_controls} controls; Shannon simulated directly",
-        "scenarios": {},
+    one, block, test_id, extra, words = _MACHINERY[analysis]
+    d = {
+        **extra,
+        **_merged(config.get("calibration"))[block],
+        **dict(design or {}),
     }
-    for si, (name, g) in enumerate((("null", 0.0), ("sesoi", _signed_sesoi(claim)))):
+    d.pop("replicates", None)
+    d.pop("planted", None)
+    alpha = float(config.get("alpha", 0.05))
+    scenarios: dict[str, Any] = {}
+    for si, (name, effect) in enumerate((("null", 0.0), ("sesoi", _signed_sesoi(claim)))):
         rows = [
-            _one_alpha_verdict(claim, n_cases, n_controls, g, ss, config)
-            for ss in _replicate_seeds(seed, 11, si, replicates)
+            one(claim, d, effect, ss, config)
+            for ss in _replicate_seeds(seed, test_id, si, per[name])
         ]
-        counts = {v: sum(r["verdict"] == v for r in rows) for v in VERDICTS}
-        out["scenarios"][name] = {
-            "planted_g": g,
-            "verdicts": {v: _rate_entry(k, replicates) for v, k in counts.items()},
-            "significant_claimed": _rate_entry(
-                sum(_claimed(r, alpha, direction) for r in rows), replicates
-            ),
-        }
-    return out
+        scenarios[name] = {"replicates": per[name], **_scenario_rates(claim, rows, effect, alpha)}
+    return {
+        "claim": claim["id"],
+        "analysis": analysis,
+        "replicates": per,
+        "design": d,
+        "design_text": words.format(n=sum(d.get("strata_sizes") or []), **d),
+        "scenarios": scenarios,
+        "checks": _verdict_checks(claim, scenarios),
+    }
 
 
 def simulated_power(calibration: Mapping[str, Any], claim: str) -> float | None:

@@ -414,3 +414,41 @@ def test_solved_coupling_plants_the_target_mantel_r() -> None:
             )[0]
         )
     assert np.mean(rs) == pytest.approx(0.1, abs=0.03), rs
+
+
+def test_a_mirror_claims_equivalence_is_right_under_the_null_and_wrong_at_the_sesoi() -> None:
+    """C9 is a mirror claim: concordance equivalent to none (90 % CI inside ±0.1) with a concordant
+    positive control reads "contradicted". Under the null (r = 0) that is the right reading, so only a
+    contradiction by an opposite effect counts as wrong; at a true r equal to the SESOI it is the error
+    "not supported (equivalence shown)" is for other claims. For a claim that is not a mirror claim (C10)
+    every "contradicted" is an opposite effect and counts under the null."""
+
+    def row(verdict: str, ci95: list[float], ci90: list[float], p: float) -> dict:
+        est = (ci95[0] + ci95[1]) / 2
+        return {"verdict": verdict, "p_value": p, "effect_size": est, "ci95": ci95, "ci90": ci90}
+
+    equivalent = row("contradicted", [-0.05, 0.07], [-0.04, 0.06], 0.4)
+    opposite = row("contradicted", [-0.25, -0.02], [-0.22, -0.05], 0.99)
+    supported = row("supported", [0.05, 0.3], [0.07, 0.28], 0.001)
+    nulls = [equivalent, equivalent, opposite, supported]
+    at_sesoi = [equivalent, supported, supported, supported]
+    c9 = _claim("C9")
+    scen = {
+        "null": cal._scenario_rates(c9, nulls, 0.0, 0.05),
+        "sesoi": cal._scenario_rates(c9, at_sesoi, 0.1, 0.05),
+    }
+    assert scen["null"]["verdicts"]["contradicted"]["count"] == 3
+    assert scen["null"]["equivalence_based"]["count"] == 2
+    assert scen["null"]["contradicted_opposite"]["count"] == 1
+    assert [(c["what"].split(" (")[0], c["count"]) for c in cal._verdict_checks(c9, scen)] == [
+        ("wrongly supported under the null", 1),
+        ("wrongly contradicted", 1),  # the opposite effect only
+        ("wrongly shown equivalent to none", 1),  # "contradicted" by equivalence at r = 0.1
+    ]
+    # the same rows for a claim that is not a mirror claim: every contradiction counts
+    c10 = _claim("C10")
+    scen10 = {
+        "null": cal._scenario_rates(c10, nulls, 0.0, 0.05),
+        "sesoi": cal._scenario_rates(c10, at_sesoi, -1.0, 0.05),
+    }
+    assert [c["count"] for c in cal._verdict_checks(c10, scen10)] == [1, 3, 0]

@@ -375,7 +375,20 @@ def test_runner_recovers_a_planted_ratio_shift(tmp_path: Path) -> None:
     assert h["effect_size"] < 0 and h["p_value"] < 0.001
     assert h["ci_low"] < -2.0 < h["ci_high"]
     assert h["effect_size_ci90"][0] > h["ci_low"]
+    # sensitivity: Huber, and the log-ratio at each other positive pseudocount of the claim (0.1 and 1;
+    # 0 is not a log-ratio's, 0.5 is the headline's); zeros and the pseudocount pull it towards 0, the
+    # more the larger the pseudocount
+    sens = {o["name"]: o for o in res.sensitivity_analyses}
+    assert list(sens) == ["Huber robust regression", "pseudocount 0.1", "pseudocount 1"]
+    assert sens["pseudocount 0.1"]["kind"] == "model"
+    assert (
+        sens["pseudocount 0.1"]["estimate"]
+        < h["effect_size"]
+        < sens["pseudocount 1"]["estimate"]
+        < 0
+    )
     names = [t["name"] for t in res.tests]
+    assert "pre-registered log-ratio, rosacea vs none, pseudocount 0.1 (OLS, HC3)" in names
     assert any("acne_medication yes vs no" in n for n in names)
     share = next(t for t in res.tests if t["name"].startswith("pre-registered taxa whose"))
     # the producers are each 1 ln-unit lower and Escherichia 1 higher: the consensus should find most

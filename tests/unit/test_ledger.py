@@ -127,6 +127,10 @@ def test_robustness_score_counts_the_sensitivity_analyses() -> None:
         "not judged: the primary result is not decisive (3 analyses; decisive alone: 2 supported)"
     )
     assert robustness({"sensitivity_analyses": alone}, "supported").startswith("1/2 agree")
+    # one analysis: the count and its noun agree ("1 analysis", never "1 analyses")
+    assert robustness({"sensitivity_analyses": alone[:1]}, "inconclusive") == (
+        "not judged: the primary result is not decisive (1 analysis; decisive alone: 1 supported)"
+    )
     # the ledger entry carries the score and the list; a disagreement makes a hit inconclusive
     res = _result("C8", -0.6, (-0.9, -0.3), (-0.85, -0.35), 0.0001)
     res.update(

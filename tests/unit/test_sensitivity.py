@@ -37,7 +37,7 @@ def test_each_analysis_has_its_declared_battery() -> None:
         "second rarefaction depth",
         "subject-level OLS",
     ]
-    assert names["differential_abundance"] == ["Huber robust regression"]
+    assert names["differential_abundance"] == ["Huber robust regression", "other pseudocount"]
     assert names["comorbidity_logistic"] == ["other logistic estimator"]
     assert names["paired_mirror"] == ["other beta metric"]
     assert [s.name for s in sensitivity.applicable("pooled")] == [

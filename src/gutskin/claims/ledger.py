@@ -53,7 +53,8 @@ def robustness(result: dict[str, Any], verdict_word: str | None = None) -> str |
     outs = list(result.get("sensitivity_analyses") or [])
     if verdict_word is not None and verdict_word not in verdict.DECISIVE and outs:
         alone = [str(o["verdict"]) for o in outs if o.get("verdict") in verdict.DECISIVE]
-        text = f"not judged: the primary result is not decisive ({len(outs)} analyses"
+        many = "analysis" if len(outs) == 1 else "analyses"
+        text = f"not judged: the primary result is not decisive ({len(outs)} {many}"
         if alone:
             kinds = ", ".join(
                 f"{n} {verdict.LABELS.get(w, w).lower()}" for w, n in sorted(Counter(alone).items())

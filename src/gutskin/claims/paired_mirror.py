@@ -160,6 +160,55 @@ def _pairs(samples: pd.DataFrame, first: list[str], second: list[str]) -> pd.Dat
     return df.drop_duplicates("subject_id", keep="first").reset_index(drop=True)
 
 
+def mantel_alternative(claim: Claim) -> str:
+    """The headline Mantel test's alternative by the one sidedness rule (:mod:`gutskin.claims.register`):
+    ``"greater"`` for a one-sided claim of positive concordance (H9a's r > 0), else ``"two-sided"``."""
+    one_sided = claim_sided(claim) == "one" and claim.get("expected_direction") == "positive"
+    return "greater" if one_sided else "two-sided"
+
+
+def mantel_test(
+    dx: np.ndarray,
+    dy: np.ndarray,
+    config: Config,
+    strata: np.ndarray | None,
+    alternative: str = "two-sided",
+) -> paired.MantelResult:
+    """The claim's Mantel test of two subject-matched distance matrices: Spearman, the configuration's
+    ``permutations`` (within ``strata``), ``seed`` and ``bootstrap`` (subject bootstraps for the CIs)."""
+    return paired.mantel(
+        dx,
+        dy,
+        method="spearman",
+        permutations=int(config["permutations"]),
+        seed=int(config["seed"]),
+        strata=strata,
+        alternative=alternative,
+        n_boot=int(config.get("bootstrap", 999)),
+    )
+
+
+def mantel_headline(mt: paired.MantelResult, n: int, alternative: str) -> dict[str, Any]:
+    """The ``headline`` of a result from the Mantel test ``mt`` of ``n`` subjects."""
+    ci95 = list(mt.ci95) if mt.ci95 is not None else [None, None]
+    ci90 = list(mt.ci90) if mt.ci90 is not None else [None, None]
+    return {
+        "estimate": mt.r,
+        "ci_low": ci95[0],
+        "ci_high": ci95[1],
+        "p_value": mt.p_value,
+        "effect_size": mt.r,
+        "effect_size_ci": ci95,
+        "effect_size_ci90": ci90,
+        # Mantel distances are not independent, so no Fisher-z TOST: equivalence is judged from the
+        # subject-bootstrap 90% CI by the rubric.
+        "tost_p": None,
+        "power": None,
+        "n": n,
+        "sided": "one" if alternative == "greater" else "two",
+    }
+
+
 def _mantel(
     bundle: DatasetBundle,
     metric: str,
@@ -170,17 +219,7 @@ def _mantel(
 ) -> Any:
     dx = bundle.beta(metric, pairs["x_sample"].to_numpy())
     dy = bundle.beta(metric, pairs["y_sample"].to_numpy())
-    r = paired.mantel(
-        dx,
-        dy,
-        method="spearman",
-        permutations=int(config["permutations"]),
-        seed=int(config["seed"]),
-        strata=strata,
-        alternative=alternative,
-        n_boot=int(config.get("bootstrap", 999)),
-    )
-    return r, dx, dy
+    return mantel_test(dx, dy, config, strata, alternative), dx, dy
 
 
 def _test_entry(
@@ -436,8 +475,8 @@ def run(claim: Claim, bundles: Bundles, config: Config, out_dir: Path) -> ClaimR
     alpha_level = float(config.get("alpha", 0.05))
     sesoi = float(claim["sesoi"]["value"])
     # one sidedness rule (claims.register): H9a's r > 0 is tested with the upper-tail permutation p
-    one_sided = claim_sided(claim) == "one" and claim.get("expected_direction") == "positive"
-    alternative = "greater" if one_sided else "two-sided"
+    alternative = mantel_alternative(claim)
+    one_sided = alternative == "greater"
     res.estimate_label = f"Mantel r (Spearman) between gut and skin {beta_metric} distances"
     res.effect_size_label = "Mantel r"
     res.covariates = [f"permutations within {strata_col}"] if strata_col else []
@@ -486,23 +525,7 @@ def run(claim: Claim, bundles: Bundles, config: Config, out_dir: Path) -> ClaimR
 
     # Headline: Mantel between gut and skin distance matrices.
     mt, dx, dy = _mantel(bundle, beta_metric, pairs, config, strata, alternative)
-    ci95 = list(mt.ci95) if mt.ci95 is not None else [None, None]
-    ci90 = list(mt.ci90) if mt.ci90 is not None else [None, None]
-    res.headline = {
-        "estimate": mt.r,
-        "ci_low": ci95[0],
-        "ci_high": ci95[1],
-        "p_value": mt.p_value,
-        "effect_size": mt.r,
-        "effect_size_ci": ci95,
-        "effect_size_ci90": ci90,
-        # Mantel distances are not independent, so no Fisher-z TOST: equivalence is judged from the
-        # subject-bootstrap 90% CI by the rubric.
-        "tost_p": None,
-        "power": None,
-        "n": len(pairs),
-        "sided": "one" if one_sided else "two",
-    }
+    res.headline = mantel_headline(mt, len(pairs), alternative)
     res.se, res.scale = _fisher_z_se(mt.ci95), "fisher_z"  # for pooling over cohorts
     res.tests.append(
         _mantel_test(

@@ -41,6 +41,7 @@ __all__ = [
     "MINIMAL_COVARIATES_MODEL",
     "OTHER_BETA_METRIC",
     "OTHER_LOGISTIC_ESTIMATOR",
+    "OTHER_PSEUDOCOUNT",
     "REGISTRY",
     "SECOND_DEPTH_MODEL",
     "SUBJECT_LEVEL",
@@ -395,6 +396,18 @@ OTHER_BETA_METRIC = register(
         kind="metric",
         applies_to=("paired_mirror",),
         description="the Mantel test on each other computed beta metric (one analysis per metric)",
+    )
+)
+OTHER_PSEUDOCOUNT = register(
+    Sensitivity(
+        name="other pseudocount",
+        kind="model",
+        applies_to=("differential_abundance",),
+        description=(
+            "the headline log-ratio with each other positive pseudocount of the claim's pseudocounts (one "
+            "analysis per pseudocount): zeros and the pseudocount pull the log-ratio towards 0, the more the "
+            "larger the pseudocount, so an equivalence must hold at a smaller one too"
+        ),
     )
 )
 MATCHED = register(
