@@ -1294,14 +1294,25 @@ def _one_numba_thread(job: dict[str, Any]) -> dict[str, Any]:
 
 
 def _run_jobs(jobs: list[dict[str, Any]], workers: int, cache: Path | None) -> list[dict[str, Any]]:
-    """Replicate jobs in order; in a process pool when ``workers > 1`` (results do not depend on it)."""
+    """Replicate jobs in order; in a process pool when ``workers > 1`` (results do not depend on it).
+
+    A progress line with an ETA goes to the ``gutskin.calibration`` log about every 30 s: a cold
+    verdict-level calibration runs for tens of minutes (issue 13: no long step without a line).
+    """
+    progress = Progress("calibration: verdict-level replicates", len(jobs), _LOG)
     if workers <= 1 or len(jobs) <= 1:
-        return [_cached_job(j, cache) for j in jobs]
+        out = []
+        for j in jobs:
+            out.append(_cached_job(j, cache))
+            progress.update()
+        return out
     ctx = multiprocessing.get_context("forkserver")
     with ProcessPoolExecutor(
         max_workers=min(workers, len(jobs)), mp_context=ctx, initializer=_worker_init
     ) as pool:
         futures = [pool.submit(_cached_job, j, cache) for j in jobs]
+        for _ in as_completed(futures):
+            progress.update()
         return [f.result() for f in futures]
 
 

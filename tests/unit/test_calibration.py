@@ -452,3 +452,25 @@ def test_a_mirror_claims_equivalence_is_right_under_the_null_and_wrong_at_the_se
         "sesoi": cal._scenario_rates(c10, at_sesoi, -1.0, 0.05),
     }
     assert [c["count"] for c in cal._verdict_checks(c10, scen10)] == [1, 3, 0]
+
+
+def test_verdict_replicates_log_progress_lines(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Issue 13: a cold verdict-level calibration runs for tens of minutes; it logs how far along it is
+    (here with the 30 s spacing set to 0, so every finished replicate gives a line)."""
+    import functools
+    import logging
+
+    from gutskin.progress import Progress
+
+    monkeypatch.setattr(cal, "Progress", functools.partial(Progress, every=0.0))
+    monkeypatch.setattr(cal, "_cached_job", lambda job, cache: {"replicate": job["replicate"]})
+    jobs = [{"scenario_name": "null", "replicate": k} for k in range(3)]
+    with caplog.at_level(logging.INFO, logger="gutskin.calibration"):
+        out = cal._run_jobs(jobs, 1, None)
+    assert [r["replicate"] for r in out] == [0, 1, 2]
+    lines = [r.getMessage() for r in caplog.records if "verdict-level replicates" in r.getMessage()]
+    assert lines[0].startswith("calibration: verdict-level replicates: 1/3 (33 %)")
+    assert lines[-1].startswith("calibration: verdict-level replicates: 3/3 (100 %)")
+    assert lines[-1].endswith("done")
