@@ -80,4 +80,4 @@ def test_overlay_that_changes_no_dataset_does_not_refetch(tmp_path: Path) -> Non
     proc = run_snakemake(work, "--dry-run", "--configfile", base, str(other), "--", TARGET)
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out[-3000:]
-    assert "rule fetch" in out and "params" in out.lower(), out[-3000:]
+    assert "checkpoint fetch" in out and "params" in out.lower(), out[-3000:]
