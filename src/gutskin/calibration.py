@@ -1356,7 +1356,18 @@ def verdict_design(
             f"dataset block(s) {missing} are not in the datasets file", where="calibration/verdicts"
         )
     cfg = json.loads(json.dumps(dict(workflow_config)))
-    for key in ("report", "network", "mirrors", "cache_dir", "calibration", "datasets"):
+    # the claims' and datasets' contents are in the design; where their files live is not (a copy of
+    # claims.yaml elsewhere, or a new cohort added to another claim, must not recompute the simulations)
+    for key in (
+        "report",
+        "network",
+        "mirrors",
+        "cache_dir",
+        "calibration",
+        "datasets",
+        "claims_file",
+        "datasets_file",
+    ):
         cfg.pop(key, None)
     cfg["permutations"] = int(block["permutations"])
     cfg["bootstrap"] = int(block["bootstrap"])

@@ -223,6 +223,10 @@ def test_design_key_changes_with_what_the_numbers_depend_on() -> None:
         for c in CLAIMS
     ]
     assert cal.design_key(cal.verdict_design(_tiny(), edited, DATASETS, CONFIG, seed=3)) != key
+    # the same claims read from a copy of the claims file elsewhere: the same key (the file's path is not
+    # what the numbers depend on; a run with an edited copy recomputed an hour of simulations)
+    moved = {**CONFIG, "claims_file": "/elsewhere/claims.yaml", "datasets_file": "/x/datasets.yaml"}
+    assert cal.design_key(cal.verdict_design(_tiny(), CLAIMS, DATASETS, moved, seed=3)) == key
     assert base["claims"][0]["datasets"] == ["agp_like"]
     with pytest.raises(ValueError, match="look-alike"):
         cal.verdict_design(_tiny(claims=["C18b"]), CLAIMS, DATASETS, CONFIG, seed=3)
